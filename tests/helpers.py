@@ -1,0 +1,166 @@
+"""
+Helpers shared by the integration tests: start a real ``twistd -n`` (or
+any command) on loopback, wait for its L{LISTENING_FORMAT} line (never a
+sleep), and kill it on cleanup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+from twisted.trial.unittest import SkipTest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+_LISTENING = re.compile(r"(\S+) listening on (\w+) (\S+) (\d+)")
+
+
+def executable(name: str) -> str:
+    """
+    The path of a console script of this environment (``twistd``,
+    ``netlab``), falling back to C{PATH}.
+    """
+    candidate = os.path.join(BIN, name)
+    if os.path.exists(candidate):
+        return candidate
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed in this environment")
+    return found
+
+
+def require_program(name: str) -> str:
+    """
+    The path of a third-party peer; skip (with the reason) when it is not
+    installed.  .ci/run installs every peer, so CI never skips for this.
+    """
+    found = shutil.which(name)
+    if found is None:
+        raise SkipTest(f"{name} is not installed (apt-get install it; .ci/run does)")
+    return found
+
+
+def child_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    if extra:
+        env.update(extra)
+    return env
+
+
+class RunningServer:
+    """
+    A child process whose stdout announced C{service} listening.
+
+    @ivar ports: the announced (transport, host, port) triples, in order.
+    @ivar output: every line read from its stdout so far.
+    """
+
+    def __init__(self, process: subprocess.Popen, ports: List[tuple], output: List[str]) -> None:
+        self.process = process
+        self.ports = ports
+        self.output = output
+
+    @property
+    def port(self) -> int:
+        return self.ports[0][2]
+
+    def read_until(self, pattern: str, timeout: float = 10.0) -> re.Match:
+        """
+        Read stdout lines until one matches C{pattern}; fail after C{timeout}.
+        """
+        compiled = re.compile(pattern)
+        for line in self.output:
+            found = compiled.search(line)
+            if found:
+                return found
+        deadline = time.monotonic() + timeout
+        for line in _lines(self.process, deadline):
+            self.output.append(line)
+            found = compiled.search(line)
+            if found:
+                return found
+        raise AssertionError(
+            f"no line matching {pattern!r} within {timeout}s; output:\n" + "".join(self.output[-40:])
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for line in self.process.stdout or []:
+            self.output.append(line)
+        return self.process.returncode
+
+
+def _lines(process: subprocess.Popen, deadline: float):
+    selector = selectors.DefaultSelector()
+    assert process.stdout is not None
+    selector.register(process.stdout, selectors.EVENT_READ)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if not selector.select(remaining):
+                return
+            line = process.stdout.readline()
+            if not line:
+                return
+            yield line
+    finally:
+        selector.close()
+
+
+def start_server(
+    testcase,
+    args: Sequence[str],
+    expect: int = 1,
+    timeout: float = 20.0,
+    env: Optional[Dict[str, str]] = None,
+) -> RunningServer:
+    """
+    Run C{twistd -n <args>} (stdout log), wait until C{expect} listening
+    lines appeared, and register its termination with C{testcase}.
+    """
+    command = [executable("twistd"), "-n", "--pidfile=", "--logfile=-"] + list(args)
+    return start_process(testcase, command, expect=expect, timeout=timeout, env=env)
+
+
+def start_process(testcase, command: Sequence[str], expect: int = 1, timeout: float = 20.0, env=None) -> RunningServer:
+    process = subprocess.Popen(
+        list(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=child_env(env),
+    )
+    server = RunningServer(process, [], [])
+    testcase.addCleanup(server.stop)
+    deadline = time.monotonic() + timeout
+    for line in _lines(process, deadline):
+        server.output.append(line)
+        match = _LISTENING.search(line)
+        if match:
+            server.ports.append((match.group(2), match.group(3), int(match.group(4))))
+            if len(server.ports) >= expect:
+                return server
+    server.stop()
+    raise AssertionError(
+        f"{' '.join(command)} did not announce {expect} listening port(s) in {timeout}s:\n"
+        + "".join(server.output[-40:])
+    )

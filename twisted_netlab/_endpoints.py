@@ -1,0 +1,194 @@
+# -*- test-case-name: tests.test_endpoints -*-
+"""
+Shared glue for the families' ``tap`` and ``cli`` modules: listening
+services that announce their bound address in one fixed log line, option
+validators for UDP ``--port``/``--interface``, and late reactor defaulting.
+
+The announcement line (``LISTENING_FORMAT``) is a contract: integration
+tests start ``twistd -n netlab-<service>`` on port 0 and read the real port
+from it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Optional
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python import usage
+
+log = Logger()
+
+#: Every listening service logs this once it is bound.  Keep it stable.
+LISTENING_FORMAT = "{service} listening on {transport} {host} {port}"
+
+
+def default_reactor(reactor: Any = None) -> Any:
+    """
+    Return C{reactor}, or the global reactor when it is L{None}.  Only
+    ``tap``/``cli`` modules call this: everything else takes a reactor.
+    """
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        return global_reactor
+    return reactor
+
+
+def announce(service: str, port: IListeningPort) -> None:
+    """
+    Log the bound address of C{port} in the L{LISTENING_FORMAT} line.
+    """
+    address = port.getHost()
+    transport = getattr(address, "type", "UNIX").lower()
+    host = getattr(address, "host", None)
+    number = getattr(address, "port", None)
+    if host is None:  # UNIX sockets
+        host, number = getattr(address, "name", b"?"), 0
+        if isinstance(host, bytes):
+            host = host.decode("utf-8", "replace")
+    log.info(
+        LISTENING_FORMAT,
+        service=service,
+        transport=transport,
+        host=host,
+        port=number,
+    )
+
+
+class StreamListeningService(Service):
+    """
+    Listen on a Twisted endpoint string (``tcp:8080``, ``ssl:8443:...``,
+    ``unix:/path``) with a factory, announce the bound address, and stop
+    listening on C{stopService}.
+
+    Unlike L{twisted.application.strports.service} it logs the *bound*
+    port, so ``tcp:0`` is usable in tests.
+    """
+
+    def __init__(
+        self, service_name: str, description: str, factory: Any, reactor: Any = None
+    ) -> None:
+        self.service_name = service_name
+        self.description = description
+        self.factory = factory
+        self._reactor = reactor
+        self.port: Optional[IListeningPort] = None
+        self._listening: Optional[Deferred] = None
+
+    def startService(self) -> None:
+        Service.startService(self)
+        endpoint = serverFromString(default_reactor(self._reactor), self.description)
+        self._listening = endpoint.listen(self.factory)
+
+        def listening(port: IListeningPort) -> IListeningPort:
+            self.port = port
+            announce(self.service_name, port)
+            return port
+
+        def failed(reason: Any) -> None:
+            log.failure(
+                "{service} could not listen on {description}",
+                reason,
+                service=self.service_name,
+                description=self.description,
+            )
+            default_reactor(self._reactor).stop()
+
+        self._listening.addCallbacks(listening, failed)
+
+    def stopService(self) -> Optional[Deferred]:
+        Service.stopService(self)
+        if self.port is not None:
+            port, self.port = self.port, None
+            return maybeDeferred(port.stopListening)
+        if self._listening is not None:
+            self._listening.cancel()
+        return None
+
+
+class DatagramListeningService(Service):
+    """
+    Bind a L{DatagramProtocol} on C{interface}:C{port} and announce the bound
+    address; stop listening on C{stopService}.
+    """
+
+    def __init__(
+        self,
+        service_name: str,
+        protocol: Any,
+        port: int,
+        interface: str,
+        reactor: Any = None,
+    ) -> None:
+        self.service_name = service_name
+        self.protocol = protocol
+        self.port_number = port
+        self.interface = interface
+        self._reactor = reactor
+        self.port: Optional[IListeningPort] = None
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self.port = default_reactor(self._reactor).listenUDP(
+            self.port_number, self.protocol, interface=self.interface
+        )
+        announce(self.service_name, self.port)
+
+    def stopService(self) -> Optional[Deferred]:
+        Service.stopService(self)
+        if self.port is not None:
+            port, self.port = self.port, None
+            return maybeDeferred(port.stopListening)
+        return None
+
+
+def parse_udp_port(value: str) -> int:
+    """
+    Validate a UDP port option value (0 means "any free port").
+    """
+    try:
+        port = int(value)
+    except ValueError:
+        raise usage.UsageError(f"port must be a number from 0 to 65535, not {value!r}")
+    if not 0 <= port <= 65535:
+        raise usage.UsageError(f"port must be a number from 0 to 65535, not {value!r}")
+    return port
+
+
+def parse_interface(value: str) -> str:
+    """
+    Validate a listening interface: a literal IPv4 or IPv6 address
+    (``0.0.0.0``/``::`` listen widely, which must be asked for explicitly).
+    """
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise usage.UsageError(
+            f"interface must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1, not {value!r}"
+        )
+
+
+def parse_duration(value: str) -> float:
+    """
+    Parse a duration such as ``1.5``, ``250ms``, ``2s``, ``1m`` into seconds.
+    """
+    text = value.strip().lower()
+    units: list[tuple[str, float]] = [("ms", 0.001), ("us", 1e-6), ("s", 1.0), ("m", 60.0), ("h", 3600.0)]
+    scale = 1.0
+    for suffix, factor in units:
+        if text.endswith(suffix):
+            text, scale = text[: -len(suffix)], factor
+            break
+    try:
+        seconds = float(text) * scale
+    except ValueError:
+        raise usage.UsageError(f"not a duration: {value!r} (try 1.5, 250ms, 2s)")
+    if seconds != seconds or seconds < 0 or seconds == float("inf"):
+        raise usage.UsageError(f"not a duration: {value!r} (must be finite and >= 0)")
+    return seconds
+

@@ -1,0 +1,112 @@
+# -*- test-case-name: tests.test_cli -*-
+"""
+The ``netlab`` console command: one L{usage.Options} whose sub-commands
+come from each family's ``cli`` module, run under L{task.react}.
+
+A family ``cli`` module provides:
+
+  - ``Options``: a L{usage.Options} subclass (validation raises
+    L{usage.UsageError});
+  - ``main(reactor, options)``: returns an C{int} exit code or a
+    L{Deferred} firing with one.  Reports go to stdout, errors to stderr.
+
+Sub-command modules are imported only when that sub-command is used.
+
+Exit codes common to every sub-command: 2 for a usage error (wrong flag,
+bad value), 130 when interrupted before the sub-command could report.
+Each sub-command documents its own codes above those.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, Callable, List, Optional, Sequence
+
+from twisted.internet import defer, task
+from twisted.python import usage
+
+from twisted_netlab import __version__
+
+#: (name, module, one-line help)
+SUBCOMMANDS: List[tuple] = [
+    ("get", "twisted_netlab.web.cli", "fetch URLs over HTTP/1.1 (a small curl)"),
+    ("ping", "twisted_netlab.ping.cli", "UDP pinger with iputils-style statistics"),
+    ("beat", "twisted_netlab.heartbeat.cli", "send UDP heartbeats to a monitor"),
+    ("mail", "twisted_netlab.mail.cli", "send mail over ESMTP, showing the dialogue"),
+]
+
+USAGE_ERROR = 2
+
+
+def _lazy(module_name: str) -> Callable[[], usage.Options]:
+    def make() -> usage.Options:
+        return importlib.import_module(module_name).Options()
+
+    return make
+
+
+class Options(usage.Options):
+    synopsis = "Usage: netlab <command> [options] [arguments]"
+    longdesc = "Run 'netlab <command> --help' for a command's own options."
+    subCommands = [(name, None, _lazy(module), doc) for name, module, doc in SUBCOMMANDS]
+
+    def opt_version(self) -> None:
+        """
+        Print the version and exit.
+        """
+        print(f"netlab {__version__}")
+        sys.exit(0)
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("a command is required: " + ", ".join(n for n, _, _ in SUBCOMMANDS))
+
+
+def parse(argv: Sequence[str]) -> Options:
+    """
+    Parse C{argv} (without the program name) into L{Options}.
+
+    @raise usage.UsageError: for anything the user must correct.
+    """
+    options = Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+def _module_for(name: str) -> Any:
+    for command, module, _ in SUBCOMMANDS:
+        if command == name:
+            return importlib.import_module(module)
+    raise usage.UsageError(f"unknown command {name!r}")
+
+
+def main(reactor: Any, options: Options) -> defer.Deferred:
+    """
+    Run the chosen sub-command; the Deferred fails with L{SystemExit} whose
+    code is the sub-command's exit code, which is what L{task.react} uses.
+    """
+    module = _module_for(options.subCommand)
+
+    def finished(code: Optional[int]) -> None:
+        raise SystemExit(0 if code is None else int(code))
+
+    return defer.maybeDeferred(module.main, reactor, options.subOptions).addCallback(finished)
+
+
+def run(argv: Optional[Sequence[str]] = None) -> None:
+    """
+    Console-script entry point: parse, report usage errors on stderr with
+    exit code 2, otherwise run under L{task.react}.
+    """
+    if argv is None:
+        argv = sys.argv[1:]
+    try:
+        options = parse(argv)
+    except usage.UsageError as error:
+        command = argv[0] if argv and not argv[0].startswith("-") else None
+        prefix = f"netlab {command}" if command else "netlab"
+        sys.stderr.write(f"{prefix}: error: {error}\n")
+        sys.stderr.write(f"Try '{prefix} --help' for more information.\n")
+        sys.exit(USAGE_ERROR)
+    task.react(main, [options])

@@ -1,0 +1,1 @@
+"""heartbeat family: see the package README section."""

@@ -1,0 +1,1 @@
+"""mail family: see the package README section."""

@@ -1,0 +1,1 @@
+"""ping family: see the package README section."""

@@ -538,6 +538,10 @@ class StaticFileProtocol(Protocol):
         self._in_process = True
         try:
             while not (self._pieces or self._write_paused or self._closing):
+                if not self.parser.buffered:
+                    # Nothing to parse (EOF is never fed to the parser), so
+                    # skip asking: it is the most common case per read.
+                    return
                 event = self.parser.next_event()
                 if event is NEED_DATA:
                     return

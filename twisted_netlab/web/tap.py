@@ -284,10 +284,12 @@ def worker_main(payload: str) -> None:
     """
     from twisted.internet import reactor
     from twisted.internet.stdio import StandardIO
-    from twisted.logger import globalLogBeginner, textFileLogObserver
+    from twisted.logger import FileLogObserver, formatEvent, globalLogBeginner
 
     message = json.loads(payload)
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)], redirectStandardIO=False)
+    # The parent prefixes and timestamps our lines in its own log.
+    observer = FileLogObserver(sys.stdout, lambda event: (formatEvent(event) or "") + "\n")
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     service = HTTPService(message["settings"], reactor)
     factory = service.build_factory()
     port = reactor.adoptStreamPort(3, message["family"], factory)

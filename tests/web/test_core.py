@@ -788,8 +788,9 @@ class _CountingBuffer(bytearray):
 
     def find(self, sub, start=0, end=None):  # type: ignore[override]
         stop = len(self) if end is None else min(end, len(self))
-        _CountingBuffer.scanned += max(0, stop - start)
-        return bytearray.find(self, sub, start, end)
+        found = bytearray.find(self, sub, start, end)
+        _CountingBuffer.scanned += max(0, (found + len(sub) if found >= 0 else stop) - start)
+        return found
 
 
 class LinearTimeTests(SynchronousTestCase):
@@ -884,3 +885,176 @@ class TargetSegmentsTests(SynchronousTestCase):
         """
         for path in ["/..", "/a/../b", "/%2e%2e/x", "/%2E%2E", "/.%2e", "/a%2fb", "/a%5cb", "/a%00b", "/%ff", "*", ""]:
             self.assertRaises(UnsafePath, target_segments, path)
+
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+class SmugglingTests(SynchronousTestCase):
+    """
+    CVE-2022-24801 (GHSA-c2jg-hw38-jrqq): twisted.web accepted a signed
+    Content-Length, a 0x chunk-size prefix, LF inside chunk extensions and
+    stripped all ASCII whitespace (not just SP/HTAB) around values, so a
+    front end and twisted.web could frame the same bytes differently.
+    Python's int() adds underscores and non-ASCII digits to that family.
+    """
+
+    VECTORS = [
+        # signed Content-Length
+        get(b"Content-Length: +%d" % len(SMUGGLED)) + SMUGGLED,
+        get(b"Content-Length: -0") + SMUGGLED,
+        get(b"Content-Length: +0") + SMUGGLED,
+        # int() quirks
+        get(b"Content-Length: 3_5") + SMUGGLED,
+        get(b"Content-Length: \xd9\xa3\xd9\xa5") + SMUGGLED,
+        get(b"Content-Length: 0x23") + SMUGGLED,
+        # whitespace other than SP/HTAB around values
+        get(b"Content-Length: \x0c%d" % len(SMUGGLED)) + SMUGGLED,
+        get(b"Content-Length: %d\x0b" % len(SMUGGLED)) + SMUGGLED,
+        get(b"Transfer-Encoding: \x0bchunked") + b"0\r\n\r\n" + SMUGGLED,
+        get(b"Transfer-Encoding:\x0cchunked\x0c") + b"0\r\n\r\n" + SMUGGLED,
+        get(b"Transfer-Encoding: chunked\x1c", b"Content-Length: 0") + b"0\r\n\r\n" + SMUGGLED,
+        # chunk sizes with a prefix, a sign, whitespace or underscores
+        chunked(b"0x0\r\n\r\n" + SMUGGLED),
+        chunked(b"0x%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED), SMUGGLED)),
+        chunked(b"+0\r\n\r\n" + SMUGGLED),
+        chunked(b"-0\r\n\r\n" + SMUGGLED),
+        chunked(b" 0\r\n\r\n" + SMUGGLED),
+        chunked(b"0 \r\n\r\n" + SMUGGLED),
+        chunked(b"2_3\r\n%s\r\n0\r\n\r\n" % SMUGGLED),
+        # LF (and CR) inside chunk extensions
+        chunked(b"2;\nxx\r\n0\r\n\r\n" + SMUGGLED),
+        chunked(b"0;a=\nb\r\n\r\n" + SMUGGLED),
+        chunked(b"0;a\rb\r\n\r\n" + SMUGGLED),
+        # bare LF ending chunk lines or chunk data
+        chunked(b"0\n\n" + SMUGGLED),
+        chunked(b"1\r\nx\n0\r\n\r\n" + SMUGGLED),
+        # both framings, in either order, and duplicates
+        get(b"Content-Length: 0", b"Transfer-Encoding: chunked") + b"%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED), SMUGGLED),
+        get(b"Transfer-Encoding: chunked", b"Content-Length: %d" % (len(SMUGGLED) + 5)) + b"0\r\n\r\n" + SMUGGLED,
+        get(b"Content-Length: 0", b"Content-Length: %d" % len(SMUGGLED)) + SMUGGLED,
+        get(b"Content-Length: %d, 0" % len(SMUGGLED)) + SMUGGLED,
+        # obs-fold hiding a framing field
+        get(b"X: a", b" Transfer-Encoding: chunked") + b"0\r\n\r\n" + SMUGGLED,
+        get(b"Transfer-Encoding: gzip", b" chunked") + b"0\r\n\r\n" + SMUGGLED,
+        # space before the colon
+        get(b"Transfer-Encoding : chunked") + b"0\r\n\r\n" + SMUGGLED,
+        get(b"Content-Length : %d" % len(SMUGGLED)) + SMUGGLED,
+    ]
+
+    def test_vectors_are_rejected_before_anything_is_smuggled(self):
+        """
+        Every vector is a single 400 (the connection closes), fed at once
+        or a byte at a time: the embedded request is never parsed.
+        """
+        for data in self.VECTORS:
+            for got in (events(data), bytewise(data)):
+                self.assertEqual(len(got), 1, data)
+                self.assertIsInstance(got[0], Rejection, data)
+                self.assertEqual(got[0].status, 400, data)
+
+    def test_well_formed_framings_hide_the_inner_request(self):
+        """
+        The same payloads framed correctly are read as bodies: the inner
+        request never appears, the one after the body does.
+        """
+        for data in [
+            get(b"Content-Length: %d" % len(SMUGGLED)) + SMUGGLED + NEXT,
+            chunked(b"%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED), SMUGGLED)) + NEXT,
+            chunked(b"%x;a=\"b;c\"\r\n%s\r\n0\r\nT: 1\r\n\r\n" % (len(SMUGGLED), SMUGGLED)) + NEXT,
+        ]:
+            for got in (events(data), bytewise(data)):
+                self.assertEqual([e.path for e in got], ["/", "/next"], data)
+
+
+class PipelineLazinessTests(SynchronousTestCase):
+    """
+    CVE-2023-46137 (GHSA-xc8x-vp79-p3wm) and twisted#4891: twisted.web
+    parsed pipelined requests ahead of its responses.  The parser's part
+    of the cure: receiving is only buffering, each L{next_event} parses at
+    most one request, and the work is linear in what is parsed.
+    """
+
+    def test_one_request_per_call(self):
+        """
+        10,000 pipelined requests in one packet: receiving parses nothing,
+        each call takes exactly one request off the buffer, and a broken
+        request at the end is not even looked at until all earlier ones
+        have been taken.
+        """
+        one = b"GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n"
+        count = 10000
+        data = one * count + b"BROKEN\r\n\r\n"
+        parser = RequestParser()
+        parser.receive_data(data)
+        self.assertEqual(parser.buffered, len(data))
+        for taken in range(1, count + 1):
+            event = parser.next_event()
+            self.assertIsInstance(event, Request)
+            if taken in (1, count // 2, count):
+                self.assertEqual(parser.buffered, len(data) - taken * len(one))
+        self.assertEqual(parser.next_event().status, 400)
+
+    def test_pipelined_parsing_is_linear(self):
+        """
+        Parsing 2,000 pipelined requests (with bodies) searches each byte
+        a bounded number of times, however large the buffer.
+        """
+        one = get(b"Content-Length: 4") + b"body" + chunked(b"4\r\nbody\r\n0\r\n\r\n")
+        parser = RequestParser()
+        parser._buffer = _CountingBuffer()
+        _CountingBuffer.scanned = 0
+        parser.receive_data(one * 2000)
+        self.assertEqual(len(drain(parser)), 4000)
+        self.assertLess(_CountingBuffer.scanned, 3 * len(one) * 2000)
+
+
+class PipelineOrderTests(SynchronousTestCase):
+    """
+    CVE-2024-41671 (GHSA-c8m8-j448-xjx7): twisted.web could answer
+    pipelined requests out of order.  The parser's part: events come out
+    strictly in the order of the requests on the wire, and nothing of a
+    later request is produced before an earlier one is complete.
+    """
+
+    def test_slow_body_holds_back_the_next_request(self):
+        """
+        While the first request's body is incomplete, a complete second
+        request in the buffer is not returned.
+        """
+        parser = RequestParser()
+        parser.receive_data(get(b"Content-Length: 10") + b"12345")
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"6789")
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"0" + NEXT)
+        self.assertEqual(parser.next_event().path, "/")
+        self.assertEqual(parser.next_event().path, "/next")
+
+    def test_slow_chunked_body_holds_back_the_next_request(self):
+        """
+        The same for a chunked body that stops before its last chunk.
+        """
+        parser = RequestParser()
+        parser.receive_data(chunked(b"3\r\nabc\r\n"))
+        self.assertIs(parser.next_event(), NEED_DATA)
+        parser.receive_data(b"0\r\n\r\n" + NEXT)
+        self.assertEqual([e.path for e in drain(parser)], ["/", "/next"])
+
+    def test_mixed_versions_and_errors_in_order(self):
+        """
+        1.0 keep-alive, 1.1, a chunked request and then a broken one: the
+        requests come out in wire order and the rejection only after them.
+        """
+        data = (
+            head(b"GET /a HTTP/1.0", b"Connection: keep-alive")
+            + head(b"HEAD /b HTTP/1.1", b"Host: h")
+            + chunked(b"1\r\nx\r\n0\r\n\r\n")
+            + head(b"GET /d HTTP/1.1", b"Host: h", b"Content-Length: 1")
+            + b"x"
+            + b"GET /e HTTP/1.1\r\nHost: h\nX: y\r\n\r\n"
+            + NEXT
+        )
+        for got in (events(data), bytewise(data)):
+            self.assertEqual([getattr(e, "path", None) for e in got], ["/a", "/b", "/", "/d", None])
+            self.assertEqual(got[-1].status, 400)

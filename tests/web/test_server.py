@@ -1,114 +1,752 @@
 """
-Protocol tests for L{twisted_netlab.web.server} on a StringTransport.
+Protocol tests for L{twisted_netlab.web.server} on a StringTransport and a
+task.Clock: semantics, negotiation, streaming, pipelining, backpressure,
+timeouts, errors, access log, the file cache and graceful stop.
 """
 
 import os
+import re
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web.server import StaticFileFactory
+from twisted_netlab.web import server
+from twisted_netlab.web.server import MAX_PIPELINED_BYTES, AccessLog, StaticFileFactory
+
+NOW = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
+BIG = bytes(range(256)) * 12000  # 3,072,000 bytes: streamed, not cached
 
 
 def make_site(testcase):
     root = testcase.mktemp()
     os.makedirs(os.path.join(root, "sub"))
-    with open(os.path.join(root, "hello.txt"), "wb") as f:
-        f.write(b"hello world\n")
-    with open(os.path.join(root, "sub", "index.html"), "wb") as f:
-        f.write(b"<p>sub</p>")
+    os.makedirs(os.path.join(root, "list", "inner"))
+    os.makedirs(os.path.join(root, "evil.com"))
+    files = {
+        "hello.txt": b"hello world\n",
+        "sub/index.html": b"<p>sub</p>",
+        "list/<b>&x.txt": b"x",
+        "list/plain.bin": b"\x00" * 10,
+        "big.bin": BIG,
+        "empty.txt": b"",
+    }
+    for name, data in files.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
     return root
 
 
-def connect(testcase):
-    clock = Clock()
-    clock.advance(784111777)
-    factory = StaticFileFactory(make_site(testcase), reactor=clock)
-    protocol = factory.buildProtocol(None)
-    transport = StringTransport()
-    protocol.makeConnection(transport)
-    return protocol, transport
-
-
-def pump(transport):
+class Connection:
     """
-    Drive a pull producer the way a real transport would, until done.
+    A protocol built by a factory on a Clock, on a StringTransport.
     """
-    while transport.producer is not None:
-        transport.producer.resumeProducing()
+
+    def __init__(self, testcase, factory=None, transport=None, **settings):
+        self.clock = Clock()
+        self.clock.advance(NOW)
+        if factory is None:
+            factory = StaticFileFactory(make_site(testcase), reactor=self.clock, **settings)
+        else:
+            self.clock = factory.reactor
+        self.factory = factory
+        self.protocol = factory.buildProtocol(None)
+        self.transport = transport or StringTransport(peerAddress=IPv4Address("TCP", "10.0.0.7", 5555))
+        self.protocol.makeConnection(self.transport)
+
+    def send(self, data):
+        self.protocol.dataReceived(data)
+
+    def get(self, path, headers=b"", method=b"GET", version=b"1.1"):
+        self.send(method + b" " + path + b" HTTP/" + version + b"\r\nHost: h\r\n" + headers + b"\r\n")
+
+    def run(self, turns=1000):
+        """
+        Let streaming continue for some reactor turns (without moving time
+        past any timeout).
+        """
+        for _ in range(turns):
+            self.clock.advance(0)
+
+    def responses(self):
+        """
+        Split everything written into (status, headers, body) triples,
+        framing bodies by Content-Length (none for 204/304/HEAD-like).
+        """
+        return split_responses(self.transport.value())
 
 
-class StaticFileProtocolTests(SynchronousTestCase):
-    def test_get_file(self):
+def split_responses(data, head_only=False):
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, data[:200]
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b": ")
+            headers[name.lower()] = value
+        length = 0 if (status in (204, 304) or head_only) else int(headers.get(b"content-length", b"0"))
+        out.append((status, headers, rest[:length]))
+        data = rest[length:]
+    return out
+
+
+class SemanticsTests(SynchronousTestCase):
+    def test_get_file_headers(self):
         """
-        A GET for a file answers 200 with its bytes, a charset for text,
-        a Date in IMF-fixdate and an ETag.
+        A GET for a small file answers 200 with its bytes in one write,
+        a charset for text, Date in IMF-fixdate, Last-Modified, a strong
+        ETag, Cache-Control: no-cache and Accept-Ranges.
         """
-        protocol, transport = connect(self)
-        protocol.dataReceived(b"GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n")
-        pump(transport)
-        head, _, body = transport.value().partition(b"\r\n\r\n")
-        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"))
-        self.assertIn(b"Content-Type: text/plain; charset=utf-8", head)
-        self.assertIn(b"Date: Sun, 06 Nov 1994 08:49:37 GMT", head)
-        self.assertIn(b"ETag: \"", head)
+        c = Connection(self)
+        c.get(b"/hello.txt")
+        [(status, headers, body)] = c.responses()
+        self.assertEqual(status, 200)
         self.assertEqual(body, b"hello world\n")
-        self.assertFalse(transport.disconnecting)
+        self.assertEqual(headers[b"content-type"], b"text/plain; charset=utf-8")
+        self.assertEqual(headers[b"date"], b"Sun, 06 Nov 1994 08:49:37 GMT")
+        self.assertEqual(headers[b"cache-control"], b"no-cache")
+        self.assertEqual(headers[b"accept-ranges"], b"bytes")
+        self.assertIn(b"last-modified", headers)
+        self.assertRegex(headers[b"etag"].decode(), r'^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$')
+        self.assertFalse(c.transport.disconnecting)
 
-    def test_head(self):
+    def test_max_age(self):
         """
-        HEAD gets the GET headers and no body.
+        With max_age set, Cache-Control carries it instead of no-cache.
         """
-        protocol, transport = connect(self)
-        protocol.dataReceived(b"HEAD /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n")
-        head, _, body = transport.value().partition(b"\r\n\r\n")
-        self.assertIn(b"Content-Length: 12", head)
+        c = Connection(self, max_age=300)
+        c.get(b"/hello.txt")
+        self.assertEqual(c.responses()[0][1][b"cache-control"], b"max-age=300")
+
+    def test_head_has_get_headers_and_no_body(self):
+        """
+        HEAD answers the GET headers, including Content-Length, no body.
+        """
+        c = Connection(self)
+        c.get(b"/hello.txt", method=b"HEAD")
+        head, _, body = c.transport.value().partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Length: 12\r\n", head)
         self.assertEqual(body, b"")
+        c.transport.clear()
+        c.get(b"/big.bin", method=b"HEAD")
+        head, _, body = c.transport.value().partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Length: %d\r\n" % len(BIG), head)
+        self.assertEqual(body, b"")
+
+    def test_empty_file(self):
+        """
+        An empty file is 200 with Content-Length: 0.
+        """
+        c = Connection(self)
+        c.get(b"/empty.txt")
+        [(status, headers, body)] = c.responses()
+        self.assertEqual((status, headers[b"content-length"], body), (200, b"0", b""))
 
     def test_not_found_keeps_serving(self):
         """
-        A 404 does not close a persistent connection.
+        A 404 is a small HTML page and does not close the connection.
         """
-        protocol, transport = connect(self)
-        protocol.dataReceived(b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n")
-        self.assertTrue(transport.value().startswith(b"HTTP/1.1 404 "))
-        self.assertFalse(transport.disconnecting)
+        c = Connection(self)
+        c.get(b"/nope")
+        [(status, headers, body)] = c.responses()
+        self.assertEqual(status, 404)
+        self.assertEqual(headers[b"content-type"], b"text/html; charset=utf-8")
+        self.assertIn(b"<h1>404 Not Found</h1>", body)
+        self.assertFalse(c.transport.disconnecting)
 
-    def test_traversal_is_404(self):
+    def test_escapes_are_404(self):
         """
-        Encoded dot-dot never leaves the root.
+        Every way out of the root answers 404: dot-dot plain or encoded,
+        encoded slashes and backslashes, NUL.
         """
-        protocol, transport = connect(self)
-        protocol.dataReceived(b"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n")
-        self.assertTrue(transport.value().startswith(b"HTTP/1.1 404 "))
+        for target in [
+            b"/../../etc/passwd",
+            b"/%2e%2e/%2e%2e/etc/passwd",
+            b"/sub/..%2f..%2fetc/passwd",
+            b"/..%5c..%5cetc/passwd",
+            b"/hello.txt%00.html",
+            b"/%2E%2E/",
+        ]:
+            c = Connection(self)
+            c.get(target)
+            self.assertEqual(c.responses()[0][0], 404, target)
 
-    def test_directory_redirect_is_local(self):
+    def test_symlink_out_of_root_is_404(self):
         """
-        A folder without its trailing slash redirects to a path that starts
-        with a single slash, so it can never name another host.
+        A symlink leading outside the root is as if it did not exist (and
+        is not shown in listings); one staying inside is served.
         """
-        protocol, transport = connect(self)
-        protocol.dataReceived(b"GET //sub HTTP/1.1\r\nHost: h\r\n\r\n")
-        self.assertIn(b"\r\nLocation: /sub/\r\n", transport.value())
+        c = Connection(self)
+        outside = self.mktemp()
+        with open(outside, "wb") as f:
+            f.write(b"secret")
+        os.symlink(os.path.abspath(outside), os.path.join(c.factory.root, "list", "leak"))
+        os.symlink(os.path.join(c.factory.root, "hello.txt"), os.path.join(c.factory.root, "list", "ok"))
+        c.get(b"/list/leak")
+        c.get(b"/list/ok")
+        c.get(b"/list/")
+        [leak, ok, listing] = c.responses()
+        self.assertEqual(leak[0], 404)
+        self.assertEqual(ok[2], b"hello world\n")
+        self.assertNotIn(b"leak", listing[2])
+        self.assertIn(b'href="./ok"', listing[2])
 
-    def test_bad_request_closes(self):
+    def test_folder_index(self):
         """
-        An unframeable request gets 400 and the connection closes.
+        A folder with index.html serves it.
         """
-        protocol, transport = connect(self)
-        protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n")
-        self.assertTrue(transport.value().startswith(b"HTTP/1.1 400 "))
-        self.assertTrue(transport.disconnecting)
+        c = Connection(self)
+        c.get(b"/sub/")
+        [(status, headers, body)] = c.responses()
+        self.assertEqual((status, body), (200, b"<p>sub</p>"))
+        self.assertEqual(headers[b"content-type"], b"text/html; charset=utf-8")
 
-    def test_405_and_options(self):
+    def test_listing(self):
         """
-        A known method we do not serve is 405 with Allow; OPTIONS is 204.
+        A folder without index.html gets a listing with escaped, quoted
+        names, folders first.
         """
-        protocol, transport = connect(self)
-        protocol.dataReceived(b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n")
-        self.assertTrue(transport.value().startswith(b"HTTP/1.1 405 "))
-        self.assertIn(b"Allow: GET, HEAD, OPTIONS", transport.value())
+        c = Connection(self)
+        c.get(b"/list/")
+        [(status, headers, body)] = c.responses()
+        self.assertEqual(status, 200)
+        self.assertIn(b'href="./%3Cb%3E%26x.txt"', body)
+        self.assertIn(b"&lt;b&gt;&amp;x.txt", body)
+        self.assertLess(body.index(b"inner/"), body.index(b"plain.bin"))
+
+    def test_trailing_slash_redirect_is_local(self):
+        """
+        A folder without its slash redirects to a Location that starts
+        with exactly one slash, whatever the target looked like, and keeps
+        the query string.
+        """
+        table = [
+            (b"/sub", b"/sub/"),
+            (b"//sub", b"/sub/"),
+            (b"//evil.com", b"/evil.com/"),
+            (b"///evil.com", b"/evil.com/"),
+            (b"/./evil.com", b"/evil.com/"),
+            (b"/sub?a=1&b=%2F", b"/sub/?a=1&b=%2F"),
+            (b"http://h//evil.com", b"/evil.com/"),
+        ]
+        for target, location in table:
+            c = Connection(self)
+            c.get(target)
+            [(status, headers, _)] = c.responses()
+            self.assertEqual((status, headers[b"location"]), (301, location), target)
+
+    def test_redirect_escapes_are_404(self):
+        """
+        Targets built to make the redirect point elsewhere (C{/\\host},
+        C{//host/%2f..}) are refused before any redirect.
+        """
+        for target in [b"/\\evil.com", b"//evil.com/%2f..", b"/%5cevil.com", b"//evil.com%2f"]:
+            c = Connection(self)
+            c.get(target)
+            self.assertEqual(c.responses()[0][0], 404, target)
+
+    def test_methods(self):
+        """
+        Known methods other than GET/HEAD/OPTIONS are 405 with the same
+        Allow as OPTIONS' 204 (which has no Content-Length); unknown
+        methods are 501; none closes the connection.
+        """
+        c = Connection(self)
+        c.get(b"/hello.txt", method=b"DELETE")
+        c.get(b"*", method=b"OPTIONS")
+        c.get(b"/hello.txt", method=b"OPTIONS")
+        c.get(b"/", method=b"BREW")
+        [delete, star, options, brew] = c.responses()
+        self.assertEqual(delete[0], 405)
+        self.assertEqual(star[0], 204)
+        self.assertEqual(options[0], 204)
+        self.assertEqual(delete[1][b"allow"], b"GET, HEAD, OPTIONS")
+        self.assertEqual(star[1][b"allow"], delete[1][b"allow"])
+        self.assertNotIn(b"content-length", star[1])
+        self.assertEqual(brew[0], 501)
+        self.assertFalse(c.transport.disconnecting)
+
+    def test_rejection_closes_and_ignores_rest(self):
+        """
+        An unframeable request gets its error page with Connection: close,
+        the connection closes and what follows is never answered.
+        """
+        c = Connection(self)
+        c.send(b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n")
+        [(status, headers, _)] = c.responses()
+        self.assertEqual(status, 400)
+        self.assertEqual(headers[b"connection"], b"close")
+        self.assertTrue(c.transport.disconnecting)
+
+    def test_unsupported_version(self):
+        """
+        HTTP/2.0 in a request line is 505 and close.
+        """
+        c = Connection(self)
+        c.send(b"GET / HTTP/2.0\r\n\r\n")
+        self.assertEqual(c.responses()[0][0], 505)
+        self.assertTrue(c.transport.disconnecting)
+
+    def test_server_error_is_500_and_logged(self):
+        """
+        An exception while answering is logged with its traceback, answered
+        500 and closes that connection; the factory goes on serving.
+        """
+        c = Connection(self)
+
+        def broken(path):
+            raise RuntimeError("disk on fire")
+
+        original = c.factory.resolve
+        c.factory.resolve = broken
+        c.get(b"/hello.txt")
+        self.assertEqual(c.responses()[0][0], 500)
+        self.assertTrue(c.transport.disconnecting)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        c.factory.resolve = original
+        other = Connection(self, factory=c.factory)
+        other.get(b"/hello.txt")
+        self.assertEqual(other.responses()[0][0], 200)
+
+
+class ConnectionManagementTests(SynchronousTestCase):
+    def test_connection_close_honoured_and_rest_ignored(self):
+        """
+        After a request with Connection: close the response says so, the
+        connection closes and pipelined requests after it are ignored.
+        """
+        c = Connection(self)
+        c.send(
+            b"GET /hello.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+            b"GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        responses = c.responses()
+        self.assertEqual(len(responses), 1)
+        self.assertEqual(responses[0][1][b"connection"], b"close")
+        self.assertTrue(c.transport.disconnecting)
+
+    def test_http10_keep_alive(self):
+        """
+        HTTP/1.0 with Connection: keep-alive stays open and says so;
+        plain HTTP/1.0 closes.
+        """
+        c = Connection(self)
+        c.get(b"/hello.txt", b"Connection: keep-alive\r\n", version=b"1.0")
+        self.assertEqual(c.responses()[0][1][b"connection"], b"keep-alive")
+        self.assertFalse(c.transport.disconnecting)
+        c.get(b"/hello.txt", version=b"1.0")
+        self.assertEqual(c.responses()[1][1][b"connection"], b"close")
+        self.assertTrue(c.transport.disconnecting)
+
+    def test_pipelined_responses_in_order(self):
+        """
+        Pipelined requests are answered strictly in order; a small
+        response never overtakes a large one being streamed
+        (CVE-2024-41671 family).
+        """
+        c = Connection(self)
+        c.send(
+            b"GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"HEAD /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        # Only the first response has started: the rest wait for it.
+        self.assertNotIn(b"hello world", c.transport.value())
+        c.run()
+        data = c.transport.value()
+        first = split_responses(data[: data.index(b"HTTP/1.1 200 OK", 10)])
+        self.assertEqual(first[0][2], BIG)
+        rest = data[data.index(b"HTTP/1.1 200 OK", 10):]
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200 OK"))
+        self.assertIn(b"hello world\n", rest)
+        self.assertLess(rest.index(b"hello world\n"), rest.index(b"HTTP/1.1 404"))
+        self.assertLess(rest.index(b"HTTP/1.1 404"), rest.rindex(b"HTTP/1.1 200 OK"))
+        self.assertEqual(rest.count(b"HTTP/1.1 "), 3)
+
+    def test_requests_split_across_reads(self):
+        """
+        A request arriving one byte at a time is answered once complete.
+        """
+        c = Connection(self)
+        for byte in b"GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n":
+            c.send(bytes([byte]))
+        self.assertEqual(c.responses()[0][2], b"hello world\n")
+
+    def test_framed_get_body_is_discarded(self):
+        """
+        A GET body framed by Content-Length is not taken as a request.
+        """
+        c = Connection(self)
+        c.send(b"GET /hello.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 24\r\n\r\nGET /nope HTTP/1.1\r\n\r\n\r\n")
+        self.assertEqual([r[0] for r in c.responses()], [200])
+
+
+class StreamingTests(SynchronousTestCase):
+    def test_large_file_streams_in_bounded_chunks(self):
+        """
+        A large file is written a bounded number of 64 KiB chunks per
+        reactor turn, never all at once, and arrives whole.
+        """
+        c = Connection(self)
+        c.get(b"/big.bin")
+        first_turn = len(c.transport.value())
+        self.assertLessEqual(first_turn, 1024 + server.CHUNK_SIZE * server.CHUNKS_PER_TURN)
+        self.assertLess(first_turn, len(BIG))
+        c.run()
+        self.assertEqual(c.responses()[0][2], BIG)
+
+    def test_paused_transport_stops_writes_and_reads(self):
+        """
+        When the transport pauses us (its write buffer is full), no more
+        body is written until it resumes, and we stop reading from the
+        client (pauseProducing on the transport) until then.
+        """
+        c = Connection(self)
+        c.get(b"/big.bin")
+        c.protocol.pauseProducing()
+        self.assertEqual(c.transport.producerState, "paused")
+        written = len(c.transport.value())
+        c.run()
+        self.assertEqual(len(c.transport.value()), written)
+        c.protocol.resumeProducing()
+        self.assertEqual(c.transport.producerState, "producing")
+        c.run()
+        self.assertEqual(c.responses()[0][2], BIG)
+
+    def test_pipelined_flood_while_streaming_stops_reading(self):
+        """
+        A client pipelining many requests while a body streams makes us
+        stop reading once MAX_PIPELINED_BYTES wait unparsed (CVE-2023-46137
+        family), and read again once they are answered.
+        """
+        c = Connection(self)
+        c.get(b"/big.bin")
+        request = b"GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+        count = MAX_PIPELINED_BYTES // len(request) + 10
+        c.send(request * count)
+        self.assertEqual(c.transport.producerState, "paused")
+        c.run()
+        self.assertEqual(c.transport.producerState, "producing")
+        self.assertEqual(len(c.responses()), count + 1)
+
+    def test_client_not_reading_small_responses_bounds_memory(self):
+        """
+        A client that pipelines thousands of small requests and reads
+        nothing: once the transport's buffer is full we stop answering and
+        stop reading, so nothing grows; when it drains we continue.
+        """
+
+        class FillingTransport(StringTransport):
+            limit = 64 * 1024
+
+            def write(self, data):
+                StringTransport.write(self, data)
+                if len(self.value()) > self.limit and self.producer is not None:
+                    self.producer.pauseProducing()
+
+        transport = FillingTransport()
+        c = Connection(self, transport=transport)
+        request = b"GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+        c.send(request * 5000)
+        answered = len(c.responses())
+        self.assertLess(answered, 5000)
+        self.assertEqual(transport.producerState, "paused")
         transport.clear()
-        protocol.dataReceived(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
-        self.assertTrue(transport.value().startswith(b"HTTP/1.1 204 "))
+        c.run()
+        self.assertEqual(transport.value(), b"")  # still paused: nothing more
+        transport.limit = 1 << 30
+        c.protocol.resumeProducing()
+        self.assertEqual(answered + len(c.responses()), 5000)
+        self.assertEqual(transport.producerState, "producing")
+
+    def test_file_truncated_while_streaming_aborts(self):
+        """
+        If a file shrinks under us mid-body, the connection is aborted
+        rather than sending fewer bytes than announced.
+        """
+        c = Connection(self)
+        c.get(b"/big.bin")
+        with open(os.path.join(c.factory.root, "big.bin"), "r+b") as f:
+            f.truncate(100)
+        c.run()
+        self.assertTrue(c.transport.disconnected)
+
+
+class NegotiationTests(SynchronousTestCase):
+    def etag(self, c, path=b"/hello.txt"):
+        c.get(path, method=b"HEAD")
+        etag = split_responses(c.transport.value(), head_only=True)[0][1][b"etag"]
+        last_modified = split_responses(c.transport.value(), head_only=True)[0][1][b"last-modified"]
+        c.transport.clear()
+        return etag, last_modified
+
+    def test_if_none_match_304(self):
+        """
+        A matching If-None-Match (also in a list, weak, or *) is 304 with
+        the ETag and no body; a different tag gets 200.
+        """
+        c = Connection(self)
+        etag, _ = self.etag(c)
+        for value in [etag, b'"x", ' + etag, b"W/" + etag, b"*"]:
+            c.get(b"/hello.txt", b"If-None-Match: " + value + b"\r\n")
+        c.get(b"/hello.txt", b'If-None-Match: "other"\r\n')
+        responses = c.responses()
+        self.assertEqual([r[0] for r in responses], [304, 304, 304, 304, 200])
+        self.assertEqual(responses[0][1][b"etag"], etag)
+        self.assertNotIn(b"content-length", responses[0][1])
+
+    def test_if_modified_since(self):
+        """
+        If-Modified-Since at or after Last-Modified is 304, but it is
+        ignored when If-None-Match is present.
+        """
+        c = Connection(self)
+        _, last_modified = self.etag(c)
+        c.get(b"/hello.txt", b"If-Modified-Since: " + last_modified + b"\r\n")
+        c.get(b"/hello.txt", b"If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n")
+        c.get(b"/hello.txt", b'If-None-Match: "x"\r\nIf-Modified-Since: ' + last_modified + b"\r\n")
+        self.assertEqual([r[0] for r in c.responses()], [304, 200, 200])
+
+    def test_if_match_412(self):
+        """
+        A failing If-Match is 412 Precondition Failed.
+        """
+        c = Connection(self)
+        c.get(b"/hello.txt", b'If-Match: "x"\r\n')
+        self.assertEqual(c.responses()[0][0], 412)
+
+    def test_single_range(self):
+        """
+        One range is 206 with Content-Range and exactly those bytes, for
+        small (cached) and large (streamed) files; ranges past the end
+        are clipped.
+        """
+        c = Connection(self)
+        c.get(b"/hello.txt", b"Range: bytes=6-\r\n")
+        c.get(b"/big.bin", b"Range: bytes=1000-1999\r\n")
+        c.get(b"/big.bin", b"Range: bytes=-10\r\n")
+        c.get(b"/hello.txt", b"Range: bytes=6-1000\r\n")
+        c.run()
+        small, big, suffix, clipped = c.responses()
+        self.assertEqual((small[0], small[2]), (206, b"world\n"))
+        self.assertEqual(small[1][b"content-range"], b"bytes 6-11/12")
+        self.assertEqual((big[0], big[2]), (206, BIG[1000:2000]))
+        self.assertEqual(big[1][b"content-range"], b"bytes 1000-1999/%d" % len(BIG))
+        self.assertEqual(suffix[2], BIG[-10:])
+        self.assertEqual(clipped[1][b"content-range"], b"bytes 6-11/12")
+
+    def test_unsatisfiable_range(self):
+        """
+        A range starting past the end is 416 with Content-Range: bytes */size.
+        """
+        c = Connection(self)
+        c.get(b"/hello.txt", b"Range: bytes=100-\r\n")
+        [(status, headers, _)] = c.responses()
+        self.assertEqual((status, headers[b"content-range"]), (416, b"bytes */12"))
+        self.assertFalse(c.transport.disconnecting)
+
+    def test_multiple_ranges_multipart(self):
+        """
+        Several ranges are one multipart/byteranges body whose parts carry
+        their Content-Range and bytes.
+        """
+        c = Connection(self)
+        c.get(b"/big.bin", b"Range: bytes=0-9,500000-500009\r\n")
+        c.run()
+        [(status, headers, body)] = c.responses()
+        self.assertEqual(status, 206)
+        boundary = re.match(rb"multipart/byteranges; boundary=(\w+)$", headers[b"content-type"]).group(1)
+        parts = body.split(b"\r\n--" + boundary)
+        self.assertEqual(parts[0], b"")
+        self.assertEqual(parts[-1], b"--\r\n")
+        first_head, _, first_body = parts[1].partition(b"\r\n\r\n")
+        second_head, _, second_body = parts[2].partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Range: bytes 0-9/%d" % len(BIG), first_head)
+        self.assertEqual(first_body, BIG[:10])
+        self.assertIn(b"Content-Range: bytes 500000-500009/", second_head)
+        self.assertEqual(second_body, BIG[500000:500010])
+
+    def test_if_range(self):
+        """
+        If-Range with the current ETag or date honours Range; a stale
+        validator gets the whole file with 200.
+        """
+        c = Connection(self)
+        etag, last_modified = self.etag(c)
+        c.get(b"/hello.txt", b"Range: bytes=0-4\r\nIf-Range: " + etag + b"\r\n")
+        c.get(b"/hello.txt", b"Range: bytes=0-4\r\nIf-Range: " + last_modified + b"\r\n")
+        c.get(b"/hello.txt", b'Range: bytes=0-4\r\nIf-Range: "stale"\r\n')
+        self.assertEqual([(r[0], r[2]) for r in c.responses()], [(206, b"hello"), (206, b"hello"), (200, b"hello world\n")])
+
+
+class TimeoutTests(SynchronousTestCase):
+    def test_slowloris_dropped_with_408(self):
+        """
+        A client dribbling a request head is answered 408 and closed once
+        request_timeout has passed since the request began, however often
+        it sends a byte.
+        """
+        c = Connection(self, request_timeout=10)
+        c.get(b"/hello.txt")
+        c.transport.clear()
+        c.clock.advance(5)
+        for _ in range(9):
+            c.send(b"G")
+            c.clock.advance(1)
+        self.assertFalse(c.transport.disconnecting)
+        c.clock.advance(3)
+        self.assertEqual(c.responses()[0][0], 408)
+        self.assertTrue(c.transport.disconnecting)
+
+    def test_silent_new_connection_closed_quietly(self):
+        """
+        A connection that never sends anything is closed after
+        request_timeout without a response.
+        """
+        c = Connection(self, request_timeout=10)
+        c.clock.advance(9)
+        self.assertFalse(c.transport.disconnecting)
+        c.clock.advance(2)
+        self.assertTrue(c.transport.disconnecting)
+        self.assertEqual(c.transport.value(), b"")
+
+    def test_idle_keep_alive_timeout(self):
+        """
+        An idle keep-alive connection closes after idle_timeout, silently;
+        every completed request restarts the idle time.
+        """
+        c = Connection(self, idle_timeout=30, request_timeout=10)
+        c.get(b"/hello.txt")
+        c.clock.advance(25)
+        c.get(b"/hello.txt")
+        c.clock.advance(25)
+        self.assertFalse(c.transport.disconnecting)
+        c.transport.clear()
+        c.clock.advance(7)
+        self.assertTrue(c.transport.disconnecting)
+        self.assertEqual(c.transport.value(), b"")
+
+    def test_send_timeout_aborts_non_reader(self):
+        """
+        A client that stops reading while a body streams is aborted after
+        send_timeout; one that keeps reading is not.
+        """
+        c = Connection(self, send_timeout=15, idle_timeout=5)
+        c.get(b"/big.bin")
+        c.protocol.pauseProducing()
+        c.clock.advance(10)
+        c.protocol.resumeProducing()
+        c.protocol.pauseProducing()
+        c.clock.advance(10)
+        self.assertFalse(c.transport.disconnecting)
+        c.clock.advance(6)
+        self.assertTrue(c.transport.disconnected)
+
+    def test_streaming_response_not_cut_by_idle_timeout(self):
+        """
+        No timeout runs while a body is being streamed to a reading client.
+        """
+        c = Connection(self, idle_timeout=1, request_timeout=1)
+        c.get(b"/big.bin")
+        c.clock.advance(5)
+        self.assertFalse(c.transport.disconnecting)
+        c.run()
+        self.assertEqual(c.responses()[0][2], BIG)
+
+
+class AccessLogTests(SynchronousTestCase):
+    def test_lines_buffered_and_flushed(self):
+        """
+        Each response adds one Combined Log Format line, written in a batch
+        at the next flush interval, not per request.
+        """
+        batches = []
+        clock = Clock()
+        clock.advance(NOW)
+        log = AccessLog(batches.append, clock, interval=1.0)
+        factory = StaticFileFactory(make_site(self), reactor=clock, access_log=log)
+        c = Connection(self, factory=factory)
+        c.get(b"/hello.txt", b"User-Agent: t/1\r\nReferer: http://r/\r\n")
+        c.get(b"/nope", method=b"HEAD")
+        self.assertEqual(batches, [])
+        clock.advance(1)
+        self.assertEqual(
+            batches,
+            [
+                [
+                    '10.0.0.7 - - [06/Nov/1994:08:49:37 +0000] "GET /hello.txt HTTP/1.1" 200 12 "http://r/" "t/1"',
+                    '10.0.0.7 - - [06/Nov/1994:08:49:37 +0000] "HEAD /nope HTTP/1.1" 404 - "-" "-"',
+                ]
+            ],
+        )
+        c.send(b"BAD\r\n\r\n")
+        log.close()
+        self.assertEqual(len(batches[1]), 1)
+        self.assertRegex(batches[1][0], r'^10\.0\.0\.7 - - \[06/Nov/1994:08:49:38 \+0000\] "-" 400 [0-9]+ "-" "-"$')
+
+
+class FileCacheTests(SynchronousTestCase):
+    def test_stale_for_at_most_ttl(self):
+        """
+        With the file cache on, an edited small file may be served stale
+        until the TTL passes, then fresh; with it off, always fresh.
+        """
+        c = Connection(self, file_cache_seconds=1.0)
+        path = os.path.join(c.factory.root, "hello.txt")
+        c.get(b"/hello.txt")
+        with open(path, "wb") as f:
+            f.write(b"changed\n")
+        c.clock.advance(0.5)
+        c.get(b"/hello.txt")
+        c.clock.advance(0.6)
+        c.get(b"/hello.txt")
+        self.assertEqual([r[2] for r in c.responses()], [b"hello world\n", b"hello world\n", b"changed\n"])
+
+        uncached = Connection(self, file_cache_seconds=0)
+        path = os.path.join(uncached.factory.root, "hello.txt")
+        uncached.get(b"/hello.txt")
+        with open(path, "wb") as f:
+            f.write(b"changed\n")
+        uncached.get(b"/hello.txt")
+        self.assertEqual([r[2] for r in uncached.responses()], [b"hello world\n", b"changed\n"])
+
+
+class ShutdownTests(SynchronousTestCase):
+    def test_graceful_shutdown(self):
+        """
+        shutdown() closes idle connections at once, lets a streaming
+        response finish (then closes it), and fires when all are gone.
+        """
+        idle = Connection(self)
+        factory = idle.factory
+        busy = Connection(self, factory=factory)
+        idle.get(b"/hello.txt")
+        busy.get(b"/big.bin")
+        done = factory.shutdown(10)
+        self.assertTrue(idle.transport.disconnecting)
+        self.assertFalse(busy.transport.disconnecting)
+        idle.protocol.connectionLost(None)
+        self.assertNoResult(done)
+        busy.run()
+        self.assertEqual(busy.responses()[0][2], BIG)
+        self.assertTrue(busy.transport.disconnecting)
+        busy.protocol.connectionLost(None)
+        self.successResultOf(done)
+
+    def test_shutdown_bounded(self):
+        """
+        Connections still busy after the shutdown timeout are aborted.
+        """
+        c = Connection(self)
+        c.get(b"/big.bin")
+        c.protocol.pauseProducing()
+        done = c.factory.shutdown(5)
+        c.clock.advance(6)
+        self.assertTrue(c.transport.disconnected)
+        c.protocol.connectionLost(None)
+        self.successResultOf(done)

@@ -1,29 +1,57 @@
 # -*- test-case-name: tests.web.test_tap -*-
 """
-twistd glue for ``twistd netlab-http``: L{Options} and L{makeService}.
+twistd glue for ``twistd netlab-http``: L{Options}, L{makeService}, the
+graceful-stop service and the ``--workers`` process model.
+
+Run as ``python -m twisted_netlab.web.tap WORKER-JSON`` it is one worker
+child: it adopts the listening socket(s) its parent passed as fds 3, 4,
+... and serves until its stdin (a pipe from the parent) closes.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+import socket
+import sys
+from typing import Any, Dict, List, Optional
 
 from twisted.application.service import IService, MultiService
+from twisted.internet import protocol
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.logger import Logger
 from twisted.python import usage
 
-from twisted_netlab._endpoints import StreamListeningService
-from twisted_netlab.web.server import StaticFileFactory, default_site
+from twisted_netlab._endpoints import StreamListeningService, default_reactor, parse_duration
+from twisted_netlab.web.server import (
+    StaticFileFactory,
+    default_site,
+    file_access_log,
+    twisted_access_log,
+)
+
+log = Logger()
+
+_DURATIONS = ("request-timeout", "idle-timeout", "send-timeout", "shutdown-timeout", "file-cache-seconds")
 
 
 class Options(usage.Options):
-    synopsis = "[--listen ENDPOINT]... [--path DIR]"
+    synopsis = "[--listen ENDPOINT]... [--path DIR] [options]"
     longdesc = (
-        "Serve the files below DIR over HTTP/1.1 (GET, HEAD, OPTIONS). "
-        "Without --path, serves the small site bundled with netlab."
+        "Serve the files below DIR over HTTP/1.1 (GET, HEAD, OPTIONS; conditional "
+        "requests, byte ranges, directory listings). Without --path, serves the "
+        "small site bundled with netlab. Durations accept 1.5, 250ms, 2s, 1m."
     )
     optParameters = [
         ["path", "p", None, "Folder to serve (default: the bundled site)."],
         ["max-age", None, None, "Send Cache-Control: max-age=N instead of no-cache.", int],
+        ["request-timeout", None, "20s", "Time a client has to send a whole request head (slowloris guard)."],
+        ["idle-timeout", None, "60s", "Close keep-alive connections idle this long."],
+        ["send-timeout", None, "60s", "Abort a connection whose client reads nothing for this long."],
+        ["shutdown-timeout", None, "10s", "On SIGTERM/SIGINT, wait this long for responses in flight."],
+        ["file-cache-seconds", None, "1", "Reuse path lookups (and small files' bytes) this long; 0 disables."],
+        ["access-log", None, None, "Combined Log Format access log: a FILE, or - for the twistd log."],
+        ["workers", None, 1, "Number of processes sharing the listening socket(s) (tcp: endpoints only).", int],
     ]
 
     def __init__(self) -> None:
@@ -47,11 +75,234 @@ class Options(usage.Options):
             raise usage.UsageError(f"--path {self['path']!r} is not a folder")
         if self["max-age"] is not None and self["max-age"] < 0:
             raise usage.UsageError("--max-age must be >= 0")
+        for name in _DURATIONS:
+            value = self[name]
+            self[name] = value if isinstance(value, float) else parse_duration(str(value))
+        for name in ("request-timeout", "idle-timeout", "send-timeout"):
+            if self[name] <= 0:
+                raise usage.UsageError(f"--{name} must be more than 0")
+        if not 1 <= self["workers"] <= 64:
+            raise usage.UsageError("--workers must be from 1 to 64")
+        if self["workers"] > 1:
+            for description in self["listen"]:
+                if description.split(":", 1)[0] not in ("tcp", "tcp6"):
+                    raise usage.UsageError(
+                        f"--workers needs tcp: endpoints (got {description!r}); run one process per ssl:/unix: listener"
+                    )
+        access_log = self["access-log"]
+        if access_log not in (None, "-"):
+            folder = os.path.dirname(os.path.abspath(access_log))
+            if not os.path.isdir(folder):
+                raise usage.UsageError(f"--access-log: folder {folder!r} does not exist")
+
+
+def factory_settings(config: Any) -> Dict[str, Any]:
+    """
+    The plain values a factory is built from (also sent to workers).
+    """
+    return {
+        "path": config["path"],
+        "max_age": config["max-age"],
+        "request_timeout": config["request-timeout"],
+        "idle_timeout": config["idle-timeout"],
+        "send_timeout": config["send-timeout"],
+        "shutdown_timeout": config["shutdown-timeout"],
+        "file_cache_seconds": config["file-cache-seconds"],
+        "access_log": config["access-log"],
+    }
+
+
+class HTTPService(MultiService):
+    """
+    The listening services plus a graceful stop: first stop accepting,
+    then let responses in flight finish (bounded by C{shutdown_timeout}),
+    close idle connections, flush the access log.
+    """
+
+    def __init__(self, settings: Dict[str, Any], reactor: Any = None) -> None:
+        MultiService.__init__(self)
+        self.settings = settings
+        self.reactor = default_reactor(reactor)
+        self.factory: Optional[StaticFileFactory] = None
+        self._close_log = None
+
+    def build_factory(self) -> StaticFileFactory:
+        settings = self.settings
+        access_log = None
+        if settings["access_log"] == "-":
+            access_log = twisted_access_log(self.reactor)
+            self._close_log = access_log.close
+        elif settings["access_log"]:
+            access_log, self._close_log = file_access_log(settings["access_log"], self.reactor)
+        self.factory = StaticFileFactory(
+            settings["path"],
+            max_age=settings["max_age"],
+            reactor=self.reactor,
+            file_cache_seconds=settings["file_cache_seconds"],
+            request_timeout=settings["request_timeout"],
+            idle_timeout=settings["idle_timeout"],
+            send_timeout=settings["send_timeout"],
+            access_log=access_log,
+        )
+        return self.factory
+
+    def stopService(self) -> Deferred:
+        stopped = MultiService.stopService(self)
+
+        def drain(_: Any) -> Any:
+            if self.factory is None:
+                return None
+            return self.factory.shutdown(self.settings["shutdown_timeout"])
+
+        def close_log(result: Any) -> Any:
+            if self._close_log is not None:
+                self._close_log()
+            log.info("netlab-http stopped")
+            return result
+
+        return stopped.addCallback(drain).addBoth(close_log)
+
+
+class _WorkerProcess(protocol.ProcessProtocol):
+    """
+    The parent's end of one worker: relays its output to our log and
+    knows when it ended.
+    """
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.ended: Deferred = Deferred()
+        self._partial = b""
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            log.info("worker {number}: {line}", number=self.number, line=line.decode("utf-8", "replace"))
+
+    def processEnded(self, reason: Any) -> None:
+        self.ended.callback(None)
+
+
+class WorkerParentService(StreamListeningService):
+    """
+    Listen like L{StreamListeningService}, then start C{workers - 1} child
+    processes that adopt the same listening socket, so the kernel spreads
+    connections over all processes.  Children read their stdin from us:
+    when we exit for any reason (even SIGKILL) it closes and they stop.
+    """
+
+    def __init__(self, description: str, factory: Any, workers: int, settings: Dict[str, Any], reactor: Any = None) -> None:
+        StreamListeningService.__init__(self, "netlab-http", description, factory, reactor)
+        self.workers = workers
+        self.settings = settings
+        self.children: List[_WorkerProcess] = []
+        self._transports: List[Any] = []
+
+    def startService(self) -> None:
+        StreamListeningService.startService(self)
+        assert self._listening is not None
+        self._listening.addCallback(self._spawn)
+
+    def _spawn(self, port: Any) -> Any:
+        if port is None:
+            return port
+        reactor = default_reactor(self._reactor)
+        family = socket.AF_INET6 if ":" in port.getHost().host else socket.AF_INET
+        payload = json.dumps({"settings": self.settings, "family": int(family)})
+        for number in range(1, self.workers):
+            child = _WorkerProcess(number)
+            transport = reactor.spawnProcess(
+                child,
+                sys.executable,
+                [sys.executable, "-m", "twisted_netlab.web.tap", payload],
+                env=dict(os.environ),
+                childFDs={0: "w", 1: "r", 2: "r", 3: port.fileno()},
+            )
+            self.children.append(child)
+            self._transports.append(transport)
+        log.info("netlab-http started {count} worker process(es)", count=self.workers - 1)
+        return port
+
+    def stopService(self) -> Any:
+        stopped = maybeDeferred(StreamListeningService.stopService, self)
+        reactor = default_reactor(self._reactor)
+        grace = self.settings["shutdown_timeout"] + 5.0
+        for transport in self._transports:
+            try:
+                transport.closeStdin()  # the child's signal to stop gracefully
+            except Exception:
+                pass
+
+        def kill_late(transport: Any) -> None:
+            try:
+                transport.signalProcess("KILL")
+            except Exception:
+                pass
+
+        timers = [reactor.callLater(grace, kill_late, t) for t in self._transports]
+
+        def cancel(result: Any) -> Any:
+            for timer in timers:
+                if timer.active():
+                    timer.cancel()
+            return result
+
+        ended = DeferredList([stopped] + [child.ended for child in self.children])
+        return ended.addBoth(cancel)
 
 
 def makeService(config: Any) -> IService:
-    factory = StaticFileFactory(config["path"], max_age=config["max-age"])
-    service = MultiService()
+    settings = factory_settings(config)
+    service = HTTPService(settings)
+    factory = service.build_factory()
     for description in config["listen"]:
-        StreamListeningService("netlab-http", description, factory).setServiceParent(service)
+        if config["workers"] > 1:
+            WorkerParentService(description, factory, config["workers"], settings).setServiceParent(service)
+        else:
+            StreamListeningService("netlab-http", description, factory).setServiceParent(service)
     return service
+
+
+class _ParentWatch(protocol.Protocol):
+    """
+    The worker's stdin: EOF means the parent wants us gone (or is gone).
+    """
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if self.reactor.running:
+            self.reactor.stop()
+
+
+def worker_main(payload: str) -> None:
+    """
+    Body of one worker process: adopt fd 3, serve, stop gracefully when
+    stdin closes or on SIGTERM/SIGINT.
+    """
+    from twisted.internet import reactor
+    from twisted.internet.stdio import StandardIO
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    message = json.loads(payload)
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)], redirectStandardIO=False)
+    service = HTTPService(message["settings"], reactor)
+    factory = service.build_factory()
+    port = reactor.adoptStreamPort(3, message["family"], factory)
+    os.close(3)  # adoptStreamPort duplicated it
+    StandardIO(_ParentWatch(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY), reactor=reactor)
+
+    def stop() -> Deferred:
+        stopped = maybeDeferred(port.stopListening)
+        return stopped.addCallback(lambda _: service.stopService())
+
+    service.running = True
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
+    log.info("serving on the inherited socket, pid {pid}", pid=os.getpid())
+    reactor.run()
+
+
+if __name__ == "__main__":
+    worker_main(sys.argv[1])

@@ -223,15 +223,18 @@ def ping(
     L{PingerProtocol.stop} to stop early and keep it).
     """
     protocols: List[PingerProtocol] = []
+    cancelled = []
 
     def cancel(deferred: defer.Deferred) -> None:
+        cancelled.append(True)
         for protocol in protocols:
-            protocol.finished.addErrback(lambda failure: None)
             protocol.stop()
 
     result: defer.Deferred[PingReport] = defer.Deferred(cancel)
 
-    def resolved(address: str) -> defer.Deferred:
+    def resolved(address: str) -> Optional[defer.Deferred]:
+        if cancelled:
+            return None
         protocol = PingerProtocol(
             reactor, address, port, count, interval_seconds, timeout_seconds,
             deadline_seconds, size, payload_format, observer, monotonic,
@@ -241,11 +244,11 @@ def ping(
         return protocol.finished
 
     def deliver(value: Any) -> None:
-        if not result.called:
+        if not cancelled:
             result.callback(value)
 
     def fail(failure: Any) -> None:
-        if not result.called:
+        if not cancelled:
             result.errback(failure)
 
     resolve_host(reactor, host).addCallback(resolved).addCallbacks(deliver, fail)

@@ -16,6 +16,8 @@ from twisted.python import usage
 #: tap module lands.
 FAMILIES: List[Tuple[str, List[str]]] = [
     ("twisted_netlab.web.tap", []),
+    # The lab's server: UDP 127.0.0.1:12000, 30% random loss.
+    ("twisted_netlab.ping.tap", ["--loss", "0.3", "--skip-if-port-taken"]),
 ]
 
 

@@ -11,3 +11,6 @@ netlab_http = ServiceMaker(
 netlab_all = ServiceMaker(
     "netlab-all", "twisted_netlab.tap", "Every netlab service at once, on loopback", "netlab-all"
 )
+netlab_echo = ServiceMaker(
+    "netlab-echo", "twisted_netlab.ping.tap", "Lossy UDP echo server with network impairments", "netlab-echo"
+)

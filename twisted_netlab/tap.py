@@ -16,6 +16,7 @@ from twisted.python import usage
 #: tap module lands.
 FAMILIES: List[Tuple[str, List[str]]] = [
     ("twisted_netlab.web.tap", []),
+    ("twisted_netlab.heartbeat.tap", ["--port", "13000", "--interface", "127.0.0.1", "--status", "tcp:8090:interface=127.0.0.1"]),
 ]
 
 

@@ -25,9 +25,25 @@ from twisted_netlab.heartbeat._core import (
     phi,
     verify_beat,
 )
-from twisted_netlab.heartbeat.monitor import IHeartbeatObserver, LoggingObserver, MonitorProtocol
-from twisted_netlab.heartbeat.sender import HeartbeatSender
-from twisted_netlab.heartbeat.status import status_site
+
+#: Adapters are imported on first use (PEP 562), so importing the pure core
+#: (``twisted_netlab.heartbeat._core``) does not load the reactor machinery.
+_ADAPTERS = {
+    "IHeartbeatObserver": "twisted_netlab.heartbeat.monitor",
+    "LoggingObserver": "twisted_netlab.heartbeat.monitor",
+    "MonitorProtocol": "twisted_netlab.heartbeat.monitor",
+    "HeartbeatSender": "twisted_netlab.heartbeat.sender",
+    "status_site": "twisted_netlab.heartbeat.status",
+}
+
+
+def __getattr__(name: str):
+    module = _ADAPTERS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     "Beat",

@@ -8,6 +8,7 @@ logs, not from the test's own timing.
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,8 @@ import urllib.request
 
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import _lines, child_env, executable, start_server
+from tests.heartbeat.processes import start_monitor
+from tests.helpers import child_env, executable
 
 PERIOD = 0.2
 TIMEOUT = 1.0
@@ -40,38 +42,7 @@ while True:
 """
 
 
-class LogCursor:
-    """
-    Read a L{RunningServer}'s output forward: each L{expect} matches only
-    lines after the previous match.
-    """
-
-    def __init__(self, server):
-        self.server = server
-        self.position = len(server.output)
-
-    def expect(self, pattern, timeout=20.0):
-        compiled = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            while self.position < len(self.server.output):
-                line = self.server.output[self.position]
-                self.position += 1
-                found = compiled.search(line)
-                if found:
-                    return found
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"no line matching {pattern!r} within {timeout}s; output:\n" + "".join(self.server.output[-30:])
-                )
-            for line in _lines(self.server.process, min(deadline, time.monotonic() + 1.0)):
-                self.server.output.append(line)
-                break
-
-
 def free_udp_port():
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -82,15 +53,12 @@ STOPPED = r"{client} stopped \(was \w+\): silent ([\d.]+) s, phi [\d.]+, timeout
 
 class HeartbeatLoopbackTests(TestCase):
     def setUp(self):
-        self.monitor = start_server(
+        self.monitor, (self.udp_port, self.status_port) = start_monitor(
             self,
-            ["netlab-heartbeat", "--port", "0", "--period", str(PERIOD), "--timeout", str(TIMEOUT),
-             "--status", "tcp:0:interface=127.0.0.1"],
-            expect=2,
+            ["--port", "0", "--period", str(PERIOD), "--timeout", str(TIMEOUT), "--status", "tcp:0:interface=127.0.0.1"],
+            ports=2,
         )
-        self.udp_port = self.monitor.ports[0][2]
-        self.status_port = self.monitor.ports[1][2]
-        self.log = LogCursor(self.monitor)
+        self.log = self.monitor
 
     def spawn(self, command):
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
@@ -178,8 +146,6 @@ class HeartbeatLoopbackTests(TestCase):
         Malformed and oversized datagrams are counted, reported once, and
         create no client; a real beat right after is tracked.
         """
-        import socket
-
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for payload in (b"HELLO", b"\xff" * 4000, b"1 - nan", b"0 - 5"):
                 sock.sendto(payload, ("127.0.0.1", self.udp_port))
@@ -188,4 +154,4 @@ class HeartbeatLoopbackTests(TestCase):
             port = sock.getsockname()[1]
         self.log.expect(rf"127\.0\.0\.1:{port} alive \(was new\)")
         self.assertEqual(list(self.status()), [f"127.0.0.1:{port}"])
-        self.assertEqual(sum(1 for line in self.monitor.output if "rejected datagram" in line), 1)
+        self.assertEqual(sum(1 for line in self.monitor.lines if "rejected datagram" in line), 1)

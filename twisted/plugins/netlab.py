@@ -8,6 +8,9 @@ from twisted.application.service import ServiceMaker
 netlab_http = ServiceMaker(
     "netlab-http", "twisted_netlab.web.tap", "Static-file HTTP/1.1 server", "netlab-http"
 )
+netlab_heartbeat = ServiceMaker(
+    "netlab-heartbeat", "twisted_netlab.heartbeat.tap", "UDP heartbeat monitor for many clients", "netlab-heartbeat"
+)
 netlab_all = ServiceMaker(
     "netlab-all", "twisted_netlab.tap", "Every netlab service at once, on loopback", "netlab-all"
 )

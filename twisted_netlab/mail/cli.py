@@ -90,7 +90,7 @@ class Options(usage.Options):
         ["password-file", None, None, "Read the AUTH password from the first line of FILE."],
         ["auth", None, None, "AUTH mechanism: CRAM-MD5, PLAIN or LOGIN (default: best offered)."],
         ["ehlo", None, None, "Name to greet with (default: our address literal, e.g. [127.0.0.1])."],
-        ["timeout", None, "30s", "Timeout for connecting and for every reply.", parse_duration],
+        ["timeout", None, 30.0, "Timeout for connecting and for every reply (30s, 1m, 500ms).", parse_duration],
     ]
     optFlags = [
         ["insecure", None, "Do not verify the server certificate (DANGEROUS; warns)."],

@@ -10,10 +10,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import logging
 import threading
+import warnings
 from typing import Any, Dict, List, Optional
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+# aiosmtpd itself still sets its deprecated Session.login_data.
+warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
+# Its log shows expected failures (a client refusing our test CA) as tracebacks.
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 
 class StoringHandler:

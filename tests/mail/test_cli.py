@@ -168,6 +168,7 @@ def run(testcase, argv, replies=None, refuse=False):
             factory.clientConnectionFailed(None, Failure(ConnectionRefusedError("refused")))
         else:
             protocol = factory.buildProtocol(None)
+            transport.protocol = protocol
             protocol.makeConnection(transport)
             for chunk in [replies] if isinstance(replies, bytes) else replies:
                 protocol.dataReceived(chunk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from typing import List, Optional, Sequence
 
+from twisted.internet.error import ConnectionDone
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -49,6 +50,17 @@ class TLSStringTransport(StringTransport):
 
     tls_started = None
     aborted = False
+    protocol = None
+
+    def loseConnection(self):
+        """
+        Like a real transport, report the end to the protocol (here at once).
+        """
+        if self.disconnecting:
+            return
+        super().loseConnection()
+        if self.protocol is not None:
+            self.protocol.connectionLost(Failure(ConnectionDone("closed")))
 
     def startTLS(self, options):
         self.tls_started = options
@@ -92,6 +104,7 @@ class Session:
         self.results: list = []
         self.failures: list = []
         self.protocol.finished.addCallbacks(self.results.append, self.failures.append)
+        self.transport.protocol = self.protocol
         self.protocol.makeConnection(self.transport)
 
     def server(self, data: bytes) -> bytes:
@@ -694,7 +707,8 @@ class SendmailTests(SynchronousTestCase):
             [(_, port, factory, _, _)] = reactor.tcpClients
             self.assertEqual(port, 25)
             protocol = factory.buildProtocol(None)
-            transport = StringTransport()
+            transport = TLSStringTransport()
+            transport.protocol = protocol
             protocol.makeConnection(transport)
             protocol.dataReceived(b"220 mx\r\n250 mx\r\n250 ok\r\n" + rcpt_reply + b"\r\n")
             if delivered:
@@ -719,3 +733,24 @@ class SendmailTests(SynchronousTestCase):
         self.assertIsInstance(factory._wrappedFactory, TLSMemoryBIOFactory)
 
 
+
+
+class CloseTests(SynchronousTestCase):
+    def test_result_waits_for_the_close(self):
+        """
+        finished fires only once the connection is closed, so the caller is
+        never left with a half-open connection; if the close never completes
+        the connection is aborted after one more timeout and then it fires.
+        """
+        clock = Clock()
+        protocol = SMTPClientProtocol(
+            ClientConfig(tls=TLSMode.NONE, ehlo_name="c.test"), [message()], clock=clock, timeout_seconds=5
+        )
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n")
+        self.assertTrue(transport.disconnecting)
+        self.assertNoResult(protocol.finished)
+        clock.advance(5)
+        [result] = self.successResultOf(protocol.finished)
+        self.assertTrue(result.delivered)

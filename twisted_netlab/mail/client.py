@@ -104,6 +104,8 @@ class SMTPClientProtocol(LineReceiver):
         self.dialogue: Optional[ClientDialogue] = None
         self.finished: defer.Deferred = defer.Deferred(self._cancel)
         self._timer: Any = None
+        self._closed = False
+        self._outcome: Any = None
 
     # -- Twisted callbacks
 
@@ -137,10 +139,37 @@ class SMTPClientProtocol(LineReceiver):
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self._cancel_timer()
-        if self.dialogue is None:
+        self._closed = True
+        if self.dialogue is not None:
+            detail = reason.getErrorMessage() if reason is not None else "connection closed"
+            self._carry_out(self.dialogue.connection_lost(detail))
+        self._fire()
+
+    def _finish_when_closed(self) -> None:
+        """
+        Report only once the connection is really closed, so a caller never
+        inherits a half-open connection; a peer that does not close after
+        our close gets one more timeout, then an abort.
+        """
+        if self._closed:
+            self._fire()
             return
-        detail = reason.getErrorMessage() if reason is not None else "connection closed"
-        self._carry_out(self.dialogue.connection_lost(detail))
+        self._timer = self.clock.callLater(self.timeout_seconds, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._timer = None
+        self.transport.abortConnection()
+        self._fire()
+
+    def _fire(self) -> None:
+        if self._outcome is None or self.finished.called:
+            return
+        outcome, self._outcome = self._outcome, None
+        self._cancel_timer()
+        if isinstance(outcome, Failure):
+            self.finished.errback(outcome)
+        else:
+            self.finished.callback(outcome)
 
     # -- events
 
@@ -171,15 +200,15 @@ class SMTPClientProtocol(LineReceiver):
                 pass
             elif isinstance(event, DialogueFinished):
                 self._cancel_timer()
-                if not self.finished.called:
-                    self.finished.callback(list(self.dialogue.results))
+                self._outcome = list(self.dialogue.results)
+                self._finish_when_closed()
             elif isinstance(event, DialogueFailed):
                 self._cancel_timer()
                 error = event.error
                 error.results = list(self.dialogue.results)  # type: ignore[attr-defined]
                 self._show(f"*** {error}")
-                if not self.finished.called:
-                    self.finished.errback(Failure(error))
+                self._outcome = Failure(error)
+                self._finish_when_closed()
         if progressed and self.dialogue.awaiting_reply:
             self._arm_timer()
 

@@ -844,9 +844,9 @@ class ClientDialogue:
             self._tls_handshake_pending = False
         if reply.code == 421 and self.state is not State.AWAITING_QUIT_REPLY:
             # RFC 5321 3.8: the server is closing the transmission channel.
-            error = SMTPReplyError(self._step, reply, "server is shutting down the connection")
-            self._record_message_error(error)
-            return events + self._fail(error, quit=False)
+            closing = SMTPReplyError(self._step, reply, "server is shutting down the connection")
+            self._record_message_error(closing)
+            return events + self._fail(closing, quit=False)
         events.extend(self._handlers[self.state](reply))
         return events
 

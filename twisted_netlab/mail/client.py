@@ -81,6 +81,7 @@ class SMTPClientProtocol(LineReceiver):
 
     delimiter = b"\r\n"
     MAX_LENGTH = MAX_REPLY_LINE_LENGTH
+    transport: Any
 
     def __init__(
         self,
@@ -392,7 +393,7 @@ def send_messages(
         if not protocol.finished.called and protocol.transport is not None:
             protocol.finished.cancel()
 
-    result = defer.Deferred(cancel)
+    result: defer.Deferred = defer.Deferred(cancel)
     connecting.addCallbacks(connected, connect_failed).chainDeferred(result)
     return result
 

@@ -129,20 +129,13 @@ class SMTPClientProtocol(LineReceiver):
         self._carry_out(self.dialogue.receive_line(line[: MAX_REPLY_LINE_LENGTH + 1]))
 
     def handshakeCompleted(self) -> None:
-        handle = None
-        try:
-            handle = self.transport.getHandle()
-            version = handle.get_protocol_version_name()
-            cipher = handle.get_cipher_name()
-        except Exception:
-            version, cipher = "TLS", "?"
-        self._show(f"=== TLS established: {version} {cipher}")
+        self._show("=== TLS established: " + _tls_summary(self.transport))
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self._cancel_timer()
         self._closed = True
         if self.dialogue is not None:
-            detail = reason.getErrorMessage() if reason is not None else "connection closed"
+            detail = _failure_text(reason)
             self._carry_out(self.dialogue.connection_lost(detail))
         self._fire()
 
@@ -260,6 +253,48 @@ class SMTPClientProtocol(LineReceiver):
             self._show(" > " + line.decode("utf-8", "replace"))
         if len(lines) > TRANSCRIPT_DATA_LINES:
             self._show(f" > [... {len(lines) - TRANSCRIPT_DATA_LINES} more lines, {len(data)} bytes in all]")
+
+
+def _tls_summary(transport: Any) -> str:
+    """
+    Protocol, cipher and the certificate's subject and issuer, for -v.
+    """
+    try:
+        handle = transport.getHandle()
+        text = f"{handle.get_protocol_version_name()} {handle.get_cipher_name()}"
+    except Exception:
+        return "(no details available)"
+    try:
+        certificate = handle.get_peer_certificate(as_cryptography=True)
+        text += f", certificate {certificate.subject.rfc4514_string()} issued by {certificate.issuer.rfc4514_string()}"
+    except Exception:
+        pass
+    return text
+
+
+def _failure_text(reason: Optional[Failure]) -> str:
+    """
+    One readable line for why a connection ended; OpenSSL's error lists are
+    reduced to their reasons, with a hint for the usual certificate problem.
+    """
+    if reason is None:
+        return "connection closed"
+    try:
+        from OpenSSL import SSL
+    except ImportError:  # pragma: no cover - twisted[tls] installs it
+        return reason.getErrorMessage()
+    if not reason.check(SSL.Error):
+        return reason.getErrorMessage()
+    reasons = []
+    for argument in reason.value.args:
+        for item in argument if isinstance(argument, list) else [argument]:
+            text = item[-1] if isinstance(item, tuple) and item else str(item)
+            if text and text not in reasons:
+                reasons.append(text)
+    text = "; ".join(reasons) or reason.getErrorMessage()
+    if "certificate verify failed" in text:
+        text += " (the server certificate is not trusted for this name: --cafile FILE for a private CA)"
+    return text
 
 
 def _describe(address: Any) -> str:

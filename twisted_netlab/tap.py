@@ -16,6 +16,12 @@ from twisted.python import usage
 #: tap module lands.
 FAMILIES: List[Tuple[str, List[str]]] = [
     ("twisted_netlab.web.tap", []),
+    # The lab's server: UDP 127.0.0.1:12000, 30% random loss.
+    ("twisted_netlab.ping.tap", ["--loss", "0.3", "--skip-if-port-taken"]),
+    ("twisted_netlab.heartbeat.tap", ["--port", "13000", "--interface", "127.0.0.1", "--status", "tcp:8090:interface=127.0.0.1"]),
+    # Maildir and generated certificate under $XDG_DATA_HOME/netlab/mailsink
+    # (or ~/.local/share/netlab/mailsink): no files needed beforehand.
+    ("twisted_netlab.mail.tap", ["--listen", "tcp:2525:interface=127.0.0.1", "--status", "tcp:8025:interface=127.0.0.1"]),
 ]
 
 

@@ -8,6 +8,15 @@ from twisted.application.service import ServiceMaker
 netlab_http = ServiceMaker(
     "netlab-http", "twisted_netlab.web.tap", "Static-file HTTP/1.1 server", "netlab-http"
 )
+netlab_echo = ServiceMaker(
+    "netlab-echo", "twisted_netlab.ping.tap", "Lossy UDP echo server with network impairments", "netlab-echo"
+)
+netlab_heartbeat = ServiceMaker(
+    "netlab-heartbeat", "twisted_netlab.heartbeat.tap", "UDP heartbeat monitor for many clients", "netlab-heartbeat"
+)
+netlab_mailsink = ServiceMaker(
+    "netlab-mailsink", "twisted_netlab.mail.tap", "Local ESMTP test server storing mail in a Maildir", "netlab-mailsink"
+)
 netlab_all = ServiceMaker(
     "netlab-all", "twisted_netlab.tap", "Every netlab service at once, on loopback", "netlab-all"
 )

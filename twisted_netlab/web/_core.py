@@ -6,6 +6,31 @@ mapping from a request target to a path inside the served root.
 
 No reactor, no sockets, no clock, no filesystem: the adapter in
 L{twisted_netlab.web.server} does all I/O.  Rules cite RFC 9110 / 9112.
+
+How the parser works
+====================
+Bytes are appended to one buffer; nothing is parsed until L{next_event}
+asks, and each call returns at most one event, so a flood of pipelined
+requests costs nothing until the server is ready for the next one.
+
+A request head is read in one of two ways that always give the same event:
+
+  - fast path: the whole head is already buffered, contains no bare CR or
+    LF and fits every limit; it is cut out with one C{find} and one
+    C{split} and handed to L{_parse_head}.
+  - line path: otherwise lines are taken one at a time as their CRLF
+    arrives (never rescanning bytes already searched), limits are checked
+    as soon as they can be exceeded, and the complete head goes to the
+    same L{_parse_head}.
+
+So a rule is either a framing rule checked on each line in stream order
+(bare CR/LF, line and section size caps, header count) or a rule on the
+complete head (syntax of every line, then framing decisions); the first
+kind always wins over the second, whatever the packet boundaries.
+
+Bodies (any method may send one) are framed and discarded before the
+L{Request} is returned: they never reach the server and are never taken
+as the next request.
 """
 
 from __future__ import annotations
@@ -14,7 +39,7 @@ import email.utils
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
 Headers = Tuple[Tuple[bytes, bytes], ...]
@@ -31,23 +56,39 @@ NEED_DATA = _Sentinel.NEED_DATA
 @dataclass(frozen=True)
 class Limits:
     """
-    Caps on everything the parser buffers.  The request line cap answers
-    414 when the target is what made it long; header caps answer 431.
+    Caps on everything the parser buffers or reads.
+
+    A request line longer than C{max_request_line} answers 414 when the
+    target is what made it long (400 otherwise); a field section longer
+    than C{max_header_bytes} (every field line with its CRLF) or with more
+    than C{max_headers} lines answers 431.  A discarded body longer than
+    C{max_body_bytes} answers 413; for a chunked body the cap counts the
+    bytes on the wire (sizes, extensions, data, trailers), so tiny chunks
+    with long extensions cannot cost more than a plain body.
     """
 
     max_request_line: int = 8190
     max_header_bytes: int = 16384
     max_headers: int = 100
     max_chunk_line: int = 1024
-    #: A framed body on GET/HEAD is read and discarded, up to this much.
+    #: A framed body (on any method) is read and discarded, up to this much.
     max_body_bytes: int = 1 << 20
+    #: RFC 9112 2.2: empty lines ignored before a request line.
+    max_empty_lines: int = 8
 
 
 @dataclass(frozen=True)
 class Request:
     """
     A complete request head whose body (if any) has been framed and
-    discarded.  C{headers} keep the received order; names are lowercase.
+    discarded.  C{headers} keep the received order; names are lowercase,
+    values have their surrounding SP/HTAB removed.
+
+    C{path} and C{query} are split from the target (C{"*"} for
+    asterisk-form, C{""} for a CONNECT authority); C{host} is the target's
+    authority for absolute-form and authority-form targets (RFC 9112
+    3.2.2: it wins over the Host field), else the Host field, else
+    L{None} (HTTP/1.0 without Host).
     """
 
     method: str
@@ -58,12 +99,17 @@ class Request:
     query: str
     host: Optional[str]
     keep_alive: bool
+    #: Lowercase name -> value (repeated fields joined by ", "); filled by
+    #: the parser so that L{header} is one dict lookup.
+    index: Optional[Mapping[bytes, bytes]] = field(default=None, compare=False, repr=False)
 
     def header(self, name: bytes) -> Optional[bytes]:
         """
         The value of the header C{name} (lowercase); several are joined by
         C{", "} as RFC 9110 5.3 allows for list-valued fields.
         """
+        if self.index is not None:
+            return self.index.get(name)
         values = [v for n, v in self.headers if n == name]
         if not values:
             return None
@@ -94,24 +140,85 @@ Event = Union[Request, Rejection, ConnectionClosed, _Sentinel]
 class _State(Enum):
     AWAITING_HEAD = "AWAITING_HEAD"
     DISCARDING_BODY = "DISCARDING_BODY"
-    DISCARDING_CHUNKED = "DISCARDING_CHUNKED"
+    AWAITING_CHUNK_SIZE = "AWAITING_CHUNK_SIZE"
+    DISCARDING_CHUNK_DATA = "DISCARDING_CHUNK_DATA"
+    AWAITING_CHUNK_END = "AWAITING_CHUNK_END"
+    AWAITING_TRAILERS = "AWAITING_TRAILERS"
+    #: After a request the server must close on, without reading its body
+    #: (Expect: 100-continue): every later byte is dropped unparsed.
+    DRAINING = "DRAINING"
     CLOSED = "CLOSED"
 
 
+class _Reject(Exception):
+    """
+    Raised inside the parser; L{RequestParser.next_event} turns it into a
+    final L{Rejection}.
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+
 # RFC 9110 5.6.2: token = 1*tchar
-_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# RFC 9110 5.5: field-value = *field-content; no CR, LF or NUL; other CTLs
-# are rejected too (as h11 does), obs-text (0x80-0xFF) is allowed.
-_FIELD_VALUE = re.compile(rb"^[\t\x20-\x7e\x80-\xff]*$")
-_VERSION = re.compile(rb"^HTTP/([0-9])\.([0-9])$")
-# origin-form and absolute-form targets: visible ASCII only (RFC 9112 3.2).
-_TARGET = re.compile(rb"^[\x21-\x7e]+$")
-_CONTENT_LENGTH = re.compile(rb"^[0-9]{1,18}$")
-_HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
+# RFC 9112 3: method SP request-target SP HTTP-version, single spaces; the
+# target is visible ASCII (checked in detail per form below).
+_REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
+_VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
+# RFC 9112 5.1: field-line = field-name ":" OWS field-value OWS.  The value
+# may hold SP, HTAB, VCHAR and obs-text; NUL, CR, LF, DEL and the other
+# CTLs are refused (RFC 9110 5.5).  One character class after the colon
+# keeps the match linear; OWS is stripped afterwards.
+_FIELD_LINE = re.compile(rb"([" + _TCHAR + rb"]+):([\t\x20-\x7e\x80-\xff]*)")
+# Visible ASCII except "#" (no fragment in a request-target, RFC 9112
+# 3.2) and "%" unless it starts a valid pct-encoding (RFC 3986 2.1).
+_TARGET_CHARS = rb"(?:[\x21\x22\x24\x26-\x7e]|%[0-9A-Fa-f]{2})*"
+_ORIGIN_FORM = re.compile(rb"/" + _TARGET_CHARS)
+_ANY_TARGET = re.compile(_TARGET_CHARS)
+# Only applied after _ANY_TARGET: the authority runs to the first "/" or
+# "?" and the rest always matches, so there is no backtracking.
+_ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+\-.]*)://([^/?]*)(.*)")
+# RFC 3986 3.2.2 host (reg-name, IPv4 or IP-literal), then [":" port].
+_HOST_PART = (
+    rb"(?:\[(?:[0-9A-Fa-f:.]+|[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]"
+    rb"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+)
+_HOST = re.compile(_HOST_PART + rb"(?::[0-9]{0,5})?")
+# RFC 9112 3.2.3: authority-form = uri-host ":" port (CONNECT only).
+_AUTHORITY_FORM = re.compile(_HOST_PART + rb":[0-9]{1,5}")
+_CONTENT_LENGTH = re.compile(rb"[0-9]+")
+# RFC 9112 7.1.1: chunk-size [ chunk-ext ], with no whitespace anywhere
+# (BWS is refused, see README), at most 16 hex digits.
+_QUOTED_STRING = rb'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"'
+_CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})(?:;[" + _TCHAR + rb"]+(?:=(?:[" + _TCHAR + rb"]+|" + _QUOTED_STRING + rb"))?)*"
+)
+# A request line cut by the length cap is a 414 only if the target is
+# what ran past it: a valid method, one SP, target characters, then at
+# most a SP and the start of a well-formed version.
+_LONG_TARGET = re.compile(
+    rb"[" + _TCHAR + rb"]+ [\x21-\x7e]+(?: (?:H(?:T(?:T(?:P(?:/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?)?)?"
+)
+
+_FIELD_SECTION = re.compile(rb"(?:[" + _TCHAR + rb"]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
+_FIELD_IN_SECTION = re.compile(rb"([" + _TCHAR + rb"]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
+
+_match_request_line = _REQUEST_LINE.fullmatch
+_match_field = _FIELD_LINE.fullmatch
+_match_section = _FIELD_SECTION.fullmatch
+#: Only on a section that matched _FIELD_SECTION: one tuple per line.
+_find_fields = _FIELD_IN_SECTION.findall
 
 KNOWN_METHODS = frozenset(
     ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 )
+
+#: Fields whose repetition changes framing or routing (RFC 9112 3.2, 6.3).
+_SINGLETONS = frozenset([b"host", b"content-length"])
+_OVERFLOW = object()
 
 
 class RequestParser:
@@ -119,8 +226,8 @@ class RequestParser:
     Feed bytes with L{receive_data} (C{b""} means the peer closed), then
     call L{next_event} until it returns L{NEED_DATA}.
 
-    After a L{Rejection} or L{ConnectionClosed} the parser is finished and
-    returns that event again.
+    After a L{Rejection} or L{ConnectionClosed} the parser is finished: it
+    drops any further bytes and returns that event again.
     """
 
     def __init__(self, limits: Limits = Limits()) -> None:
@@ -128,239 +235,488 @@ class RequestParser:
         self._buffer = bytearray()
         self._state = _State.AWAITING_HEAD
         self._eof = False
+        self._final: Optional[Union[Rejection, ConnectionClosed]] = None
+        # Line path: how far the current line has been searched for LF,
+        # the lines of the head read so far and their size on the wire.
+        self._scan = 0
+        self._lines: List[bytes] = []
+        self._held = 0
+        self._field_bytes = 0
+        self._empty_lines = 0
+        # Body framing.
         self._pending: Optional[Request] = None
         self._remaining = 0
-        self._chunk_phase = "size"
-        self._final: Optional[Union[Rejection, ConnectionClosed]] = None
+        self._body_bytes = 0
+        self._trailer_count = 0
+        self._readers: Dict[_State, Callable[[], Event]] = {
+            _State.AWAITING_HEAD: self._read_head,
+            _State.DISCARDING_BODY: self._discard_body,
+            _State.AWAITING_CHUNK_SIZE: self._read_chunk_size,
+            _State.DISCARDING_CHUNK_DATA: self._discard_chunk_data,
+            _State.AWAITING_CHUNK_END: self._read_chunk_end,
+            _State.AWAITING_TRAILERS: self._read_trailers,
+            _State.DRAINING: self._drain,
+        }
 
     @property
     def buffered(self) -> int:
         """
-        How many received bytes are not yet consumed (for backpressure).
+        How many received bytes have not yet become an event: the unparsed
+        buffer plus the lines of a partly received head.  A server pauses
+        reading when this grows (it stays bounded only while it calls
+        L{next_event}, which is the point).
         """
-        return len(self._buffer)
+        return len(self._buffer) + self._held
 
     def receive_data(self, data: bytes) -> None:
+        """
+        Append C{data}; C{b""} means the peer will send nothing more.
+        """
         if not data:
             self._eof = True
+        elif self._state is _State.CLOSED or self._state is _State.DRAINING:
+            return
         else:
             self._buffer += data
 
     def next_event(self) -> Event:
+        """
+        Parse just enough to return the next event (at most one request).
+        """
         if self._final is not None:
             return self._final
-        while True:
-            if self._state is _State.AWAITING_HEAD:
-                event = self._read_head()
-            elif self._state is _State.DISCARDING_BODY:
-                event = self._discard_length()
-            else:
-                event = self._discard_chunked()
-            if event is None:
-                continue
-            if isinstance(event, (Rejection, ConnectionClosed)):
-                self._final = event
-                self._state = _State.CLOSED
-                self._buffer.clear()
-            return event
-
-    # -- head -----------------------------------------------------------
-
-    def _read_head(self) -> Optional[Event]:
-        buffer = self._buffer
-        # RFC 9112 2.2: ignore at least one empty line before a request.
-        while buffer.startswith(b"\r\n"):
-            del buffer[:2]
-        end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            line_end = buffer.find(b"\n")
-            if line_end < 0 and len(buffer) > self.limits.max_request_line:
-                return self._too_long_line(bytes(buffer))
-            if len(buffer) > self.limits.max_request_line + self.limits.max_header_bytes + 4:
-                return Rejection(431, "request header fields too large")
-            if re.search(rb"(?<!\r)\n", buffer):
-                return Rejection(400, "bare LF in request head")
-            if self._eof:
-                if buffer:
-                    return Rejection(400, "connection closed inside a request head")
-                return ConnectionClosed()
+        if not self._buffer and not self._eof and self._state is _State.AWAITING_HEAD:
             return NEED_DATA
-        head = bytes(buffer[:end])
-        del buffer[: end + 4]
-        return self._parse_head(head)
+        try:
+            while True:
+                event = self._readers[self._state]()
+                if event is not None:
+                    break
+        except _Reject as reject:
+            event = Rejection(reject.status, reject.reason)
+        if event.__class__ is Rejection or event.__class__ is ConnectionClosed:
+            self._final = event  # type: ignore[assignment]
+            self._state = _State.CLOSED
+            self._buffer = bytearray()
+            self._lines = []
+            self._held = 0
+        return event
 
-    def _too_long_line(self, line: bytes) -> Rejection:
-        return Rejection(414, "request target too long")
+    # -- lines ------------------------------------------------------------
 
-    def _parse_head(self, head: bytes) -> Event:
-        if b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
-            return Rejection(400, "bare CR or LF in request head")
-        lines = head.split(b"\r\n")
-        request_line, field_lines = lines[0], lines[1:]
-        if len(request_line) > self.limits.max_request_line:
-            return Rejection(414, "request target too long")
-        if len(head) - len(request_line) > self.limits.max_header_bytes:
-            return Rejection(431, "request header fields too large")
-        if len(field_lines) > self.limits.max_headers:
-            return Rejection(431, "too many header fields")
-        # RFC 9112 3: method SP request-target SP HTTP-version, single spaces.
-        parts = request_line.split(b" ")
-        if len(parts) != 3:
-            return Rejection(400, "malformed request line")
-        method_bytes, target_bytes, version_bytes = parts
-        if not _TOKEN.match(method_bytes):
-            return Rejection(400, "malformed method")
-        version_match = _VERSION.match(version_bytes)
-        if not version_match:
-            return Rejection(400, "malformed HTTP version")
-        version = (int(version_match.group(1)), int(version_match.group(2)))
-        if version[0] != 1:
-            return Rejection(505, "HTTP version not supported")
-        if not _TARGET.match(target_bytes):
-            return Rejection(400, "malformed request target")
-        headers: List[Tuple[bytes, bytes]] = []
-        for line in field_lines:
-            if line[:1] in (b" ", b"\t"):
-                # RFC 9112 5.2: obs-fold is rejected with 400.
-                return Rejection(400, "obsolete line folding")
-            name, colon, value = line.partition(b":")
-            if not colon or not _TOKEN.match(name):
-                # RFC 9112 5.1: no whitespace between name and colon.
-                return Rejection(400, "invalid header field name")
-            value = value.strip(b" \t")
-            if not _FIELD_VALUE.match(value):
-                return Rejection(400, "invalid header field value")
-            headers.append((name.lower(), value))
-        return self._frame(method_bytes.decode("ascii"), target_bytes.decode("ascii"), version, tuple(headers))
-
-    def _frame(self, method: str, target: str, version: Tuple[int, int], headers: Headers) -> Optional[Event]:
-        hosts = [v for n, v in headers if n == b"host"]
-        # RFC 9112 3.2: exactly one Host in HTTP/1.1; at most one in 1.0.
-        if len(hosts) > 1 or (version >= (1, 1) and not hosts):
-            return Rejection(400, "missing or duplicate Host")
-        host = hosts[0].decode("latin-1") if hosts else None
-        if host is not None and not re.match(r"^[A-Za-z0-9.\-_~!$&'()*+,;=:%\[\]]*$", host):
-            return Rejection(400, "invalid Host")
-        if target.startswith("/"):
-            path, _, query = target.partition("?")
-        elif "://" in target and target.split("://", 1)[0].lower() in ("http", "https"):
-            # RFC 9112 3.2.2: absolute-form; its authority replaces Host.
-            rest = target.split("://", 1)[1]
-            authority, slash, remainder = rest.partition("/")
-            if not authority or "@" in authority:
-                return Rejection(400, "invalid absolute-form target")
-            host = authority
-            path, _, query = ("/" + remainder).partition("?")
-        elif target == "*" and method == "OPTIONS":
-            path, query = "*", ""
-        else:
-            return Rejection(400, "unsupported request-target form")
-        path = path.partition("#")[0]
-        transfer_encodings = [v for n, v in headers if n == b"transfer-encoding"]
-        lengths = [v for n, v in headers if n == b"content-length"]
-        if transfer_encodings and lengths:
-            # RFC 9112 6.1: both present is a smuggling vector; reject.
-            return Rejection(400, "both Transfer-Encoding and Content-Length")
-        connection_tokens = {t for n, v in headers if n == b"connection" for t in (x.strip().lower() for x in v.split(b","))}
-        if version >= (1, 1):
-            keep_alive = b"close" not in connection_tokens
-        else:
-            keep_alive = b"keep-alive" in connection_tokens and b"close" not in connection_tokens
-        request = Request(method, target, version, headers, path, query, host, keep_alive)
-        if transfer_encodings:
-            if version < (1, 1):
-                return Rejection(400, "Transfer-Encoding in HTTP/1.0")
-            codings = [c.strip().lower() for v in transfer_encodings for c in v.split(b",")]
-            if codings != [b"chunked"]:
-                # RFC 9112 6.3: chunked must be final; we accept only it.
-                return Rejection(501 if codings[-1:] == [b"chunked"] else 400, "unsupported transfer coding")
-            self._pending = request
-            self._state = _State.DISCARDING_CHUNKED
-            self._chunk_phase = "size"
-            self._remaining = 0
+    def _take_line(self, window: int) -> object:
+        """
+        Consume and return the next line (without its CRLF) if its LF lies
+        within the first C{window} bytes; L{None} if it has not arrived;
+        C{_OVERFLOW} if it cannot end within the window.  Searching resumes
+        where it stopped, so a line fed a byte at a time costs linear time.
+        """
+        buffer = self._buffer
+        end = buffer.find(b"\n", self._scan, window)
+        if end < 0:
+            if len(buffer) >= window:
+                return _OVERFLOW
+            self._scan = len(buffer)
             return None
-        if lengths:
-            if len(lengths) > 1 or not _CONTENT_LENGTH.match(lengths[0]):
-                return Rejection(400, "invalid or duplicate Content-Length")
-            length = int(lengths[0])
-            if length > self.limits.max_body_bytes:
-                return Rejection(413, "request body too large")
+        self._scan = 0
+        # RFC 9112 2.2: a bare LF is not accepted as a line terminator here
+        # (the MAY is declined, consistently for heads, chunks and trailers).
+        if end == 0 or buffer[end - 1] != 13:
+            raise _Reject(400, "bare LF in request framing")
+        line = bytes(buffer[: end - 1])
+        del buffer[: end + 1]
+        # RFC 9112 2.2: a bare CR anywhere is invalid.
+        if b"\r" in line:
+            raise _Reject(400, "bare CR in request framing")
+        return line
+
+    def _at_eof(self, inside: str) -> Event:
+        if self._eof:
+            raise _Reject(400, "connection closed inside " + inside)
+        return NEED_DATA
+
+    # -- head ---------------------------------------------------------------
+
+    def _read_head(self) -> Event:
+        limits = self.limits
+        buffer = self._buffer
+        if self._scan == 0 and not self._lines:
+            # Fast path: the whole head is here and every line is valid;
+            # any doubt goes to the line path, which decides the error.
+            end = buffer.find(b"\r\n\r\n", 0, limits.max_request_line + limits.max_header_bytes + 4)
+            if end > 0:
+                head = bytes(buffer[: end + 2])
+                line_end = head.find(b"\r\n")
+                section = head[line_end + 2 :]
+                if line_end <= limits.max_request_line and len(section) <= limits.max_header_bytes:
+                    match = _match_request_line(head, 0, line_end)
+                    if (
+                        match is not None
+                        and section.count(b"\n") <= limits.max_headers
+                        and (not section or _match_section(section))
+                    ):
+                        del buffer[: end + 4]
+                        self._empty_lines = 0
+                        return self._finish_head(match, section)
+        return self._read_head_lines()
+
+    def _read_head_lines(self) -> Event:
+        limits = self.limits
+        lines = self._lines
+        while True:
+            if not lines:
+                line = self._take_line(limits.max_request_line + 2)
+                if line is _OVERFLOW:
+                    raise self._long_request_line()
+            else:
+                remaining = limits.max_header_bytes - self._field_bytes
+                line = self._take_line(remaining if remaining > 2 else 2)
+                if line is _OVERFLOW:
+                    raise _Reject(431, "request header fields too large")
+            if line is None:
+                if self._eof and not lines and not self._buffer:
+                    return ConnectionClosed()
+                return self._at_eof("a request head")
+            assert isinstance(line, bytes)
+            if not lines:
+                if not line:
+                    # RFC 9112 2.2: ignore empty lines before a request line.
+                    self._empty_lines += 1
+                    if self._empty_lines > limits.max_empty_lines:
+                        raise _Reject(400, "too many empty lines before the request")
+                    continue
+                lines.append(line)
+                self._held = len(line) + 2
+                continue
+            if not line:
+                self._lines = []
+                self._held = 0
+                self._field_bytes = 0
+                self._empty_lines = 0
+                return self._parse_head(lines)
+            lines.append(line)
+            self._field_bytes += len(line) + 2
+            self._held += len(line) + 2
+            if len(lines) > limits.max_headers + 1:
+                raise _Reject(431, "too many header fields")
+
+    def _long_request_line(self) -> _Reject:
+        # Decided on a fixed prefix so packet boundaries cannot change it.
+        prefix = bytes(self._buffer[: self.limits.max_request_line + 1])
+        if _LONG_TARGET.fullmatch(prefix):
+            return _Reject(414, "request target too long")
+        return _Reject(400, "request line too long")
+
+    def _parse_head(self, lines: List[bytes]) -> Event:
+        """
+        Check the lines of a complete head (request line first, no CRLFs,
+        none with a bare CR or LF) in order, then frame the request.
+        """
+        match = _match_request_line(lines[0])
+        if match is None:
+            raise self._bad_request_line(lines[0])
+        for line in lines[1:]:
+            if _match_field(line) is None:
+                raise self._bad_field_line(line)
+        section = b"".join([line + b"\r\n" for line in lines[1:]])
+        return self._finish_head(match, section)
+
+    def _finish_head(self, match: "re.Match[bytes]", section: bytes) -> Event:
+        """
+        Build the request from a valid request line and a valid field
+        section (field lines, each with its CRLF).
+        """
+        method_bytes, target_bytes, major, minor = match.groups()
+        if major != b"1":
+            # RFC 9110 15.6.6: a well-formed version we do not speak.
+            raise _Reject(505, "HTTP version not supported")
+        version = (1, int(minor))
+        headers = tuple([(name.lower(), value.strip(b" \t")) for name, value in _find_fields(section)])
+        index = dict(headers)
+        repeated: List[bytes] = []
+        if len(index) != len(headers):
+            index = {}
+            for name, value in headers:
+                if name in index:
+                    index[name] += b", " + value
+                    repeated.append(name)
+                else:
+                    index[name] = value
+        return self._frame(method_bytes.decode("ascii"), target_bytes, version, headers, index, repeated)
+
+    def _bad_request_line(self, line: bytes) -> _Reject:
+        parts = line.split(b" ")
+        if len(parts) != 3:
+            return _Reject(400, "malformed request line")
+        method, target, version = parts
+        if not _TOKEN.fullmatch(method):
+            return _Reject(400, "malformed method")
+        if not _VERSION.fullmatch(version):
+            return _Reject(400, "malformed HTTP version")
+        return _Reject(400, "malformed request target")
+
+    def _bad_field_line(self, line: bytes) -> _Reject:
+        if line[:1] in (b" ", b"\t"):
+            # RFC 9112 5.2: obs-fold is rejected (also a space before the
+            # first field line, RFC 9112 2.2).
+            return _Reject(400, "obsolete line folding")
+        name, colon, _ = line.partition(b":")
+        if not colon or not _TOKEN.fullmatch(name):
+            # RFC 9112 5.1: no whitespace between field name and colon.
+            return _Reject(400, "invalid header field name")
+        return _Reject(400, "invalid header field value")
+
+    def _frame(
+        self,
+        method: str,
+        target_bytes: bytes,
+        version: Tuple[int, int],
+        headers: Headers,
+        index: Dict[bytes, bytes],
+        repeated: List[bytes],
+    ) -> Event:
+        for name in repeated:
+            if name in _SINGLETONS:
+                # RFC 9112 3.2 (Host) and 6.3 (Content-Length): a repeated
+                # field is refused even with equal values.
+                raise _Reject(400, "duplicate " + name.decode("ascii") + " field")
+        host_field = index.get(b"host")
+        if host_field is None:
+            # RFC 9112 3.2: a server MUST answer 400 to 1.1 without Host.
+            if version >= (1, 1):
+                raise _Reject(400, "missing Host")
+            host = None
+        elif _HOST.fullmatch(host_field):
+            host = host_field.decode("ascii")
+        else:
+            raise _Reject(400, "invalid Host")
+        keep_alive = True
+        first = target_bytes[:1]
+        if first == b"/":
+            if not _ORIGIN_FORM.fullmatch(target_bytes):
+                raise _Reject(400, "malformed request target")
+            if method == "CONNECT":
+                raise _Reject(400, "CONNECT needs an authority-form target")
+            target = target_bytes.decode("ascii")
+            path, _, query = target.partition("?")
+        elif method == "CONNECT":
+            # RFC 9112 3.2.3: authority-form, only for CONNECT.  CONNECT is
+            # never tunnelled here, and the connection closes after the
+            # answer so no byte after this head is ever parsed.
+            if not _AUTHORITY_FORM.fullmatch(target_bytes) or first == b":":
+                raise _Reject(400, "malformed authority-form target")
+            target = target_bytes.decode("ascii")
+            path, query, host = "", "", target
+            keep_alive = False
+        elif target_bytes == b"*":
+            # RFC 9112 3.2.4: asterisk-form, only for OPTIONS.
+            if method != "OPTIONS":
+                raise _Reject(400, "asterisk-form target without OPTIONS")
+            target = path = "*"
+            query = ""
+        else:
+            host, target, path, query = self._absolute_form(target_bytes)
+        # RFC 9112 9.3: 1.1 persists unless "close"; 1.0 only on "keep-alive".
+        connection = index.get(b"connection")
+        if not keep_alive:
+            pass
+        elif connection is None or connection == b"keep-alive":
+            keep_alive = version != (1, 0) or connection is not None
+        else:
+            tokens = _list_tokens(connection)
+            keep_alive = b"close" not in tokens and (version != (1, 0) or b"keep-alive" in tokens)
+        request = Request(method, target, version, headers, path, query, host, keep_alive, index)
+        transfer_encoding = index.get(b"transfer-encoding")
+        content_length = index.get(b"content-length")
+        if transfer_encoding is not None:
+            if content_length is not None:
+                # RFC 9112 6.1: both present is the classic smuggling vector;
+                # the server MAY reject, and does.
+                raise _Reject(400, "both Transfer-Encoding and Content-Length")
+            if version == (1, 0):
+                # RFC 9112 6.1: framing of a 1.0 message with TE is faulty.
+                raise _Reject(400, "Transfer-Encoding in HTTP/1.0")
+            _check_transfer_coding(transfer_encoding)
+            return self._start_body(request, _State.AWAITING_CHUNK_SIZE, 0)
+        if content_length is not None:
+            if not _CONTENT_LENGTH.fullmatch(content_length):
+                # RFC 9112 6.3: an invalid Content-Length cannot be framed.
+                raise _Reject(400, "invalid Content-Length")
+            digits = content_length.lstrip(b"0")
+            if len(digits) > 19 or int(digits or b"0") > self.limits.max_body_bytes:
+                raise _Reject(413, "request body too large")
+            length = int(digits or b"0")
             if length:
-                self._pending = request
-                self._remaining = length
-                self._state = _State.DISCARDING_BODY
-                return None
+                return self._start_body(request, _State.DISCARDING_BODY, length)
+        return self._deliver(request)
+
+    def _deliver(self, request: Request) -> Request:
+        if not request.keep_alive:
+            # RFC 9112 9.6: no further request on this connection is
+            # processed; later bytes are dropped unparsed.
+            self._state = _State.DRAINING
+            self._buffer = bytearray()
         return request
 
-    # -- bodies (read and discarded: GET/HEAD bodies carry no meaning) ---
+    def _absolute_form(self, target_bytes: bytes) -> Tuple[str, str, str, str]:
+        match = _ANY_TARGET.fullmatch(target_bytes) and _ABSOLUTE_FORM.fullmatch(target_bytes)
+        if not match:
+            raise _Reject(400, "malformed request target")
+        scheme, authority, rest = match.groups()
+        if scheme.lower() not in (b"http", b"https"):
+            raise _Reject(400, "absolute-form target is not http or https")
+        # RFC 9110 4.2.1/4.2.4: a non-empty host and no userinfo.
+        if not _HOST.fullmatch(authority) or authority[:1] in (b"", b":"):
+            raise _Reject(400, "invalid authority in absolute-form target")
+        target = target_bytes.decode("ascii")
+        path, _, query = rest.decode("ascii").partition("?")
+        # RFC 9112 3.2.2: the target's authority wins over the Host field.
+        return authority.decode("ascii"), target, path or "/", query
+
+    def _start_body(self, request: Request, state: _State, length: int) -> Optional[Event]:
+        if request.version >= (1, 1) and b"100-continue" in _list_tokens(request.header(b"expect") or b""):
+            # The client waits for a 100 before sending the body, and we
+            # never want it: answer now, read nothing more, close after
+            # (RFC 9110 10.1.1 lets a server skip the content and close).
+            return self._deliver(_closing(request))
+        self._pending = request
+        self._state = state
+        self._remaining = length
+        self._body_bytes = 0
+        self._trailer_count = 0
+        return None
 
     def _finish_body(self) -> Request:
         request = self._pending
         assert request is not None
         self._pending = None
         self._state = _State.AWAITING_HEAD
-        return request
+        self._scan = 0
+        return self._deliver(request)
 
-    def _discard_length(self) -> Event:
-        take = min(self._remaining, len(self._buffer))
-        del self._buffer[:take]
+    # -- bodies (read and discarded) -------------------------------------
+
+    def _discard_body(self) -> Event:
+        buffer = self._buffer
+        take = min(self._remaining, len(buffer))
+        del buffer[:take]
         self._remaining -= take
         if self._remaining == 0:
             return self._finish_body()
+        return self._at_eof("a request body")
+
+    def _read_chunk_size(self) -> Optional[Event]:
+        line = self._take_line(self.limits.max_chunk_line + 2)
+        if line is _OVERFLOW:
+            raise _Reject(400, "chunk line too long")
+        if line is None:
+            return self._at_eof("a chunked body")
+        assert isinstance(line, bytes)
+        match = _CHUNK_LINE.fullmatch(line)
+        if match is None:
+            # RFC 9112 7.1: no sign, no 0x, no whitespace; extensions are
+            # token[=token/quoted-string].
+            raise _Reject(400, "invalid chunk size line")
+        size = int(match.group(1), 16)
+        self._count_body(len(line) + 2 + (size + 2 if size else 0))
+        if size:
+            self._remaining = size
+            self._state = _State.DISCARDING_CHUNK_DATA
+        else:
+            self._state = _State.AWAITING_TRAILERS
+            self._field_bytes = 0
+        return None
+
+    def _count_body(self, wire_bytes: int) -> None:
+        self._body_bytes += wire_bytes
+        if self._body_bytes > self.limits.max_body_bytes:
+            raise _Reject(413, "request body too large")
+
+    def _discard_chunk_data(self) -> Optional[Event]:
+        buffer = self._buffer
+        take = min(self._remaining, len(buffer))
+        del buffer[:take]
+        self._remaining -= take
+        if self._remaining:
+            return self._at_eof("a chunked body")
+        self._state = _State.AWAITING_CHUNK_END
+        return None
+
+    def _read_chunk_end(self) -> Optional[Event]:
+        buffer = self._buffer
+        # RFC 9112 7.1: chunk-data is followed by exactly CRLF.
+        if buffer[:1] not in (b"", b"\r") or buffer[1:2] not in (b"", b"\n"):
+            raise _Reject(400, "chunk data not followed by CRLF")
+        if len(buffer) < 2:
+            return self._at_eof("a chunked body")
+        del buffer[:2]
+        self._state = _State.AWAITING_CHUNK_SIZE
+        return None
+
+    def _read_trailers(self) -> Optional[Event]:
+        limits = self.limits
+        remaining = limits.max_header_bytes - self._field_bytes
+        line = self._take_line(remaining if remaining > 2 else 2)
+        if line is _OVERFLOW:
+            raise _Reject(431, "trailer fields too large")
+        if line is None:
+            return self._at_eof("a chunked body")
+        assert isinstance(line, bytes)
+        self._count_body(len(line) + 2)
+        if not line:
+            self._field_bytes = 0
+            return self._finish_body()
+        # RFC 9112 7.1.2: trailer fields have the header field syntax.
+        if _match_field(line) is None:
+            raise self._bad_field_line(line)
+        self._field_bytes += len(line) + 2
+        self._trailer_count += 1
+        if self._trailer_count > limits.max_headers:
+            raise _Reject(431, "too many trailer fields")
+        return None
+
+    def _drain(self) -> Event:
+        self._buffer = bytearray()
         if self._eof:
-            return Rejection(400, "connection closed inside a request body")
+            return ConnectionClosed()
         return NEED_DATA
 
-    def _discard_chunked(self) -> Optional[Event]:
-        buffer = self._buffer
-        while True:
-            if self._chunk_phase == "data":
-                take = min(self._remaining, len(buffer))
-                del buffer[:take]
-                self._remaining -= take
-                if self._remaining:
-                    break
-                self._chunk_phase = "data-end"
-            if self._chunk_phase == "data-end":
-                if len(buffer) < 2:
-                    break
-                if buffer[:2] != b"\r\n":
-                    return Rejection(400, "chunk data not followed by CRLF")
-                del buffer[:2]
-                self._chunk_phase = "size"
-            line_end = buffer.find(b"\r\n")
-            if line_end < 0:
-                if len(buffer) > self.limits.max_chunk_line:
-                    return Rejection(400, "chunk line too long")
-                break
-            line = bytes(buffer[:line_end])
-            del buffer[: line_end + 2]
-            if b"\n" in line or b"\r" in line:
-                return Rejection(400, "bare CR or LF in chunked framing")
-            if self._chunk_phase == "size":
-                size_text, _, _extension = line.partition(b";")
-                if not _HEX.match(size_text):
-                    return Rejection(400, "invalid chunk size")
-                size = int(size_text, 16)
-                self._body_seen = getattr(self, "_body_seen", 0) + size
-                if self._body_seen > self.limits.max_body_bytes:
-                    return Rejection(413, "request body too large")
-                if size == 0:
-                    self._chunk_phase = "trailers"
-                else:
-                    self._chunk_phase = "data"
-                    self._remaining = size
-                continue
-            # trailers: until an empty line
-            if line == b"":
-                self._body_seen = 0
-                return self._finish_body()
-            name, colon, _value = line.partition(b":")
-            if not colon or not _TOKEN.match(name):
-                return Rejection(400, "invalid trailer field")
-        if self._eof:
-            return Rejection(400, "connection closed inside a chunked body")
-        return NEED_DATA
+
+def _list_tokens(value: bytes) -> List[bytes]:
+    """
+    RFC 9110 5.6.1: the lowercase elements of a comma-separated list,
+    with OWS removed and empty elements ignored.
+    """
+    tokens = []
+    for element in value.split(b","):
+        element = element.strip(b" \t")
+        if element:
+            tokens.append(element.lower())
+    return tokens
+
+
+def _check_transfer_coding(value: bytes) -> None:
+    """
+    Accept exactly C{chunked}; RFC 9112 6.3: a request whose final coding
+    is not chunked cannot be framed (400); chunked twice is invalid
+    (RFC 9112 7); valid codings before chunked are not implemented (501).
+    """
+    codings = _list_tokens(value)
+    if codings == [b"chunked"]:
+        return
+    for coding in codings:
+        if not _TOKEN.fullmatch(coding):
+            raise _Reject(400, "malformed Transfer-Encoding")
+    if not codings or codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
+        raise _Reject(400, "Transfer-Encoding does not end in a single chunked")
+    raise _Reject(501, "unsupported transfer coding")
+
+
+def _closing(request: Request) -> Request:
+    return Request(
+        request.method, request.target, request.version, request.headers,
+        request.path, request.query, request.host, False, request.index,
+    )
 
 
 # -- responses ---------------------------------------------------------

@@ -1,0 +1,627 @@
+"""
+Tests for L{twisted_netlab.heartbeat._core}: wire formats, the phi accrual
+detector against hand-computed values, and per-client tracking driven with
+plain timestamps.
+"""
+
+import math
+import subprocess
+import sys
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.helpers import child_env
+from twisted_netlab.heartbeat._core import (
+    MAX_DATAGRAM_BYTES,
+    Beat,
+    BeatKind,
+    BeatReceived,
+    ClientForgotten,
+    ClientState,
+    DatagramRejected,
+    HeartbeatMonitor,
+    KeyBy,
+    LocalProtocolError,
+    MonitorSettings,
+    PeerProtocolError,
+    PhiAccrualDetector,
+    RejectReason,
+    StateChanged,
+    decode_beat,
+    encode_beat,
+    new_boot_id,
+    phi,
+    threshold_y,
+    verify_beat,
+)
+
+KEY = b"0123456789abcdef0123456789abcdef"
+BOOT_A = "a" * 16
+BOOT_B = "b" * 16
+T0 = 1_700_000_000.0
+SOURCE = ("127.0.0.1", 5000)
+
+
+def beats(events):
+    return [e for e in events if isinstance(e, BeatReceived)]
+
+
+def changes(events):
+    return [(e.previous, e.state) for e in events if isinstance(e, StateChanged)]
+
+
+class WireFormatTests(SynchronousTestCase):
+    def test_classic_round_trip(self):
+        """
+        Without id, boot or key a beat is the lab's C{<seq> - <epoch>}.
+        """
+        data = encode_beat(7, T0 + 0.25)
+        self.assertEqual(data, b"7 - 1700000000.250000")
+        self.assertEqual(decode_beat(data), Beat(7, T0 + 0.25))
+
+    def test_lab_client_line(self):
+        """
+        A lab client's C{f"{seq} - {time.time()}"}, with a trailing newline
+        and Python's full float precision, decodes.
+        """
+        beat = decode_beat(b"12 - 1700000000.1234567\n")
+        self.assertEqual((beat.sequence, beat.client_id, beat.boot), (12, None, None))
+        self.assertAlmostEqual(beat.sent_at, 1700000000.1234567, places=6)
+
+    def test_extended_round_trip(self):
+        """
+        The extended format carries the id and boot id after the classic
+        part, so a classic parser reading only the head still works.
+        """
+        data = encode_beat(3, T0, client_id="alpha-1", boot=BOOT_A)
+        self.assertEqual(data, b"3 - 1700000000.000000 id=alpha-1 boot=" + BOOT_A.encode())
+        self.assertEqual(decode_beat(data), Beat(3, T0, "alpha-1", BOOT_A))
+
+    def test_signed_round_trip(self):
+        """
+        A signed beat verifies under its key and under no other; changing
+        any byte before the MAC breaks it.
+        """
+        data = encode_beat(3, T0, client_id="alpha", boot=BOOT_A, key=KEY)
+        beat = decode_beat(data)
+        self.assertTrue(verify_beat(beat, KEY))
+        self.assertFalse(verify_beat(beat, KEY[::-1]))
+        altered = decode_beat(data.replace(b"3 - ", b"4 - ", 1))
+        self.assertFalse(verify_beat(altered, KEY))
+        self.assertFalse(verify_beat(decode_beat(encode_beat(3, T0)), KEY))
+
+    def test_malformed(self):
+        """
+        Anything outside the grammar is refused with a reason, never an
+        exception of another kind.
+        """
+        mac = b"0" * 64
+        cases = [
+            b"", b"hello", b"1 -", b"1 - ", b"-1 - 5", b"1 - -5", b"1 - nan", b"1 - inf",
+            b"1 - 1e9", b"1 - 5 x=y", b"1 - 5 id=", b"1 - 5 id=a id=b", b"1 - 5 id=1abc",
+            b"1 - 5 id=a:b", b"1 - 5 boot=xyz", b"1 - 5 mac=" + mac, b"1 - 5 boot=" + b"a" * 16 + b" mac=12",
+            b"1 - 5 boot=" + b"a" * 16 + b" mac=" + mac + b" id=a", b"1 - 5junk", b"1 - 5  id=a",
+            b"99999999999999999999 - 5", b"9999999999999999999 - 5", b"\xff\xfe - 1", b"1 - 5 id=\xff",
+        ]
+        for data in cases:
+            with self.assertRaises(PeerProtocolError, msg=repr(data)) as caught:
+                decode_beat(data)
+            self.assertIs(caught.exception.reason, RejectReason.MALFORMED, repr(data))
+
+    def test_oversized(self):
+        """
+        Datagrams over C{MAX_DATAGRAM_BYTES} are refused before parsing.
+        """
+        with self.assertRaises(PeerProtocolError) as caught:
+            decode_beat(b"1 - 5" + b" " * MAX_DATAGRAM_BYTES)
+        self.assertIs(caught.exception.reason, RejectReason.OVERSIZED)
+
+    def test_encode_refuses_what_cannot_be_carried(self):
+        """
+        Bad ids, negative sequences, signing without a boot id and short
+        keys are the caller's errors.
+        """
+        self.assertRaises(LocalProtocolError, encode_beat, -1, T0)
+        self.assertRaises(LocalProtocolError, encode_beat, 1, float("nan"))
+        self.assertRaises(LocalProtocolError, encode_beat, 1, T0, "has space")
+        self.assertRaises(LocalProtocolError, encode_beat, 1, T0, "a", None, KEY)
+        self.assertRaises(LocalProtocolError, encode_beat, 1, T0, "a", BOOT_A, b"short")
+        self.assertRaises(LocalProtocolError, new_boot_id, b"1234")
+        self.assertEqual(new_boot_id(bytes(range(8))), "0001020304050607")
+
+    def test_core_imports_no_twisted(self):
+        """
+        The core is pure: importing it loads nothing from Twisted.
+        """
+        code = "import sys, twisted_netlab.heartbeat._core; print([m for m in sys.modules if m.startswith('twisted.')])"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=60)
+        self.assertEqual(result.stdout.strip(), "[]", result.stderr)
+
+
+class PhiTests(SynchronousTestCase):
+    """
+    phi(t) = -log10(e / (1 + e)), e = exp(-y (1.5976 + 0.070566 y^2)),
+    y = (t - mean) / std.  Values worked out by hand:
+
+      - y = 0: e = 1, phi = -log10(1/2) = 0.30103
+      - y = 2: z = 2 (1.5976 + 0.070566 * 4) = 3.759728, e = 0.0232866,
+        phi = -log10(0.0227567) = 1.64283
+      - y = 4: z = 4 (1.5976 + 0.070566 * 16) = 10.906624,
+        phi = log10(1 + e^z) = 4.73669
+      - y = -2: phi = log10(1 + e^-3.759728) = 0.0099988
+      - y = 10: z = 86.5264, phi = z / ln 10 = 37.5847
+    """
+
+    def test_hand_computed_values(self):
+        table = [
+            ((1.0, 1.0, 0.25), 0.30103),
+            ((1.5, 1.0, 0.25), 1.64283),
+            ((2.0, 1.0, 0.25), 4.73669),
+            ((0.5, 1.0, 0.25), 0.0099988),
+            ((2.0, 1.0, 0.1), 37.5847),
+        ]
+        for arguments, expected in table:
+            self.assertAlmostEqual(phi(*arguments), expected, places=4, msg=str(arguments))
+
+    def test_long_silence_is_finite_and_increasing(self):
+        """
+        Akka's form overflows to infinity after long silences; ours keeps
+        growing finitely, and never decreases.
+        """
+        values = [phi(t, 1.0, 0.1) for t in (0.0, 1.0, 2.0, 10.0, 1e3, 1e6)]
+        self.assertEqual(values, sorted(values))
+        self.assertTrue(all(math.isfinite(v) for v in values))
+        self.assertGreater(values[-1], 1e6)
+
+    def test_threshold_y(self):
+        """
+        threshold_y inverts phi: phi at y* equals the threshold.
+        """
+        for threshold in (0.5, 1.0, 8.0, 16.0):
+            self.assertAlmostEqual(phi(threshold_y(threshold), 0.0, 1.0), threshold, places=9)
+
+
+class PhiAccrualDetectorTests(SynchronousTestCase):
+    def test_first_beat_uses_the_estimate(self):
+        """
+        Before the first real interval the window holds first_estimate -+
+        a quarter (Akka), so mean = 1 and std = 0.25 for an estimate of 1 s.
+        """
+        detector = PhiAccrualDetector(first_estimate=1.0, min_std_deviation=0.1)
+        self.assertEqual(detector.phi(100.0), 0.0)  # nothing monitored yet
+        detector.heartbeat(100.0)
+        self.assertEqual(detector.intervals, [0.75, 1.25])
+        self.assertAlmostEqual(detector.phi(101.0), 0.30103, places=5)
+        self.assertAlmostEqual(detector.phi(101.5), 1.64283, places=5)
+        self.assertAlmostEqual(detector.phi(102.0), 4.73669, places=5)
+
+    def test_acceptable_pause_shifts_the_mean(self):
+        """
+        The acceptable pause is added to the mean: with a 3 s pause, phi at
+        5 s of silence equals phi at 2 s without it.
+        """
+        detector = PhiAccrualDetector(first_estimate=1.0, acceptable_pause=3.0)
+        detector.heartbeat(0.0)
+        self.assertAlmostEqual(detector.phi(5.0), 4.73669, places=5)
+
+    def test_population_std_and_floor(self):
+        """
+        Beats at 0, 1, 2, 3 give the window [0.75, 1.25, 1, 1, 1]: mean 1,
+        population variance 0.125 / 5 = 0.025, std 0.158114; phi at 1.5 s
+        is then phi(y = 3.16228) = 3.16350.  A floor above it wins.
+        """
+        detector = PhiAccrualDetector(first_estimate=1.0, min_std_deviation=0.1)
+        for t in (0.0, 1.0, 2.0, 3.0):
+            detector.heartbeat(t)
+        self.assertEqual(detector.intervals, [0.75, 1.25, 1.0, 1.0, 1.0])
+        self.assertAlmostEqual(detector.mean, 1.0)
+        self.assertAlmostEqual(detector.std_deviation, 0.158114, places=6)
+        self.assertAlmostEqual(detector.phi(4.5), 3.16350, places=5)
+        floored = PhiAccrualDetector(first_estimate=1.0, min_std_deviation=0.5)
+        for t in (0.0, 1.0, 2.0, 3.0):
+            floored.heartbeat(t)
+        self.assertEqual(floored.std_deviation, 0.5)
+
+    def test_interval_after_failure_not_recorded(self):
+        """
+        A beat arriving once phi passed the threshold does not enter the
+        window: a long outage would otherwise inflate the mean.
+        """
+        detector = PhiAccrualDetector(first_estimate=1.0)
+        detector.heartbeat(0.0)
+        detector.heartbeat(1.0)
+        detector.heartbeat(60.0)
+        self.assertEqual(detector.intervals, [0.75, 1.25, 1.0])
+        self.assertEqual(detector.last_arrival, 60.0)
+
+    def test_window_is_bounded(self):
+        """
+        The window keeps the newest max_sample_size intervals, and the
+        running mean follows.
+        """
+        detector = PhiAccrualDetector(first_estimate=1.0, max_sample_size=3)
+        for t in (0.0, 1.0, 2.1, 3.3):
+            detector.heartbeat(t)
+        self.assertEqual([round(i, 6) for i in detector.intervals], [1.0, 1.1, 1.2])
+        self.assertAlmostEqual(detector.mean, 1.1)
+
+    def test_suspect_at_is_where_phi_crosses(self):
+        """
+        suspect_at is the moment phi reaches the threshold, so the sweep can
+        compare times instead of computing phi.
+        """
+        detector = PhiAccrualDetector(threshold=8.0, first_estimate=1.0, acceptable_pause=0.5)
+        for t in (0.0, 1.0, 2.2, 3.1):
+            detector.heartbeat(t)
+        self.assertAlmostEqual(detector.phi(detector.suspect_at), 8.0, places=6)
+        self.assertTrue(detector.is_available(detector.suspect_at - 1e-6))
+        self.assertFalse(detector.is_available(detector.suspect_at))
+
+    def test_bad_parameters(self):
+        for kwargs in ({"threshold": 0}, {"max_sample_size": 1}, {"min_std_deviation": 0},
+                       {"acceptable_pause": -1}, {"first_estimate": 0}):
+            self.assertRaises(LocalProtocolError, PhiAccrualDetector, **kwargs)
+
+
+def settings(**kwargs):
+    """
+    Period 1 s, timeout 10 s, tolerance 0.5 s, pause 3 s unless told.
+    """
+    return MonitorSettings(period=1.0, **kwargs)
+
+
+class Feeder:
+    def __init__(self, monitor, source=SOURCE):
+        self.monitor = monitor
+        self.source = source
+
+    def send(self, sequence, at, sent_offset=0.0, **kwargs):
+        data = encode_beat(sequence, T0 + at - sent_offset, **kwargs)
+        return self.monitor.datagram_received(data, self.source, T0 + at)
+
+    def one(self, *args, **kwargs):
+        [beat] = beats(self.send(*args, **kwargs))
+        return beat
+
+
+class TrackingTests(SynchronousTestCase):
+    def setUp(self):
+        self.monitor = HeartbeatMonitor(settings())
+        self.feed = Feeder(self.monitor)
+
+    def test_first_beat_creates_client(self):
+        """
+        The first beat makes an ALIVE client keyed by its address.
+        """
+        events = self.feed.send(0, 0.0)
+        self.assertEqual(beats(events)[0].kind, BeatKind.FIRST)
+        self.assertEqual(changes(events), [(None, ClientState.ALIVE)])
+        self.assertEqual(self.monitor.state_of("127.0.0.1:5000"), ClientState.ALIVE)
+
+    def test_gap_counts_lost_exactly(self):
+        """
+        Sequence 1 then 4: exactly 2 lost, counted from the gap, not from
+        time (the beat is on time for its sequence).
+        """
+        self.feed.send(0, 0.0)
+        self.feed.send(1, 1.0)
+        beat = self.feed.one(4, 4.0)
+        self.assertEqual((beat.kind, beat.lost, beat.since_last_seconds), (BeatKind.ON_TIME, 2, 3.0))
+        self.assertEqual(self.monitor.status(T0 + 4)[0].lost, 2)
+
+    def test_late(self):
+        """
+        A beat more than the tolerance after its expected time is LATE, with
+        the lateness reported; within the tolerance it is on time.
+        """
+        self.feed.send(0, 0.0)
+        self.assertEqual(self.feed.one(1, 1.4).kind, BeatKind.ON_TIME)
+        late = self.feed.one(2, 3.0)
+        self.assertEqual(late.kind, BeatKind.LATE)
+        self.assertAlmostEqual(late.late_by_seconds, 0.6, places=6)
+        self.assertEqual(self.monitor.status(T0 + 3)[0].late, 1)
+
+    def test_duplicate(self):
+        """
+        A sequence received twice is a DUPLICATE and is no sign of life: it
+        does not postpone the stop.
+        """
+        self.feed.send(0, 0.0)
+        self.feed.send(1, 1.0)
+        self.assertEqual(self.feed.one(1, 5.0).kind, BeatKind.DUPLICATE)
+        self.assertEqual(changes(self.monitor.sweep(T0 + 11.0)), [(ClientState.ALIVE, ClientState.STOPPED)])
+
+    def test_out_of_order_fills_the_gap(self):
+        """
+        0, 2, 1: the gap counted at 2 is filled when 1 arrives late, so no
+        beat is lost in the end.
+        """
+        self.feed.send(0, 0.0)
+        self.assertEqual(self.feed.one(2, 2.0).lost, 1)
+        beat = self.feed.one(1, 2.01)
+        self.assertEqual((beat.kind, beat.lost), (BeatKind.OUT_OF_ORDER, -1))
+        row = self.monitor.status(T0 + 3)[0]
+        self.assertEqual((row.lost, row.out_of_order, row.last_sequence), (0, 1, 2))
+
+    def test_restart_to_zero(self):
+        """
+        A sequence back at 0 is a restart, not 2^n lost beats.
+        """
+        for sequence in range(6):
+            self.feed.send(sequence, float(sequence))
+        beat = self.feed.one(0, 6.0)
+        self.assertEqual((beat.kind, beat.previous_sequence, beat.lost), (BeatKind.RESTART, 5, 0))
+        beat = self.feed.one(1, 7.0)
+        self.assertEqual((beat.kind, beat.lost), (BeatKind.ON_TIME, 0))
+        row = self.monitor.status(T0 + 7)[0]
+        self.assertEqual((row.restarts, row.lost, row.last_sequence), (1, 0, 1))
+
+    def test_restart_far_down(self):
+        """
+        A sequence further down than the reorder window is a restart too.
+        """
+        self.feed.send(100, 0.0)
+        self.assertEqual(self.feed.one(30, 1.0).kind, BeatKind.RESTART)
+        self.assertEqual(self.feed.one(29, 1.5).kind, BeatKind.OUT_OF_ORDER)
+
+    def test_restart_by_boot_id(self):
+        """
+        With boot ids, a new boot id is the restart, whatever the sequence.
+        """
+        self.feed.send(0, 0.0, client_id="alpha", boot=BOOT_A)
+        self.feed.send(1, 1.0, client_id="alpha", boot=BOOT_A)
+        self.assertEqual(self.feed.one(5, 2.0, client_id="alpha", boot=BOOT_B).kind, BeatKind.RESTART)
+
+    def test_suspect_then_stopped_then_recovered(self):
+        """
+        Silence makes a client SUSPECT once phi passes 8, STOPPED after the
+        timeout, and a beat after that RECOVERED; after a further timeout of
+        health it is ALIVE again.  Each change carries its figures.
+        """
+        for sequence in range(5):
+            self.feed.send(sequence, float(sequence))
+        self.assertEqual(self.monitor.sweep(T0 + 5.0), [])
+        # mean of [0.75, 1.25, 1, 1, 1, 1] = 1, std floor... suspect before 10 s.
+        suspect_at = T0 + 4.0 + 1.0 + 3.0 + threshold_y(8.0) * 0.14433756729740643
+        self.assertEqual(self.monitor.sweep(suspect_at - 0.01), [])
+        [suspected] = self.monitor.sweep(suspect_at + 0.01)
+        self.assertEqual((suspected.previous, suspected.state), (ClientState.ALIVE, ClientState.SUSPECT))
+        self.assertGreaterEqual(suspected.phi, 8.0)
+        self.assertEqual(self.monitor.sweep(T0 + 13.9), [])
+        [stopped] = self.monitor.sweep(T0 + 14.0)
+        self.assertEqual((stopped.state, stopped.silence_seconds, stopped.last_sequence, stopped.beats),
+                         (ClientState.STOPPED, 10.0, 4, 5))
+        self.assertEqual(self.monitor.sweep(T0 + 15.0), [])
+        events = self.feed.send(5, 20.0)
+        self.assertEqual(beats(events)[0].kind, BeatKind.LATE)
+        self.assertEqual(changes(events), [(ClientState.STOPPED, ClientState.RECOVERED)])
+        self.assertEqual(events[-1].silence_seconds, 16.0)
+        for sequence in range(6, 14):
+            self.feed.send(sequence, 15.0 + sequence)
+        self.assertEqual(self.monitor.sweep(T0 + 29.9), [])
+        self.assertEqual(changes(self.monitor.sweep(T0 + 30.0)), [(ClientState.RECOVERED, ClientState.ALIVE)])
+
+    def test_suspect_comes_back(self):
+        """
+        A beat from a SUSPECT client makes it ALIVE again.
+        """
+        self.feed.send(0, 0.0)
+        self.assertEqual(changes(self.monitor.sweep(T0 + 9.0)), [(ClientState.ALIVE, ClientState.SUSPECT)])
+        self.assertEqual(changes(self.feed.send(1, 9.5)), [(ClientState.SUSPECT, ClientState.ALIVE)])
+
+    def test_offset_and_rfc3550_jitter(self):
+        """
+        Offset is arrival minus the sender's timestamp; jitter follows RFC
+        3550: J += (|D| - J) / 16 with D the change in transit time.
+        Transits 0.1, 0.3, 0.2 give J = 0.2/16 = 0.0125, then
+        0.0125 + (0.1 - 0.0125)/16 = 0.01796875.
+        """
+        first = self.feed.one(0, 0.0, sent_offset=0.1)
+        self.assertAlmostEqual(first.offset_seconds, 0.1, places=6)
+        self.assertEqual(first.jitter_seconds, 0.0)
+        second = self.feed.one(1, 1.0, sent_offset=0.3)
+        self.assertAlmostEqual(second.jitter_seconds, 0.0125, places=6)
+        third = self.feed.one(2, 2.0, sent_offset=0.2)
+        self.assertAlmostEqual(third.jitter_seconds, 0.01796875, places=6)
+        self.assertAlmostEqual(third.offset_seconds, 0.2, places=6)
+
+    def test_clients_are_separate(self):
+        """
+        Clients are tracked by id when given, else by address; one client's
+        gap is not another's.
+        """
+        other = Feeder(self.monitor, ("127.0.0.1", 5001))
+        self.feed.send(0, 0.0)
+        other.send(0, 0.0)
+        other.send(5, 1.0)
+        self.feed.send(0, 1.0, client_id="alpha")
+        rows = {row.client: row for row in self.monitor.status(T0 + 2)}
+        self.assertEqual(sorted(rows), ["127.0.0.1:5000", "127.0.0.1:5001", "alpha"])
+        self.assertEqual((rows["127.0.0.1:5000"].lost, rows["127.0.0.1:5001"].lost), (0, 4))
+
+    def test_key_by_host(self):
+        """
+        Keyed by host, a lab sender restarted on a new port is the same
+        client, and its restart is seen.
+        """
+        monitor = HeartbeatMonitor(settings(key_by=KeyBy.HOST))
+        Feeder(monitor, ("10.0.0.5", 40000)).send(0, 0.0)
+        Feeder(monitor, ("10.0.0.5", 40000)).send(1, 1.0)
+        [beat] = beats(Feeder(monitor, ("10.0.0.5", 40001)).send(0, 2.0))
+        self.assertEqual((beat.client, beat.kind, beat.source), ("10.0.0.5", BeatKind.RESTART, "10.0.0.5:40001"))
+
+    def test_ipv6_source_name(self):
+        monitor = HeartbeatMonitor(settings())
+        Feeder(monitor, ("::1", 7)).send(0, 0.0)
+        self.assertEqual(monitor.status(T0)[0].client, "[::1]:7")
+
+    def test_forget_after(self):
+        """
+        A stopped client is forgotten after forget_after of silence.
+        """
+        monitor = HeartbeatMonitor(settings(forget_after=100.0))
+        Feeder(monitor).send(0, 0.0)
+        monitor.sweep(T0 + 10.0)
+        self.assertEqual(monitor.sweep(T0 + 99.0), [])
+        [forgotten] = monitor.sweep(T0 + 100.0)
+        self.assertEqual(forgotten, ClientForgotten("127.0.0.1:5000", T0 + 100.0, 100.0))
+        self.assertEqual(len(monitor), 0)
+
+    def test_thousands_of_clients_one_sweep(self):
+        """
+        5,000 clients are all checked by one sweep: none early, all stopped
+        at the timeout, none twice.
+        """
+        for number in range(5000):
+            data = encode_beat(0, T0, client_id=f"c{number}")
+            self.monitor.datagram_received(data, ("127.0.0.1", 6000), T0 + number * 1e-4)
+        self.assertEqual(len(self.monitor), 5000)
+        suspected = self.monitor.sweep(T0 + 9.0)
+        self.assertEqual(len(suspected), 5000)
+        self.assertEqual(self.monitor.sweep(T0 + 9.9), [])
+        stopped = self.monitor.sweep(T0 + 10.5)
+        self.assertEqual(len(stopped), 5000)
+        self.assertEqual({e.state for e in stopped}, {ClientState.STOPPED})
+        self.assertEqual(self.monitor.sweep(T0 + 11.0), [])
+
+
+class RejectionTests(SynchronousTestCase):
+    def setUp(self):
+        self.monitor = HeartbeatMonitor(settings())
+
+    def test_malformed_counted_reported_once_a_minute(self):
+        """
+        Bad datagrams never create a client; they are counted, and reported
+        at most once per source host per minute with the number suppressed.
+        """
+        receive = self.monitor.datagram_received
+        [first] = receive(b"garbage", ("10.0.0.1", 1), T0)
+        self.assertEqual((first.reason, first.report, first.suppressed), (RejectReason.MALFORMED, True, 0))
+        for second in range(1, 60):
+            [event] = receive(b"x" * 1000, ("10.0.0.1", 2), T0 + second)
+            self.assertFalse(event.report)
+        [other_host] = receive(b"garbage", ("10.0.0.2", 1), T0 + 30)
+        self.assertTrue(other_host.report)
+        [again] = receive(b"garbage", ("10.0.0.1", 1), T0 + 60)
+        self.assertEqual((again.report, again.suppressed), (True, 59))
+        self.assertEqual(len(self.monitor), 0)
+        self.assertEqual(self.monitor.counters["malformed"], 3)
+        self.assertEqual(self.monitor.counters["oversized"], 59)
+
+    def test_absurd_timestamps(self):
+        """
+        Timestamps a day or more away from our clock are refused.
+        """
+        for sent_at in (0.0, T0 + 86400.5, T0 - 86401):
+            [event] = self.monitor.datagram_received(encode_beat(0, sent_at), SOURCE, T0)
+            self.assertEqual(event.reason, RejectReason.ABSURD_TIMESTAMP)
+        self.assertEqual(len(self.monitor), 0)
+
+    def test_too_many_clients(self):
+        monitor = HeartbeatMonitor(settings(max_clients=2))
+        for port in (1, 2):
+            Feeder(monitor, ("10.0.0.1", port)).send(0, 0.0)
+        [event] = Feeder(monitor, ("10.0.0.1", 3)).send(0, 0.0)
+        self.assertEqual(event.reason, RejectReason.TOO_MANY_CLIENTS)
+        self.assertEqual(len(Feeder(monitor, ("10.0.0.1", 1)).send(1, 1.0)), 1)
+
+    def test_bad_settings(self):
+        for kwargs in ({"period": 0}, {"period": 1, "timeout": 0}, {"period": 1, "key": b"short"},
+                       {"period": 1, "phi_threshold": 0}, {"period": 1, "tolerance": -1}):
+            self.assertRaises(LocalProtocolError, MonitorSettings, **kwargs)
+
+    def test_defaults_follow_the_period(self):
+        """
+        Timeout 10 periods (the lab's), tolerance half a period, min std a
+        tenth, acceptable pause 3 periods (Akka's 1 s / 100 ms / 3 s shape).
+        """
+        s = MonitorSettings(period=2.0)
+        self.assertEqual((s.timeout, s.tolerance, s.min_std_deviation, s.acceptable_pause, s.max_skew),
+                         (20.0, 1.0, 0.2, 6.0, 86400.0))
+        self.assertEqual(MonitorSettings(key=KEY).max_skew, 300.0)
+
+
+class SignedTests(SynchronousTestCase):
+    def setUp(self):
+        self.monitor = HeartbeatMonitor(settings(key=KEY))
+        self.feed = Feeder(self.monitor)
+
+    def signed(self, sequence, at, boot=BOOT_A, client_id="alpha", source=SOURCE):
+        data = encode_beat(sequence, T0 + at, client_id=client_id, boot=boot, key=KEY)
+        return self.monitor.datagram_received(data, source, T0 + at)
+
+    def reason(self, events):
+        [event] = events
+        self.assertIsInstance(event, DatagramRejected)
+        return event.reason
+
+    def test_unsigned_and_forged_dropped(self):
+        """
+        With a key, unsigned beats and beats signed with another key never
+        create a client.
+        """
+        self.assertEqual(self.reason(self.feed.send(0, 0.0)), RejectReason.UNSIGNED)
+        self.assertEqual(self.reason(self.feed.send(0, 0.0, client_id="a", boot=BOOT_A)), RejectReason.UNSIGNED)
+        forged = encode_beat(0, T0, client_id="alpha", boot=BOOT_A, key=b"another key of 16 bytes")
+        self.assertEqual(self.reason(self.monitor.datagram_received(forged, SOURCE, T0)), RejectReason.FORGED)
+        self.assertEqual(len(self.monitor), 0)
+        self.assertEqual((self.monitor.counters["unsigned"], self.monitor.counters["forged"]), (2, 1))
+
+    def test_signed_beats_tracked(self):
+        self.assertEqual(beats(self.signed(0, 0.0))[0].kind, BeatKind.FIRST)
+        self.assertEqual(beats(self.signed(1, 1.0))[0].kind, BeatKind.ON_TIME)
+        self.assertEqual(beats(self.signed(3, 3.0))[0].lost, 1)
+        self.assertEqual(beats(self.signed(2, 3.1))[0].kind, BeatKind.OUT_OF_ORDER)
+
+    def test_replay_dropped(self):
+        """
+        The same signed datagram twice: the second is a replay, dropped and
+        counted, not a duplicate.
+        """
+        data = encode_beat(0, T0, client_id="alpha", boot=BOOT_A, key=KEY)
+        self.monitor.datagram_received(data, SOURCE, T0)
+        self.assertEqual(self.reason(self.monitor.datagram_received(data, SOURCE, T0 + 0.5)), RejectReason.REPLAYED)
+        self.assertEqual(self.monitor.status(T0 + 1)[0].beats, 1)
+
+    def test_replay_never_revives(self):
+        """
+        Replaying a stopped client's recorded beats, from any address, does
+        not revive it.
+        """
+        recorded = [encode_beat(n, T0 + n, client_id="alpha", boot=BOOT_A, key=KEY) for n in range(3)]
+        for n, data in enumerate(recorded):
+            self.monitor.datagram_received(data, SOURCE, T0 + n)
+        self.monitor.sweep(T0 + 20)
+        for data in recorded:
+            for source in (SOURCE, ("10.9.9.9", 1)):
+                self.assertEqual(self.reason(self.monitor.datagram_received(data, source, T0 + 30)), RejectReason.REPLAYED)
+        self.assertEqual(self.monitor.state_of("alpha"), ClientState.STOPPED)
+
+    def test_restart_accepted_old_run_refused(self):
+        """
+        A real restart (new boot id, newer timestamp) is accepted; beats of
+        the previous run are replays from then on, and so is a new boot id
+        whose timestamp is older than the last accepted beat.
+        """
+        self.signed(0, 0.0)
+        self.signed(1, 1.0)
+        self.assertEqual(beats(self.signed(0, 2.0, boot=BOOT_B))[0].kind, BeatKind.RESTART)
+        self.assertEqual(self.reason(self.signed(2, 2.5, boot=BOOT_A)), RejectReason.REPLAYED)
+        self.assertEqual(self.reason(self.signed(0, 1.5, boot="c" * 16)), RejectReason.REPLAYED)
+
+    def test_boot_of_another_client(self):
+        """
+        A boot id belongs to one client: reusing it under another name (or,
+        without an id, another address) is a replay.
+        """
+        self.signed(0, 0.0, client_id=None)
+        events = self.signed(1, 1.0, client_id=None, source=("10.0.0.9", 5000))
+        self.assertEqual(self.reason(events), RejectReason.REPLAYED)
+
+    def test_stale_timestamp(self):
+        """
+        With a key, beats more than 300 s from our clock are refused, which
+        bounds how old a recording can be replayed to a restarted monitor.
+        """
+        data = encode_beat(0, T0 - 301, client_id="alpha", boot=BOOT_A, key=KEY)
+        self.assertEqual(self.reason(self.monitor.datagram_received(data, SOURCE, T0)), RejectReason.ABSURD_TIMESTAMP)

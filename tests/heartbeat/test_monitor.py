@@ -1,0 +1,200 @@
+"""
+Tests for L{twisted_netlab.heartbeat.monitor}: the datagram protocol and
+its single sweep L{LoopingCall}, driven by L{task.Clock} and a fake datagram
+transport, with a recording observer and the logging observer.
+"""
+
+from twisted.internet.task import Clock
+from twisted.internet.testing import FakeDatagramTransport
+from twisted.logger import Logger, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from twisted_netlab.heartbeat import (
+    BeatKind,
+    BeatReceived,
+    ClientState,
+    DatagramRejected,
+    HeartbeatMonitor,
+    IHeartbeatObserver,
+    LoggingObserver,
+    MonitorProtocol,
+    MonitorSettings,
+    StateChanged,
+    encode_beat,
+)
+
+T0 = 1_700_000_000.0
+LAB = ("127.0.0.1", 40000)
+
+
+@implementer(IHeartbeatObserver)
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def beat_received(self, beat):
+        self.events.append(beat)
+
+    def state_changed(self, change):
+        self.events.append(change)
+
+    def datagram_rejected(self, rejection):
+        self.events.append(rejection)
+
+    def client_forgotten(self, forgotten):
+        self.events.append(forgotten)
+
+    def kinds(self):
+        return [e.kind for e in self.events if isinstance(e, BeatReceived)]
+
+    def states(self):
+        return [(e.client, e.state) for e in self.events if isinstance(e, StateChanged)]
+
+
+class Broken(Recorder):
+    def beat_received(self, beat):
+        raise RuntimeError("observer bug")
+
+
+class MonitorProtocolTests(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0))
+        self.recorder = Recorder()
+        self.protocol = MonitorProtocol(self.monitor, sweep_interval=0.5, observers=[self.recorder], clock=self.clock)
+        self.protocol.makeConnection(FakeDatagramTransport())
+
+    def beat(self, sequence, addr=LAB, **kwargs):
+        self.protocol.datagramReceived(encode_beat(sequence, self.clock.seconds(), **kwargs), addr)
+
+    def test_observer_interface(self):
+        """
+        The recording observer and the logging observer both provide the
+        interface.
+        """
+        verifyObject(IHeartbeatObserver, self.recorder)
+        verifyObject(IHeartbeatObserver, LoggingObserver(5.0, 0.5))
+
+    def test_one_timer_for_all_clients(self):
+        """
+        However many clients beat, the monitor keeps exactly one pending
+        timer: the sweep.
+        """
+        for port in range(2000):
+            self.beat(0, ("127.0.0.1", 10000 + port))
+        self.assertEqual(len(self.monitor), 2000)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
+    def test_lab_session(self):
+        """
+        A lab session on the clock: gap, late beat, duplicate, reordered
+        beat, stop after the timeout (reported within one sweep), restart
+        at 0 reported with recovery.
+        """
+        for sequence in (0, 1):
+            self.beat(sequence)
+            self.clock.advance(1.0)
+        self.clock.advance(1.0)
+        self.beat(3)  # 2 lost
+        self.clock.advance(1.8)
+        self.beat(4)  # 0.8 s late
+        self.beat(4)  # duplicate
+        self.beat(2)  # the lost one, reordered
+        self.assertEqual(
+            self.recorder.kinds(),
+            [BeatKind.FIRST, BeatKind.ON_TIME, BeatKind.ON_TIME, BeatKind.LATE, BeatKind.DUPLICATE, BeatKind.OUT_OF_ORDER],
+        )
+        self.assertEqual(self.monitor.status(self.clock.seconds())[0].lost, 0)
+        last_beat = self.clock.seconds()
+        for _ in range(12):  # 6 s in sweep steps
+            self.clock.advance(0.5)
+        stopped = [e for e in self.recorder.events if isinstance(e, StateChanged) and e.state is ClientState.STOPPED]
+        self.assertEqual(len(stopped), 1)
+        self.assertGreaterEqual(stopped[0].at - last_beat, 5.0)
+        self.assertLessEqual(stopped[0].at - last_beat, 5.0 + self.protocol.sweep_interval)
+        self.beat(0)
+        self.assertEqual(self.recorder.kinds()[-1], BeatKind.RESTART)
+        self.assertEqual(self.recorder.states()[-1], ("127.0.0.1:40000", ClientState.RECOVERED))
+
+    def test_malformed_never_crash_never_create(self):
+        """
+        Junk datagrams reach observers as rejections, create no client, and
+        the monitor keeps working.
+        """
+        for junk in (b"", b"\x00" * 2000, b"HEARTBEAT", b"1 - 1e400", b"5 - 99999999999999"):
+            self.protocol.datagramReceived(junk, LAB)
+        rejected = [e for e in self.recorder.events if isinstance(e, DatagramRejected)]
+        self.assertEqual(len(rejected), 5)
+        self.assertEqual([e.report for e in rejected], [True, False, False, False, False])
+        self.assertEqual(len(self.monitor), 0)
+        self.beat(0)
+        self.assertEqual(len(self.monitor), 1)
+
+    def test_broken_observer_does_not_stop_others(self):
+        """
+        An observer that raises is logged; the others still get the event.
+        """
+        self.protocol.observers.insert(0, Broken())
+        self.beat(0)
+        self.assertEqual(self.recorder.kinds(), [BeatKind.FIRST])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_stop_protocol_stops_sweeping(self):
+        self.protocol.doStop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_thousands_stop_in_one_sweep(self):
+        """
+        3,000 clients going silent together are all reported stopped by the
+        one sweep after the timeout.
+        """
+        for number in range(3000):
+            self.beat(0, client_id=f"c{number}")
+        self.clock.advance(4.9)
+        self.recorder.events.clear()
+        self.clock.advance(0.5)
+        stopped = [e for e in self.recorder.events if isinstance(e, StateChanged) and e.state is ClientState.STOPPED]
+        self.assertEqual(len(stopped), 3000)
+
+
+class LoggingObserverTests(SynchronousTestCase):
+    def setUp(self):
+        self.logged = []
+        self.clock = Clock()
+        self.clock.advance(T0)
+        monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=3.0))
+        self.observer = LoggingObserver(3.0, 0.5, all_beats=False, logger=Logger(observer=self.logged.append))
+        self.protocol = MonitorProtocol(monitor, 0.5, [self.observer], clock=self.clock)
+        self.protocol.makeConnection(FakeDatagramTransport())
+
+    def text(self):
+        return [formatEvent(event) for event in self.logged]
+
+    def test_state_change_is_one_event_with_figures(self):
+        """
+        Each state change is one log event whose text and fields carry the
+        figures; quiet mode skips on-time beats.
+        """
+        self.protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        self.clock.advance(1.0)
+        self.protocol.datagramReceived(encode_beat(1, T0 + 1, client_id="alpha"), LAB)
+        self.assertEqual(len(self.logged), 2)  # first beat + alive; beat 1 on time is quiet
+        del self.logged[:]
+        for _ in range(8):
+            self.clock.advance(0.5)
+        [stopped] = [e for e in self.logged if e.get("state") == "stopped"]
+        self.assertEqual((stopped["client"], stopped["silence_seconds"], stopped["last_sequence"]), ("alpha", 3.0, 1))
+        self.assertIn("alpha stopped (was alive): silent 3.000 s", formatEvent(stopped))
+        self.assertIn("timeout 3 s, sweep 0.5 s", formatEvent(stopped))
+
+    def test_restart_and_rejection_lines(self):
+        self.protocol.datagramReceived(encode_beat(4, T0), LAB)
+        self.protocol.datagramReceived(encode_beat(0, T0), LAB)
+        self.protocol.datagramReceived(b"nonsense", LAB)
+        self.protocol.datagramReceived(b"nonsense", LAB)
+        text = self.text()
+        self.assertIn("127.0.0.1:40000 restarted: sequence 4 -> 0", " ".join(text))
+        self.assertEqual(len([t for t in text if t.startswith("rejected datagram from 127.0.0.1:40000: malformed")]), 1)

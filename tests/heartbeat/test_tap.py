@@ -1,0 +1,103 @@
+"""
+Tests for ``twistd netlab-heartbeat`` options and service assembly
+(L{twisted_netlab.heartbeat.tap}) and for the key file rules.
+"""
+
+import os
+
+from twisted.application.service import IServiceCollection
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_netlab import tap as netlab_all
+from twisted_netlab._endpoints import DatagramListeningService, StreamListeningService
+from twisted_netlab.heartbeat import KeyBy
+from twisted_netlab.heartbeat.keyfile import read_key_file
+from twisted_netlab.heartbeat.tap import Options, makeService
+
+
+def parse(*argv):
+    options = Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_defaults(self):
+        """
+        Port 13000 on 127.0.0.1, period 5 s, timeout 10 periods (the lab's
+        server), sweep 1 s, phi threshold 8, no status page, unsigned.
+        """
+        options = parse()
+        settings = options["settings"]
+        self.assertEqual((options["port"], options["interface"], options["status"]), (13000, "127.0.0.1", None))
+        self.assertEqual((settings.period, settings.timeout, settings.phi_threshold, settings.key), (5.0, 50.0, 8.0, None))
+        self.assertEqual(options["sweep-seconds"], 1.0)
+
+    def test_short_period(self):
+        """
+        Durations take units; the sweep follows a short period and timeout.
+        """
+        options = parse("--period", "200ms", "--timeout", "1s", "--key-by", "host", "--forget-after", "10m")
+        settings = options["settings"]
+        self.assertEqual((settings.period, settings.timeout, settings.key_by, settings.forget_after),
+                         (0.2, 1.0, KeyBy.HOST, 600.0))
+        self.assertEqual(options["sweep-seconds"], 0.1)
+
+    def test_usage_errors(self):
+        for argv in (
+            ["--period", "0"], ["--period", "x"], ["--timeout", "0"], ["--port", "70000"],
+            ["--interface", "localhost"], ["--phi-threshold", "0"], ["--key-by", "name"],
+            ["--status", "nonsense:1"], ["--status", "tcp:notaport"], ["--key-file", "/nonexistent"],
+            ["--max-clients", "0"], ["--min-std-deviation", "0"], ["--sweep", "0"],
+        ):
+            self.assertRaises(usage.UsageError, parse, *argv)
+
+    def test_make_service(self):
+        """
+        makeService assembles the UDP monitor and, with --status, the status
+        page, sharing one monitor.
+        """
+        service = makeService(parse("--port", "0", "--status", "tcp:0:interface=127.0.0.1"), reactor=object())
+        children = list(IServiceCollection(service))
+        self.assertIsInstance(children[0], DatagramListeningService)
+        self.assertEqual((children[0].port_number, children[0].interface), (0, "127.0.0.1"))
+        self.assertIsInstance(children[1], StreamListeningService)
+        self.assertIs(children[0].protocol.monitor, service.monitor)
+        self.assertIs(children[1].factory.resource.monitor, service.monitor)
+
+    def test_in_netlab_all(self):
+        """
+        netlab-all runs the monitor on 127.0.0.1:13000 with its status page
+        on 127.0.0.1:8090.
+        """
+        [(_, argv)] = [f for f in netlab_all.FAMILIES if f[0] == "twisted_netlab.heartbeat.tap"]
+        options = parse(*argv)
+        self.assertEqual((options["port"], options["interface"], options["status"]),
+                         (13000, "127.0.0.1", "tcp:8090:interface=127.0.0.1"))
+
+
+class KeyFileTests(SynchronousTestCase):
+    def write(self, content, mode=0o600):
+        path = self.mktemp()
+        with open(path, "wb") as handle:
+            handle.write(content)
+        os.chmod(path, mode)
+        return path
+
+    def test_good_key(self):
+        self.assertEqual(read_key_file(self.write(b"  s3cret-s3cret-s3cret\n")), b"s3cret-s3cret-s3cret")
+
+    def test_refusals(self):
+        """
+        Missing, shared (group/other bits), short, huge and non-regular key
+        files are refused with a message saying what to do.
+        """
+        with self.assertRaises(usage.UsageError) as caught:
+            read_key_file(self.write(b"x" * 32, mode=0o640))
+        self.assertIn("chmod 600", str(caught.exception))
+        for path in (self.write(b"short"), self.write(b"x" * 5000), "/nonexistent/key"):
+            self.assertRaises(usage.UsageError, read_key_file, path)
+        directory = self.mktemp()
+        os.mkdir(directory, 0o700)
+        self.assertRaises(usage.UsageError, read_key_file, directory)

@@ -1,0 +1,253 @@
+"""
+Integration: the real ``twistd -n netlab-echo`` and ``netlab ping``
+processes on loopback, with socat as a third-party echo and a plain-socket
+client written like the lab's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import time
+from typing import List, Optional, Sequence
+
+from twisted.trial.unittest import TestCase
+
+from tests.helpers import child_env, executable, require_program
+
+#: Bound on every client run; the runs below take well under a second.
+RUN_TIMEOUT = 30
+
+
+def netlab_ping(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [executable("netlab"), "ping", *argv],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class Child:
+    """
+    A child process whose merged stdout/stderr is read from the raw pipe
+    (no Python buffering between the selector and the lines, so lines that
+    arrive together are never left unseen), killed on cleanup.
+    """
+
+    def __init__(self, testcase: TestCase, command: Sequence[str], env: Optional[dict] = None) -> None:
+        self.process = subprocess.Popen(
+            list(command),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env(env),
+        )
+        self.text = ""
+        testcase.addCleanup(self.stop)
+
+    def _read(self, deadline: float) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(remaining):
+                return False
+        chunk = os.read(self.process.stdout.fileno(), 65536)
+        if not chunk:
+            return False
+        self.text += chunk.decode("utf-8", "replace")
+        return True
+
+    def read_until(self, pattern: str, timeout: float = 20.0) -> re.Match:
+        compiled = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = compiled.search(self.text)
+            if found:
+                return found
+            if not self._read(deadline):
+                raise AssertionError(f"no {pattern!r} within {timeout}s; output:\n{self.text[-4000:]}")
+
+    def finish(self, timeout: float = RUN_TIMEOUT) -> str:
+        """
+        Wait for the exit (bounded) and return all output.
+        """
+        deadline = time.monotonic() + timeout
+        while self._read(deadline):
+            pass
+        self.process.wait(max(0.1, deadline - time.monotonic()))
+        return self.text
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def start_echo(testcase: TestCase, *argv: str, prefix: Sequence[str] = ()) -> int:
+    """
+    Start ``twistd -n netlab-echo`` on a free loopback port; return the
+    port read from its listening line.
+    """
+    command = list(prefix) + [
+        executable("twistd"), "-n", "--pidfile=", "--logfile=-",
+        "netlab-echo", "--port", "0", "--summary-interval", "0", *argv,
+    ]
+    child = Child(testcase, command)
+    return int(child.read_until(r"netlab-echo listening on udp \S+ (\d+)").group(1))
+
+
+class NetlabEchoTests(TestCase):
+    def test_no_loss_all_received(self):
+        """
+        With --loss 0 every probe comes back and netlab ping exits 0.
+        """
+        port = start_echo(self, "--loss", "0")
+        result = netlab_ping("-c", "5", "-i", "0.05", "127.0.0.1", str(port))
+        self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+        self.assertIn("5 packets transmitted, 5 received, 0% packet loss", result.stdout)
+        self.assertIn("rtt min/avg/max/mdev = ", result.stdout)
+
+    def test_total_loss_exits_1(self):
+        """
+        With --loss 1 nothing comes back and netlab ping exits 1.
+        """
+        port = start_echo(self, "--loss", "1")
+        result = netlab_ping("-c", "3", "-i", "0.05", "-W", "0.3", "127.0.0.1", str(port))
+        self.assertEqual(result.returncode, 1, result.stderr + result.stdout)
+        self.assertIn("3 packets transmitted, 0 received, 100% packet loss", result.stdout)
+
+    def test_delay(self):
+        """
+        --delay 50ms shows as an average RTT of about 50 ms (a behaviour
+        check of the delay with a loaded-machine tolerance, 45-80 ms).
+        """
+        port = start_echo(self, "--delay", "50ms")
+        result = netlab_ping("-c", "5", "-i", "0.05", "--json", "127.0.0.1", str(port))
+        self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+        report = json.loads(result.stdout)
+        self.assertEqual(report["received"], 5)
+        self.assertGreaterEqual(report["rtt"]["avg_ms"], 45.0)
+        self.assertLessEqual(report["rtt"]["avg_ms"], 80.0)
+        self.assertGreaterEqual(report["rtt"]["min_ms"], 49.0)
+
+    def test_ipv6_and_seq_format(self):
+        """
+        netlab-echo on ::1, pinged with the seq payload format.
+        """
+        port = start_echo(self, "--interface", "::1")
+        result = netlab_ping("-c", "3", "-i", "0.05", "--format", "seq", "::1", str(port))
+        self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+        self.assertIn("3 packets transmitted, 3 received", result.stdout)
+        self.assertIn("from [::1]:", result.stdout)
+
+    def test_sigint_prints_summary(self):
+        """
+        Ctrl+C (SIGINT) stops a long run early; the summary is still printed
+        and the exit code says replies came (0).
+        """
+        port = start_echo(self)
+        pinger = Child(self, [executable("netlab"), "ping", "-c", "1000", "-i", "0.05", "127.0.0.1", str(port)])
+        pinger.read_until(r"seq=2 time=", timeout=RUN_TIMEOUT)
+        pinger.process.send_signal(signal.SIGINT)
+        output = pinger.finish()
+        self.assertEqual(pinger.process.returncode, 0, output)
+        self.assertIn("ping statistics ---", output)
+        transmitted = int(output.split(" packets transmitted")[0].rsplit("\n", 1)[-1])
+        self.assertLess(transmitted, 1000)
+
+    def test_port_taken(self):
+        """
+        netlab-echo on a port in use exits 1 with one clear line.
+        """
+        holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        result = subprocess.run(
+            [executable("twistd"), "-n", "--pidfile=", "--logfile=-", "netlab-echo",
+             "--port", str(holder.getsockname()[1])],
+            capture_output=True, text=True, timeout=RUN_TIMEOUT, env=child_env(), stdin=subprocess.DEVNULL,
+        )
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("cannot listen on udp 127.0.0.1 port", result.stdout + result.stderr)
+        self.assertNotIn("Traceback", result.stdout + result.stderr)
+
+    def test_lab_style_client(self):
+        """
+        A plain blocking-socket client written like the lab's (10 pings,
+        1 s timeout each, "Request timed out") works against the lab's
+        configuration: upper-cased echoes, about 30% loss (seeded).
+        """
+        port = start_echo(self, "--upper", "--loss", "0.3", "--seed", "12000")
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(client.close)
+        client.settimeout(1.0)
+        replies, timeouts = [], 0
+        for sequence in range(1, 11):
+            sent = time.time()
+            message = f"Ping {sequence} {sent}"
+            client.sendto(message.encode(), ("127.0.0.1", port))
+            try:
+                data, server = client.recvfrom(1024)
+            except socket.timeout:
+                timeouts += 1  # the lab prints "Request timed out"
+                continue
+            replies.append(data.decode())
+            self.assertEqual(data.decode(), message.upper())
+            self.assertEqual(server, ("127.0.0.1", port))
+        self.assertEqual(len(replies) + timeouts, 10)
+        self.assertGreater(timeouts, 0)  # seed 12000 loses some of the ten
+        self.assertGreater(len(replies), 0)
+
+
+def _free_udp_port() -> int:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+    finally:
+        probe.close()
+
+
+class SocatTests(TestCase):
+    def start_socat(self) -> int:
+        """
+        socat echoing on a free port, waited for by its "receiving on" log
+        line (written once bound); a port grabbed in between is retried.
+        """
+        socat = require_program("socat")
+        for _ in range(3):
+            port = _free_udp_port()
+            server = Child(self, [socat, "-d", "-d", f"UDP4-RECVFROM:{port},bind=127.0.0.1,fork", "PIPE"])
+            try:
+                server.read_until(rf"receiving on AF=2 127\.0\.0\.1:{port}\b", timeout=10)
+            except AssertionError:
+                server.stop()
+                continue
+            return port
+        self.fail("socat could not bind a free UDP port in three tries")
+
+    def test_netlab_ping_against_socat(self):
+        """
+        netlab ping interoperates with a third-party echo (socat).
+        """
+        port = self.start_socat()
+        result = netlab_ping("-c", "4", "-i", "0.05", "127.0.0.1", str(port))
+        self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+        self.assertIn("4 packets transmitted, 4 received, 0% packet loss", result.stdout)

@@ -1,0 +1,170 @@
+"""
+Integration: ``netlab mail`` and L{send_messages} against aiosmtpd, a real
+SMTP server nobody here wrote, on 127.0.0.1: STARTTLS with a certificate for
+127.0.0.1 from a throw-away CA (verified with --cafile), AUTH PLAIN/LOGIN
+required, AUTH and MAIL refused before TLS.  Stored messages are parsed back
+with the C{email} package.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import os
+import subprocess
+
+from twisted.trial.unittest import TestCase
+
+from tests.helpers import child_env, executable
+from tests.mail.aiosmtpd_peer import AiosmtpdPeer
+from tests.mail.certs import make_ca_and_server_certificate
+from twisted_netlab.mail import Credentials, Envelope, TLSMode, client_tls_options, send_messages
+
+PASSWORD = "correct horse battery"
+
+
+class AiosmtpdTests(TestCase):
+    def setUp(self):
+        folder = self.mktemp()
+        self.ca, certificate, key = make_ca_and_server_certificate(folder)
+        self.peer = AiosmtpdPeer(certificate, key, users={"alice": PASSWORD}, enable_SMTPUTF8=True).start()
+        self.addCleanup(self.peer.stop)
+        self.password_file = os.path.join(folder, "password")
+        with open(self.password_file, "w") as f:
+            f.write(PASSWORD + "\n")
+
+    def netlab_mail(self, *args, stdin=b"", env=None):
+        command = [
+            executable("netlab"), "mail", "--server", "127.0.0.1", "--port", str(self.peer.port),
+            "--cafile", self.ca, "--timeout", "20s", *args,
+        ]
+        return subprocess.run(
+            command, input=stdin, capture_output=True, timeout=60, env=child_env(env)
+        )
+
+    def test_message_with_attachments_round_trips(self):
+        """
+        STARTTLS + AUTH (password from the environment), To/Cc/Bcc, one
+        recipient refused: exit 1, the others get a message whose headers,
+        body and attachment bytes (sha256) come back unchanged; the
+        transcript shows TLS and never the password.
+        """
+        folder = self.mktemp()
+        os.makedirs(folder)
+        image = os.urandom(50_000)
+        with open(os.path.join(folder, "photo.png"), "wb") as f:
+            f.write(image)
+        notes = "line one\n.line two starts with a dot\nüñí\n".encode("utf-8")
+        with open(os.path.join(folder, "notes.txt"), "wb") as f:
+            f.write(notes)
+        result = self.netlab_mail(
+            "-v", "--from", "Alice Ærø <alice@example.com>", "--to", "bob@example.com",
+            "--to", "nobody@example.com", "--cc", "carol@example.com", "--bcc", "dave@example.com",
+            "--subject", "Lab report ✓", "--user", "alice",
+            "--attach", os.path.join(folder, "photo.png"), "--attach", os.path.join(folder, "notes.txt"),
+            stdin="Hello Bob,\n.\nthe dot above is text.\n".encode("utf-8"),
+            env={"NETLAB_MAIL_PASSWORD": PASSWORD},
+        )
+        out, err = result.stdout.decode(), result.stderr.decode()
+        self.assertEqual(result.returncode, 1, out + err)
+        self.assertIn("refused  nobody@example.com: 550 5.1.1", out)
+        self.assertIn("=== TLS established: TLSv1.", out)
+        self.assertIn("-> AUTH PLAIN ********", out)
+        self.assertNotIn(PASSWORD, out + err)
+        [stored] = self.peer.handler.envelopes
+        self.assertTrue(stored["tls"])
+        self.assertEqual(stored["login"], "alice")
+        self.assertEqual(stored["rcpt_tos"], ["bob@example.com", "carol@example.com", "dave@example.com"])
+        parsed = email.message_from_bytes(stored["content"], policy=email.policy.default)
+        self.assertEqual(parsed["Subject"], "Lab report ✓")
+        self.assertEqual(parsed["From"].addresses[0].display_name, "Alice Ærø")
+        self.assertEqual(parsed["To"], "bob@example.com, nobody@example.com")
+        self.assertIsNone(parsed["Bcc"])
+        self.assertNotIn(b"dave@", stored["content"])
+        self.assertEqual(parsed.get_body().get_content(), "Hello Bob,\r\n.\r\nthe dot above is text.\r\n")
+        parts = {p.get_filename(): p for p in parsed.iter_attachments()}
+        self.assertEqual(parts["photo.png"].get_content_type(), "image/png")
+        self.assertEqual(hashlib.sha256(parts["photo.png"].get_content()).hexdigest(), hashlib.sha256(image).hexdigest())
+        self.assertEqual(parts["notes.txt"].get_content_type(), "text/plain")
+        self.assertEqual(
+            hashlib.sha256(parts["notes.txt"].get_payload(decode=True)).hexdigest(), hashlib.sha256(notes).hexdigest()
+        )
+
+    def test_raw_dots_and_bare_lf_round_trip_as_crlf(self):
+        """
+        A raw message with lines starting with "." and bare LF (and a bare
+        CR) is stored exactly as its CRLF-normalised text: dot-stuffing
+        undone by the server, no line able to end DATA early.
+        """
+        raw = b"Subject: dots\nFrom: alice@example.com\n\n.first\n..second\n.\nmiddle\rend\nMAIL FROM:<x@y>\n"
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(raw)
+        result = self.netlab_mail(
+            "--from", "alice@example.com", "--to", "bob@example.com", "--user", "alice",
+            "--auth", "LOGIN", "--password-file", self.password_file, "--raw", path,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        [stored] = self.peer.handler.envelopes
+        self.assertEqual(
+            stored["content"],
+            b"Subject: dots\r\nFrom: alice@example.com\r\n\r\n.first\r\n..second\r\n.\r\nmiddle\r\nend\r\nMAIL FROM:<x@y>\r\n",
+        )
+
+    def test_unverifiable_certificate_is_a_tls_failure(self):
+        """
+        Without --cafile the private CA is not trusted: exit 5 before AUTH,
+        nothing delivered.
+        """
+        command = [
+            executable("netlab"), "mail", "--server", "127.0.0.1", "--port", str(self.peer.port),
+            "--from", "alice@example.com", "--to", "bob@example.com", "--body", "x",
+            "--user", "alice", "--password-file", self.password_file, "--timeout", "20s",
+        ]
+        result = subprocess.run(command, capture_output=True, timeout=60, env=child_env(), stdin=subprocess.DEVNULL)
+        self.assertEqual(result.returncode, 5, result.stderr)
+        self.assertIn(b"TLS", result.stderr)
+        self.assertEqual(self.peer.handler.envelopes, [])
+
+    def test_plaintext_refused_by_strict_server(self):
+        """
+        --tls none against a server requiring STARTTLS: MAIL is refused
+        with 530 and the envelope phase (exit 7) quotes it.
+        """
+        result = self.netlab_mail("--tls", "none", "--from", "alice@example.com", "--to", "bob@example.com", "--body", "x")
+        self.assertEqual(result.returncode, 7, result.stderr)
+        self.assertIn(b"530", result.stderr)
+
+    def test_library_several_messages_one_connection(self):
+        """
+        send_messages() sends several messages over one connection with RSET
+        between them, including one with a UTF-8 address (SMTPUTF8).
+        """
+        lines = []
+        messages = [
+            Envelope("alice@example.com", (f"bob{n}@example.com",), f"Subject: {n}\r\n\r\nbody {n}\r\n".encode())
+            for n in range(3)
+        ] + [Envelope("alice@example.com", ("jürgen@example.de",), b"Subject: utf8\r\n\r\nx\r\n")]
+        d = send_messages(
+            __import__("twisted.internet.reactor", fromlist=["reactor"]),
+            "127.0.0.1",
+            messages,
+            port=self.peer.port,
+            tls=TLSMode.REQUIRED,
+            credentials=Credentials("alice", PASSWORD),
+            tls_options=client_tls_options("127.0.0.1", self.ca),
+            timeout_seconds=20,
+            transcript=lines.append,
+        )
+
+        def check(results):
+            self.assertEqual([r.delivered for r in results], [True] * 4)
+            self.assertEqual(lines.count("-> RSET"), 3)
+            self.assertEqual(sum(1 for line in lines if line.startswith("=== connected")), 1)
+            stored = self.peer.handler.envelopes
+            self.assertEqual([e["rcpt_tos"] for e in stored][-1], ["jürgen@example.de"])
+            self.assertIn("SMTPUTF8", stored[-1]["mail_options"])
+            self.assertEqual(stored[1]["content"], b"Subject: 1\r\n\r\nbody 1\r\n")
+
+        return d.addCallback(check)

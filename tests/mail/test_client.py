@@ -1,0 +1,756 @@
+"""
+Protocol tests for L{twisted_netlab.mail.client}: the SMTP client on a
+StringTransport, fed scripted server replies, one test per branch of the
+dialogue; STARTTLS end to end in memory with L{twisted.test.iosim}; and the
+L{sendmail} entry point on a L{MemoryReactorClock}.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import List, Optional, Sequence
+
+from twisted.internet.error import ConnectionDone
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from twisted.test import iosim
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_netlab.mail import (
+    ClientConfig,
+    ConnectionLost,
+    Credentials,
+    Envelope,
+    PeerProtocolError,
+    Phase,
+    PolicyError,
+    SMTPReplyError,
+    Step,
+    StepTimeout,
+    TLSMode,
+    sendmail,
+)
+from twisted_netlab.mail.client import SMTPClientProtocol, local_ehlo_name, send_messages
+
+TLS_OPTIONS = object()
+
+EHLO_PLAIN = b"250-mx.test\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 STARTTLS\r\n"
+EHLO_TLS = b"250-mx.test\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n"
+
+
+class TLSStringTransport(StringTransport):
+    """
+    A StringTransport that records C{startTLS} and tells an abort from a
+    polite close.  Test-only attributes: C{tls_started}, C{aborted},
+    C{written_before_tls}.
+    """
+
+    tls_started = None
+    aborted = False
+    protocol = None
+
+    def loseConnection(self):
+        """
+        Like a real transport, report the end to the protocol (here at once).
+        """
+        if self.disconnecting:
+            return
+        super().loseConnection()
+        if self.protocol is not None:
+            self.protocol.connectionLost(Failure(ConnectionDone("closed")))
+
+    def startTLS(self, options):
+        self.tls_started = options
+        self.written_before_tls = self.value()
+
+    def abortConnection(self):
+        self.aborted = True
+        self.loseConnection()
+
+
+def message(data: bytes = b"Subject: hi\r\n\r\nhello\r\n", recipients: Sequence[str] = ("bob@example.com",)) -> Envelope:
+    return Envelope("alice@example.com", tuple(recipients), data)
+
+
+class Session:
+    """
+    A client protocol on a TLSStringTransport with a Clock, and the results
+    it reports.
+    """
+
+    def __init__(
+        self,
+        messages: Optional[List[Envelope]] = None,
+        tls: TLSMode = TLSMode.NONE,
+        credentials: Optional[Credentials] = None,
+        auth: Optional[str] = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.clock = Clock()
+        self.transport = TLSStringTransport()
+        self.transcript: List[str] = []
+        config = ClientConfig(tls=tls, credentials=credentials, auth_mechanism=auth, ehlo_name="client.test")
+        self.protocol = SMTPClientProtocol(
+            config,
+            messages if messages is not None else [message()],
+            tls_options=TLS_OPTIONS,
+            clock=self.clock,
+            timeout_seconds=timeout,
+            transcript=self.transcript.append,
+        )
+        self.results: list = []
+        self.failures: list = []
+        self.protocol.finished.addCallbacks(self.results.append, self.failures.append)
+        self.transport.protocol = self.protocol
+        self.protocol.makeConnection(self.transport)
+
+    def server(self, data: bytes) -> bytes:
+        """
+        Deliver C{data} from the server; return what the client wrote.
+        """
+        self.transport.clear()
+        self.protocol.dataReceived(data)
+        return self.transport.value()
+
+    def error(self):
+        [failure] = self.failures
+        return failure.value
+
+    def to_mail(self) -> bytes:
+        """
+        Greet (no ESMTP extras) and return what the client says first.
+        """
+        self.server(b"220 mx.test ESMTP\r\n")
+        return self.server(b"250-mx.test\r\n250 SIZE 1000\r\n")
+
+
+class GreetingAndEhloTests(SynchronousTestCase):
+    def test_multiline_ehlo_reply_is_one_reply(self):
+        """
+        A multi-line EHLO reply arriving in pieces, even split inside a line,
+        is read as one reply: the client says nothing until its last line.
+        """
+        session = Session()
+        self.assertEqual(session.server(b"220-mx.test ESMTP\r\n220 welcome\r\n"), b"EHLO client.test\r\n")
+        self.assertEqual(session.server(b"250-mx.test\r\n250-SI"), b"")
+        self.assertEqual(session.server(b"ZE 1000\r\n"), b"")
+        self.assertEqual(session.server(b"250 8BITMIME\r\n"), b"MAIL FROM:<alice@example.com> SIZE=22\r\n")
+
+    def test_helo_fallback(self):
+        """
+        A server that does not know EHLO (502) gets HELO, then the mail,
+        without ESMTP parameters.
+        """
+        session = Session()
+        session.server(b"220 old.test\r\n")
+        self.assertEqual(session.server(b"502 5.5.1 command not implemented\r\n"), b"HELO client.test\r\n")
+        self.assertEqual(session.server(b"250 old.test\r\n"), b"MAIL FROM:<alice@example.com>\r\n")
+
+    def test_helo_refused_is_session_failure(self):
+        """
+        When HELO is refused too, the dialogue fails in the session phase and
+        quotes the server.
+        """
+        session = Session()
+        session.server(b"220 old.test\r\n")
+        session.server(b"500 what\r\n")
+        self.assertEqual(session.server(b"554 go away\r\n"), b"QUIT\r\n")
+        error = session.error()
+        self.assertIsInstance(error, SMTPReplyError)
+        self.assertEqual((error.step, error.phase), (Step.HELO, Phase.SESSION))
+        self.assertIn("554 go away", str(error))
+
+    def test_greeting_554_says_quit(self):
+        """
+        RFC 5321 3.1: a 554 greeting is answered with QUIT, not EHLO.
+        """
+        session = Session()
+        self.assertEqual(session.server(b"554 5.7.1 no service for you\r\n"), b"QUIT\r\n")
+        self.assertEqual(session.error().step, Step.GREETING)
+        self.assertFalse(session.transport.aborted)
+        self.assertTrue(session.transport.disconnecting)
+
+    def test_malformed_reply_aborts(self):
+        """
+        A reply line without a code is a protocol violation: abort, no QUIT.
+        """
+        session = Session()
+        self.assertEqual(session.server(b"hello there\r\n"), b"")
+        self.assertIsInstance(session.error(), PeerProtocolError)
+        self.assertTrue(session.transport.aborted)
+
+    def test_overlong_reply_line_aborts(self):
+        """
+        A reply line longer than the limit is refused instead of buffered.
+        """
+        session = Session()
+        session.server(b"220 " + b"x" * 5000)
+        self.assertIsInstance(session.error(), PeerProtocolError)
+        self.assertIn("longer than", str(session.error()))
+
+    def test_ehlo_name_from_local_address(self):
+        """
+        Without --ehlo the client greets with its address literal.
+        """
+        transport = StringTransport(hostAddress=IPv4Address("TCP", "192.0.2.7", 4321))
+        self.assertEqual(local_ehlo_name(transport), "[192.0.2.7]")
+        transport6 = StringTransport(hostAddress=IPv6Address("TCP", "::1", 4321))
+        self.assertEqual(local_ehlo_name(transport6), "[IPv6:::1]")
+
+
+class STARTTLSTests(SynchronousTestCase):
+    def test_required_but_not_offered_aborts_before_mail(self):
+        """
+        --tls required (the default): no STARTTLS offered means QUIT before
+        any AUTH or MAIL, a TLS-phase error.
+        """
+        session = Session(tls=TLSMode.REQUIRED, credentials=Credentials("u", "p"))
+        written = session.to_mail()
+        self.assertEqual(written, b"QUIT\r\n")
+        error = session.error()
+        self.assertIsInstance(error, PolicyError)
+        self.assertEqual((error.step, error.phase), (Step.STARTTLS, Phase.TLS))
+
+    def test_opportunistic_continues_in_plaintext(self):
+        """
+        --tls opportunistic goes on without TLS when STARTTLS is not offered.
+        """
+        session = Session(tls=TLSMode.OPPORTUNISTIC)
+        self.assertEqual(session.to_mail(), b"MAIL FROM:<alice@example.com> SIZE=22\r\n")
+
+    def test_opportunistic_never_sends_credentials_in_plaintext(self):
+        """
+        Even opportunistic TLS refuses AUTH when TLS did not happen.
+        """
+        session = Session(tls=TLSMode.OPPORTUNISTIC, credentials=Credentials("u", "p"))
+        self.assertEqual(session.to_mail(), b"QUIT\r\n")
+        self.assertEqual(session.error().step, Step.AUTH)
+        self.assertIn("without TLS", str(session.error()))
+
+    def test_starttls_then_ehlo_again_with_fresh_capabilities(self):
+        """
+        After 220 the client starts TLS and says EHLO again (RFC 3207 4.2);
+        capabilities from before the handshake are forgotten: only the
+        post-TLS SIZE limit counts.
+        """
+        session = Session(tls=TLSMode.REQUIRED)
+        session.server(b"220 mx.test\r\n")
+        self.assertEqual(session.server(b"250-mx.test\r\n250-SIZE 10\r\n250 STARTTLS\r\n"), b"STARTTLS\r\n")
+        written = session.server(b"220 2.0.0 ready\r\n")
+        self.assertIs(session.transport.tls_started, TLS_OPTIONS)
+        self.assertEqual(written, b"EHLO client.test\r\n")
+        self.assertEqual(session.transport.written_before_tls, b"")
+        self.assertEqual(
+            session.server(b"250-mx.test\r\n250 SIZE 1000\r\n"), b"MAIL FROM:<alice@example.com> SIZE=22\r\n"
+        )
+        self.assertTrue(any(line == "=== starting TLS" for line in session.transcript))
+
+    def test_injection_after_220_aborts(self):
+        """
+        A server (or a man in the middle) sending "220 ready" and "250 fake"
+        in one packet: the bytes after 220 arrived in plaintext before the
+        handshake; the client aborts without starting TLS or saying more.
+        """
+        session = Session(tls=TLSMode.REQUIRED)
+        session.server(b"220 mx.test\r\n")
+        session.server(EHLO_PLAIN)
+        written = session.server(b"220 ready\r\n250 fake\r\n")
+        self.assertEqual(written, b"")
+        self.assertIsNone(session.transport.tls_started)
+        self.assertTrue(session.transport.aborted)
+        error = session.error()
+        self.assertIsInstance(error, PeerProtocolError)
+        self.assertEqual(error.phase, Phase.TLS)
+        self.assertIn("injection", str(error))
+
+    def test_partial_line_injection_aborts(self):
+        """
+        Even an incomplete line after the 220 counts as injected data.
+        """
+        session = Session(tls=TLSMode.REQUIRED)
+        session.server(b"220 mx.test\r\n")
+        session.server(EHLO_PLAIN)
+        session.server(b"220 ready\r\n2")
+        self.assertIsNone(session.transport.tls_started)
+        self.assertIsInstance(session.error(), PeerProtocolError)
+
+    def test_starttls_refused(self):
+        """
+        STARTTLS answered 454 with TLS required: TLS-phase error quoting it.
+        """
+        session = Session(tls=TLSMode.REQUIRED)
+        session.server(b"220 mx.test\r\n")
+        session.server(EHLO_PLAIN)
+        self.assertEqual(session.server(b"454 4.7.0 TLS not available\r\n"), b"QUIT\r\n")
+        self.assertEqual(session.error().phase, Phase.TLS)
+        self.assertIn("454 4.7.0 TLS not available", str(session.error()))
+
+    def test_handshake_failure_is_tls_phase(self):
+        """
+        The connection dying before the first reply through TLS (a failed
+        certificate check looks like this) is reported as a TLS failure.
+        """
+        session = Session(tls=TLSMode.REQUIRED)
+        session.server(b"220 mx.test\r\n")
+        session.server(EHLO_PLAIN)
+        session.server(b"220 ready\r\n")
+        from twisted.python.failure import Failure
+
+        session.protocol.connectionLost(Failure(Exception("certificate verify failed")))
+        error = session.error()
+        self.assertIsInstance(error, ConnectionLost)
+        self.assertEqual(error.step, Step.TLS)
+        self.assertIn("certificate verify failed", str(error))
+
+
+def authenticated_session(auth: Optional[str] = None, ehlo: bytes = EHLO_TLS) -> Session:
+    session = Session(tls=TLSMode.IMPLICIT, credentials=Credentials("alice", "wonder land"), auth=auth)
+    session.server(b"220 mx.test\r\n")
+    session.transport.clear()
+    session.protocol.dataReceived(ehlo)
+    return session
+
+
+class AuthTests(SynchronousTestCase):
+    def test_plain_masked_in_transcript(self):
+        """
+        AUTH PLAIN sends the initial response; the transcript masks it.
+        """
+        session = authenticated_session()
+        expected = base64.b64encode(b"\0alice\0wonder land")
+        self.assertEqual(session.transport.value(), b"AUTH PLAIN " + expected + b"\r\n")
+        self.assertIn("-> AUTH PLAIN ********", session.transcript)
+        self.assertFalse(any(expected.decode() in line for line in session.transcript))
+        self.assertEqual(session.server(b"235 2.7.0 ok\r\n"), b"MAIL FROM:<alice@example.com> SIZE=22\r\n")
+
+    def test_login_answers_both_challenges(self):
+        """
+        AUTH LOGIN: user name and password, each base64, each masked.
+        """
+        session = authenticated_session(auth="LOGIN")
+        self.assertEqual(session.transport.value(), b"AUTH LOGIN\r\n")
+        self.assertEqual(session.server(b"334 VXNlcm5hbWU6\r\n"), base64.b64encode(b"alice") + b"\r\n")
+        self.assertEqual(session.server(b"334 UGFzc3dvcmQ6\r\n"), base64.b64encode(b"wonder land") + b"\r\n")
+        self.assertEqual(session.transcript.count("-> ********"), 2)
+
+    def test_cram_md5_preferred_when_offered(self):
+        """
+        With CRAM-MD5 offered and no --auth, it is chosen; the response is the
+        RFC 2195 HMAC of the challenge.
+        """
+        session = authenticated_session(ehlo=b"250-mx\r\n250 AUTH PLAIN CRAM-MD5\r\n")
+        self.assertEqual(session.transport.value(), b"AUTH CRAM-MD5\r\n")
+        challenge = base64.b64encode(b"<1896.697170952@postoffice.reston.mci.net>")
+        answer = session.server(b"334 " + challenge + b"\r\n")
+        user, digest = base64.b64decode(answer.strip()).split(b" ")
+        self.assertEqual(user, b"alice")
+        self.assertEqual(len(digest), 32)
+
+    def test_auth_failure_is_auth_phase(self):
+        """
+        535 to AUTH: QUIT, an AUTH-phase error quoting the reply.
+        """
+        session = authenticated_session()
+        self.assertEqual(session.server(b"535 5.7.8 bad credentials\r\n"), b"QUIT\r\n")
+        error = session.error()
+        self.assertEqual((error.step, error.phase), (Step.AUTH, Phase.AUTH))
+        self.assertIn("535 5.7.8 bad credentials", str(error))
+
+    def test_auth_not_offered(self):
+        """
+        Credentials given, no AUTH offered: stop before MAIL.
+        """
+        session = authenticated_session(ehlo=b"250 mx\r\n")
+        self.assertEqual(session.transport.value(), b"QUIT\r\n")
+        self.assertIsInstance(session.error(), PolicyError)
+        self.assertEqual(session.error().phase, Phase.AUTH)
+
+    def test_wanted_mechanism_not_offered(self):
+        """
+        --auth CRAM-MD5 against a server offering only PLAIN: clear error.
+        """
+        session = authenticated_session(auth="CRAM-MD5")
+        self.assertIn("not CRAM-MD5", str(session.error()))
+
+
+class TransactionTests(SynchronousTestCase):
+    def test_partial_rcpt_still_sends_to_accepted(self):
+        """
+        One recipient refused: the message still goes to the others; the
+        result says which recipient got which reply.
+        """
+        session = Session([message(recipients=("a@x.test", "nobody@x.test", "c@x.test"))])
+        session.to_mail()
+        self.assertEqual(session.server(b"250 ok\r\n"), b"RCPT TO:<a@x.test>\r\n")
+        self.assertEqual(session.server(b"250 ok\r\n"), b"RCPT TO:<nobody@x.test>\r\n")
+        self.assertEqual(session.server(b"550 5.1.1 no such user\r\n"), b"RCPT TO:<c@x.test>\r\n")
+        self.assertEqual(session.server(b"250 ok\r\n"), b"DATA\r\n")
+        self.assertEqual(session.server(b"354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+        self.assertEqual(session.server(b"250 2.0.0 queued\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[result]] = session.results
+        self.assertTrue(result.delivered)
+        self.assertEqual(result.accepted, ("a@x.test", "c@x.test"))
+        [refused] = result.refused
+        self.assertEqual((refused.address, refused.reply.code, refused.reply.enhanced), ("nobody@x.test", 550, (5, 1, 1)))
+
+    def test_every_rcpt_refused_no_data(self):
+        """
+        Without pipelining, when every recipient is refused DATA is never sent.
+        """
+        session = Session([message(recipients=("nobody@x.test",))])
+        session.to_mail()
+        session.server(b"250 ok\r\n")
+        self.assertEqual(session.server(b"550 no\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[result]] = session.results
+        self.assertFalse(result.delivered)
+        self.assertEqual(result.error.phase, Phase.ENVELOPE)
+
+    def test_temporary_and_permanent_rejections_differ(self):
+        """
+        A 451 and a 554 at the end of data are both failures of the message
+        phase; only the first is marked temporary.
+        """
+        for code, temporary in [(b"451 4.3.0 later", True), (b"554 5.6.0 no", False)]:
+            session = Session()
+            session.to_mail()
+            session.server(b"250 ok\r\n")
+            session.server(b"250 ok\r\n")
+            session.server(b"354 go\r\n")
+            self.assertEqual(session.server(code + b"\r\n"), b"QUIT\r\n")
+            session.server(b"221 bye\r\n")
+            [[result]] = session.results
+            self.assertEqual((result.error.phase, result.error.temporary), (Phase.MESSAGE, temporary))
+            self.assertIn(code.decode(), str(result.error))
+
+    def test_mail_from_refused(self):
+        """
+        A refused MAIL FROM stops the transaction before any RCPT.
+        """
+        session = Session()
+        session.to_mail()
+        self.assertEqual(session.server(b"553 5.1.8 bad sender\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[result]] = session.results
+        self.assertEqual(result.error.step, Step.MAIL)
+
+    def test_size_too_big_refused_before_data(self):
+        """
+        A message bigger than the announced SIZE is not sent at all.
+        """
+        session = Session([message(b"Subject: big\r\n\r\n" + b"line\r\n" * 200)])
+        written = session.to_mail()
+        self.assertEqual(written, b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[result]] = session.results
+        self.assertIsInstance(result.error, PolicyError)
+        self.assertIn("at most 1000", str(result.error))
+
+    def test_421_ends_everything(self):
+        """
+        421 at any step means the server is closing: no QUIT, a failure.
+        """
+        session = Session()
+        session.to_mail()
+        self.assertEqual(session.server(b"421 4.3.2 shutting down\r\n"), b"")
+        self.assertTrue(session.transport.disconnecting)
+        self.assertIn("421 4.3.2", str(session.error()))
+
+    def test_pipelining_sends_one_flight(self):
+        """
+        With PIPELINING the client sends MAIL, every RCPT and DATA at once
+        and matches the replies in order.
+        """
+        session = Session([message(recipients=("a@x.test", "nobody@x.test"))])
+        session.server(b"220 mx\r\n")
+        written = session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        self.assertEqual(written, b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<nobody@x.test>\r\nDATA\r\n")
+        self.assertEqual(session.server(b"250 ok\r\n250 ok\r\n550 no\r\n"), b"")
+        self.assertEqual(session.server(b"354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+
+    def test_pipelining_all_refused_then_354_sends_empty_end(self):
+        """
+        RFC 2920 3.1: if DATA was accepted although every RCPT failed, the
+        client ends the data at once with a lone dot and sends nothing else.
+        """
+        session = Session([message(recipients=("nobody@x.test",))])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        self.assertEqual(session.server(b"250 ok\r\n550 no\r\n354 go\r\n"), b".\r\n")
+        self.assertEqual(session.server(b"554 no valid recipients\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[result]] = session.results
+        self.assertEqual(result.error.step, Step.RCPT)
+
+    def test_several_messages_with_rset(self):
+        """
+        Several messages go over one connection with RSET between them; a
+        refused message does not stop the next one.
+        """
+        session = Session([message(recipients=("nobody@x.test",)), message(recipients=("b@x.test",))])
+        session.to_mail()
+        session.server(b"250 ok\r\n")
+        self.assertEqual(session.server(b"550 no\r\n"), b"RSET\r\n")
+        self.assertEqual(session.server(b"250 flushed\r\n"), b"MAIL FROM:<alice@example.com> SIZE=22\r\n")
+        session.server(b"250 ok\r\n")
+        session.server(b"250 ok\r\n")
+        session.server(b"354 go\r\n")
+        self.assertEqual(session.server(b"250 ok\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[first, second]] = session.results
+        self.assertFalse(first.delivered)
+        self.assertTrue(second.delivered)
+
+    def test_smtputf8_needed_but_missing(self):
+        """
+        A non-ASCII address against a server without SMTPUTF8: clear error,
+        nothing sent for that message.
+        """
+        session = Session([Envelope("alice@example.com", ("jürgen@example.de",), b"x\r\n")])
+        self.assertEqual(session.to_mail(), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[result]] = session.results
+        self.assertIn("SMTPUTF8", str(result.error))
+
+    def test_smtputf8_used_when_offered(self):
+        """
+        A non-ASCII address with SMTPUTF8 offered: MAIL FROM carries the
+        parameter and the address goes out in UTF-8.
+        """
+        session = Session([Envelope("alice@example.com", ("jürgen@example.de",), b"x\r\n")])
+        session.server(b"220 mx\r\n")
+        written = session.server(b"250-mx\r\n250 SMTPUTF8\r\n")
+        self.assertEqual(written, b"MAIL FROM:<alice@example.com> SMTPUTF8\r\n")
+        self.assertEqual(session.server(b"250 ok\r\n"), "RCPT TO:<jürgen@example.de>\r\n".encode("utf-8"))
+
+    def test_dot_stuffing_and_crlf_on_the_wire(self):
+        """
+        Lines starting with "." are doubled and bare LF/CR become CRLF, so
+        "<LF>.<LF>" in the message cannot end DATA early (SMTP smuggling).
+        """
+        session = Session([message(b"Subject: s\n\n.hidden\nline\n.\nMAIL FROM:<evil>\rend")])
+        session.to_mail()
+        session.server(b"250 ok\r\n")
+        session.server(b"250 ok\r\n")
+        written = session.server(b"354 go\r\n")
+        self.assertEqual(written, b"Subject: s\r\n\r\n..hidden\r\nline\r\n..\r\nMAIL FROM:<evil>\r\nend\r\n.\r\n")
+
+
+class TimeoutTests(SynchronousTestCase):
+    def test_greeting_timeout(self):
+        """
+        No greeting within the timeout: abort, error names the step.
+        """
+        session = Session(timeout=5)
+        session.clock.advance(4.9)
+        self.assertEqual(session.failures, [])
+        session.clock.advance(0.2)
+        error = session.error()
+        self.assertIsInstance(error, StepTimeout)
+        self.assertEqual(error.step, Step.GREETING)
+        self.assertTrue(session.transport.aborted)
+
+    def test_timeout_is_per_reply(self):
+        """
+        The timer restarts with every complete reply, and continuation
+        lines do not extend it.
+        """
+        session = Session(timeout=5)
+        session.clock.advance(4)
+        session.server(b"220 mx\r\n")
+        session.clock.advance(4)
+        session.server(b"250-mx\r\n")
+        session.clock.advance(1.1)
+        error = session.error()
+        self.assertEqual(error.step, Step.EHLO)
+
+    def test_timeout_after_data(self):
+        """
+        Waiting for the reply to the final dot times out too, reported as
+        a message-phase failure carrying the message result.
+        """
+        session = Session(timeout=5)
+        session.to_mail()
+        session.server(b"250 ok\r\n")
+        session.server(b"250 ok\r\n")
+        session.server(b"354 go\r\n")
+        session.clock.advance(6)
+        error = session.error()
+        self.assertEqual((error.step, error.phase), (Step.MESSAGE, Phase.MESSAGE))
+        self.assertEqual(error.results[0].accepted, ())
+
+    def test_no_timer_left_after_quit(self):
+        """
+        Once QUIT is answered no call is left pending on the clock.
+        """
+        session = Session()
+        session.to_mail()
+        session.server(b"250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n")
+        self.assertEqual(len(session.results), 1)
+        self.assertEqual(session.clock.getDelayedCalls(), [])
+
+
+class FakeTLSOptions:
+    """
+    What iosim's fake TLS asks of the options on both ends.
+    """
+
+    def iosimVerify(self, other):
+        return True
+
+
+class ScriptedServer(LineReceiver):
+    """
+    A tiny in-memory ESMTP server for iosim: STARTTLS (fake TLS from iosim),
+    then AUTH PLAIN and one message.
+    """
+
+    delimiter = b"\r\n"
+
+    def __init__(self) -> None:
+        self.tls = False
+        self.received: List[bytes] = []
+        self.data: List[bytes] = []
+        self.in_data = False
+
+    def connectionMade(self) -> None:
+        self.sendLine(b"220 scripted ESMTP")
+
+    def lineReceived(self, line: bytes) -> None:
+        self.received.append(line)
+        if self.in_data:
+            if line == b".":
+                self.in_data = False
+                self.sendLine(b"250 2.0.0 stored")
+            else:
+                self.data.append(line)
+            return
+        verb = line.split(b" ")[0].upper()
+        if verb == b"EHLO":
+            extra = b"250 AUTH PLAIN" if self.tls else b"250 STARTTLS"
+            self.sendLine(b"250-scripted\r\n250-PIPELINING\r\n" + extra)
+        elif verb == b"STARTTLS":
+            self.sendLine(b"220 go ahead")
+            self.transport.startTLS(FakeTLSOptions())
+            self.tls = True
+        elif verb == b"AUTH":
+            self.sendLine(b"235 ok" if self.tls else b"530 no")
+        elif verb in (b"MAIL", b"RCPT"):
+            self.sendLine(b"250 ok")
+        elif verb == b"DATA":
+            self.in_data = True
+            self.sendLine(b"354 go")
+        elif verb == b"QUIT":
+            self.sendLine(b"221 bye")
+            self.transport.loseConnection()
+
+
+class InMemorySTARTTLSTests(SynchronousTestCase):
+    def test_full_dialogue_over_iosim(self):
+        """
+        Against an in-memory server, STARTTLS really switches the transport
+        to (iosim's fake) TLS before EHLO is repeated and AUTH is sent.
+        """
+        server = ScriptedServer()
+        clock = Clock()
+        client = SMTPClientProtocol(
+            ClientConfig(tls=TLSMode.REQUIRED, credentials=Credentials("a", "b"), ehlo_name="c.test"),
+            [message(b"Subject: x\r\n\r\n.dot\r\n")],
+            tls_options=FakeTLSOptions(),
+            clock=clock,
+        )
+        results: list = []
+        client.finished.addBoth(results.append)
+        server_transport = iosim.FakeTransport(server, isServer=True)
+        client_transport = iosim.FakeTransport(client, isServer=False)
+        pump = iosim.connect(server, server_transport, client, client_transport, greet=False)
+        pump.flush()
+        [outcome] = results
+        self.assertTrue(outcome[0].delivered, outcome)
+        from twisted.internet.interfaces import ISSLTransport
+
+        self.assertTrue(ISSLTransport.providedBy(client_transport))
+        verbs = [line.split(b" ")[0] for line in server.received]
+        self.assertEqual(verbs[:4], [b"EHLO", b"STARTTLS", b"EHLO", b"AUTH"])
+        self.assertEqual(server.data, [b"Subject: x", b"", b"..dot"])
+
+
+class SendmailTests(SynchronousTestCase):
+    def test_connects_to_host_and_port(self):
+        """
+        sendmail() connects over TCP to the given address and port; a
+        refused connection fails with a connect-phase error.
+        """
+        reactor = MemoryReactorClock()
+        d = sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], b"x\r\n", port=2525, tls=TLSMode.NONE)
+        [(host, port, factory, timeout, _)] = reactor.tcpClients
+        self.assertEqual((host, port), ("127.0.0.1", 2525))
+        from twisted.internet.error import ConnectionRefusedError
+
+        factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+        error = self.failureResultOf(d).value
+        self.assertIsInstance(error, ConnectionLost)
+        self.assertEqual(error.phase, Phase.CONNECT)
+
+    def test_sendmail_result_and_failure(self):
+        """
+        sendmail() fires with the MessageResult when delivered, and fails
+        with the step's error (carrying the result) when nobody accepted.
+        """
+        for rcpt_reply, delivered in [(b"250 ok", True), (b"550 no", False)]:
+            reactor = MemoryReactorClock()
+            d = sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], b"x\r\n", tls=TLSMode.NONE)
+            [(_, port, factory, _, _)] = reactor.tcpClients
+            self.assertEqual(port, 25)
+            protocol = factory.buildProtocol(None)
+            transport = TLSStringTransport()
+            transport.protocol = protocol
+            protocol.makeConnection(transport)
+            protocol.dataReceived(b"220 mx\r\n250 mx\r\n250 ok\r\n" + rcpt_reply + b"\r\n")
+            if delivered:
+                protocol.dataReceived(b"354 go\r\n250 ok\r\n221 bye\r\n")
+                result = self.successResultOf(d)
+                self.assertEqual(result.accepted, ("b@x.test",))
+            else:
+                protocol.dataReceived(b"221 bye\r\n")
+                error = self.failureResultOf(d, SMTPReplyError).value
+                self.assertEqual(error.result.refused[0].reply.code, 550)
+
+    def test_implicit_tls_default_port(self):
+        """
+        --tls implicit defaults to port 465 and wraps the connection in TLS.
+        """
+        reactor = MemoryReactorClock()
+        send_messages(reactor, "127.0.0.1", [message()], tls=TLSMode.IMPLICIT)
+        [(_, port, factory, _, _)] = reactor.tcpClients
+        self.assertEqual(port, 465)
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        self.assertIsInstance(factory._wrappedFactory, TLSMemoryBIOFactory)
+
+
+
+
+class CloseTests(SynchronousTestCase):
+    def test_result_waits_for_the_close(self):
+        """
+        finished fires only once the connection is closed, so the caller is
+        never left with a half-open connection; if the close never completes
+        the connection is aborted after one more timeout and then it fires.
+        """
+        clock = Clock()
+        protocol = SMTPClientProtocol(
+            ClientConfig(tls=TLSMode.NONE, ehlo_name="c.test"), [message()], clock=clock, timeout_seconds=5
+        )
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n")
+        self.assertTrue(transport.disconnecting)
+        self.assertNoResult(protocol.finished)
+        clock.advance(5)
+        [result] = self.successResultOf(protocol.finished)
+        self.assertTrue(result.delivered)

@@ -1,0 +1,180 @@
+"""
+Tests for L{twisted_netlab.ping.cli}: options as iputils users know them,
+the printed lines, exit codes, and a whole run on a fake reactor.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.ping.fakes import FakeUDPReactor
+from twisted_netlab.ping._core import (
+    CorruptedReply,
+    DuplicateReply,
+    ForeignReply,
+    LateReply,
+    PayloadFormat,
+    ProbeTimedOut,
+    ReplyReceived,
+)
+from twisted_netlab.ping.cli import Options, Printer, main
+
+
+def parse(*argv):
+    options = Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_defaults(self):
+        """
+        The lab's defaults: 10 probes, 1 s apart, 1 s timeout, port 12000.
+        """
+        options = parse("127.0.0.1")
+        self.assertEqual(
+            (options["count"], options["interval"], options["timeout"], options["deadline"], options["port"]),
+            (10, 1.0, 1.0, None, 12000),
+        )
+        self.assertEqual(options["format"], PayloadFormat.LAB)
+
+    def test_iputils_flags(self):
+        """
+        -c, -i, -W, -w, -s, -q and --format parse as iputils users expect.
+        """
+        options = parse("-c", "5", "-i", "0.2", "-W", "250ms", "-w", "3", "-s", "100", "-q", "--format", "seq", "h", "9")
+        self.assertEqual(
+            (options["count"], options["interval"], options["timeout"], options["deadline"], options["size"]),
+            (5, 0.2, 0.25, 3.0, 100),
+        )
+        self.assertTrue(options["quiet"])
+        self.assertEqual((options["format"], options["host"], options["port"]), (PayloadFormat.SEQ, "h", 9))
+
+    def test_deadline_without_count_is_unlimited(self):
+        """
+        With -w and no -c, probing goes on until the deadline (iputils).
+        """
+        self.assertIsNone(parse("-w", "2", "h")["count"])
+
+    def test_bad_flags(self):
+        """
+        Bad values and missing hosts are usage errors (exit 2 at the top).
+        """
+        for argv in [
+            [],
+            ["-c", "0", "h"],
+            ["-c", "x", "h"],
+            ["-i", "0", "h"],
+            ["-i", "0.0001", "h"],
+            ["-W", "0", "h"],
+            ["-s", "70000", "h"],
+            ["--format", "xml", "h"],
+            ["h", "0"],
+            ["h", "port"],
+            ["h", "1", "extra"],
+            ["--frobnicate", "h"],
+        ]:
+            self.assertRaises(usage.UsageError, parse, *argv)
+
+
+class PrinterTests(SynchronousTestCase):
+    def test_lines(self):
+        """
+        Per-event lines: time in ms with microsecond resolution, DUP!,
+        late, corrupted, foreign and timeouts.
+        """
+        printer = Printer("127.0.0.1:12000", io.StringIO(), quiet=False)
+        table = [
+            (ReplyReceived(1, 24, 0.000123, False), "24 bytes from 127.0.0.1:12000: seq=1 time=0.123 ms"),
+            (ReplyReceived(2, 24, 1.5, True), "24 bytes from 127.0.0.1:12000: seq=2 time=1500.000 ms (reordered)"),
+            (DuplicateReply(1, 24, 0.002), "24 bytes from 127.0.0.1:12000: seq=1 time=2.000 ms (DUP!)"),
+            (LateReply(3, 24, 1.25), "24 bytes from 127.0.0.1:12000: seq=3 time=1250.000 ms (late)"),
+            (CorruptedReply(4, 24), "24 bytes from 127.0.0.1:12000: seq=4 (corrupted: differs from the probe)"),
+            (ForeignReply(5, "not a probe"), "5 bytes from 127.0.0.1:12000: not our probe (not a probe)"),
+            (ProbeTimedOut(6), "no answer yet for seq=6"),
+        ]
+        for event, expected in table:
+            self.assertEqual(printer.line(event), expected)
+
+    def test_quiet(self):
+        """
+        -q prints nothing per event.
+        """
+        out = io.StringIO()
+        Printer("h", out, quiet=True)(ProbeTimedOut(1))
+        self.assertEqual(out.getvalue(), "")
+
+
+class MainTests(SynchronousTestCase):
+    def run_ping(self, *argv, answer=(), upper=False):
+        reactor = FakeUDPReactor()
+        out, err = io.StringIO(), io.StringIO()
+        result = main(reactor, parse(*argv), out=out, err=err, monotonic=reactor.seconds, install_signal=False)
+        done = []
+        result.addBoth(lambda value: done.append(True) or value)
+        if reactor.udp_ports:
+            protocol, transport = reactor.udp_ports[0][1], reactor.udp_ports[0][3]
+            for _ in range(100):
+                for index, (packet, addr) in enumerate(list(transport.written)):
+                    if index in answer and transport.listening:
+                        answer = [i for i in answer if i != index]
+                        reactor.advance(0.001)
+                        protocol.datagramReceived(packet.upper() if upper else packet, addr)
+                if done:
+                    break
+                reactor.advance(0.5)
+        return self.successResultOf(result), out.getvalue(), err.getvalue()
+
+    def test_run_with_some_replies(self):
+        """
+        A run with some replies prints the header, reply lines, iputils'
+        summary and exits 0.
+        """
+        code, out, err = self.run_ping("-c", "3", "127.0.0.1", answer=[0, 2], upper=True)
+        self.assertEqual(code, 0)
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "PING 127.0.0.1:12000 (udp): format lab, probes unpadded")
+        self.assertIn("--- 127.0.0.1:12000 ping statistics ---", lines)
+        self.assertIn("3 packets transmitted, 2 received, 33.3333% packet loss, time 2001ms", lines)
+        self.assertIn("no answer yet for seq=2", lines)
+        self.assertEqual(err, "")
+
+    def test_no_reply_exits_1(self):
+        """
+        Without any reply the exit code is 1.
+        """
+        code, out, _ = self.run_ping("-c", "2", "127.0.0.1")
+        self.assertEqual(code, 1)
+        self.assertIn("2 packets transmitted, 0 received, 100% packet loss", out)
+
+    def test_count_and_deadline_short_exits_1(self):
+        """
+        With -c and -w, fewer than -c replies by the deadline exits 1.
+        """
+        code, out, _ = self.run_ping("-c", "3", "-w", "2", "127.0.0.1", answer=[0])
+        self.assertEqual(code, 1)
+
+    def test_bad_host_exits_2(self):
+        """
+        A host that does not resolve is a clear error on stderr, exit 2.
+        """
+        code, out, err = self.run_ping("nosuch.invalid")
+        self.assertEqual(code, 2)
+        self.assertEqual(out, "")
+        self.assertTrue(err.startswith("netlab ping: error: cannot resolve 'nosuch.invalid'"))
+
+    def test_json(self):
+        """
+        --json prints one JSON document with percentiles and every probe's
+        fate, and no per-probe lines.
+        """
+        code, out, _ = self.run_ping("--json", "-c", "2", "127.0.0.1", answer=[1])
+        report = json.loads(out)
+        self.assertEqual(code, 0)
+        self.assertEqual([p["fate"] for p in report["probes"]], ["lost", "replied"])
+        self.assertEqual(set(report["percentiles_ms"]), {"p50", "p90", "p99"})
+        self.assertEqual(report["received"], 1)

@@ -1,0 +1,152 @@
+"""
+Tests for L{twisted_netlab.ping.echo.LossyEchoProtocol} on a fake
+datagram transport and a L{task.Clock}.
+"""
+
+from __future__ import annotations
+
+import random
+
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel, Logger
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.ping.fakes import FakeUDPPort
+from twisted_netlab.ping._core import AbuseLimits, DropReason, ImpairmentConfig, Refusal
+from twisted_netlab.ping.echo import LossyEchoProtocol
+
+CLIENT = ("127.0.0.1", 40000)
+
+
+class EchoTests(SynchronousTestCase):
+    def make(self, **kwargs):
+        self.clock = Clock()
+        self.events = []
+        kwargs.setdefault("rng", random.Random(1))
+        protocol = LossyEchoProtocol(self.clock, **kwargs)
+        protocol.log = Logger(observer=self.events.append, namespace="test")
+        self.transport = FakeUDPPort(protocol)
+        protocol.makeConnection(self.transport)
+        self.addCleanup(self.transport.stopListening)
+        return protocol
+
+    def test_echo_unchanged(self):
+        """
+        By default each datagram goes back to its sender byte for byte
+        (RFC 862).
+        """
+        protocol = self.make()
+        protocol.datagramReceived(b"Ping 1 2.0\x00\xff", CLIENT)
+        self.assertEqual(self.transport.written, [(b"Ping 1 2.0\x00\xff", CLIENT)])
+        self.assertEqual((protocol.counters.received, protocol.counters.echoed), (1, 1))
+
+    def test_upper(self):
+        """
+        With C{upper}, the echo is upper-cased as by the lab's server.
+        """
+        protocol = self.make(upper=True)
+        protocol.datagramReceived(b"Ping 1 2.0", CLIENT)
+        self.assertEqual(self.transport.payloads(), [b"PING 1 2.0"])
+
+    def test_total_loss_counts_drops(self):
+        """
+        With loss 1 nothing is echoed and every datagram is counted dropped.
+        """
+        protocol = self.make(impairments=ImpairmentConfig(loss=1.0))
+        for _ in range(5):
+            protocol.datagramReceived(b"x", CLIENT)
+        self.assertEqual(self.transport.written, [])
+        self.assertEqual(protocol.counters.dropped, 5)
+        self.assertEqual(protocol.counters.drops[DropReason.RANDOM_LOSS], 5)
+
+    def test_delay_waits_on_the_clock(self):
+        """
+        A delayed echo leaves only once the clock reaches its time.
+        """
+        protocol = self.make(impairments=ImpairmentConfig(delay_seconds=0.05))
+        protocol.datagramReceived(b"a", CLIENT)
+        self.clock.advance(0.049)
+        self.assertEqual(self.transport.written, [])
+        self.clock.advance(0.002)
+        self.assertEqual(self.transport.written, [(b"a", CLIENT)])
+
+    def test_duplicate(self):
+        """
+        With duplicate 1 every datagram is echoed twice and counted.
+        """
+        protocol = self.make(impairments=ImpairmentConfig(duplicate=1.0))
+        protocol.datagramReceived(b"a", CLIENT)
+        self.assertEqual(self.transport.payloads(), [b"a", b"a"])
+        self.assertEqual(protocol.counters.duplicated, 1)
+
+    def test_stop_cancels_pending_echoes(self):
+        """
+        Stopping the protocol cancels delayed echoes: nothing is written to
+        a closed port and no call is left on the clock.
+        """
+        protocol = self.make(impairments=ImpairmentConfig(delay_seconds=1.0), summary_interval=0)
+        protocol.datagramReceived(b"a", CLIENT)
+        self.transport.stopListening()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_abuse_limits(self):
+        """
+        Oversize datagrams, reflector and privileged source ports, and a
+        source over its packet rate are refused and counted, not echoed.
+        """
+        protocol = self.make(limits=AbuseLimits(max_datagram=10, source_rate=2, source_burst=2))
+        protocol.datagramReceived(b"x" * 11, CLIENT)
+        protocol.datagramReceived(b"x", ("127.0.0.1", 7))
+        protocol.datagramReceived(b"x", ("127.0.0.1", 19))
+        protocol.datagramReceived(b"x", ("127.0.0.1", 1023))
+        for _ in range(3):
+            protocol.datagramReceived(b"y", CLIENT)
+        self.assertEqual(self.transport.payloads(), [b"y", b"y"])
+        refused = protocol.counters.refused
+        self.assertEqual(
+            (refused[Refusal.OVERSIZE], refused[Refusal.PRIVILEGED_PORT], refused[Refusal.RATE_LIMITED]), (1, 3, 1)
+        )
+
+    def test_no_per_datagram_logs_by_default(self):
+        """
+        Without C{log_datagrams} nothing is logged per datagram.
+        """
+        protocol = self.make(impairments=ImpairmentConfig(loss=0.5))
+        for _ in range(20):
+            protocol.datagramReceived(b"x", CLIENT)
+        self.assertEqual(self.events, [])
+
+    def test_debug_logs_per_datagram(self):
+        """
+        With C{log_datagrams}, every datagram gets one debug line.
+        """
+        protocol = self.make(log_datagrams=True, limits=AbuseLimits(max_datagram=1))
+        protocol.datagramReceived(b"x", CLIENT)
+        protocol.datagramReceived(b"xx", CLIENT)
+        self.assertEqual([event["log_level"] for event in self.events], [LogLevel.debug, LogLevel.debug])
+        self.assertEqual(self.events[1]["reason"], "oversize")
+
+    def test_periodic_summary(self):
+        """
+        Every C{summary_interval} seconds an info line gives the totals,
+        but only when they changed.
+        """
+        protocol = self.make(summary_interval=10, impairments=ImpairmentConfig(loss=1.0))
+        protocol.datagramReceived(b"x", CLIENT)
+        self.clock.advance(10)
+        self.clock.advance(10)
+        summaries = [event for event in self.events if event["log_level"] is LogLevel.info]
+        self.assertEqual(len(summaries), 1)
+        self.assertEqual((summaries[0]["received"], summaries[0]["dropped"]), (1, 1))
+
+    def test_write_error_loses_one_echo(self):
+        """
+        An OS error on sending loses that echo only.
+        """
+        protocol = self.make()
+        self.transport.fail_with = OSError("No buffer space available")
+        protocol.datagramReceived(b"x", CLIENT)
+        self.transport.fail_with = None
+        protocol.datagramReceived(b"y", CLIENT)
+        self.assertEqual(self.transport.payloads(), [b"y"])
+        self.assertEqual(protocol.counters.dropped, 1)

@@ -1,0 +1,130 @@
+"""
+Tests for L{twisted_netlab.ping.tap}: option validation and the service.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_netlab.ping._core import DelayDistribution, GilbertElliott
+from twisted_netlab.ping.tap import EchoService, Options, makeService, parse_rate
+
+
+def parse(*argv):
+    options = Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_defaults(self):
+        """
+        By default: port 12000 on 127.0.0.1, no impairment, plain echo.
+        """
+        options = parse()
+        self.assertEqual((options["port"], options["interface"]), (12000, "127.0.0.1"))
+        self.assertTrue(options.impairments.is_transparent)
+        self.assertFalse(options["upper"])
+        self.assertFalse(options.limits.allow_low_ports)
+
+    def test_impairments(self):
+        """
+        Each impairment option lands in the configuration, in its units.
+        """
+        options = parse(
+            "--loss", "30%", "--delay", "50ms", "--jitter", "5ms", "--distribution", "Normal",
+            "--duplicate", "0.01", "--reorder", "0.02", "--corrupt", "0.001", "--rate", "1mbit",
+            "--limit", "50", "--seed", "4",
+        )
+        config = options.impairments
+        self.assertEqual(config.loss, 0.3)
+        self.assertAlmostEqual(config.delay_seconds, 0.05)
+        self.assertAlmostEqual(config.jitter_seconds, 0.005)
+        self.assertEqual(config.distribution, DelayDistribution.NORMAL)
+        self.assertEqual((config.duplicate, config.reorder, config.corrupt), (0.01, 0.02, 0.001))
+        self.assertEqual(config.rate_bytes_per_second, 125000.0)
+        self.assertEqual((config.limit, options["seed"]), (50, 4))
+
+    def test_burst_loss_as_netem(self):
+        """
+        --burst-loss takes netem's gemodel parameters.
+        """
+        self.assertEqual(parse("--burst-loss", "5%,25%").impairments.burst, GilbertElliott(0.05, 0.25))
+        self.assertEqual(parse("--burst-loss", "0.1").impairments.burst, GilbertElliott(0.1, 0.9))
+
+    def test_rates(self):
+        """
+        Rates follow tc's units.
+        """
+        self.assertEqual(parse_rate("100kbit"), 12500.0)
+        self.assertEqual(parse_rate("64kbps"), 64000.0)
+        self.assertEqual(parse_rate("500"), 500.0)
+
+    def test_rejections(self):
+        """
+        Bad values are usage errors with a clear message.
+        """
+        for argv in [
+            ["--loss", "1.5"],
+            ["--loss", "lots"],
+            ["--delay", "-1"],
+            ["--distribution", "cauchy"],
+            ["--loss", "0.1", "--burst-loss", "0.1"],
+            ["--reorder", "0.1"],
+            ["--burst-loss", "1,2,3,4,5"],
+            ["--rate", "fast"],
+            ["--port", "70000"],
+            ["--interface", "localhost"],
+            ["--max-size", "0"],
+            ["--limit", "0"],
+            ["--source-rate", "-1"],
+        ]:
+            self.assertRaises(usage.UsageError, parse, *argv)
+
+    def test_ipv6_interface(self):
+        """
+        IPv6 addresses are accepted as interfaces.
+        """
+        self.assertEqual(parse("--interface", "::1")["interface"], "::1")
+
+
+class ServiceTests(SynchronousTestCase):
+    def taken_port(self):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        return holder.getsockname()[1]
+
+    def test_port_taken_is_a_clear_error(self):
+        """
+        A port in use stops twistd with one clear line, not a traceback.
+        """
+        service = makeService(parse("--port", str(self.taken_port())))
+        self.assertIsInstance(service, EchoService)
+        error = self.assertRaises(SystemExit, service.startService)
+        self.assertIn("cannot listen on udp 127.0.0.1 port", str(error))
+        self.assertIn("choose another with --port", str(error))
+
+    def test_port_taken_skipped_for_netlab_all(self):
+        """
+        With --skip-if-port-taken the error is logged and the process
+        keeps running without the echo.
+        """
+        service = makeService(parse("--port", str(self.taken_port()), "--skip-if-port-taken"))
+        service.startService()
+        self.assertIsNone(service.port)
+        self.flushLoggedErrors()
+
+    def test_listens_and_stops(self):
+        """
+        The service binds the asked interface and port, and releases it.
+        """
+        service = makeService(parse("--port", "0"))
+        service.startService()
+        self.assertEqual(service.port.getHost().host, "127.0.0.1")
+        self.assertNotEqual(service.port.getHost().port, 0)
+        service.stopService()
+        self.assertIsNone(service.port)

@@ -1,0 +1,217 @@
+# -*- test-case-name: tests.heartbeat.test_monitor -*-
+"""
+The Twisted adapter of netlab-heartbeat's monitor: L{MonitorProtocol}
+feeds datagrams to the pure L{HeartbeatMonitor}, runs one sweep
+L{LoopingCall} for all clients, and hands every event to observers
+(L{IHeartbeatObserver}); L{LoggingObserver} turns them into log events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional
+
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import Interface, implementer
+
+from twisted_netlab.heartbeat._core import (
+    BeatKind,
+    BeatReceived,
+    ClientForgotten,
+    ClientState,
+    DatagramRejected,
+    HeartbeatMonitor,
+    MonitorEvent,
+    StateChanged,
+)
+
+log = Logger()
+
+
+class IHeartbeatObserver(Interface):
+    """
+    Receives what the monitor learns.  Called synchronously from the
+    reactor thread; an observer that raises is logged and the others still
+    run.
+    """
+
+    def beat_received(beat: BeatReceived) -> None:
+        """
+        An accepted beat, with its kind and figures.
+        """
+
+    def state_changed(change: StateChanged) -> None:
+        """
+        A client became alive, suspect, stopped or recovered.
+        """
+
+    def datagram_rejected(rejection: DatagramRejected) -> None:
+        """
+        A datagram was refused (every one, not only those reported).
+        """
+
+    def client_forgotten(forgotten: ClientForgotten) -> None:
+        """
+        A long-stopped client was dropped from the table.
+        """
+
+
+def default_sweep_interval(period: float, timeout: float) -> float:
+    """
+    How often the sweep runs when not told: half a period, at most one
+    second, and at most a tenth of the timeout, so a stop is reported no
+    later than C{timeout + sweep}.
+    """
+    return min(1.0, period / 2, timeout / 10)
+
+
+class MonitorProtocol(DatagramProtocol):
+    """
+    Receive beats and sweep.  The clock defaults to the global reactor late
+    (at C{startProtocol}); tests pass a L{task.Clock}.
+    """
+
+    noisy = False
+
+    def __init__(
+        self,
+        monitor: HeartbeatMonitor,
+        sweep_interval: Optional[float] = None,
+        observers: Iterable[IHeartbeatObserver] = (),
+        clock: Any = None,
+    ) -> None:
+        settings = monitor.settings
+        self.monitor = monitor
+        self.sweep_interval = (
+            sweep_interval
+            if sweep_interval is not None
+            else default_sweep_interval(settings.period, settings.timeout)  # type: ignore[arg-type]
+        )
+        self.observers: List[IHeartbeatObserver] = list(observers)
+        self.clock = clock
+        self._sweeper: Optional[LoopingCall] = None
+
+    def add_observer(self, observer: IHeartbeatObserver) -> None:
+        self.observers.append(observer)
+
+    def remove_observer(self, observer: IHeartbeatObserver) -> None:
+        self.observers.remove(observer)
+
+    def startProtocol(self) -> None:
+        if self.clock is None:
+            from twisted.internet import reactor
+
+            self.clock = reactor
+        self._sweeper = LoopingCall(self.sweep)
+        self._sweeper.clock = self.clock
+        self._sweeper.start(self.sweep_interval, now=False).addErrback(
+            lambda reason: log.failure("heartbeat sweep stopped", reason)
+        )
+
+    def stopProtocol(self) -> None:
+        if self._sweeper is not None and self._sweeper.running:
+            self._sweeper.stop()
+        self._sweeper = None
+
+    def datagramReceived(self, data: bytes, addr: Any) -> None:
+        self._dispatch(self.monitor.datagram_received(data, (addr[0], addr[1]), self.clock.seconds()))
+
+    def sweep(self) -> None:
+        self._dispatch(self.monitor.sweep(self.clock.seconds()))
+
+    def _dispatch(self, events: List[MonitorEvent]) -> None:
+        for event in events:
+            if isinstance(event, BeatReceived):
+                method = "beat_received"
+            elif isinstance(event, StateChanged):
+                method = "state_changed"
+            elif isinstance(event, DatagramRejected):
+                method = "datagram_rejected"
+            else:
+                method = "client_forgotten"
+            for observer in list(self.observers):
+                try:
+                    getattr(observer, method)(event)
+                except Exception:
+                    log.failure("heartbeat observer {observer!r} failed", observer=observer)
+
+
+@implementer(IHeartbeatObserver)
+class LoggingObserver:
+    """
+    One log event per accepted beat (or only the notable ones when
+    C{all_beats} is false), per state change (with the figures), per
+    reported rejection and per forgotten client.
+    """
+
+    def __init__(self, timeout: float, sweep_interval: float, all_beats: bool = True, logger: Optional[Logger] = None) -> None:
+        self.timeout = timeout
+        self.sweep_interval = sweep_interval
+        self.all_beats = all_beats
+        self.log = logger if logger is not None else Logger(namespace="netlab-heartbeat")
+
+    def beat_received(self, beat: BeatReceived) -> None:
+        if beat.kind is BeatKind.ON_TIME and not self.all_beats:
+            return
+        if beat.kind is BeatKind.RESTART:
+            self.log.warn(
+                "{client} restarted: sequence {previous_sequence} -> {sequence} "
+                "after {since_last_seconds:.3f} s (from {source})",
+                **_fields(beat),
+            )
+            return
+        since = "first beat" if beat.since_last_seconds is None else f"{beat.since_last_seconds:.3f} s since last"
+        extra = ""
+        if beat.lost > 0:
+            extra += f", {beat.lost} lost"
+        if beat.kind is BeatKind.LATE:
+            extra += f", {beat.late_by_seconds:.3f} s late"
+        self.log.info(
+            "{client} beat {sequence} {kind_name}: {since}{extra}, "
+            "offset {offset_seconds:+.3f} s, jitter {jitter_ms:.2f} ms",
+            kind_name=beat.kind.value,
+            since=since,
+            extra=extra,
+            jitter_ms=beat.jitter_seconds * 1000,
+            **_fields(beat),
+        )
+
+    def state_changed(self, change: StateChanged) -> None:
+        previous = "new" if change.previous is None else change.previous.value
+        level = self.log.warn if change.state in (ClientState.STOPPED, ClientState.SUSPECT) else self.log.info
+        level(
+            "{client} {state_name} (was {previous_name}): silent {silence_seconds:.3f} s, "
+            "phi {phi:.2f}, timeout {timeout:g} s, sweep {sweep:g} s, last sequence {last_sequence}, "
+            "beats {beats}, lost {lost}, restarts {restarts}",
+            state_name=change.state.value,
+            previous_name=previous,
+            timeout=self.timeout,
+            sweep=self.sweep_interval,
+            **_fields(change),
+        )
+
+    def datagram_rejected(self, rejection: DatagramRejected) -> None:
+        if not rejection.report:
+            return
+        self.log.warn(
+            "rejected datagram from {source}: {reason_name} ({detail}); "
+            "{suppressed} more from this host since its last report; next report in a minute at the earliest",
+            reason_name=rejection.reason.value,
+            **_fields(rejection),
+        )
+
+    def client_forgotten(self, forgotten: ClientForgotten) -> None:
+        self.log.info("{client} forgotten after {silence_seconds:.0f} s of silence", **_fields(forgotten))
+
+
+def _fields(event: Any) -> dict:
+    """
+    The event's fields as log keys (enums by value), so a JSON log observer
+    gets the figures, not only the text.
+    """
+    fields = {}
+    for name in event.__dataclass_fields__:
+        value = getattr(event, name)
+        fields[name] = getattr(value, "value", value)
+    return fields

@@ -1,0 +1,128 @@
+# -*- test-case-name: tests.heartbeat.test_tap -*-
+"""
+twistd glue for ``twistd netlab-heartbeat`` (the monitor): L{Options} and
+L{makeService}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.application.service import IService, MultiService
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from twisted_netlab._endpoints import (
+    DatagramListeningService,
+    StreamListeningService,
+    default_reactor,
+    parse_duration,
+    parse_interface,
+    parse_udp_port,
+)
+from twisted_netlab.heartbeat._core import HeartbeatMonitor, KeyBy, LocalProtocolError, MonitorSettings
+from twisted_netlab.heartbeat.keyfile import read_key_file
+from twisted_netlab.heartbeat.monitor import LoggingObserver, MonitorProtocol, default_sweep_interval
+from twisted_netlab.heartbeat.status import status_site
+
+
+def _positive_duration(name: str, value: Optional[str]) -> Optional[float]:
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise usage.UsageError(f"--{name} must be > 0, not {value!r}")
+    return seconds
+
+
+class Options(usage.Options):
+    synopsis = "[--port 13000] [--interface 127.0.0.1] [--period 5] [--timeout 50] [--status ENDPOINT]"
+    longdesc = (
+        "Monitor UDP heartbeats ('<seq> - <epoch>', optionally with id=, boot=, mac=) from many "
+        "clients: report each beat (lost, late, duplicate, reordered, restarted, clock offset, "
+        "jitter) and each client's state (alive, suspect by phi accrual, stopped after --timeout "
+        "of silence, recovered)."
+    )
+    optFlags = [
+        ["quiet", "q", "Log only notable beats (late, lost, duplicate, reordered, restart) and state changes."],
+    ]
+    optParameters = [
+        ["port", "p", 13000, "UDP port to listen on (0: any free port).", parse_udp_port],
+        ["interface", "i", "127.0.0.1", "Address to listen on (0.0.0.0 or :: for all).", parse_interface],
+        ["period", None, "5", "Interval the senders beat at (e.g. 5, 0.2, 250ms)."],
+        ["timeout", None, None, "Silence after which a client is stopped (default: 10 periods)."],
+        ["tolerance", None, None, "How much after the expected time a beat counts as late (default: period/2)."],
+        ["sweep", None, None, "How often all clients are checked (default: min(1 s, period/2, timeout/10))."],
+        ["phi-threshold", None, 8.0, "Phi at which a client becomes suspect.", float],
+        ["min-std-deviation", None, None, "Phi detector's floor for the interval deviation (default: period/10)."],
+        ["acceptable-pause", None, None, "Pause the phi detector tolerates on top of the mean (default: 3 periods)."],
+        ["key-file", "k", None, "Shared key: accept only beats signed with it (HMAC-SHA256)."],
+        ["max-skew", None, None, "Refuse beats whose timestamp is further from our clock (default: 300 s with a key, else 1 day)."],
+        ["max-clients", None, 100000, "Most clients tracked at once.", int],
+        ["forget-after", None, "1h", "Forget stopped clients after this much silence."],
+        ["key-by", None, "address", "Group beats without id= by 'address' (host and port) or 'host'."],
+        ["status", None, None, "Serve the status page (HTML and /status.json) on this endpoint, e.g. tcp:8090:interface=127.0.0.1."],
+    ]
+
+    def postOptions(self) -> None:
+        period = _positive_duration("period", self["period"])
+        assert period is not None
+        key = read_key_file(self["key-file"]) if self["key-file"] else None
+        if self["key-by"] not in ("address", "host"):
+            raise usage.UsageError("--key-by must be 'address' or 'host'")
+        max_skew = None
+        if self["max-skew"] is not None:
+            max_skew = _positive_duration("max-skew", self["max-skew"])
+        if not 0 < self["phi-threshold"] < 1000:
+            raise usage.UsageError("--phi-threshold must be between 0 and 1000")
+        min_std = _positive_duration("min-std-deviation", self["min-std-deviation"])
+        pause = None if self["acceptable-pause"] is None else parse_duration(self["acceptable-pause"])
+        tolerance = None if self["tolerance"] is None else parse_duration(self["tolerance"])
+        try:
+            self["settings"] = MonitorSettings(
+                period=period,
+                timeout=_positive_duration("timeout", self["timeout"]),
+                tolerance=tolerance,
+                phi_threshold=self["phi-threshold"],
+                min_std_deviation=min_std,
+                acceptable_pause=pause,
+                key=key,
+                max_skew=max_skew,
+                max_clients=self["max-clients"],
+                forget_after=_positive_duration("forget-after", self["forget-after"]),  # type: ignore[arg-type]
+                key_by=KeyBy(self["key-by"]),
+            )
+        except LocalProtocolError as error:
+            raise usage.UsageError(str(error))
+        if self["status"] is not None:
+            try:
+                serverFromString(None, self["status"])
+            except Exception as error:  # ValueError, KeyError, TypeError, SSL errors...
+                raise usage.UsageError(f"--status {self['status']!r} is not a usable endpoint: {error}")
+        settings = self["settings"]
+        sweep = _positive_duration("sweep", self["sweep"])
+        self["sweep-seconds"] = sweep if sweep is not None else default_sweep_interval(settings.period, settings.timeout)
+
+
+def makeService(config: Any, reactor: Any = None) -> IService:
+    """
+    The monitor on UDP, and the status page if C{--status} was given; both
+    share one L{HeartbeatMonitor}.
+    """
+    reactor = default_reactor(reactor)
+    settings: MonitorSettings = config["settings"]
+    monitor = HeartbeatMonitor(settings)
+    sweep = config["sweep-seconds"]
+    observer = LoggingObserver(settings.timeout, sweep, all_beats=not config["quiet"])  # type: ignore[arg-type]
+    protocol = MonitorProtocol(monitor, sweep, [observer], clock=reactor)
+    service = MultiService()
+    DatagramListeningService(
+        "netlab-heartbeat", protocol, config["port"], config["interface"], reactor=reactor
+    ).setServiceParent(service)
+    if config["status"]:
+        StreamListeningService(
+            "netlab-heartbeat-status", config["status"], status_site(monitor, reactor, reactor), reactor=reactor
+        ).setServiceParent(service)
+    service.monitor = monitor  # type: ignore[attr-defined]
+    service.protocol = protocol  # type: ignore[attr-defined]
+    return service

@@ -1,0 +1,347 @@
+# -*- test-case-name: tests.mail.test_cli -*-
+"""
+``netlab mail``: send one message over ESMTP, as swaks does, on top of
+L{twisted_netlab.mail.client.send_messages}.  This module only parses
+options, reads files and the password, prints, and maps errors to exit codes.
+
+Exit codes (also in README):
+  0 delivered to every recipient      1 delivered, but some recipients refused
+  2 usage error (bad flag, unreadable file, header injection attempt, no password)
+  3 connection failed                 4 greeting, EHLO/HELO or RSET refused
+  5 TLS: STARTTLS missing/refused, handshake or certificate failure, injection
+  6 AUTH: refused, not offered, or no mechanism in common
+  7 envelope: MAIL FROM or every RCPT TO refused; SIZE, 8BITMIME or SMTPUTF8 missing
+  8 message refused at DATA or after the final dot
+A timeout or a protocol violation gets the code of the step it happened in.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import time
+from typing import Any, List, Optional, TextIO
+
+from twisted.python import usage
+from twisted.python.failure import Failure
+
+from twisted_netlab._endpoints import parse_duration
+from twisted_netlab.mail._core import (
+    Attachment,
+    Credentials,
+    Envelope,
+    LocalProtocolError,
+    Mailbox,
+    MessageResult,
+    SMTPClientError,
+    TLSMode,
+    build_message,
+    make_message_id,
+)
+
+PASSWORD_ENVIRONMENT_VARIABLE = "NETLAB_MAIL_PASSWORD"
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+
+#: Bound what we read from files and stdin into memory.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def _read_input(path: str, what: str, stdin: Any = None) -> bytes:
+    try:
+        if path == "-":
+            stream = (stdin or sys.stdin).buffer if hasattr(stdin or sys.stdin, "buffer") else (stdin or sys.stdin)
+            data = stream.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)
+    except OSError as error:
+        raise usage.UsageError(f"cannot read {what} {path!r}: {error.strerror or error}")
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) > MAX_INPUT_BYTES:
+        raise usage.UsageError(f"{what} {path!r} is larger than {MAX_INPUT_BYTES} bytes")
+    return data
+
+
+class Options(usage.Options):
+    synopsis = "Usage: netlab mail --from ADDRESS --to ADDRESS [options]"
+    longdesc = (
+        "Send one message over ESMTP and show the dialogue (-v).  TLS is required by "
+        "default (STARTTLS); the password comes from --password-file, the "
+        f"{PASSWORD_ENVIRONMENT_VARIABLE} environment variable or a prompt, never from "
+        "the command line.  Exit codes: 0 sent, 1 some recipients refused, 2 usage, "
+        "3 connect, 4 greeting/EHLO, 5 TLS, 6 AUTH, 7 envelope, 8 message."
+    )
+
+    optParameters = [
+        ["server", "s", "127.0.0.1", "SMTP server host name or address."],
+        ["port", "p", None, "Server port (default 25, or 465 with --tls implicit).", int],
+        ["from", "f", None, "Envelope sender and From: header (Name <a@b> allowed)."],
+        ["subject", None, "netlab mail test", "Subject: header."],
+        ["body", None, None, "Message text."],
+        ["body-file", None, None, "Read the message text from FILE ('-' for stdin)."],
+        ["raw", None, None, "Send FILE ('-' for stdin) as the whole message, unchanged but for CRLF."],
+        ["tls", None, "required", "required | opportunistic | none | implicit"],
+        ["cafile", None, None, "Trust only the CA certificates in this PEM file."],
+        ["user", "u", None, "AUTH user name (enables AUTH)."],
+        ["password-file", None, None, "Read the AUTH password from the first line of FILE."],
+        ["auth", None, None, "AUTH mechanism: CRAM-MD5, PLAIN or LOGIN (default: best offered)."],
+        ["ehlo", None, None, "Name to greet with (default: our address literal, e.g. [127.0.0.1])."],
+        ["timeout", None, 30.0, "Timeout for connecting and for every reply (30s, 1m, 500ms).", parse_duration],
+    ]
+    optFlags = [
+        ["insecure", None, "Do not verify the server certificate (DANGEROUS; warns)."],
+        ["verbose", "v", "Print the SMTP transcript (secrets masked)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["to"] = []
+        self["cc"] = []
+        self["bcc"] = []
+        self["attach"] = []
+        self["header"] = []
+        self.stdin: Any = sys.stdin
+
+    def opt_to(self, address: str) -> None:
+        """
+        Recipient (To: header and envelope); repeatable.
+        """
+        self["to"].append(address)
+
+    opt_t = opt_to
+
+    def opt_cc(self, address: str) -> None:
+        """
+        Recipient shown in Cc:; repeatable.
+        """
+        self["cc"].append(address)
+
+    def opt_bcc(self, address: str) -> None:
+        """
+        Recipient in the envelope only; repeatable.
+        """
+        self["bcc"].append(address)
+
+    def opt_attach(self, path: str) -> None:
+        """
+        Attach FILE (MIME type from its name); repeatable.
+        """
+        self["attach"].append(path)
+
+    def opt_header(self, header: str) -> None:
+        """
+        Add a header "Name: value"; repeatable.
+        """
+        name, colon, value = header.partition(":")
+        if not colon:
+            raise usage.UsageError(f"--header wants 'Name: value', not {header!r}")
+        self["header"].append((name.strip(), value.strip()))
+
+    def opt_password(self, _: str) -> None:
+        """
+        Refused: a password on the command line shows in ps and shell history.
+        """
+        raise usage.UsageError(
+            "passwords are not accepted on the command line (ps and shell history show them); "
+            f"use --password-file, the {PASSWORD_ENVIRONMENT_VARIABLE} environment variable, or the prompt"
+        )
+
+    def postOptions(self) -> None:
+        try:
+            self["tls_mode"] = TLSMode(self["tls"])
+        except ValueError:
+            raise usage.UsageError(
+                f"--tls must be one of required, opportunistic, none, implicit, not {self['tls']!r}"
+            )
+        if self["from"] is None:
+            raise usage.UsageError("--from is required")
+        if not (self["to"] or self["cc"] or self["bcc"]):
+            raise usage.UsageError("at least one --to, --cc or --bcc is required")
+        if self["port"] is not None and not 1 <= self["port"] <= 65535:
+            raise usage.UsageError(f"--port must be 1 to 65535, not {self['port']}")
+        if self["auth"] is not None and self["user"] is None:
+            raise usage.UsageError("--auth needs --user")
+        if self["auth"] is not None and self["auth"].upper() not in ("CRAM-MD5", "PLAIN", "LOGIN"):
+            raise usage.UsageError(f"--auth must be CRAM-MD5, PLAIN or LOGIN, not {self['auth']!r}")
+        if self["insecure"] and self["cafile"]:
+            raise usage.UsageError("--insecure and --cafile contradict each other")
+        if self["cafile"] is not None and not os.path.isfile(self["cafile"]):
+            raise usage.UsageError(f"--cafile {self['cafile']!r} is not a readable file")
+        if self["timeout"] <= 0:
+            raise usage.UsageError("--timeout must be more than 0")
+        sources = [k for k in ("body", "body-file", "raw") if self[k] is not None]
+        if len(sources) > 1:
+            raise usage.UsageError("use only one of --body, --body-file and --raw")
+        if self["raw"] is not None and (self["attach"] or self["header"]):
+            raise usage.UsageError("--raw sends the file as it is: --attach and --header do not apply")
+        try:
+            self["sender"] = Mailbox.parse(self["from"], "--from")
+            self["recipients"] = {
+                key: [Mailbox.parse(a, f"--{key}") for a in self[key]] for key in ("to", "cc", "bcc")
+            }
+        except LocalProtocolError as error:
+            raise usage.UsageError(str(error))
+        self["password_value"] = self._password_from_file_or_environment()
+        self["message"] = self._message_bytes()
+
+    def _password_from_file_or_environment(self) -> Optional[str]:
+        if self["password-file"] is not None:
+            if self["user"] is None:
+                raise usage.UsageError("--password-file needs --user")
+            data = _read_input(self["password-file"], "password file")
+            return data.decode("utf-8", "replace").splitlines()[0] if data.strip() else ""
+        if self["user"] is not None:
+            return os.environ.get(PASSWORD_ENVIRONMENT_VARIABLE)
+        return None
+
+    def _message_bytes(self) -> bytes:
+        if self["raw"] is not None:
+            return _read_input(self["raw"], "message file", self.stdin)
+        if self["body"] is not None:
+            body = self["body"]
+        elif self["body-file"] is not None:
+            body = _read_input(self["body-file"], "body file", self.stdin).decode("utf-8", "replace")
+        elif self.stdin is not None and not _isatty(self.stdin):
+            body = _read_input("-", "standard input", self.stdin).decode("utf-8", "replace")
+        else:
+            body = ""
+        attachments = []
+        for path in self["attach"]:
+            attachments.append(Attachment(os.path.basename(path), _read_input(path, "attachment")))
+        sender: Mailbox = self["sender"]
+        domain = sender.address.rpartition("@")[2]
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            domain = "netlab.invalid"
+        try:
+            return build_message(
+                sender,
+                self["recipients"]["to"],
+                self["recipients"]["cc"],
+                subject=self["subject"],
+                body=body,
+                attachments=attachments,
+                now=time.time(),
+                message_id=make_message_id(os.urandom(16), domain),
+                extra_headers=self["header"],
+            )
+        except LocalProtocolError as error:
+            raise usage.UsageError(str(error))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def resolve_password(options: Options, stdin: Any = None, prompt: Any = getpass.getpass) -> Optional[str]:
+    """
+    The password from --password-file or the environment, else a prompt,
+    but only when stdin is a terminal (a script must not hang on one).
+    """
+    if options["user"] is None:
+        return None
+    if options["password_value"] is not None:
+        return options["password_value"]
+    stdin = stdin if stdin is not None else sys.stdin
+    if not _isatty(stdin):
+        raise usage.UsageError(
+            f"--user needs a password: --password-file FILE, {PASSWORD_ENVIRONMENT_VARIABLE}, "
+            "or run on a terminal to be prompted"
+        )
+    return prompt(f"Password for {options['user']}: ")
+
+
+def report(result: MessageResult, out: TextIO) -> int:
+    for recipient in result.recipients:
+        if recipient.accepted:
+            out.write(f"accepted {recipient.address}\n")
+        else:
+            reply = recipient.reply.quoted() if recipient.reply else "not tried"
+            out.write(f"refused  {recipient.address}: {reply}\n")
+    final = result.reply.quoted() if result.reply else ""
+    accepted = len([r for r in result.recipients if r.accepted])
+    out.write(f"sent to {accepted} of {len(result.recipients)} recipients: {final}\n")
+    return EXIT_OK if not result.refused else EXIT_PARTIAL
+
+
+def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> Any:
+    from twisted_netlab.mail.client import client_tls_options, send_messages
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        password = resolve_password(options)
+    except usage.UsageError as error:
+        err.write(f"netlab mail: error: {error}\n")
+        return EXIT_USAGE
+    credentials = None
+    if options["user"] is not None:
+        try:
+            credentials = Credentials(options["user"], password or "")
+        except LocalProtocolError as error:
+            err.write(f"netlab mail: error: {error}\n")
+            return EXIT_USAGE
+    mode: TLSMode = options["tls_mode"]
+    tls_options = None
+    if mode is not TLSMode.NONE:
+        if options["insecure"]:
+            err.write(
+                "netlab mail: WARNING: --insecure: the server certificate is NOT verified; "
+                "anyone on the path can read and change this session, including the password\n"
+            )
+        tls_options = client_tls_options(options["server"], options["cafile"], options["insecure"])
+    recipients = options["recipients"]
+    sender: Mailbox = options["sender"]
+    addresses = tuple(m.address for m in recipients["to"] + recipients["cc"] + recipients["bcc"])
+    raw = options["message"]
+    envelope = Envelope(sender.address, addresses, raw, utf8=not raw.isascii() and options["raw"] is None)
+
+    def show(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    finished = send_messages(
+        reactor,
+        options["server"],
+        [envelope],
+        port=options["port"],
+        tls=mode,
+        credentials=credentials,
+        auth_mechanism=options["auth"],
+        tls_options=tls_options,
+        ehlo_name=options["ehlo"],
+        timeout_seconds=options["timeout"],
+        transcript=show if options["verbose"] else None,
+    )
+
+    def done(results: List[MessageResult]) -> int:
+        [result] = results
+        if result.error is not None:
+            return failed(Failure(result.error))
+        return report(result, out)
+
+    def failed(reason: Failure) -> int:
+        error = reason.value
+        if not isinstance(error, SMTPClientError):
+            err.write(f"netlab mail: error: {reason.getErrorMessage()}\n")
+            return 1
+        result = error.result
+        if result is not None and any(r.reply is not None for r in result.recipients):
+            for recipient in result.recipients:
+                if recipient.reply is not None and not recipient.accepted:
+                    err.write(f"netlab mail: refused {recipient.address}: {recipient.reply.quoted()}\n")
+        err.write(f"netlab mail: error at {error}\n")
+        return int(error.phase)
+
+    return finished.addCallbacks(done, failed)
+
+
+__all__ = ["Options", "main"]

@@ -1,0 +1,471 @@
+# -*- test-case-name: tests.mail.test_client -*-
+"""
+The Twisted adapter of the ``netlab mail`` client: L{SMTPClientProtocol}
+feeds reply lines to the sans-IO L{ClientDialogue}, carries out the events it
+returns (writes, STARTTLS, closing), and runs a timeout for every reply.
+L{sendmail} and L{send_messages} are the Deferred-returning library API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from typing import Any, Callable, List, Optional, Sequence
+
+from twisted.internet import defer
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    wrapClientTLS,
+)
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import Factory
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from twisted_netlab.mail._core import (
+    MAX_REPLY_LINE_LENGTH,
+    ClientConfig,
+    ClientDialogue,
+    CloseConnection,
+    ConnectionLost,
+    Credentials,
+    DialogueFailed,
+    DialogueFinished,
+    Envelope,
+    MessageFinished,
+    MessageResult,
+    ReplyReceived,
+    SendData,
+    SendLine,
+    StartTLS,
+    Step,
+    TLSMode,
+)
+
+#: Called with each transcript line, e.g. ``"<- 250 OK"``.
+Transcript = Callable[[str], None]
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+#: How many lines of a message the transcript shows before summarising.
+TRANSCRIPT_DATA_LINES = 40
+
+
+def local_ehlo_name(transport: Any) -> str:
+    """
+    RFC 5321 4.1.4: without a known FQDN, greet with the address literal of
+    our end of the connection (it is what the server sees anyway, and does
+    not leak a host name).
+    """
+    host = getattr(transport.getHost(), "host", "127.0.0.1")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "[127.0.0.1]"
+    if address.version == 6:
+        return f"[IPv6:{address.compressed}]"
+    return f"[{address}]"
+
+
+@implementer(IHandshakeListener)
+class SMTPClientProtocol(LineReceiver):
+    """
+    One SMTP client connection.
+
+    @ivar finished: fires with the list of L{MessageResult} once QUIT was
+        answered, or fails with the L{SMTPClientError} that ended the
+        dialogue (its C{results} attribute lists messages already done).
+    """
+
+    delimiter = b"\r\n"
+    MAX_LENGTH = MAX_REPLY_LINE_LENGTH
+    transport: Any
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        messages: Sequence[Envelope],
+        tls_options: Any = None,
+        clock: Any = None,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        transcript: Optional[Transcript] = None,
+        derive_ehlo_name: bool = False,
+    ) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock  # default late
+        self.config = config
+        self.messages = list(messages)
+        self.tls_options = tls_options
+        self.clock = clock
+        self.timeout_seconds = timeout_seconds
+        self.transcript = transcript
+        self.derive_ehlo_name = derive_ehlo_name
+        self.dialogue: Optional[ClientDialogue] = None
+        self.finished: defer.Deferred = defer.Deferred(self._cancel)
+        self._timer: Any = None
+        self._closed = False
+        self._outcome: Any = None
+
+    # -- Twisted callbacks
+
+    def connectionMade(self) -> None:
+        config = self.config
+        if self.derive_ehlo_name:
+            config = dataclasses.replace(config, ehlo_name=local_ehlo_name(self.transport))
+        self.dialogue = ClientDialogue(config, self.messages)
+        self._show(f"=== connected to {_describe(self.transport.getPeer())}")
+        self._arm_timer()
+
+    def lineReceived(self, line: bytes) -> None:
+        assert self.dialogue is not None
+        self._show("<- " + line.decode("utf-8", "replace"))
+        self._carry_out(self.dialogue.receive_line(line))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        assert self.dialogue is not None
+        # The parser names the step and refuses the line as too long.
+        self._carry_out(self.dialogue.receive_line(line[: MAX_REPLY_LINE_LENGTH + 1]))
+
+    def handshakeCompleted(self) -> None:
+        self._show("=== TLS established: " + _tls_summary(self.transport))
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self._cancel_timer()
+        self._closed = True
+        if self.dialogue is not None:
+            detail = _failure_text(reason)
+            self._carry_out(self.dialogue.connection_lost(detail))
+        self._fire()
+
+    def _finish_when_closed(self) -> None:
+        """
+        Report only once the connection is really closed, so a caller never
+        inherits a half-open connection; a peer that does not close after
+        our close gets one more timeout, then an abort.
+        """
+        if self._closed:
+            self._fire()
+            return
+        self._timer = self.clock.callLater(self.timeout_seconds, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._timer = None
+        self.transport.abortConnection()
+        self._fire()
+
+    def _fire(self) -> None:
+        if self._outcome is None or self.finished.called:
+            return
+        outcome, self._outcome = self._outcome, None
+        self._cancel_timer()
+        if isinstance(outcome, Failure):
+            self.finished.errback(outcome)
+        else:
+            self.finished.callback(outcome)
+
+    # -- events
+
+    def _carry_out(self, events: List[Any]) -> None:
+        assert self.dialogue is not None
+        progressed = False
+        for event in events:
+            if isinstance(event, SendLine):
+                self._show("-> " + event.display)
+                self.transport.write(event.line + b"\r\n")
+                progressed = True
+            elif isinstance(event, SendData):
+                self._show_data(event.data)
+                self.transport.write(event.data)
+                progressed = True
+            elif isinstance(event, ReplyReceived):
+                progressed = True
+            elif isinstance(event, StartTLS):
+                self._start_tls()
+                return
+            elif isinstance(event, CloseConnection):
+                self._cancel_timer()
+                if event.abort:
+                    self.transport.abortConnection()
+                else:
+                    self.transport.loseConnection()
+            elif isinstance(event, MessageFinished):
+                pass
+            elif isinstance(event, DialogueFinished):
+                self._cancel_timer()
+                self._outcome = list(self.dialogue.results)
+                self._finish_when_closed()
+            elif isinstance(event, DialogueFailed):
+                self._cancel_timer()
+                error = event.error
+                error.results = list(self.dialogue.results)  # type: ignore[attr-defined]
+                self._show(f"*** {error}")
+                self._outcome = Failure(error)
+                self._finish_when_closed()
+        if progressed and self.dialogue.awaiting_reply:
+            self._arm_timer()
+
+    def _start_tls(self) -> None:
+        assert self.dialogue is not None
+        # RFC 3207 5: whatever the server sent after "220" arrived in
+        # plaintext and cannot be trusted; the core decides what it means.
+        unread = self.clearLineBuffer()
+        if unread:
+            self._carry_out(self.dialogue.tls_started(unread))
+            return
+        self._show("=== starting TLS")
+        self.transport.startTLS(self.tls_options)
+        self._carry_out(self.dialogue.tls_started(b""))
+
+    # -- timeouts (every reply has one; the clock is injected)
+
+    def _arm_timer(self) -> None:
+        self._cancel_timer()
+        self._timer = self.clock.callLater(self.timeout_seconds, self._timed_out)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        assert self.dialogue is not None
+        self._carry_out(self.dialogue.timed_out(self.timeout_seconds))
+
+    def _cancel(self, _: defer.Deferred) -> None:
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    # -- transcript
+
+    def _show(self, text: str) -> None:
+        if self.transcript is not None:
+            self.transcript(text)
+
+    def _show_data(self, data: bytes) -> None:
+        if self.transcript is None:
+            return
+        lines = data.split(b"\r\n")[:-1]
+        for line in lines[:TRANSCRIPT_DATA_LINES]:
+            self._show(" > " + line.decode("utf-8", "replace"))
+        if len(lines) > TRANSCRIPT_DATA_LINES:
+            self._show(f" > [... {len(lines) - TRANSCRIPT_DATA_LINES} more lines, {len(data)} bytes in all]")
+
+
+def _tls_summary(transport: Any) -> str:
+    """
+    Protocol, cipher and the certificate's subject and issuer, for -v.
+    """
+    try:
+        handle = transport.getHandle()
+        text = f"{handle.get_protocol_version_name()} {handle.get_cipher_name()}"
+    except Exception:
+        return "(no details available)"
+    try:
+        certificate = handle.get_peer_certificate(as_cryptography=True)
+        text += f", certificate {certificate.subject.rfc4514_string()} issued by {certificate.issuer.rfc4514_string()}"
+    except Exception:
+        pass
+    return text
+
+
+def _failure_text(reason: Optional[Failure]) -> str:
+    """
+    One readable line for why a connection ended; OpenSSL's error lists are
+    reduced to their reasons, with a hint for the usual certificate problem.
+    """
+    if reason is None:
+        return "connection closed"
+    try:
+        from OpenSSL import SSL
+    except ImportError:  # pragma: no cover - twisted[tls] installs it
+        return reason.getErrorMessage()
+    if not reason.check(SSL.Error):
+        return reason.getErrorMessage()
+    reasons = []
+    for argument in reason.value.args:
+        for item in argument if isinstance(argument, list) else [argument]:
+            text = item[-1] if isinstance(item, tuple) and item else str(item)
+            if text and text not in reasons:
+                reasons.append(text)
+    text = "; ".join(reasons) or reason.getErrorMessage()
+    if "certificate verify failed" in text:
+        text += " (the server certificate is not trusted for this name: --cafile FILE for a private CA)"
+    return text
+
+
+def _describe(address: Any) -> str:
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return str(address)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _OneShotFactory(Factory):
+    def __init__(self, protocol: SMTPClientProtocol) -> None:
+        self._protocol = protocol
+
+    def buildProtocol(self, addr: Any) -> SMTPClientProtocol:
+        return self._protocol
+
+
+def client_tls_options(host: str, cafile: Optional[str] = None, insecure: bool = False) -> Any:
+    """
+    TLS settings checking the server's certificate against C{host} with
+    service-identity (a DNS name or an IP address in subjectAltName),
+    trusting the system CAs or only those in C{cafile}.  C{insecure}
+    disables verification entirely (the CLI warns loudly).
+    """
+    from twisted.internet import ssl
+
+    if insecure:
+        return ssl.CertificateOptions(verify=False)
+    trust_root = None
+    if cafile is not None:
+        with open(cafile, "rb") as f:
+            pem = f.read()
+        certificates = [
+            ssl.Certificate.loadPEM(block)
+            for block in _pem_blocks(pem)
+        ]
+        if not certificates:
+            raise ValueError(f"{cafile}: no PEM certificate found")
+        trust_root = ssl.trustRootFromCertificates(certificates)
+    return ssl.optionsForClientTLS(host, trustRoot=trust_root)
+
+
+def _pem_blocks(pem: bytes) -> List[bytes]:
+    end = b"-----END CERTIFICATE-----"
+    blocks = []
+    for part in pem.split(end)[:-1]:
+        start = part.find(b"-----BEGIN CERTIFICATE-----")
+        if start >= 0:
+            blocks.append(part[start:] + end + b"\n")
+    return blocks
+
+
+def _endpoint(reactor: Any, host: str, port: int, timeout_seconds: float) -> Any:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return HostnameEndpoint(reactor, host, port, timeout=timeout_seconds)
+    if address.version == 6:
+        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout_seconds)
+    return TCP4ClientEndpoint(reactor, host, port, timeout=timeout_seconds)
+
+
+def send_messages(
+    reactor: Any,
+    host: str,
+    messages: Sequence[Envelope],
+    port: Optional[int] = None,
+    tls: TLSMode = TLSMode.REQUIRED,
+    credentials: Optional[Credentials] = None,
+    auth_mechanism: Optional[str] = None,
+    tls_options: Any = None,
+    ehlo_name: Optional[str] = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    transcript: Optional[Transcript] = None,
+    endpoint: Any = None,
+) -> defer.Deferred:
+    """
+    Send C{messages} over one connection (RSET between them).
+
+    @param port: default 465 with C{TLSMode.IMPLICIT}, else 25.
+    @param tls_options: an C{IOpenSSLClientConnectionCreator}; default
+        L{client_tls_options}C{(host)}: system CAs, name checked.
+    @param endpoint: a client endpoint to use instead of TCP to C{host}.
+    @return: a Deferred firing with one L{MessageResult} per message (a
+        message refused by the server has its C{error}); it fails with an
+        L{SMTPClientError} when the dialogue itself failed (connection, TLS,
+        AUTH, timeout, protocol violation).
+    """
+    if port is None:
+        port = 465 if tls is TLSMode.IMPLICIT else 25
+    if tls_options is None and tls is not TLSMode.NONE:
+        tls_options = client_tls_options(host)
+    config = ClientConfig(
+        tls=tls,
+        credentials=credentials,
+        auth_mechanism=auth_mechanism,
+        ehlo_name=ehlo_name or "[127.0.0.1]",
+    )
+    protocol = SMTPClientProtocol(
+        config,
+        messages,
+        tls_options=tls_options,
+        clock=reactor,
+        timeout_seconds=timeout_seconds,
+        transcript=transcript,
+        derive_ehlo_name=ehlo_name is None,
+    )
+    if endpoint is None:
+        endpoint = _endpoint(reactor, host, port, timeout_seconds)
+        if tls is TLSMode.IMPLICIT:
+            endpoint = wrapClientTLS(tls_options, endpoint)
+    if transcript is not None:
+        transcript(f"=== trying {host}:{port} ({'implicit TLS' if tls is TLSMode.IMPLICIT else 'plain TCP'})")
+    connecting = endpoint.connect(_OneShotFactory(protocol))
+
+    def connect_failed(reason: Failure) -> Failure:
+        if reason.check(defer.CancelledError):
+            return reason
+        error = ConnectionLost(Step.CONNECT, f"cannot connect to {host} port {port}: {reason.getErrorMessage()}")
+        error.results = []  # type: ignore[attr-defined]
+        if transcript is not None:
+            transcript(f"*** {error}")
+        return Failure(error)
+
+    def connected(_: Any) -> defer.Deferred:
+        return protocol.finished
+
+    def cancel(_: defer.Deferred) -> None:
+        connecting.cancel()
+        if not protocol.finished.called and protocol.transport is not None:
+            protocol.finished.cancel()
+
+    result: defer.Deferred = defer.Deferred(cancel)
+    connecting.addCallbacks(connected, connect_failed).chainDeferred(result)
+    return result
+
+
+def sendmail(
+    reactor: Any,
+    host: str,
+    sender: str,
+    recipients: Sequence[str],
+    message: bytes,
+    port: Optional[int] = None,
+    utf8: bool = False,
+    **options: Any,
+) -> defer.Deferred:
+    """
+    Send one message; the Deferred fires with its L{MessageResult} (look at
+    C{result.refused} for recipients the server turned down) when at least
+    one recipient accepted it, and fails with the L{SMTPClientError} of the
+    step that went wrong otherwise (its C{result} holds the per-recipient
+    replies).  C{options} are those of L{send_messages}.
+    """
+    envelope = Envelope(sender, tuple(recipients), message, utf8=utf8)
+
+    def one(results: List[MessageResult]) -> MessageResult:
+        [result] = results
+        if result.error is not None:
+            raise result.error
+        return result
+
+    return send_messages(reactor, host, [envelope], port=port, **options).addCallback(one)
+
+
+__all__ = [
+    "SMTPClientProtocol",
+    "client_tls_options",
+    "local_ehlo_name",
+    "send_messages",
+    "sendmail",
+    "Transcript",
+]

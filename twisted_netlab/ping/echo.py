@@ -1,0 +1,162 @@
+# -*- test-case-name: tests.ping.test_echo -*-
+"""
+The Twisted adapter of netlab-echo: L{LossyEchoProtocol} passes every
+datagram through the abuse limits and the impairment model of
+L{twisted_netlab.ping._core} and writes (or schedules) the echoes.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Optional, Tuple
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from twisted_netlab.ping._core import (
+    AbuseGuard,
+    AbuseLimits,
+    EchoCounters,
+    ImpairmentConfig,
+    Impairments,
+)
+
+SERVICE_NAME = "netlab-echo"
+
+
+class LossyEchoProtocol(DatagramProtocol):
+    """
+    An RFC 862 echo (bytes unchanged, or upper-cased with C{upper}) with
+    network impairments and abuse limits.
+
+    @param clock: the reactor's time and scheduling (a L{task.Clock} in
+        tests); every delayed echo is a C{callLater} on it.
+    @param rng: the seeded random source of the impairment model.
+    @param summary_interval: seconds between info summaries (0: none).
+    @param log_datagrams: log one debug line per datagram; off by default
+        because twistd's log shows every level.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        impairments: ImpairmentConfig = ImpairmentConfig(),
+        limits: AbuseLimits = AbuseLimits(),
+        rng: Optional[random.Random] = None,
+        upper: bool = False,
+        summary_interval: float = 60.0,
+        log_datagrams: bool = False,
+    ) -> None:
+        self.clock = clock
+        self.model = Impairments(impairments, rng if rng is not None else random.Random())
+        self._transparent = impairments.is_transparent
+        self.guard = AbuseGuard(limits)
+        self.upper = upper
+        self.counters = EchoCounters()
+        self.summary_interval = summary_interval
+        self.log_datagrams = log_datagrams
+        self._pending: set = set()
+        self._summary: Optional[LoopingCall] = None
+        self._last_summary: Optional[Tuple[int, ...]] = None
+
+    def startProtocol(self) -> None:
+        if self.summary_interval > 0:
+            self._summary = LoopingCall(self.log_summary)
+            self._summary.clock = self.clock
+            self._summary.start(self.summary_interval, now=False)
+
+    def stopProtocol(self) -> None:
+        if self._summary is not None and self._summary.running:
+            self._summary.stop()
+        for call in list(self._pending):
+            if call.active():
+                call.cancel()
+        self._pending.clear()
+        self.log_summary()
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        host, port = addr[0], addr[1]
+        counters = self.counters
+        counters.received += 1
+        now = self.clock.seconds()
+        refusal = self.guard.check(len(datagram), host, port, now)
+        if refusal is not None:
+            counters.refused[refusal] += 1
+            if self.log_datagrams:
+                self.log.debug(
+                    "refused {size} bytes from {host} port {port}: {reason}",
+                    size=len(datagram), host=host, port=port, reason=refusal.value,
+                )
+            return
+        reply = datagram.upper() if self.upper else datagram
+        if self._transparent:
+            self._send(reply, (host, port))
+            return
+        verdict = self.model.process(reply, now)
+        if verdict.dropped is not None:
+            counters.dropped += 1
+            counters.drops[verdict.dropped] += 1
+            if self.log_datagrams:
+                self.log.debug(
+                    "dropped {size} bytes from {host} port {port}: {reason}",
+                    size=len(datagram), host=host, port=port, reason=verdict.dropped.value,
+                )
+            return
+        counters.duplicated += int(verdict.duplicated)
+        counters.corrupted += verdict.corrupted
+        counters.reordered += int(verdict.reordered)
+        for delivery in verdict.deliveries:
+            wait = delivery.at - now
+            if wait <= 0:
+                self._send(delivery.payload, (host, port))
+            else:
+                self._schedule(wait, delivery.payload, (host, port))
+
+    def _schedule(self, wait: float, payload: bytes, addr: Tuple[str, int]) -> None:
+        def fire() -> None:
+            self._pending.discard(call)
+            self._send(payload, addr)
+
+        call = self.clock.callLater(wait, fire)
+        self._pending.add(call)
+
+    def _send(self, payload: bytes, addr: Tuple[str, int]) -> None:
+        if self.transport is None:
+            return
+        try:
+            self.transport.write(payload, addr)
+        except OSError as error:
+            # A full socket buffer or an unreachable peer loses this echo
+            # only; UDP promises no more.
+            self.counters.dropped += 1
+            self.log.debug("could not echo to {host} port {port}: {error}", host=addr[0], port=addr[1], error=error)
+            return
+        self.counters.echoed += 1
+        if self.log_datagrams:
+            self.log.debug("echoed {size} bytes to {host} port {port}", size=len(payload), host=addr[0], port=addr[1])
+
+    def log_summary(self) -> None:
+        """
+        One info line with the running totals, only when they changed.
+        """
+        snapshot = self.counters.snapshot()
+        if snapshot == self._last_summary:
+            return
+        self._last_summary = snapshot
+        counters = self.counters
+        refused = ", ".join(f"{reason.value} {count}" for reason, count in counters.refused.items())
+        self.log.info(
+            "netlab-echo: received {received}, echoed {echoed}, dropped {dropped}, "
+            "duplicated {duplicated}, corrupted {corrupted}, reordered {reordered}; refused: {refused}",
+            received=counters.received,
+            echoed=counters.echoed,
+            dropped=counters.dropped,
+            duplicated=counters.duplicated,
+            corrupted=counters.corrupted,
+            reordered=counters.reordered,
+            refused=refused,
+        )

@@ -1,0 +1,255 @@
+# -*- test-case-name: tests.ping.test_pinger -*-
+"""
+The Twisted adapter of ``netlab ping``: L{PingerProtocol} sends sequenced
+probes on a connected UDP socket, feeds replies and timeouts to the pure
+L{PingSession}, and fires C{finished} with a L{PingReport}; L{ping} is the
+Deferred-returning library entry point.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from typing import Any, Callable, List, Optional
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.task import LoopingCall
+
+from twisted_netlab.ping._core import (
+    PayloadFormat,
+    PingEvent,
+    PingReport,
+    PingSession,
+    ProbeSent,
+)
+
+#: Hard cap on probes per run, which bounds the session's memory even with
+#: ``-w`` and no ``-c``.
+MAX_PROBES = 1_000_000
+
+
+class PingerProtocol(DatagramProtocol):
+    """
+    One ping run against C{host}:C{port} (an IP address).
+
+    @param clock: schedules probes and timeouts (the reactor, or a
+        L{task.Clock} in tests).
+    @param monotonic: the clock RTTs are measured with; C{time.monotonic}
+        for real runs, C{clock.seconds} in tests.
+    @param count: probes to send; L{None} for no limit (then C{deadline}
+        must be set).
+    @param deadline_seconds: stop after this long whatever happened;
+        with it, probes keep going until C{count} replies arrived (iputils
+        ``-w``).
+    @param observer: called with every L{PingEvent} as it happens.
+
+    @ivar finished: fires with the L{PingReport} once the run is over.
+    """
+
+    def __init__(
+        self,
+        clock: Any,
+        host: str,
+        port: int,
+        count: Optional[int] = 10,
+        interval_seconds: float = 1.0,
+        timeout_seconds: float = 1.0,
+        deadline_seconds: Optional[float] = None,
+        size: Optional[int] = None,
+        payload_format: PayloadFormat = PayloadFormat.LAB,
+        observer: Optional[Callable[[PingEvent], None]] = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if count is None and deadline_seconds is None:
+            raise ValueError("without a count, a deadline is required")
+        if count is not None and count < 1:
+            raise ValueError("count must be >= 1")
+        if interval_seconds <= 0:
+            raise ValueError("interval must be > 0")
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.count = count
+        self.interval_seconds = interval_seconds
+        self.deadline_seconds = deadline_seconds
+        self.observer = observer
+        self.monotonic = monotonic
+        self.session = PingSession(payload_format, timeout_seconds, size)
+        self.finished: defer.Deferred[PingReport] = defer.Deferred()
+        self._sender: Optional[LoopingCall] = None
+        self._timers: List[IDelayedCall] = []
+        self._done = False
+        self._peer = (host, port)
+
+    # -- DatagramProtocol -------------------------------------------------
+
+    def startProtocol(self) -> None:
+        # Not connect()ed: with epoll, Twisted closes a connected UDP port
+        # when an ICMP port-unreachable arrives, which would end the run
+        # without a word.  Replies are filtered by source address instead.
+        if self.deadline_seconds is not None:
+            self._timers.append(self.clock.callLater(self.deadline_seconds, self.stop))
+        self._sender = LoopingCall(self._send_probe)
+        self._sender.clock = self.clock
+        self._sender.start(self.interval_seconds, now=True)
+
+    def stopProtocol(self) -> None:
+        self.stop()
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        if self._done:
+            return
+        if (addr[0], addr[1]) != self._peer:
+            self._emit(self.session.foreign_received(len(datagram), f"from {addr[0]} port {addr[1]}"))
+            return
+        self._emit(self.session.reply_received(datagram, self.monotonic()))
+        self._maybe_finish()
+
+    # -- the run ------------------------------------------------------------
+
+    def stop(self) -> None:
+        """
+        End the run now (Ctrl+C, deadline): probes still waiting count as
+        unanswered, and C{finished} fires with the report.
+        """
+        if self._done:
+            return
+        self._done = True
+        if self._sender is not None and self._sender.running:
+            self._sender.stop()
+        for timer in self._timers:
+            if timer.active():
+                timer.cancel()
+        self._timers = []
+        report = self.session.report(self.host, self.port)
+        if self.transport is not None:
+            self.transport.stopListening()
+        self.finished.callback(report)
+
+    def _enough_sent(self) -> bool:
+        session = self.session
+        if session.transmitted >= MAX_PROBES:
+            return True
+        if self.count is None:
+            return False
+        if self.deadline_seconds is not None:
+            # iputils -w: keep probing until count replies (or the deadline).
+            return session.received >= self.count
+        return session.transmitted >= self.count
+
+    def _send_probe(self) -> None:
+        if self._done:
+            return
+        if self._enough_sent():
+            self._sender.stop()  # type: ignore[union-attr]
+            self._maybe_finish()
+            return
+        sequence, payload = self.session.next_probe(self.monotonic(), self.clock.seconds())
+        try:
+            self.transport.write(payload, self._peer)
+        except (OSError, Exception) as error:  # MessageLengthError, unreachable network, ...
+            self._emit(self.session.send_failed(sequence, str(error) or error.__class__.__name__))
+        else:
+            self._emit(ProbeSent(sequence, len(payload)))
+        self._timers.append(self.clock.callLater(self.session.timeout_seconds, self._expire))
+        if self._enough_sent() and self._sender is not None and self._sender.running:
+            self._sender.stop()
+
+    def _expire(self) -> None:
+        if self._done:
+            return
+        self._timers = [timer for timer in self._timers if timer.active()]
+        for event in self.session.expire(self.monotonic()):
+            self._emit(event)
+        self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        if self._done:
+            return
+        if self.count is not None and self.deadline_seconds is not None and self.session.received >= self.count:
+            self.stop()
+            return
+        sending = self._sender is not None and self._sender.running
+        if not sending and self.session.outstanding == 0:
+            self.stop()
+
+    def _emit(self, event: PingEvent) -> None:
+        if self.observer is not None:
+            self.observer(event)
+
+
+def resolve_host(reactor: Any, host: str) -> defer.Deferred:
+    """
+    The address to ping: an IP literal as is, else the first IPv4 address
+    of the name (fails with L{socket.gaierror}-like errors for bad names).
+    """
+    try:
+        return defer.succeed(str(ipaddress.ip_address(host)))
+    except ValueError:
+        pass
+    return reactor.resolve(host)
+
+
+def start_pinger(reactor: Any, address: str, protocol: PingerProtocol) -> Any:
+    """
+    Bind an ephemeral UDP port of the address's family for C{protocol}.
+    """
+    family = ipaddress.ip_address(address).version
+    interface = "::" if family == 6 else "0.0.0.0"
+    return reactor.listenUDP(0, protocol, interface=interface)
+
+
+def ping(
+    reactor: Any,
+    host: str,
+    port: int = 12000,
+    count: Optional[int] = 10,
+    interval_seconds: float = 1.0,
+    timeout_seconds: float = 1.0,
+    deadline_seconds: Optional[float] = None,
+    size: Optional[int] = None,
+    payload_format: PayloadFormat = PayloadFormat.LAB,
+    observer: Optional[Callable[[PingEvent], None]] = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> "defer.Deferred[PingReport]":
+    """
+    Ping C{host}:C{port} and fire with the L{PingReport}.
+
+    Fails if the name cannot be resolved or no socket can be bound.
+    Cancelling the Deferred stops the run (the report is then lost: use
+    L{PingerProtocol.stop} to stop early and keep it).
+    """
+    protocols: List[PingerProtocol] = []
+    cancelled = []
+
+    def cancel(deferred: defer.Deferred) -> None:
+        cancelled.append(True)
+        for protocol in protocols:
+            protocol.stop()
+
+    result: defer.Deferred[PingReport] = defer.Deferred(cancel)
+
+    def resolved(address: str) -> Optional[defer.Deferred]:
+        if cancelled:
+            return None
+        protocol = PingerProtocol(
+            reactor, address, port, count, interval_seconds, timeout_seconds,
+            deadline_seconds, size, payload_format, observer, monotonic,
+        )
+        protocols.append(protocol)
+        start_pinger(reactor, address, protocol)
+        return protocol.finished
+
+    def deliver(value: Any) -> None:
+        if not cancelled:
+            result.callback(value)
+
+    def fail(failure: Any) -> None:
+        if not cancelled:
+            result.errback(failure)
+
+    resolve_host(reactor, host).addCallback(resolved).addCallbacks(deliver, fail)
+    return result

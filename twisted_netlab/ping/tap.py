@@ -1,0 +1,210 @@
+# -*- test-case-name: tests.ping.test_tap -*-
+"""
+twistd glue for ``twistd netlab-echo``: L{Options} (validation raises
+L{usage.UsageError}) and L{makeService}.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Optional
+
+from twisted.application.service import IService
+from twisted.internet.error import CannotListenError
+from twisted.logger import Logger
+from twisted.python import usage
+
+from twisted_netlab._endpoints import (
+    DatagramListeningService,
+    default_reactor,
+    parse_duration,
+    parse_interface,
+    parse_udp_port,
+)
+from twisted_netlab.ping._core import (
+    MAX_UDP_PAYLOAD,
+    AbuseLimits,
+    DelayDistribution,
+    GilbertElliott,
+    ImpairmentConfig,
+)
+from twisted_netlab.ping.echo import SERVICE_NAME, LossyEchoProtocol
+
+log = Logger()
+
+
+def parse_probability(value: str) -> float:
+    """
+    A probability as ``0.3`` or ``30%``.
+    """
+    text = value.strip()
+    scale = 1.0
+    if text.endswith("%"):
+        text, scale = text[:-1], 0.01
+    try:
+        number = float(text) * scale
+    except ValueError:
+        raise usage.UsageError(f"not a probability: {value!r} (try 0.3 or 30%)")
+    if not 0.0 <= number <= 1.0:
+        raise usage.UsageError(f"not a probability: {value!r} (must be from 0 to 1, or 0% to 100%)")
+    return number
+
+
+_RATE_UNITS = [
+    ("gbit", 1e9 / 8), ("mbit", 1e6 / 8), ("kbit", 1e3 / 8), ("bit", 1 / 8),
+    ("gbps", 1e9), ("mbps", 1e6), ("kbps", 1e3), ("bps", 1.0),
+]
+
+
+def parse_rate(value: str) -> float:
+    """
+    A link rate in tc's words (``1mbit``, ``100kbit``, ``64kbps``; bare
+    numbers are bytes per second), returned in bytes per second.
+    """
+    text = value.strip().lower()
+    scale = 1.0
+    for suffix, factor in _RATE_UNITS:
+        if text.endswith(suffix):
+            text, scale = text[: -len(suffix)], factor
+            break
+    try:
+        rate = float(text) * scale
+    except ValueError:
+        raise usage.UsageError(f"not a rate: {value!r} (try 1mbit, 100kbit, 64kbps)")
+    if not 0 < rate < float("inf"):
+        raise usage.UsageError(f"not a rate: {value!r} (must be > 0)")
+    return rate
+
+
+def parse_gemodel(value: str) -> GilbertElliott:
+    """
+    netem's ``gemodel p [r [1-h [1-k]]]`` as ``p[,r[,1-h[,1-k]]]``.
+    """
+    parts = [part for part in value.replace(" ", ",").split(",") if part]
+    if not 1 <= len(parts) <= 4:
+        raise usage.UsageError(f"--burst-loss takes p[,r[,1-h[,1-k]]], not {value!r}")
+    numbers = [parse_probability(part) for part in parts]
+    p = numbers[0]
+    r = numbers[1] if len(numbers) > 1 else None
+    bad_loss = numbers[2] if len(numbers) > 2 else 1.0
+    good_loss = numbers[3] if len(numbers) > 3 else 0.0
+    try:
+        return GilbertElliott(p, r, bad_loss, good_loss)
+    except ValueError as error:
+        raise usage.UsageError(str(error))
+
+
+class Options(usage.Options):
+    synopsis = "[--port 12000] [--interface 127.0.0.1] [--loss 0.3] [--delay 50ms] ..."
+    longdesc = (
+        "A UDP echo server (RFC 862) with network impairments, for the UDP "
+        "pinger lab.  Each impairment is independent and reproducible with "
+        "--seed.  Listens on 127.0.0.1 unless told otherwise."
+    )
+    optFlags = [
+        ["upper", None, "Echo upper-cased, like the lab's reference server."],
+        ["allow-low-ports", None, "Also echo to source ports below 1024 (never to 7 or 19)."],
+        ["debug-datagrams", None, "Log one debug line per datagram."],
+        ["skip-if-port-taken", None, "If the port is taken, log it and keep the process running (netlab-all)."],
+    ]
+    optParameters = [
+        ["port", "p", 12000, "UDP port (0: any free port).", parse_udp_port],
+        ["interface", "i", "127.0.0.1", "Address to listen on (:: or 0.0.0.0 listen widely).", parse_interface],
+        ["loss", None, 0.0, "Random loss probability, e.g. 0.3 or 30%.", parse_probability],
+        ["burst-loss", None, None, "Gilbert-Elliott loss as netem's gemodel: p[,r[,1-h[,1-k]]].", parse_gemodel],
+        ["delay", None, 0.0, "Mean added delay, e.g. 50ms.", parse_duration],
+        ["jitter", None, 0.0, "Delay spread: half-width (uniform) or sd (normal, pareto).", parse_duration],
+        ["distribution", None, "uniform", "Jitter distribution: uniform, normal or pareto."],
+        ["duplicate", None, 0.0, "Probability of echoing twice.", parse_probability],
+        ["reorder", None, 0.0, "Probability that an echo skips the delay (needs --delay).", parse_probability],
+        ["corrupt", None, 0.0, "Probability of flipping one bit of an echo.", parse_probability],
+        ["rate", None, None, "Link rate, e.g. 1mbit, 100kbit, 64kbps (bytes/s if bare).", parse_rate],
+        ["limit", None, 1000, "Most echoes held (delayed or queued) at once; more are dropped.", int],
+        ["seed", None, None, "Seed of the impairments' random source (reproducible runs).", int],
+        ["max-size", None, 8192, "Largest datagram echoed, in bytes.", int],
+        ["source-rate", None, 1000.0, "Packets per second echoed to one source address (0: no cap).", float],
+        ["summary-interval", None, 60.0, "Seconds between info summaries (0: none).", parse_duration],
+    ]
+
+    def postOptions(self) -> None:
+        try:
+            self["distribution"] = DelayDistribution(self["distribution"].lower())
+        except ValueError:
+            raise usage.UsageError(
+                f"--distribution must be uniform, normal or pareto, not {self['distribution']!r}"
+            )
+        if self["burst-loss"] is not None and self["loss"]:
+            raise usage.UsageError("use --loss or --burst-loss, not both")
+        if self["reorder"] and not self["delay"]:
+            raise usage.UsageError("--reorder needs --delay: reordered echoes skip the delay, as with netem")
+        if not 1 <= self["max-size"] <= MAX_UDP_PAYLOAD:
+            raise usage.UsageError(f"--max-size must be from 1 to {MAX_UDP_PAYLOAD}")
+        if self["source-rate"] < 0 or self["source-rate"] != self["source-rate"]:
+            raise usage.UsageError("--source-rate must be >= 0")
+        if self["limit"] < 1:
+            raise usage.UsageError("--limit must be >= 1")
+        self.impairments = ImpairmentConfig(
+            loss=self["loss"],
+            burst=self["burst-loss"],
+            delay_seconds=self["delay"],
+            jitter_seconds=self["jitter"],
+            distribution=self["distribution"],
+            duplicate=self["duplicate"],
+            reorder=self["reorder"],
+            corrupt=self["corrupt"],
+            rate_bytes_per_second=self["rate"],
+            limit=self["limit"],
+        )
+        self.limits = AbuseLimits(
+            max_datagram=self["max-size"],
+            source_rate=self["source-rate"],
+            source_burst=max(1.0, self["source-rate"]),
+            allow_low_ports=self["allow-low-ports"],
+        )
+
+
+class EchoService(DatagramListeningService):
+    """
+    The UDP listening service.  A port already in use is one clear error:
+    fatal (exit status 1) by default, or logged and skipped with
+    C{skip_if_taken} so that ``netlab-all`` keeps its other services.
+    """
+
+    def __init__(self, *args: Any, skip_if_taken: bool = False, **kwargs: Any) -> None:
+        DatagramListeningService.__init__(self, *args, **kwargs)
+        self.skip_if_taken = skip_if_taken
+
+    def startService(self) -> None:
+        try:
+            DatagramListeningService.startService(self)
+        except CannotListenError as error:
+            message = (
+                f"netlab-echo: error: cannot listen on udp {self.interface} port {self.port_number}: "
+                f"{error.socketError} (choose another with --port)"
+            )
+            if not self.skip_if_taken:
+                raise SystemExit(message)
+            log.error("{message}; netlab-echo is not running", message=message)
+
+
+def make_protocol(config: Any, reactor: Any = None) -> LossyEchoProtocol:
+    seed: Optional[int] = config["seed"]
+    return LossyEchoProtocol(
+        default_reactor(reactor),
+        impairments=config.impairments,
+        limits=config.limits,
+        rng=random.Random(seed),
+        upper=config["upper"],
+        summary_interval=config["summary-interval"],
+        log_datagrams=config["debug-datagrams"],
+    )
+
+
+def makeService(config: Any) -> IService:
+    return EchoService(
+        SERVICE_NAME,
+        make_protocol(config),
+        config["port"],
+        config["interface"],
+        skip_if_taken=config["skip-if-port-taken"],
+    )

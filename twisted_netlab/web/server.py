@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IProtocolNegotiationFactory, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -199,6 +199,7 @@ def twisted_access_log(clock: Any) -> AccessLog:
     return AccessLog(write, clock)
 
 
+@implementer(IProtocolNegotiationFactory)
 class StaticFileFactory(Factory):
     """
     Serve the files below C{root}.
@@ -258,6 +259,14 @@ class StaticFileFactory(Factory):
 
     def buildProtocol(self, addr: Any) -> "StaticFileProtocol":
         return StaticFileProtocol(self)
+
+    def acceptableProtocols(self) -> List[bytes]:
+        """
+        ALPN for ssl: endpoints: we speak HTTP/1.1 only (the installed
+        Twisted fails the handshake of an ALPN-offering client such as curl
+        when the factory names no protocol).
+        """
+        return [b"http/1.1"]
 
     # -- per-second caches -------------------------------------------------
 

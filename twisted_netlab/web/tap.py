@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from typing import Any, Dict, List, Optional
@@ -158,6 +159,11 @@ class HTTPService(MultiService):
             if self._close_log is not None:
                 self._close_log()
             log.info("netlab-http stopped")
+            # twistd re-raises the SIGTERM/SIGINT that stopped it, so the
+            # exit status would say "killed"; a graceful stop is a normal
+            # end, so clear it and exit 0 (private attribute of the reactor).
+            if getattr(self.reactor, "_exitSignal", None) in (signal.SIGTERM, signal.SIGINT):
+                self.reactor._exitSignal = None
             return result
 
         return stopped.addCallback(drain).addBoth(close_log)

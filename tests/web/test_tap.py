@@ -1,0 +1,112 @@
+"""
+Tests for L{twisted_netlab.web.tap}: option validation and the service
+tree ``twistd netlab-http`` runs.
+"""
+
+import os
+
+from twisted.application.service import IServiceCollection
+from twisted.internet.task import Clock
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_netlab._endpoints import StreamListeningService
+from twisted_netlab.web.server import AccessLog, default_site
+from twisted_netlab.web.tap import HTTPService, Options, WorkerParentService, factory_settings, makeService
+
+
+def parse(*argv):
+    options = Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_defaults(self):
+        """
+        Without options: loopback port 8080, the bundled site, no-cache,
+        20 s request / 60 s idle / 60 s send / 10 s shutdown timeouts, a
+        1 s file cache, no access log, one process.
+        """
+        options = parse()
+        self.assertEqual(options["listen"], ["tcp:8080:interface=127.0.0.1"])
+        self.assertEqual(options["path"], default_site())
+        self.assertIsNone(options["max-age"])
+        self.assertEqual(
+            [options[n] for n in ("request-timeout", "idle-timeout", "send-timeout", "shutdown-timeout", "file-cache-seconds")],
+            [20.0, 60.0, 60.0, 10.0, 1.0],
+        )
+        self.assertIsNone(options["access-log"])
+        self.assertEqual(options["workers"], 1)
+
+    def test_durations_parsed(self):
+        """
+        Durations accept units; 0 disables the file cache.
+        """
+        options = parse("--request-timeout", "500ms", "--idle-timeout", "2m", "--file-cache-seconds", "0")
+        self.assertEqual((options["request-timeout"], options["idle-timeout"], options["file-cache-seconds"]), (0.5, 120.0, 0.0))
+
+    def test_rejections(self):
+        """
+        Bad values are usage errors with a clear message.
+        """
+        folder = self.mktemp()
+        os.makedirs(folder)
+        for argv in [
+            ["--path", os.path.join(folder, "missing")],
+            ["--max-age", "-1"],
+            ["--request-timeout", "soon"],
+            ["--idle-timeout", "0"],
+            ["--workers", "0"],
+            ["--workers", "2", "--listen", "ssl:8443:privateKey=k:certKey=c"],
+            ["--workers", "2", "--listen", "unix:/tmp/x"],
+            ["--access-log", os.path.join(folder, "no", "such", "access.log")],
+        ]:
+            self.assertRaises(usage.UsageError, parse, *argv)
+
+    def test_repeatable_listen(self):
+        """
+        --listen may be given several times.
+        """
+        options = parse("--listen", "tcp:0", "--listen", "tcp6:0")
+        self.assertEqual(options["listen"], ["tcp:0", "tcp6:0"])
+
+
+class MakeServiceTests(SynchronousTestCase):
+    def test_one_listener_per_endpoint(self):
+        """
+        makeService builds an HTTPService with one listening service per
+        --listen, all sharing one configured factory.
+        """
+        service = makeService(parse("--listen", "tcp:0", "--listen", "tcp:0", "--max-age", "5"))
+        self.assertIsInstance(service, HTTPService)
+        self.assertTrue(IServiceCollection.providedBy(service))
+        children = list(service)
+        self.assertEqual(len(children), 2)
+        self.assertTrue(all(type(child) is StreamListeningService for child in children))
+        self.assertIs(children[0].factory, children[1].factory)
+        self.assertEqual(children[0].factory.cache_control, "max-age=5")
+
+    def test_workers_use_parent_service(self):
+        """
+        With --workers N the listener is the worker parent, which knows N.
+        """
+        service = makeService(parse("--listen", "tcp:0", "--workers", "3"))
+        [child] = list(service)
+        self.assertIsInstance(child, WorkerParentService)
+        self.assertEqual(child.workers, 3)
+
+    def test_access_log_file(self):
+        """
+        --access-log FILE gives the factory a buffered file access log that
+        is flushed when the service stops.
+        """
+        path = self.mktemp()
+        clock = Clock()
+        service = HTTPService(factory_settings(parse("--access-log", path)), reactor=clock)
+        factory = service.build_factory()
+        self.assertIsInstance(factory.access_log, AccessLog)
+        factory.access_log.add("a line")
+        self.assertEqual(open(path).read(), "")
+        self.successResultOf(service.stopService())
+        self.assertEqual(open(path).read(), "a line\n")

@@ -5,7 +5,7 @@ Benchmark netlab-http against its peers, all in one run on this machine:
 1. wrk -t1 -c20 -d5s (keep-alive) on the same 2 KB file against
    netlab-http, netlab-http --workers 2, ``twistd web --path``,
    ``python -m http.server`` and a bare 30-line Twisted responder
-   (benchmarks/bare_responder.py); each measured twice, interleaved, best
+   (benchmarks/bare_responder.py); each measured three times, interleaved, best
    kept; printed with ratios.
 2. Server RSS while a deliberately slow reader downloads a 1 GB sparse
    file (created in a temp folder, deleted after).
@@ -114,7 +114,7 @@ def throughput(root: str) -> Dict[str, float]:
                                              os.path.join(root, "file2k.txt")],
     }
     best: Dict[str, float] = {name: 0.0 for name in builders}
-    for round_number in (1, 2):
+    for round_number in (1, 2, 3):
         for name, build in builders.items():
             port = free_port()
             server = Server(name, build(port), port)
@@ -208,7 +208,7 @@ def main() -> None:
         with open(os.path.join(root, "file2k.txt"), "wb") as f:
             f.write((b"netlab benchmark payload. " * 80)[:2048])
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
-        print("1. wrk -t1 -c20 -d5s, 2 KB file, keep-alive (best of 2 interleaved rounds)")
+        print("1. wrk -t1 -c20 -d5s, 2 KB file, keep-alive (best of 3 interleaved rounds)")
         best = throughput(root)
         web, bare = best["twistd web --path"], best["bare Twisted responder"]
         print()

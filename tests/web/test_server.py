@@ -477,6 +477,22 @@ class StreamingTests(SynchronousTestCase):
         self.assertTrue(c.transport.disconnected)
 
 
+    def test_error_while_streaming_is_logged_and_aborts(self):
+        """
+        An exception while sending a body (after the head went out) is
+        logged with its traceback and aborts only that connection.
+        """
+        c = Connection(self)
+
+        def failing_pread(fd, size, offset):
+            raise RuntimeError("bad disk")
+
+        self.patch(server.os, "pread", failing_pread)
+        c.get(b"/big.bin")
+        self.assertTrue(c.transport.disconnected)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
 class NegotiationTests(SynchronousTestCase):
     def etag(self, c, path=b"/hello.txt"):
         c.get(path, method=b"HEAD")

@@ -911,9 +911,19 @@ class StaticFileProtocol(Protocol):
     def _pump(self) -> None:
         """
         Write body pieces until the transport pauses us, the body ends, or
-        this turn's share is used up (then continue next turn).
+        this turn's share is used up (then continue next turn).  A failure
+        here cannot become a 500 (the head is sent): log it and abort.
         """
         self._pump_call = None
+        try:
+            self._pump_pieces()
+        except Exception:
+            self.log.failure("netlab-http: error while sending a body to {client}", client=self._client)
+            self._end_body()
+            self._closing = True
+            self.transport.abortConnection()
+
+    def _pump_pieces(self) -> None:
         chunks = 0
         pieces = self._pieces
         while pieces and not self._write_paused and not self._closing:

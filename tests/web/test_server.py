@@ -31,6 +31,7 @@ def make_site(testcase):
         "list/plain.bin": b"\x00" * 10,
         "big.bin": BIG,
         "empty.txt": b"",
+        "list/.env": b"SECRET=1",
     }
     for name, data in files.items():
         with open(os.path.join(root, name), "wb") as f:
@@ -217,6 +218,18 @@ class SemanticsTests(SynchronousTestCase):
         self.assertIn(b'href="./%3Cb%3E%26x.txt"', body)
         self.assertIn(b"&lt;b&gt;&amp;x.txt", body)
         self.assertLess(body.index(b"inner/"), body.index(b"plain.bin"))
+
+    def test_listing_hides_dotfiles_but_serves_them(self):
+        """
+        Dotfiles are left out of listings (as nginx's autoindex does) but
+        are still served when named.
+        """
+        c = Connection(self)
+        c.get(b"/list/")
+        c.get(b"/list/.env")
+        listing, dotfile = c.responses()
+        self.assertNotIn(b".env", listing[2])
+        self.assertEqual(dotfile[2], b"SECRET=1")
 
     def test_trailing_slash_redirect_is_local(self):
         """

@@ -717,7 +717,7 @@ class StaticFileProtocol(Protocol):
         except UnsafePath:
             resolved = NotFound.NOT_FOUND
         if isinstance(resolved, Representation):
-            if resolved.body is not None and not any(name in _NEGOTIATION_HEADERS for name, _ in request.headers):
+            if resolved.body is not None and _NEGOTIATION_HEADERS.isdisjoint([name for name, _ in request.headers]):
                 # The fast path: a small file, head and body in one write.
                 self.transport.write(
                     b"HTTP/1.1 200 OK\r\n"
@@ -751,6 +751,10 @@ class StaticFileProtocol(Protocol):
                 for entry in iterator:
                     if len(entries) >= MAX_LISTING_ENTRIES:
                         break
+                    if entry.name.startswith("."):
+                        # As nginx's autoindex: dotfiles (.git, .env) are
+                        # not advertised, though served when named.
+                        continue
                     try:
                         if entry.is_symlink() and not self.factory._inside(os.path.realpath(entry.path)):
                             continue

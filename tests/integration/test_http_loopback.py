@@ -94,6 +94,14 @@ def start_server(testcase, args):
     return NetlabProcess(testcase, args[1:])
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 def make_root(testcase):
     root = testcase.mktemp()
     os.makedirs(os.path.join(root, "folder"))
@@ -273,6 +281,32 @@ class RawSocketTests(TestCase):
         head, _ = good.response(head_only=True)
         self.assertTrue(head.startswith(b"HTTP/1.1 200 "))
         self.assertIn(b"Content-Length: 102400\r\n", head)
+
+    def test_pipelining_client_that_never_reads_is_not_buffered(self):
+        """
+        A client that pipelines requests and never reads the answers soon
+        cannot send more: the server stops reading from it, so what the
+        client managed to send is bounded by the kernel's socket buffers
+        and the server's memory does not grow with it.  Others are served.
+        """
+        rss_before = rss_kib(self.server.process.pid)
+        flood = self.connect().sock
+        flood.setblocking(False)
+        request = b"GET /small.txt HTTP/1.1\r\nHost: a\r\n\r\n" * 1000
+        sent = 0
+        while sent < 256 * 1024 * 1024:
+            _, writable, _ = select.select([], [flood], [], 3.0)
+            if not writable:
+                break  # blocked: the server stopped reading
+            try:
+                sent += flood.send(request)
+            except BlockingIOError:
+                continue
+        self.assertLess(sent, 64 * 1024 * 1024)
+        self.assertLess(rss_kib(self.server.process.pid) - rss_before, 32 * 1024)
+        other = self.connect()
+        other.sock.sendall(b"GET /small.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(other.response()[1], b"small file\n")
 
     def test_slowloris_dropped(self):
         """

@@ -403,18 +403,23 @@ class ProcessTests(TestCase):
     def test_workers_share_the_socket(self):
         """
         --workers 2 starts one worker child that adopts the listening
-        socket; requests are served; SIGTERM stops both, exit 0.
+        socket; requests are served; a killed worker is restarted; SIGTERM
+        stops both, exit 0.
         """
         curl = require_program("curl")
         root = make_root(self)
         server = start_server(
             self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1", "--path", root, "--workers", "2"]
         )
-        server.read_until(r"worker 1: serving on the inherited socket, pid (\d+)", timeout=20)
+        worker_pid = int(server.read_until(r"worker 1: serving on the inherited socket, pid (\d+)", timeout=20).group(1))
         url = f"http://127.0.0.1:{server.port}/small.txt"
         for _ in range(5):
             result = subprocess.run([curl, "-sS", url], capture_output=True, timeout=30)
             self.assertEqual(result.stdout, b"small file\n")
+        # A worker that dies is restarted.
+        os.kill(worker_pid, signal.SIGKILL)
+        server.read_until(r"worker 1 ended unexpectedly", timeout=20)
+        server.read_until(rf"worker 1: serving on the inherited socket, pid (?!{worker_pid}\b)\d+", timeout=20)
         self.assertEqual(server.stop(signal.SIGTERM, timeout=20), 0)
         server.read_until("worker 1: netlab-http stopped", timeout=1)
 

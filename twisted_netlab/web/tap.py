@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.application.service import IService, MultiService
 from twisted.internet import protocol
@@ -172,12 +172,13 @@ class HTTPService(MultiService):
 class _WorkerProcess(protocol.ProcessProtocol):
     """
     The parent's end of one worker: relays its output to our log and
-    knows when it ended.
+    tells C{on_end} when it ended.
     """
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, on_end: Any) -> None:
         self.number = number
         self.ended: Deferred = Deferred()
+        self._on_end = on_end
         self._partial = b""
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
@@ -187,6 +188,7 @@ class _WorkerProcess(protocol.ProcessProtocol):
             log.info("worker {number}: {line}", number=self.number, line=line.decode("utf-8", "replace"))
 
     def processEnded(self, reason: Any) -> None:
+        self._on_end(self, reason)
         self.ended.callback(None)
 
 
@@ -196,45 +198,75 @@ class WorkerParentService(StreamListeningService):
     processes that adopt the same listening socket, so the kernel spreads
     connections over all processes.  Children read their stdin from us:
     when we exit for any reason (even SIGKILL) it closes and they stop.
+    A child that dies while we run is restarted after
+    C{RESTART_DELAY} seconds, as nginx's master restarts its workers.
     """
+
+    RESTART_DELAY = 1.0
 
     def __init__(self, description: str, factory: Any, workers: int, settings: Dict[str, Any], reactor: Any = None) -> None:
         StreamListeningService.__init__(self, "netlab-http", description, factory, reactor)
         self.workers = workers
         self.settings = settings
-        self.children: List[_WorkerProcess] = []
-        self._transports: List[Any] = []
+        self.children: Dict[int, Tuple[_WorkerProcess, Any]] = {}
+        self._restarts: Dict[int, Any] = {}
+        self._stopping = False
+        self._payload = ""
 
     def startService(self) -> None:
         StreamListeningService.startService(self)
         assert self._listening is not None
-        self._listening.addCallback(self._spawn)
+        self._listening.addCallback(self._spawn_all)
 
-    def _spawn(self, port: Any) -> Any:
+    def _spawn_all(self, port: Any) -> Any:
         if port is None:
             return port
-        reactor = default_reactor(self._reactor)
         family = socket.AF_INET6 if ":" in port.getHost().host else socket.AF_INET
-        payload = json.dumps({"settings": self.settings, "family": int(family)})
+        self._payload = json.dumps({"settings": self.settings, "family": int(family)})
         for number in range(1, self.workers):
-            child = _WorkerProcess(number)
-            transport = reactor.spawnProcess(
-                child,
-                sys.executable,
-                [sys.executable, "-m", "twisted_netlab.web.tap", payload],
-                env=dict(os.environ),
-                childFDs={0: "w", 1: "r", 2: "r", 3: port.fileno()},
-            )
-            self.children.append(child)
-            self._transports.append(transport)
+            self._spawn(number)
         log.info("netlab-http started {count} worker process(es)", count=self.workers - 1)
         return port
 
+    def _spawn(self, number: int) -> None:
+        self._restarts.pop(number, None)
+        if self._stopping or self.port is None:
+            return
+        child = _WorkerProcess(number, self._child_ended)
+        transport = default_reactor(self._reactor).spawnProcess(
+            child,
+            sys.executable,
+            [sys.executable, "-m", "twisted_netlab.web.tap", self._payload],
+            env=dict(os.environ),
+            childFDs={0: "w", 1: "r", 2: "r", 3: self.port.fileno()},
+        )
+        self.children[number] = (child, transport)
+
+    def _child_ended(self, child: _WorkerProcess, reason: Any) -> None:
+        if self.children.get(child.number, (None,))[0] is child:
+            del self.children[child.number]
+        if not self._stopping:
+            log.warn(
+                "netlab-http worker {number} ended unexpectedly ({reason}); restarting in {delay} s",
+                number=child.number,
+                reason=reason.getErrorMessage(),
+                delay=self.RESTART_DELAY,
+            )
+            self._restarts[child.number] = default_reactor(self._reactor).callLater(
+                self.RESTART_DELAY, self._spawn, child.number
+            )
+
     def stopService(self) -> Any:
+        self._stopping = True
+        for pending in self._restarts.values():
+            if pending.active():
+                pending.cancel()
+        self._restarts.clear()
+        children = list(self.children.values())
         stopped = maybeDeferred(StreamListeningService.stopService, self)
         reactor = default_reactor(self._reactor)
         grace = self.settings["shutdown_timeout"] + 5.0
-        for transport in self._transports:
+        for _, transport in children:
             try:
                 transport.closeStdin()  # the child's signal to stop gracefully
             except Exception:
@@ -246,7 +278,7 @@ class WorkerParentService(StreamListeningService):
             except Exception:
                 pass
 
-        timers = [reactor.callLater(grace, kill_late, t) for t in self._transports]
+        timers = [reactor.callLater(grace, kill_late, transport) for _, transport in children]
 
         def cancel(result: Any) -> Any:
             for timer in timers:
@@ -254,7 +286,7 @@ class WorkerParentService(StreamListeningService):
                     timer.cancel()
             return result
 
-        ended = DeferredList([stopped] + [child.ended for child in self.children])
+        ended = DeferredList([stopped] + [child.ended for child, _ in children])
         return ended.addBoth(cancel)
 
 

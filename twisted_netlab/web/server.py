@@ -19,6 +19,7 @@ import stat
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IProtocolNegotiationFactory, IPushProducer
@@ -982,8 +983,6 @@ def quote_segment(segment: str) -> str:
     """
     Percent-encode one decoded path segment for a Location or href.
     """
-    from urllib.parse import quote
-
     return quote(segment, safe="!$&'()*+,;=:@-._~")
 
 

@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from twisted.application.service import IService, MultiService
 from twisted.internet import protocol

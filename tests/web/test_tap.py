@@ -110,3 +110,28 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(open(path).read(), "")
         self.successResultOf(service.stopService())
         self.assertEqual(open(path).read(), "a line\n")
+
+
+class GracefulStopTests(SynchronousTestCase):
+    def test_stop_waits_for_connections_and_clears_exit_signal(self):
+        """
+        stopService fires only once the factory's connections are gone, and
+        then clears the SIGTERM twistd would otherwise re-raise, so a
+        graceful stop exits 0.
+        """
+        import signal
+
+        from twisted.internet.testing import StringTransport
+
+        clock = Clock()
+        clock._exitSignal = signal.SIGTERM
+        service = HTTPService(factory_settings(parse()), reactor=clock)
+        factory = service.build_factory()
+        protocol = factory.buildProtocol(None)
+        protocol.makeConnection(StringTransport())
+        stopped = service.stopService()
+        self.assertNoResult(stopped)
+        self.assertEqual(clock._exitSignal, signal.SIGTERM)
+        protocol.connectionLost(None)
+        self.successResultOf(stopped)
+        self.assertIsNone(clock._exitSignal)

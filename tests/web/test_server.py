@@ -7,6 +7,8 @@ timeouts, errors, access log, the file cache and graceful stop.
 import os
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -397,6 +399,53 @@ class ConnectionManagementTests(SynchronousTestCase):
         c = Connection(self)
         c.send(b"GET /hello.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 24\r\n\r\nGET /nope HTTP/1.1\r\n\r\n\r\n")
         self.assertEqual([r[0] for r in c.responses()], [200])
+
+
+_PIPELINE_TARGETS = {
+    b"/hello.txt": (200, b"hello world\n"),
+    b"/big.bin": (200, BIG),
+    b"/nope": (404, None),
+    b"/sub": (301, None),
+    b"/sub/": (200, b"<p>sub</p>"),
+}
+
+
+class PipeliningPropertyTests(SynchronousTestCase):
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(st.tuples(st.sampled_from(sorted(_PIPELINE_TARGETS)), st.sampled_from([b"GET", b"HEAD"])), min_size=1, max_size=8),
+        st.lists(st.integers(1, 200), min_size=1, max_size=20),
+    )
+    def test_any_pipeline_answered_in_order(self, requests, cuts):
+        """
+        Whatever mix of small, large, missing and redirected targets is
+        pipelined, and however the bytes are split into reads, there is
+        exactly one response per request, in request order, each complete.
+        """
+        c = Connection(self)
+        wire = b"".join(method + b" " + path + b" HTTP/1.1\r\nHost: h\r\n\r\n" for path, method in requests)
+        position = 0
+        for cut in cuts:
+            if position >= len(wire):
+                break
+            c.send(wire[position : position + cut])
+            c.run(5)
+            position += cut
+        c.send(wire[position:])
+        c.run()
+        data = c.transport.value()
+        for path, method in requests:
+            status, body = _PIPELINE_TARGETS[path]
+            head, sep, data = data.partition(b"\r\n\r\n")
+            self.assertTrue(sep)
+            self.assertTrue(head.startswith(b"HTTP/1.1 %d " % status), (path, head[:40]))
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+            if method == b"HEAD":
+                continue
+            if body is not None:
+                self.assertEqual(data[:length], body)
+            data = data[length:]
+        self.assertEqual(data, b"")
 
 
 class StreamingTests(SynchronousTestCase):

@@ -313,7 +313,7 @@ class Impairments:
                     corrupted += 1
 
         reordered = bool(config.reorder) and self._reorder_rng.random() < config.reorder
-        deliveries = []
+        deliveries: List[Delivery] = []
         for copy in copies:
             if len(self._held) >= config.limit:
                 if not deliveries:

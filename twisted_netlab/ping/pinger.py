@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from twisted.internet import defer
+from twisted.internet.error import MessageLengthError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -148,9 +149,10 @@ class PingerProtocol(DatagramProtocol):
             self._maybe_finish()
             return
         sequence, payload = self.session.next_probe(self.monotonic(), self.clock.seconds())
+        assert self.transport is not None
         try:
             self.transport.write(payload, self._peer)
-        except (OSError, Exception) as error:  # MessageLengthError, unreachable network, ...
+        except (OSError, MessageLengthError) as error:  # unreachable network, too long, ...
             self._emit(self.session.send_failed(sequence, str(error) or error.__class__.__name__))
         else:
             self._emit(ProbeSent(sequence, len(payload)))

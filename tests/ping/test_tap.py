@@ -122,9 +122,11 @@ class ServiceTests(SynchronousTestCase):
         """
         The service binds the asked interface and port, and releases it.
         """
-        service = makeService(parse("--port", "0"))
+        service = makeService(parse("--port", "0", "--max-size", "100"))
         service.startService()
         self.assertEqual(service.port.getHost().host, "127.0.0.1")
+        # One byte more than the largest echo, so oversize shows as oversize.
+        self.assertEqual(service.port.maxPacketSize, 101)
         self.assertNotEqual(service.port.getHost().port, 0)
         service.stopService()
         self.assertIsNone(service.port)

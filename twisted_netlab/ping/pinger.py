@@ -201,7 +201,9 @@ def start_pinger(reactor: Any, address: str, protocol: PingerProtocol) -> Any:
     """
     family = ipaddress.ip_address(address).version
     interface = "::" if family == 6 else "0.0.0.0"
-    return reactor.listenUDP(0, protocol, interface=interface)
+    # Read whole datagrams up to the UDP maximum: a reply cut at Twisted's
+    # default 8192 bytes would look corrupted.
+    return reactor.listenUDP(0, protocol, interface=interface, maxPacketSize=65535)
 
 
 def ping(

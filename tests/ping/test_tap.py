@@ -141,7 +141,7 @@ class RegistrationTests(SynchronousTestCase):
         from twisted.plugin import getPlugins
 
         makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
-        self.assertEqual(makers["netlab-echo"].module.__name__, "twisted_netlab.ping.tap")
+        self.assertEqual(makers["netlab-echo"].module, "twisted_netlab.ping.tap")
 
     def test_netlab_all_runs_the_lab_server(self):
         """

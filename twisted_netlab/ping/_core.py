@@ -988,6 +988,18 @@ class PingSession:
                 events.append(ProbeTimedOut(probe.sequence))
         return events
 
+    def time_out(self, sequence: int) -> Optional[ProbeTimedOut]:
+        """
+        Probe C{sequence}'s timer fired: it is lost unless answered.  (The
+        adapter's timer, not a comparison of clocks, decides, so a timer
+        that fires a hair early by the monotonic clock cannot strand a run.)
+        """
+        probe = self._probes.get(sequence)
+        if probe is None or probe.fate is not ProbeFate.UNANSWERED:
+            return None
+        probe.fate = ProbeFate.LOST
+        return ProbeTimedOut(sequence)
+
     def report(self, host: str, port: int) -> PingReport:
         """
         The report so far; its time is iputils' (first to last probe sent).

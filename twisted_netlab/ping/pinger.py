@@ -156,15 +156,16 @@ class PingerProtocol(DatagramProtocol):
             self._emit(self.session.send_failed(sequence, str(error) or error.__class__.__name__))
         else:
             self._emit(ProbeSent(sequence, len(payload)))
-        self._timers.append(self.clock.callLater(self.session.timeout_seconds, self._expire))
+        self._timers.append(self.clock.callLater(self.session.timeout_seconds, self._expire, sequence))
         if self._enough_sent() and self._sender is not None and self._sender.running:
             self._sender.stop()
 
-    def _expire(self) -> None:
+    def _expire(self, sequence: int) -> None:
         if self._done:
             return
         self._timers = [timer for timer in self._timers if timer.active()]
-        for event in self.session.expire(self.monotonic()):
+        event = self.session.time_out(sequence)
+        if event is not None:
             self._emit(event)
         self._maybe_finish()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ NFT_RULES = f"""
 table inet netlab_ping_test {{
     chain input {{
         type filter hook input priority 0; policy accept;
-        udp dport {PORT} numgen random mod 100 < {DROP_PERCENT} drop
+        udp dport {PORT} numgen random mod 100 < {DROP_PERCENT} counter drop
     }}
 }}
 """
@@ -85,7 +86,8 @@ class NamespaceLossTests(TestCase):
         nftables drops 30% of the requests at random; over 500 probes the
         loss netlab ping reports lies within 30% +- 5 binomial standard
         deviations (about +-10 points), and every reply that did come back
-        was matched to its own probe.
+        was matched to its own probe.  The probes lost are the ones
+        nftables counted as dropped.
         """
         self.check(self.ip, "netns", "exec", self.echo_ns, self.nft, "-f", "-", stdin=NFT_RULES)
         socat = Child(
@@ -112,6 +114,9 @@ class NamespaceLossTests(TestCase):
         high = DROP_PERCENT + SIGMAS * sigma_percent
         loss = report["loss_percent"]
         self.assertTrue(low <= loss <= high, f"loss {loss:.1f}% outside [{low:.1f}, {high:.1f}]")
-        # The drops really happened in nftables, not in our programs.
-        counted = run([self.ip, "netns", "exec", self.echo_ns, self.nft, "list", "ruleset"])
-        self.assertIn("numgen random mod 100 < 30", counted.stdout)
+        # The loss is nftables' doing: its counter saw (nearly) every lost
+        # probe; a couple more may be lost elsewhere (socat forks per packet).
+        listing = run([self.ip, "netns", "exec", self.echo_ns, self.nft, "list", "ruleset"])
+        dropped = int(re.search(r"counter packets (\d+)", listing.stdout).group(1))
+        lost = report["transmitted"] - report["received"]
+        self.assertTrue(0 <= lost - dropped <= 2, f"{lost} probes lost, nftables dropped {dropped}")

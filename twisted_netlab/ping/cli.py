@@ -74,7 +74,7 @@ def _size(value: str) -> int:
 
 
 class Options(usage.Options):
-    synopsis = "Usage: netlab ping [options] HOST [PORT]"
+    synopsis = "[options] HOST [PORT]"
     longdesc = (
         "Send sequenced UDP probes to an echo server (PORT defaults to 12000) "
         "and report RTTs and loss like iputils ping."

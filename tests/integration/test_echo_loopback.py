@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from twisted.trial.unittest import TestCase
 

@@ -55,6 +55,7 @@ def wait_for(process: subprocess.Popen, pattern: str, timeout: float = 30.0) -> 
     Read the child's output until C{pattern} shows, then keep draining it
     in a thread (a full pipe would stall a server that logs per message).
     """
+    assert process.stdout is not None
     compiled = re.compile(pattern)
     output = ""
     deadline = time.monotonic() + timeout
@@ -76,6 +77,7 @@ def wait_for(process: subprocess.Popen, pattern: str, timeout: float = 30.0) -> 
 
 
 def _drain(process: subprocess.Popen) -> None:
+    assert process.stdout is not None
     while os.read(process.stdout.fileno(), 65536):
         pass
 
@@ -133,7 +135,8 @@ def main() -> None:
         stored = (count_files(os.path.join(netlab_data, "Maildir")), count_files(aiosmtpd_maildir))
     finally:
         netlab.send_signal(signal.SIGTERM)
-        aiosmtpd.stdin.close()
+        if aiosmtpd.stdin is not None:
+            aiosmtpd.stdin.close()
         for process in (netlab, aiosmtpd):
             try:
                 process.wait(20)

@@ -732,3 +732,24 @@ class AddressTests(SynchronousTestCase):
         self.assertEqual(parse_parameters("size=10 SMTPUTF8"), {"SIZE": "10", "SMTPUTF8": None})
         self.assertRaises(AddressError, parse_parameters, "SIZE=1 size=2")
         self.assertRaises(AddressError, parse_parameters, "SIZE=")
+
+
+class PurityTests(SynchronousTestCase):
+    def test_pure_modules_import_no_twisted(self):
+        """
+        The session, fault and Maildir modules load nothing from Twisted
+        (checked in a fresh interpreter).
+        """
+        import subprocess
+        import sys
+
+        from tests.helpers import child_env
+
+        code = (
+            "import sys\n"
+            "import twisted_netlab.mail._session, twisted_netlab.mail._faults, twisted_netlab.mail._maildir\n"
+            "print(sorted(m for m in sys.modules if m == 'twisted' or m.startswith('twisted.')))\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.strip(), "[]")

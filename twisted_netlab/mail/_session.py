@@ -800,9 +800,13 @@ class SinkSession:
             reply = self._data_problem
             self.error_count += 1
             return [MessageRefused(envelope, reply), reply]
-        fault = self._fault(Stage.DATA)
+        fault = self.faults.check(Stage.DATA)
         if fault is not None:
-            return [MessageRefused(envelope, fault[1])] + fault  # type: ignore[list-item]
+            reply = _reply(fault.code, f"{fault.enhanced} {fault.text}")
+            events: List[Event] = [FaultInjected(fault), MessageRefused(envelope, reply), reply]
+            if fault.closes:
+                events.extend(self._close(f"fault {fault.rule.describe()}"))
+            return events
         self.state = SessionState.AWAITING_STORAGE
         return [MessageReceived(envelope, data)]
 

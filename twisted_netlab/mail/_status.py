@@ -126,7 +126,8 @@ class StatusResource(Resource):
         return text.encode("utf-8") + b"\n"
 
     def _limit(self, request: Request) -> Optional[int]:
-        values = request.args.get(b"limit")
+        arguments: Dict[bytes, List[bytes]] = request.args or {}
+        values = arguments.get(b"limit")
         if not values:
             return DEFAULT_LIMIT
         try:

@@ -288,4 +288,4 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         maildir=maildir.root,
         certificate=config["certificate"] or "none (--no-tls)",
     )
-    return service
+    return service  # type: ignore[return-value]

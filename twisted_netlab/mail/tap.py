@@ -46,6 +46,15 @@ def default_data_dir(environ: Optional[Mapping[str, str]] = None) -> str:
     return os.path.abspath("netlab-mailsink")
 
 
+def default_hostname(name: Optional[str] = None) -> str:
+    """
+    This machine's host name when it is a usable DNS name, else
+    ``localhost``.
+    """
+    name = socket.gethostname() if name is None else name
+    return name if name and _HOSTNAME.match(name) else "localhost"
+
+
 def parse_size(value: str) -> int:
     """
     ``10485760``, ``512K``, ``10M``, ``1G`` (binary multiples) in octets.
@@ -162,7 +171,9 @@ class Options(usage.Options):
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         if self["hostname"] is None:
-            self["hostname"] = socket.gethostname() or "localhost"
+            # A machine name that is no DNS name (my_laptop) must not stop
+            # a start without arguments: fall back to localhost.
+            self["hostname"] = default_hostname()
         if not _HOSTNAME.match(self["hostname"]):
             raise usage.UsageError(f"--hostname must be a DNS name such as mail.example.org, not {self['hostname']!r}")
         if self["timeout"] <= 0:

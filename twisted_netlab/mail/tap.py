@@ -150,18 +150,11 @@ class Options(usage.Options):
         self["faults"] = FaultPlan()
 
     def opt_listen(self, endpoint: str) -> None:
-        """
-        Endpoint for SMTP, e.g. tcp:2525 (repeatable; default
-        tcp:2525:interface=127.0.0.1).
-        """
+        """Endpoint for SMTP, e.g. tcp:2525 (repeatable; default tcp:2525:interface=127.0.0.1)."""
         self["listen"].append(endpoint)
 
     def opt_fault(self, value: str) -> None:
-        """
-        Answer a stage with a code, always or only the Nth time: STAGE=CODE
-        or STAGE=CODE:N; stages CONNECT EHLO HELO STARTTLS AUTH MAIL RCPT DATA
-        (repeatable), e.g. RCPT=451 or DATA=552:3.
-        """
+        """Answer a stage with CODE always (STAGE=CODE) or only its Nth time (STAGE=CODE:N), e.g. RCPT=451 or DATA=552:3; stages CONNECT EHLO HELO STARTTLS AUTH MAIL RCPT DATA (repeatable)."""
         try:
             self["faults"].add(parse_fault(value))
         except FaultSyntaxError as error:

@@ -408,6 +408,16 @@ class StrictInputTests(SessionMixin, SynchronousTestCase):
         self.assertLessEqual(len(self.session._buffer), 2050)
         self.assertEqual(codes(self.send("\r\nNOOP\r\n")), [500, 250])
 
+    def test_long_lines_in_one_packet_with_others(self):
+        """
+        An overlong line costs only itself: the lines after it in the same
+        packet are processed (a command, or the end of DATA).
+        """
+        self.ready()
+        self.assertEqual(codes(self.send("NOOP " + "a" * 5000 + "\r\nNOOP\r\n")), [500, 250])
+        self.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+        self.assertEqual(codes(self.send("z" * 5000 + "\r\nshort\r\n.\r\nNOOP\r\n")), [500, 250])
+
     def test_invalid_utf8_and_controls(self):
         """
         Invalid UTF-8 and control characters in commands get 500.

@@ -406,7 +406,10 @@ class SinkSession:
         or L{None} when more data is needed.
         """
         limit = self._line_limit()
-        end = self._buffer.find(b"\r\n", 0, limit + 2)
+        # Search the whole buffer (one packet at most, plus less than one
+        # line): an overlong line followed by more lines in the same packet
+        # must only cost the overlong line.
+        end = self._buffer.find(b"\r\n")
         if end < 0:
             if len(self._buffer) > limit + 1:
                 # Too long already: drop it, keeping a trailing CR that may

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -63,12 +63,14 @@ def client_json(row: ClientStatus) -> Dict[str, Any]:
     }
 
 
-def status_document(monitor: HeartbeatMonitor, now: float) -> Dict[str, Any]:
+def status_document(monitor: HeartbeatMonitor, now: float, rows: Optional[List[ClientStatus]] = None) -> Dict[str, Any]:
     """
-    Everything the status page shows, as one JSON-ready dict.
+    Everything the status page shows, as one JSON-ready dict (C{rows}: a
+    snapshot already taken at C{now}).
     """
     settings = monitor.settings
-    rows = monitor.status(now)
+    if rows is None:
+        rows = monitor.status(now)
     states = {state.value: 0 for state in ClientState}
     for row in rows:
         states[row.state.value] += 1
@@ -118,7 +120,7 @@ class StatusPage(Resource):
         self.monitor = monitor
         self.clock = clock
         self.refresh_seconds = refresh_seconds
-        self.putChild(b"status.json", StatusJSON(monitor, clock))
+        self.putChild(b"status.json", StatusJSON(monitor, clock))  # type: ignore[arg-type]
 
     def getChild(self, path: bytes, request: Any) -> Resource:
         if path == b"":
@@ -130,8 +132,9 @@ class StatusPage(Resource):
         return self.render_html(self.clock.seconds()).encode("utf-8")
 
     def render_html(self, now: float) -> str:
-        document = status_document(self.monitor, now)
-        rows = sorted(self.monitor.status(now), key=lambda row: (_ORDER[row.state], row.client))
+        rows = self.monitor.status(now)
+        document = status_document(self.monitor, now, rows)
+        rows.sort(key=lambda row: (_ORDER[row.state], row.client))
         escape = html.escape
         settings = document["settings"]
         counts = ", ".join(f"{count} {state}" for state, count in document["states"].items())

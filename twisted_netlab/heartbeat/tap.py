@@ -6,7 +6,7 @@ L{makeService}.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -114,7 +114,7 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     monitor = HeartbeatMonitor(settings)
     sweep = config["sweep-seconds"]
     observer = LoggingObserver(settings.timeout, sweep, all_beats=not config["quiet"])  # type: ignore[arg-type]
-    protocol = MonitorProtocol(monitor, sweep, [observer], clock=reactor)
+    protocol = MonitorProtocol(monitor, sweep, [observer], clock=reactor)  # type: ignore[list-item]
     service = MultiService()
     DatagramListeningService(
         "netlab-heartbeat", protocol, config["port"], config["interface"], reactor=reactor
@@ -125,4 +125,4 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         ).setServiceParent(service)
     service.monitor = monitor  # type: ignore[attr-defined]
     service.protocol = protocol  # type: ignore[attr-defined]
-    return service
+    return cast(IService, service)

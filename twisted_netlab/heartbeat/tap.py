@@ -44,7 +44,7 @@ class Options(usage.Options):
         "of silence, recovered)."
     )
     optFlags = [
-        ["quiet", "q", "Log only notable beats (late, lost, duplicate, reordered, restart) and state changes."],
+        ["quiet", "q", "Log state changes and restarts, not each beat (for many clients; counts are on the status page)."],
     ]
     optParameters = [
         ["port", "p", 13000, "UDP port to listen on (0: any free port).", parse_udp_port],

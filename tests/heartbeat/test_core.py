@@ -533,12 +533,15 @@ class RejectionTests(SynchronousTestCase):
     def test_defaults_follow_the_period(self):
         """
         Timeout 10 periods (the lab's), tolerance half a period, min std a
-        tenth, acceptable pause 3 periods (Akka's 1 s / 100 ms / 3 s shape).
+        tenth, acceptable pause 3 periods (Akka's 1 s / 100 ms / 3 s shape)
+        but at most a third of the timeout, so phi can act before the stop.
         """
         s = MonitorSettings(period=2.0)
         self.assertEqual((s.timeout, s.tolerance, s.min_std_deviation, s.acceptable_pause, s.max_skew),
                          (20.0, 1.0, 0.2, 6.0, 86400.0))
         self.assertEqual(MonitorSettings(key=KEY).max_skew, 300.0)
+        short = MonitorSettings(period=1.0, timeout=3.0)
+        self.assertEqual(short.acceptable_pause, 1.0)  # a third of a short timeout
 
 
 class SignedTests(SynchronousTestCase):

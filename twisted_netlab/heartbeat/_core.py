@@ -557,7 +557,9 @@ class MonitorSettings:
         default("timeout", 10 * self.period)
         default("tolerance", self.period / 2)
         default("min_std_deviation", self.period / 10)
-        default("acceptable_pause", 3 * self.period)
+        # Akka's shape (1 s beats, 3 s pause), but leave phi room to act
+        # before the hard stop when the timeout is short.
+        default("acceptable_pause", min(3 * self.period, self.timeout / 3))  # type: ignore[operator]
         default("max_skew", 300.0 if self.key is not None else 86400.0)
         assert self.timeout is not None and self.tolerance is not None
         if not self.timeout > 0:

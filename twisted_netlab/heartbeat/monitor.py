@@ -209,9 +209,10 @@ class LoggingObserver:
         if not rejection.report:
             return
         self.log.warn(
-            "rejected datagram from {source}: {reason_name} ({detail}); "
-            "{suppressed} more from this host since its last report; next report in a minute at the earliest",
+            "rejected datagram from {source}: {reason_name} ({detail}){earlier}; "
+            "at most one such line per host per minute",
             reason_name=rejection.reason.value,
+            earlier=f", {rejection.suppressed} more since the last report" if rejection.suppressed else "",
             **_fields(rejection),
         )
 

@@ -55,7 +55,7 @@ class Options(usage.Options):
         ["sweep", None, None, "How often all clients are checked (default: min(1 s, period/2, timeout/10))."],
         ["phi-threshold", None, 8.0, "Phi at which a client becomes suspect.", float],
         ["min-std-deviation", None, None, "Phi detector's floor for the interval deviation (default: period/10)."],
-        ["acceptable-pause", None, None, "Pause the phi detector tolerates on top of the mean (default: 3 periods)."],
+        ["acceptable-pause", None, None, "Pause the phi detector tolerates on top of the mean (default: 3 periods, at most timeout/3)."],
         ["key-file", "k", None, "Shared key: accept only beats signed with it (HMAC-SHA256)."],
         ["max-skew", None, None, "Refuse beats whose timestamp is further from our clock (default: 300 s with a key, else 1 day)."],
         ["max-clients", None, 100000, "Most clients tracked at once.", int],

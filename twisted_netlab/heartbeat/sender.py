@@ -170,6 +170,9 @@ class HeartbeatSender(Service):
         if not self.done.called:
             self.done.callback(self.sent)
 
-    def stopService(self) -> None:
+    def stopService(self) -> Optional[Deferred]:
         Service.stopService(self)
-        self._finish()
+        closing = self._stop_sending()
+        if not self.done.called:
+            self.done.callback(self.sent)
+        return closing

@@ -343,6 +343,17 @@ class TrackingTests(SynchronousTestCase):
         row = self.monitor.status(T0 + 3)[0]
         self.assertEqual((row.lost, row.out_of_order, row.last_sequence), (0, 1, 2))
 
+    def test_huge_jump_is_cheap_and_exact(self):
+        """
+        A jump to the largest sequence counts every skipped number as lost
+        and costs no memory (the duplicate window is not shifted by it).
+        """
+        self.feed.send(0, 0.0)
+        beat = self.feed.one(2**63 - 1, 1.0)
+        self.assertEqual(beat.lost, 2**63 - 2)
+        self.assertEqual(self.feed.one(2**63 - 1, 1.5).kind, BeatKind.DUPLICATE)
+        self.assertEqual(self.feed.one(2**63 - 2, 1.6).kind, BeatKind.OUT_OF_ORDER)
+
     def test_restart_to_zero(self):
         """
         A sequence back at 0 is a restart, not 2^n lost beats.
@@ -567,8 +578,10 @@ class SignedTests(SynchronousTestCase):
         self.assertEqual(self.reason(self.feed.send(0, 0.0, client_id="a", boot=BOOT_A)), RejectReason.UNSIGNED)
         forged = encode_beat(0, T0, client_id="alpha", boot=BOOT_A, key=b"another key of 16 bytes")
         self.assertEqual(self.reason(self.monitor.datagram_received(forged, SOURCE, T0)), RejectReason.FORGED)
+        absurd_and_forged = encode_beat(0, 0.0, client_id="alpha", boot=BOOT_A, key=b"another key of 16 bytes")
+        self.assertEqual(self.reason(self.monitor.datagram_received(absurd_and_forged, SOURCE, T0)), RejectReason.FORGED)
         self.assertEqual(len(self.monitor), 0)
-        self.assertEqual((self.monitor.counters["unsigned"], self.monitor.counters["forged"]), (2, 1))
+        self.assertEqual((self.monitor.counters["unsigned"], self.monitor.counters["forged"]), (2, 2))
 
     def test_signed_beats_tracked(self):
         self.assertEqual(beats(self.signed(0, 0.0))[0].kind, BeatKind.FIRST)

@@ -685,6 +685,13 @@ class HeartbeatMonitor:
         counter.
         """
         settings = self.settings
+        if settings.key is not None:
+            # Authenticity first: an unsigned or forged beat is counted as
+            # such, whatever else is wrong with it.
+            if beat.mac is None:
+                raise PeerProtocolError(RejectReason.UNSIGNED, "beat without mac= (the monitor requires signed beats)")
+            if not verify_beat(beat, settings.key):
+                raise PeerProtocolError(RejectReason.FORGED, "mac= does not match (wrong key or altered beat)")
         skew = beat.sent_at - now
         if abs(skew) > settings.max_skew:  # type: ignore[operator]
             raise PeerProtocolError(
@@ -708,8 +715,9 @@ class HeartbeatMonitor:
 
     def _check_signed(self, beat: Beat, name: str, client: Optional[_Client]) -> None:
         """
-        With a key: the MAC must verify and the beat must be new.  "New" is
-        defined by the signed boot id (random per sender start) and sequence:
+        With a key (the MAC was verified already), the beat must be new.
+        "New" is defined by the signed boot id (random per sender start) and
+        sequence:
 
           - a boot id seen under another client, or retired by this client's
             later restart, is a replay;
@@ -719,13 +727,7 @@ class HeartbeatMonitor:
             from this client, so a recording of an earlier run cannot pose
             as a restart.
         """
-        key = self.settings.key
-        assert key is not None
-        if beat.mac is None:
-            raise PeerProtocolError(RejectReason.UNSIGNED, "beat without mac= (the monitor requires signed beats)")
-        if not verify_beat(beat, key):
-            raise PeerProtocolError(RejectReason.FORGED, "mac= does not match (wrong key or altered beat)")
-        assert beat.boot is not None
+        assert beat.boot is not None  # decode_beat requires boot= with mac=
         owner = self._boot_owner.get(beat.boot)
         if owner is not None and owner != name:
             raise PeerProtocolError(RejectReason.REPLAYED, f"boot {beat.boot} belongs to {owner}")
@@ -772,7 +774,10 @@ class HeartbeatMonitor:
             late_by = now - (client.highest_arrival + step * settings.period)
             if late_by > settings.tolerance:  # type: ignore[operator]
                 kind = BeatKind.LATE
-            client.received = ((client.received << step) | 1) & ((1 << settings.reorder_window) - 1)
+            if step < settings.reorder_window:
+                client.received = ((client.received << step) | 1) & ((1 << settings.reorder_window) - 1)
+            else:  # never shift by a peer-chosen amount: 2**62 bits is a lot of memory
+                client.received = 1
             client.highest = beat.sequence
             client.highest_arrival = now
             client.lost += lost

@@ -262,12 +262,13 @@ class PhiAccrualDetector:
         still available (phi below threshold): the first beat after a long
         silence would skew the statistics.
 
-    Per-client state is a fixed-size ring of floats and two running sums, so
-    thousands of detectors are cheap.
+    Per-client state is a ring of floats that grows up to the window size,
+    and two running sums, so thousands of detectors are cheap (and a client
+    that beat once costs a few bytes).
     """
 
     __slots__ = (
-        "threshold", "min_std_deviation", "acceptable_pause", "_ring", "_size", "_next",
+        "threshold", "min_std_deviation", "acceptable_pause", "_ring", "_capacity", "_next",
         "_sum", "_sum_squares", "last_arrival", "suspect_at",
     )
 
@@ -292,8 +293,8 @@ class PhiAccrualDetector:
         self.threshold = threshold
         self.min_std_deviation = min_std_deviation
         self.acceptable_pause = acceptable_pause
-        self._ring = array("d", bytes(8 * max_sample_size))
-        self._size = 0
+        self._ring = array("d")
+        self._capacity = max_sample_size
         self._next = 0
         self._sum = 0.0
         self._sum_squares = 0.0
@@ -305,14 +306,14 @@ class PhiAccrualDetector:
 
     def _add(self, interval: float) -> None:
         ring = self._ring
-        if self._size == len(ring):
+        if len(ring) < self._capacity:
+            ring.append(interval)
+        else:
             old = ring[self._next]
             self._sum -= old
             self._sum_squares -= old * old
-        else:
-            self._size += 1
-        ring[self._next] = interval
-        self._next = (self._next + 1) % len(ring)
+            ring[self._next] = interval
+            self._next = (self._next + 1) % self._capacity
         self._sum += interval
         self._sum_squares += interval * interval
 
@@ -321,13 +322,11 @@ class PhiAccrualDetector:
         """
         The window, oldest first.
         """
-        if self._size < len(self._ring):
-            return list(self._ring[: self._size])
         return list(self._ring[self._next :]) + list(self._ring[: self._next])
 
     @property
     def mean(self) -> float:
-        return self._sum / self._size
+        return self._sum / len(self._ring)
 
     @property
     def std_deviation(self) -> float:
@@ -336,7 +335,7 @@ class PhiAccrualDetector:
         C{min_std_deviation}.
         """
         mean = self.mean
-        variance = max(0.0, self._sum_squares / self._size - mean * mean)
+        variance = max(0.0, self._sum_squares / len(self._ring) - mean * mean)
         return max(math.sqrt(variance), self.min_std_deviation)
 
     def phi(self, now: float) -> float:

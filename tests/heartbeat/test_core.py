@@ -537,7 +537,7 @@ class RejectionTests(SynchronousTestCase):
         self.assertEqual(len(Feeder(monitor, ("10.0.0.1", 1)).send(1, 1.0)), 1)
 
     def test_bad_settings(self):
-        for kwargs in ({"period": 0}, {"period": 1, "timeout": 0}, {"period": 1, "key": b"short"},
+        for kwargs in ({"period": 0}, {"period": 1, "timeout": 0}, {"period": 1, "timeout": 1}, {"period": 1, "key": b"short"},
                        {"period": 1, "phi_threshold": 0}, {"period": 1, "tolerance": -1}):
             self.assertRaises(LocalProtocolError, MonitorSettings, **kwargs)
 

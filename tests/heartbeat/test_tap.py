@@ -50,6 +50,7 @@ class OptionsTests(SynchronousTestCase):
             ["--interface", "localhost"], ["--phi-threshold", "0"], ["--key-by", "name"],
             ["--status", "nonsense:1"], ["--status", "tcp:notaport"], ["--key-file", "/nonexistent"],
             ["--max-clients", "0"], ["--min-std-deviation", "0"], ["--sweep", "0"],
+            ["--period", "5", "--timeout", "5"], ["--timeout", "10", "--sweep", "11"],
         ):
             self.assertRaises(usage.UsageError, parse, *argv)
 

@@ -561,8 +561,8 @@ class MonitorSettings:
         default("acceptable_pause", min(3 * self.period, self.timeout / 3))  # type: ignore[operator]
         default("max_skew", 300.0 if self.key is not None else 86400.0)
         assert self.timeout is not None and self.tolerance is not None
-        if not self.timeout > 0:
-            raise LocalProtocolError("timeout must be > 0")
+        if not self.timeout > self.period:
+            raise LocalProtocolError("the timeout must be longer than the period (every client would stop between beats)")
         if self.tolerance < 0:
             raise LocalProtocolError("tolerance must be >= 0")
         if self.key is not None:

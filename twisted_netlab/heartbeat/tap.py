@@ -101,6 +101,8 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--status {self['status']!r} is not a usable endpoint: {error}")
         settings = self["settings"]
         sweep = _positive_duration("sweep", self["sweep"])
+        if sweep is not None and sweep > settings.timeout:
+            raise usage.UsageError("--sweep must not be longer than the timeout")
         self["sweep-seconds"] = sweep if sweep is not None else default_sweep_interval(settings.period, settings.timeout)
 
 

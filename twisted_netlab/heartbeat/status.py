@@ -26,7 +26,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: .25em .6em; border-bottom: 1px solid #ddd; text-align: right; }
-th:first-child, td:first-child, td.state, td.source { text-align: left; }
+th:first-child, td:first-child, .state, .source { text-align: left; }
 tr.stopped td.state { color: #fff; background: #b00020; }
 tr.suspect td.state { background: #ffd54f; }
 tr.recovered td.state { background: #81d4fa; }
@@ -153,9 +153,9 @@ class StatusPage(Resource):
             f"phi threshold {settings['phi_threshold']:g}"
             + (", signed beats only" if settings["signed"] else "")
             + '. <a href="status.json">JSON</a></p>',
-            '<table id="clients"><thead><tr><th>client</th><th>state</th><th>last seq</th><th>beats</th>'
+            '<table id="clients"><thead><tr><th>client</th><th class="state">state</th><th>last seq</th><th>beats</th>'
             "<th>lost</th><th>late</th><th>dup</th><th>reordered</th><th>restarts</th>"
-            "<th>silent (s)</th><th>phi</th><th>offset (s)</th><th>jitter (ms)</th><th>source</th></tr></thead><tbody>",
+            "<th>silent (s)</th><th>phi</th><th>offset (s)</th><th>jitter (ms)</th><th class=\"source\">source</th></tr></thead><tbody>",
         ]
         for row in rows[:MAX_HTML_ROWS]:
             phi_text = f"{row.phi:.2f}" if math.isfinite(row.phi) else "inf"

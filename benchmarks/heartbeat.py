@@ -16,7 +16,7 @@ separate ``netlab beat --id victim`` is killed mid-run.  Reported per N:
 
 Usage: .venv/bin/python benchmarks/heartbeat.py [--clients 1000,10000]
        [--seconds 15] [--timeout 5]
-Linux only (/proc).  Runs about (seconds + 8) s per N.
+Linux only (/proc).  Runs about (seconds + 7) s per N.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def run(clients, seconds, timeout, env):
         pid = monitor.process.pid
         warmup = 3.0
         simulator = Watched(
-            [sys.executable, "-c", SIMULATOR, "127.0.0.1", str(udp_port), str(clients), str(warmup + seconds + timeout + 3)],
+            [sys.executable, "-c", SIMULATOR, "127.0.0.1", str(udp_port), str(clients), str(warmup + seconds + 2)],
             env,
         )
         victim = Watched(
@@ -173,6 +173,7 @@ def run(clients, seconds, timeout, env):
         monitor.wait_for(r"victim alive", 30)
         time.sleep(warmup)  # let every simulated client appear before measuring
         cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
+        warmup_drops = udp_drops(udp_port)
         time.sleep(seconds / 2)
         mark = len(monitor.lines)
         killed_at = time.monotonic()
@@ -205,6 +206,7 @@ def run(clients, seconds, timeout, env):
             "clients": clients,
             "tracked": len(final["clients"]),
             "kernel_drops": drops,
+            "warmup_drops": warmup_drops,
             "json_seconds": json_seconds,
             "cpu_share": cpu_used / wall,
             "rss_mib": memory["VmRSS"] / 1024,
@@ -240,7 +242,8 @@ def main():
             f"N={clients:>6}: monitor CPU {result['cpu_share'] * 100:5.1f}% of one core, "
             f"RSS {result['rss_mib']:.1f} MiB (peak {result['hwm_mib']:.1f}), "
             f"beats accepted {result['accepted']}/{result['sent']} "
-            f"({100 * result['accepted'] / max(1, result['sent']):.2f}%, kernel drops {result['kernel_drops']}), "
+            f"({100 * result['accepted'] / max(1, result['sent']):.2f}%, kernel drops {result['kernel_drops']}, "
+            f"{result['warmup_drops']} of them while {clients} clients appeared), "
             f"false alarms {result['false_alarms']}, status.json {result['json_seconds'] * 1000:.0f} ms; "
             + (f"killed client suspected after {result['suspect'][0]:.2f} s (phi {result['suspect'][1]:.1f}), "
                if result["suspect"] else "killed client not suspected before the timeout, ")

@@ -258,6 +258,9 @@ class PhiAccrualDetectorTests(SynchronousTestCase):
         self.assertFalse(detector.is_available(detector.suspect_at))
 
     def test_bad_parameters(self):
+        """
+        Parameters outside Akka's ranges are refused.
+        """
         for kwargs in ({"threshold": 0}, {"max_sample_size": 1}, {"min_std_deviation": 0},
                        {"acceptable_pause": -1}, {"first_estimate": 0}):
             self.assertRaises(LocalProtocolError, PhiAccrualDetector, **kwargs)
@@ -462,6 +465,9 @@ class TrackingTests(SynchronousTestCase):
         self.assertEqual((beat.client, beat.kind, beat.source), ("10.0.0.5", BeatKind.RESTART, "10.0.0.5:40001"))
 
     def test_ipv6_source_name(self):
+        """
+        IPv6 sources are named [host]:port.
+        """
         monitor = HeartbeatMonitor(settings())
         Feeder(monitor, ("::1", 7)).send(0, 0.0)
         self.assertEqual(monitor.status(T0)[0].client, "[::1]:7")
@@ -529,6 +535,9 @@ class RejectionTests(SynchronousTestCase):
         self.assertEqual(len(self.monitor), 0)
 
     def test_too_many_clients(self):
+        """
+        Beyond max_clients, new clients are refused; known ones still beat.
+        """
         monitor = HeartbeatMonitor(settings(max_clients=2))
         for port in (1, 2):
             Feeder(monitor, ("10.0.0.1", port)).send(0, 0.0)
@@ -537,6 +546,9 @@ class RejectionTests(SynchronousTestCase):
         self.assertEqual(len(Feeder(monitor, ("10.0.0.1", 1)).send(1, 1.0)), 1)
 
     def test_bad_settings(self):
+        """
+        Impossible settings are the caller's error.
+        """
         for kwargs in ({"period": 0}, {"period": 1, "timeout": 0}, {"period": 1, "timeout": 1}, {"period": 1, "key": b"short"},
                        {"period": 1, "phi_threshold": 0}, {"period": 1, "tolerance": -1}):
             self.assertRaises(LocalProtocolError, MonitorSettings, **kwargs)
@@ -584,6 +596,9 @@ class SignedTests(SynchronousTestCase):
         self.assertEqual((self.monitor.counters["unsigned"], self.monitor.counters["forged"]), (2, 2))
 
     def test_signed_beats_tracked(self):
+        """
+        Signed beats are tracked like unsigned ones: gaps and reordering included.
+        """
         self.assertEqual(beats(self.signed(0, 0.0))[0].kind, BeatKind.FIRST)
         self.assertEqual(beats(self.signed(1, 1.0))[0].kind, BeatKind.ON_TIME)
         self.assertEqual(beats(self.signed(3, 3.0))[0].lost, 1)

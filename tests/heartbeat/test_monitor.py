@@ -143,6 +143,9 @@ class MonitorProtocolTests(SynchronousTestCase):
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
     def test_stop_protocol_stops_sweeping(self):
+        """
+        When the port closes, the sweep timer goes too.
+        """
         self.protocol.doStop()
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -191,6 +194,9 @@ class LoggingObserverTests(SynchronousTestCase):
         self.assertIn("timeout 3 s, sweep 0.5 s", formatEvent(stopped))
 
     def test_restart_and_rejection_lines(self):
+        """
+        A restart is logged with both sequences; junk is logged once per host.
+        """
         self.protocol.datagramReceived(encode_beat(4, T0), LAB)
         self.protocol.datagramReceived(encode_beat(0, T0), LAB)
         self.protocol.datagramReceived(b"nonsense", LAB)

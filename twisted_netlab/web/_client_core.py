@@ -598,6 +598,7 @@ def parse_url(url: str) -> Target:
     @raise MalformedURL: for anything that cannot be requested safely.
     @raise UnsupportedScheme: for a scheme other than http or https.
     """
+    original = url
     if not url or _UNSAFE_TARGET.search(url.strip(" ")) or url != url.strip(" "):
         raise MalformedURL(f"malformed URL {url!r}: empty, or contains spaces or control characters")
     if "://" not in url:
@@ -605,32 +606,33 @@ def parse_url(url: str) -> Target:
         if ":" in url and scheme_part.isalpha() and not url.split(":", 1)[1][:1].isdigit():
             raise UnsupportedScheme(f"unsupported protocol {scheme_part!r} in {url!r}")
         url = "http://" + url
+    shown = original
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise MalformedURL(f"malformed URL {url!r}: {error}")
+        raise MalformedURL(f"malformed URL {shown!r}: {error}")
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise UnsupportedScheme(f"unsupported protocol {scheme!r} in {url!r}")
+        raise UnsupportedScheme(f"unsupported protocol {scheme!r} in {shown!r}")
     if "@" in parts.netloc:
-        raise MalformedURL(f"malformed URL {url!r}: credentials in URLs are not supported (use -H Authorization)")
+        raise MalformedURL(f"malformed URL {shown!r}: credentials in URLs are not supported (use -H Authorization)")
     host = parts.hostname or ""
     if not host:
-        raise MalformedURL(f"malformed URL {url!r}: no host")
+        raise MalformedURL(f"malformed URL {shown!r}: no host")
     if parts.netloc.startswith("["):
         try:
             address = ipaddress.IPv6Address(host.split("%", 1)[0])
         except ValueError:
-            raise MalformedURL(f"malformed URL {url!r}: bad IPv6 literal")
+            raise MalformedURL(f"malformed URL {shown!r}: bad IPv6 literal")
         host = str(address)
     elif not _HOST.match(host) or "%" in host or host.startswith(("-", ".")) or ".." in host:
-        raise MalformedURL(f"malformed URL {url!r}: bad host name {host!r}")
+        raise MalformedURL(f"malformed URL {shown!r}: bad host name {host!r}")
     if port == 0:
-        raise MalformedURL(f"malformed URL {url!r}: port 0")
+        raise MalformedURL(f"malformed URL {shown!r}: port 0")
     path = parts.path or "/"
     if not path.startswith("/"):
-        raise MalformedURL(f"malformed URL {url!r}: path must start with '/'")
+        raise MalformedURL(f"malformed URL {shown!r}: path must start with '/'")
     target = path + (f"?{parts.query}" if parts.query or url.split("#", 1)[0].endswith("?") else "")
     # The fragment is never sent (RFC 9110 4.2.4).
     return Target(scheme, host, port or _DEFAULT_PORTS[scheme], target, explicit_port=port is not None)
@@ -744,14 +746,14 @@ def parse_byte_range(value: str) -> str:
     Validate a ``--range`` value such as ``0-499``, ``500-``, ``-500`` or a
     comma list of those; return the Range header value.
     """
-    spec = value.strip()
+    spec = value.strip(" ")
     if spec.startswith("bytes="):
         spec = spec[len("bytes="):]
     parts = spec.split(",")
     for part in parts:
-        match = re.fullmatch(r"\s*(\d*)-(\d*)\s*", part)
+        match = re.fullmatch(r" *([0-9]*)-([0-9]*) *", part)
         if match is None or (not match.group(1) and not match.group(2)):
             raise LocalProtocolError(f"invalid range {value!r} (try 0-499, 500-, -500)")
         if match.group(1) and match.group(2) and int(match.group(1)) > int(match.group(2)):
             raise LocalProtocolError(f"invalid range {value!r}: first byte after last byte")
-    return "bytes=" + ",".join(p.strip() for p in parts)
+    return "bytes=" + ",".join(p.strip(" ") for p in parts)

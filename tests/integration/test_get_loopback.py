@@ -270,7 +270,6 @@ class MisbehavingServerTests(TestCase):
         listener.settimeout(TIMEOUT)
         self.addCleanup(listener.close)
         release = threading.Event()
-        self.addCleanup(release.set)
 
         def run():
             try:
@@ -285,7 +284,9 @@ class MisbehavingServerTests(TestCase):
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
+        # Cleanups run last-in first-out: release the thread, then join it.
         self.addCleanup(thread.join, TIMEOUT)
+        self.addCleanup(release.set)
         return listener.getsockname()[1]
 
     def test_lying_content_length(self):

@@ -262,7 +262,7 @@ class CommandSink(ResponseSink):
     def request_sent(self, target: Target, head: bytes) -> None:
         if self.options["verbose"]:
             for line in head.decode("latin-1").split("\r\n")[:-1]:
-                self._note(f"> {line}")
+                self._note(f"> {line}".rstrip())
 
     def _verbose_head(self, raw: bytes) -> None:
         if self.options["verbose"]:

@@ -168,6 +168,18 @@ class NetlabHTTPTests(TestCase):
         self.assertEqual(os.listdir(folder), ["b.txt"])
 
 
+class IPv6Tests(TestCase):
+    def test_ipv6_literal(self):
+        """
+        A bracketed IPv6 literal with a port reaches a server on ::1.
+        """
+        root = os.path.abspath(self.mktemp())
+        write_site(root)
+        port = start_netlab_http(self, root, r"tcp6:0:interface=\:\:1")
+        result = netlab_get([f"http://[::1]:{port}/a.txt?q=1"])
+        self.assertEqual((result.returncode, result.stdout), (0, b"alpha\n"), result.stderr)
+
+
 class TLSTests(TestCase):
     def setUp(self):
         from cryptography import x509

@@ -412,3 +412,29 @@ class TargetTests(SynchronousTestCase):
         self.assertEqual(harness.reactor.tcpClients[0][:2], ("::1", 8080))
         transport = harness.accept()
         self.assertIn(b"Host: [::1]:8080\r\n", transport.value())
+
+
+class ClassifyTests(SynchronousTestCase):
+    def test_exit_codes(self):
+        """
+        Each failure kind maps to curl's exit code.
+        """
+        from OpenSSL import SSL
+
+        from twisted_netlab.web._client_core import EmptyResponse, MalformedURL, PeerProtocolError, TruncatedResponse, UnsupportedScheme
+        from twisted_netlab.web.client import classify
+
+        cases = [
+            (error.DNSLookupError("nowhere"), 6),
+            (error.ConnectionRefusedError(), 7),
+            (PeerProtocolError("x"), 8),
+            (TruncatedResponse("x"), 18),
+            (EmptyResponse("x"), 52),
+            (MalformedURL("x"), 3),
+            (UnsupportedScheme("x"), 1),
+            (error.ConnectionLost(), 56),
+            (SSL.Error([("SSL routines", "", "certificate verify failed")]), 60),
+            (SSL.Error([("SSL routines", "", "wrong version number")]), 35),
+        ]
+        for value, code in cases:
+            self.assertEqual(classify(Failure(value)).exit_code, code, value)

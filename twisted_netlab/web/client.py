@@ -139,14 +139,12 @@ def classify(reason: Any) -> GetError:
         return TimedOut(f"connection timed out: {value}")
     if isinstance(value, internet_error.ConnectError):
         return ConnectFailed(f"failed to connect: {_describe(value)}")
-    try:
-        from OpenSSL import SSL
-        from service_identity import VerificationError
-    except ImportError:  # pragma: no cover
-        SSL = VerificationError = None  # type: ignore[assignment]
-    if VerificationError is not None and isinstance(value, VerificationError):
+    from OpenSSL import SSL
+    from service_identity import VerificationError
+
+    if isinstance(value, VerificationError):
         return CertificateRejected(f"certificate does not match the host name: {value}")
-    if SSL is not None and isinstance(value, SSL.Error):
+    if isinstance(value, SSL.Error):
         text = str(value)
         if "certificate verify failed" in text:
             return CertificateRejected("certificate verification failed (unknown issuer, expired or self-signed; see --cafile)")

@@ -465,3 +465,60 @@ class RangeTests(SynchronousTestCase):
         self.assertEqual(parse_byte_range("500-,-10"), "bytes=500-,-10")
         for bad in ("", "-", "a-b", "5-1", "1-2\r\n"):
             self.assertRaises(LocalProtocolError, parse_byte_range, bad)
+
+
+class H11AgreementTests(SynchronousTestCase):
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.integers(200, 599).filter(lambda s: s not in (204, 304)),
+        st.lists(st.tuples(st.from_regex(r"X-[A-Za-z0-9]{1,10}", fullmatch=True), st.from_regex(r"[ -~]{0,20}", fullmatch=True).map(str.strip)), max_size=5),
+        st.lists(st.binary(min_size=1, max_size=50), max_size=5),
+        st.booleans(),
+        st.integers(1, 40),
+    )
+    def test_parses_what_h11_writes(self, status, headers, chunks, chunked, split):
+        """
+        Whatever h11 (an independent implementation) serialises as a server,
+        our parser reads back to the same status, headers, body and trailers.
+        """
+        import h11
+
+        server = h11.Connection(h11.SERVER)
+        server.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        server.next_event()
+        server.next_event()
+        payload = b"".join(chunks)
+        framing = [("Transfer-Encoding", "chunked")] if chunked else [("Content-Length", str(len(payload)))]
+        wire = server.send(h11.Response(status_code=status, headers=list(headers) + framing, reason=b"Reason"))
+        for chunk in chunks:
+            wire += server.send(h11.Data(data=chunk))
+        trailers = [("X-Trailer", "t")] if chunked else []
+        wire += server.send(h11.EndOfMessage(headers=trailers))
+        found = parse(wire, split=split)
+        head = found[0]
+        self.assertEqual((head.status, head.reason), (status, "Reason"))
+        self.assertEqual([(k.lower(), v) for k, v in head.headers if k.lower().startswith("x-")], [(k.lower(), v) for k, v in headers])
+        self.assertEqual(body(found), payload)
+        self.assertEqual([(k.lower(), v) for k, v in found[-1].trailers], [(k.lower(), v) for k, v in trailers])
+        self.assertEqual(raw(found), wire)
+
+
+class PurityTests(SynchronousTestCase):
+    def test_core_imports_no_twisted(self):
+        """
+        The core is pure: loading it imports nothing from Twisted.
+        """
+        import subprocess
+        import sys
+
+        import twisted_netlab.web._client_core as core
+
+        code = (
+            "import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('core', {core.__file__!r})\n"
+            "module = importlib.util.module_from_spec(spec); sys.modules['core'] = module\n"
+            "spec.loader.exec_module(module)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('twisted', 'zope')))\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.stdout.strip(), "[]", result.stderr)

@@ -176,6 +176,14 @@ class FramingTests(SynchronousTestCase):
         self.assertEqual([type(e) for e in found[:3]], [InformationalResponse, InformationalResponse, ResponseHead])
         self.assertEqual(body(found), b"hello")
 
+    def test_endless_1xx_refused(self):
+        """
+        More than MAX_INTERIM_RESPONSES interim responses is an error, so a
+        server cannot hold the client with an endless 100 Continue stream.
+        """
+        self.assertRaises(PeerProtocolError, parse, b"HTTP/1.1 100 Continue\r\n\r\n" * 17)
+        self.assertEqual(len(parse(b"HTTP/1.1 100 Continue\r\n\r\n" * 16 + OK)), 19)
+
     def test_unsolicited_101_rejected(self):
         """
         101 Switching Protocols without an Upgrade request is an error.
@@ -522,3 +530,16 @@ class PurityTests(SynchronousTestCase):
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         self.assertEqual(result.stdout.strip(), "[]", result.stderr)
+
+
+class DribbleTests(SynchronousTestCase):
+    def test_head_dribbled_byte_by_byte(self):
+        """
+        A head arriving one byte at a time (a slowloris server) parses to
+        the same result as one read, up to the limit.
+        """
+        head = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 500) for i in range(60)) + b"Content-Length: 2\r\n\r\nok"
+        found = parse(head, split=1)
+        self.assertEqual(len(found[0].headers), 61)
+        self.assertEqual(body(found), b"ok")
+        self.assertRaises(PeerProtocolError, parse, head, split=1, limits=Limits(max_head_bytes=20000))

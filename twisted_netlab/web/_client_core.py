@@ -189,6 +189,11 @@ class ConnectionClosed:
 Event = Union[InformationalResponse, ResponseHead, BodyData, ResponseEnd, ConnectionClosed]
 
 
+#: A server may send interim 1xx responses before the final one; an endless
+#: stream of them is a way to hold a client forever, so they are counted.
+MAX_INTERIM_RESPONSES = 16
+
+
 class _State(enum.Enum):
     AWAITING_HEAD = "awaiting head"
     READING_FIXED_BODY = "reading fixed body"
@@ -261,6 +266,8 @@ class ResponseParser:
         self._keep_alive = True
         self._pending_raw = bytearray()
         self._received_this_response = 0
+        self._interim_count = 0
+        self._searched = 0
 
     # -- feeding ---------------------------------------------------------
 
@@ -406,6 +413,7 @@ class ResponseParser:
     def _finish(self, keep_alive: bool, trailers: Headers = (), raw_tail: bytes = b"") -> ResponseEnd:
         self._expected.popleft()
         self._received_this_response = 0
+        self._interim_count = 0
         if not keep_alive:
             self._state = _State.CLOSED
         return ResponseEnd(trailers, keep_alive, self._raw(raw_tail))
@@ -425,26 +433,31 @@ class ResponseParser:
     def _block(self, what: str) -> Optional[bytes]:
         """
         Take bytes up to and including an empty line (CRLF CRLF or LF LF),
-        within the head size limit.
+        within the head size limit.  The search resumes where the last one
+        stopped, so a head dribbled in byte by byte costs linear time.
         """
         limit = self.limits.max_head_bytes
-        search = self._buffer[: limit + 4]
+        buffer = self._buffer
         # A block may be empty (no trailers): then it is just the empty line.
-        if search[:2] == b"\r\n":
+        if buffer[:2] == b"\r\n":
             end = 2
-        elif search[:1] == b"\n":
+        elif buffer[:1] == b"\n":
             end = 1
         else:
-            crlf = search.find(b"\r\n\r\n")
-            lf = search.find(b"\n\n")
+            start = max(0, self._searched - 3)
+            stop = min(len(buffer), limit + 4)
+            crlf = buffer.find(b"\r\n\r\n", start, stop)
+            lf = buffer.find(b"\n\n", start, stop)
             candidates = [i + 4 for i in (crlf,) if i >= 0] + [i + 2 for i in (lf,) if i >= 0]
             end = min(candidates) if candidates else -1
         if end < 0 or end > limit:
-            if len(self._buffer) > limit or end > limit:
+            if len(buffer) > limit or end > limit:
                 raise PeerProtocolError(f"{what} longer than {limit} bytes")
             if self._eof:
                 raise TruncatedResponse(f"connection closed in the middle of the {what}")
+            self._searched = len(buffer)
             return None
+        self._searched = 0
         return self._take(end)
 
     def _read_head(self) -> Union[Event, _Sentinel]:
@@ -493,6 +506,9 @@ class ResponseParser:
         if status < 200:
             if status == 101:
                 raise PeerProtocolError("server switched protocols although no upgrade was asked for")
+            self._interim_count += 1
+            if self._interim_count > MAX_INTERIM_RESPONSES:
+                raise PeerProtocolError(f"more than {MAX_INTERIM_RESPONSES} interim 1xx responses")
             return InformationalResponse(status, reason, headers, raw)
         return self._start_body(version, status, reason, headers, raw)
 

@@ -438,3 +438,18 @@ class ClassifyTests(SynchronousTestCase):
         ]
         for value, code in cases:
             self.assertEqual(classify(Failure(value)).exit_code, code, value)
+
+
+class CloseTests(SynchronousTestCase):
+    def test_close_while_connecting_cancels_attempt(self):
+        """
+        Closing the client while a connection is still being made fails the
+        fetch and stops the attempt, so no socket outlives the client.
+        """
+        harness = Harness()
+        client = harness.client()
+        result = client.fetch("http://h/", RecordingSink())
+        connector = harness.reactor.connectors[0]
+        client.close(TimedOut("operation timed out after 1 s"))
+        self.failureResultOf(result, TimedOut)
+        self.assertTrue(connector.stoppedConnecting)

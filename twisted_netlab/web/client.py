@@ -339,6 +339,7 @@ class HTTPClientProtocol(Protocol):
         self.ready: Deferred = Deferred()
         self.tls = False
         self.peer_description = ""
+        self.attempt: Optional[Deferred] = None
 
     # -- owner's API -------------------------------------------------------
 
@@ -672,6 +673,7 @@ class HTTPClient:
         self._connections[target.origin] = protocol
         endpoint = self.endpoint_factory(self.reactor, target, self.tls, self.connect_timeout)
         attempt = endpoint.connect(_OneProtocolFactory(protocol))
+        protocol.attempt = attempt
         timer = self.reactor.callLater(self.connect_timeout, self._connect_timed_out, protocol, attempt)
 
         def settled(result: Any) -> Any:
@@ -713,6 +715,10 @@ class HTTPClient:
                     protocol.transport.loseConnection()
             elif not protocol.lost:
                 protocol.connection_failed(Failure(self._closed))
+                if protocol.attempt is not None and not protocol.attempt.called:
+                    # Still connecting: stop, so no socket outlives the client.
+                    protocol.attempt.addErrback(lambda _: None)
+                    protocol.attempt.cancel()
         self._connections.clear()
 
     @defer.inlineCallbacks
@@ -735,7 +741,6 @@ class HTTPClient:
         target = url if isinstance(url, Target) else parse_url(url)
         started = self.reactor.seconds()
         redirects: List[str] = []
-        first_reused: Optional[bool] = None
         user_headers = tuple(headers)
         current_method = method.upper()
         while True:
@@ -750,8 +755,6 @@ class HTTPClient:
                 user_headers,
             )
             exchange, protocol, reused = yield self._send(current_method, target, request_headers, sink, should_follow)
-            if first_reused is None:
-                first_reused = reused
             head = exchange.head
             assert head is not None
             if not exchange.redirecting:

@@ -290,3 +290,23 @@ class OutputFileTests(SynchronousTestCase):
         self.harness.reply(0, OK)
         self.assertEqual(self.successResultOf(result), 23)
         self.assertEqual(len(self.stderr.getvalue().splitlines()), 1)
+
+    def test_etag_cache_round_trip(self):
+        """
+        --etag-save stores the ETag of a 2xx; --etag-compare sends it back as
+        If-None-Match, and a missing tag file just sends nothing.
+        """
+        result = self.run_main("--etag-compare", "tag", "--etag-save", "tag", "-o", "copy", "http://h/")
+        transport = self.harness.accept()
+        self.assertNotIn(b"If-None-Match", transport.value())
+        self.harness.reply(0, b'HTTP/1.1 200 OK\r\nETag: "v7"\r\nContent-Length: 2\r\n\r\nok')
+        self.assertEqual(self.successResultOf(result), 0)
+        with open("tag") as handle:
+            self.assertEqual(handle.read(), '"v7"\n')
+        result = self.run_main("--etag-compare", "tag", "--etag-save", "tag", "-o", "copy", "http://h/")
+        transport = self.harness.accept()
+        self.assertIn(b'If-None-Match: "v7"\r\n', transport.value())
+        self.harness.reply(0, b'HTTP/1.1 304 Not Modified\r\nETag: "v7"\r\n\r\n')
+        self.assertEqual(self.successResultOf(result), 0)
+        with open("copy", "rb") as handle:
+            self.assertEqual(handle.read(), b"ok")

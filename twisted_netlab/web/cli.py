@@ -80,6 +80,8 @@ class Options(usage.Options):
         ["range", "r", None, "Ask for bytes, e.g. 0-499, 500-, -500."],
         ["if-modified-since", "z", None, "Send If-Modified-Since: an HTTP date, or the modification time of an existing FILE."],
         ["etag", None, None, "Send If-None-Match with this entity tag."],
+        ["etag-compare", None, None, "Send If-None-Match with the entity tag stored in FILE (skipped when FILE is missing)."],
+        ["etag-save", None, None, "Store the final response's ETag in FILE (after a 2xx)."],
         ["cafile", None, None, "Trust the PEM certificates in FILE instead of the system store."],
     ]
 
@@ -150,6 +152,19 @@ class Options(usage.Options):
                 raise usage.UsageError(str(error))
         if self["if-modified-since"] is not None:
             self["if-modified-since"] = _http_date_option(self["if-modified-since"])
+        if self["etag-compare"] is not None:
+            if self["etag"] is not None:
+                raise usage.UsageError("--etag and --etag-compare cannot be combined")
+            try:
+                with open(self["etag-compare"], "r", encoding="latin-1") as handle:
+                    stored = handle.read(8192).strip()
+            except FileNotFoundError:
+                stored = ""
+            except OSError as error:
+                raise usage.UsageError(f"cannot read --etag-compare file: {error.strerror}")
+            self["etag"] = stored or None
+        if (self["etag-save"] is not None) and len(self["urls"]) > 1:
+            raise usage.UsageError("--etag-save takes one URL")
         if self["etag"] is not None:
             tag = self["etag"].strip()
             if not tag.startswith(('"', 'W/"')) and tag != "*":
@@ -450,6 +465,14 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
                     return _fail(stderr, error)
             if options["timing"]:
                 stderr.write(_timing_report(response))
+            if options["etag-save"] is not None and 200 <= response.status < 300:
+                tag = response.header("ETag")
+                if tag is not None:
+                    try:
+                        with open(options["etag-save"], "w", encoding="latin-1") as handle:
+                            handle.write(tag + "\n")
+                    except OSError as error:
+                        return _fail(stderr, WriteFailed(f"cannot write --etag-save file: {error.strerror}"))
             if sinks[index].failed_status:
                 for later in pending[index + 1:]:
                     later.addErrback(lambda _: None)

@@ -21,7 +21,7 @@ import enum
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Deque, List, Optional, Tuple, Union
+from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 from collections import deque
 from urllib.parse import unquote, urljoin, urlsplit
 import ipaddress
@@ -202,6 +202,7 @@ class _State(enum.Enum):
     AWAITING_CHUNK_END = "awaiting chunk end"
     AWAITING_TRAILERS = "awaiting trailers"
     READING_UNTIL_CLOSE = "reading until close"
+    ENDING = "body complete, end not yet reported"
     CLOSED = "closed"
     BROKEN = "broken"
 
@@ -255,6 +256,8 @@ class ResponseParser:
     Parse the responses to the requests announced with L{expect_response},
     in order.  See the module docstring for the model.
     """
+
+    _READERS: Dict[_State, Callable[["ResponseParser"], Union[Event, _Sentinel]]]
 
     def __init__(self, limits: Limits = Limits()) -> None:
         self.limits = limits
@@ -335,87 +338,90 @@ class ResponseParser:
         return tail
 
     def _next(self) -> Union[Event, _Sentinel]:
-        state = self._state
-        if state is _State.AWAITING_HEAD:
-            return self._read_head()
-        if state is _State.READING_FIXED_BODY:
-            if not self._buffer:
-                if self._eof:
-                    raise TruncatedResponse(
-                        f"connection closed {self._remaining} bytes before the end of the body "
-                        "announced by Content-Length"
-                    )
-                return NEED_DATA
-            data = self._take(min(self._remaining, len(self._buffer)))
-            self._remaining -= len(data)
-            if self._remaining == 0:
-                self._state = _State.AWAITING_HEAD
-                # The end is known without more bytes; the body goes first.
-                self._end_pending = True
-            return BodyData(data, self._raw(data))
-        if state is _State.READING_UNTIL_CLOSE:
-            if self._buffer:
-                data = self._take(len(self._buffer))
-                return BodyData(data, data)
-            if self._eof:
-                self._state = _State.CLOSED
-                return self._finish(keep_alive=False)
-            return NEED_DATA
-        if state is _State.AWAITING_CHUNK_SIZE:
-            line = self._line(self.limits.max_chunk_line_bytes, "chunk size line")
-            if line is None:
-                return NEED_DATA
-            match = _CHUNK_SIZE.match(line.rstrip(b"\r\n"))
-            if match is None:
-                raise PeerProtocolError(f"invalid chunk size line {line[:40]!r}")
-            # RFC 9112 7.1.1: chunk extensions are ignored when not understood.
-            self._remaining = int(match.group(1), 16)
-            self._state = _State.AWAITING_TRAILERS if self._remaining == 0 else _State.READING_CHUNK_DATA
-            return self._next()
-        if state is _State.READING_CHUNK_DATA:
-            if not self._buffer:
-                if self._eof:
-                    raise TruncatedResponse("connection closed in the middle of a chunk")
-                return NEED_DATA
-            data = self._take(min(self._remaining, len(self._buffer)))
-            self._remaining -= len(data)
-            if self._remaining == 0:
-                self._state = _State.AWAITING_CHUNK_END
-            return BodyData(data, self._raw(data))
-        if state is _State.AWAITING_CHUNK_END:
-            if self._buffer[:2] == b"\r\n":
-                self._pending_raw += self._take(2)
-            elif self._buffer[:1] == b"\n":
-                self._pending_raw += self._take(1)
-            elif len(self._buffer) >= 2 or (self._buffer and self._buffer[:1] != b"\r"):
-                raise PeerProtocolError("chunk data is longer than its announced size")
-            else:
-                if self._eof:
-                    raise TruncatedResponse("connection closed after chunk data")
-                return NEED_DATA
-            self._state = _State.AWAITING_CHUNK_SIZE
-            return self._next()
-        if state is _State.AWAITING_TRAILERS:
-            block = self._block("trailer section")
-            if block is None:
-                return NEED_DATA
-            trailers = _header_lines(block, self.limits, "trailer section")
-            self._state = _State.AWAITING_HEAD
-            return self._finish(keep_alive=self._keep_alive, trailers=trailers, raw_tail=block)
-        if state is _State.CLOSED:
-            if self._buffer:
-                raise PeerProtocolError("data after the connection was closed")
-            return NEED_DATA
-        raise AssertionError(state)  # pragma: no cover
+        # One reader per state, chosen from a table (as h11's _readers).
+        return self._READERS[self._state](self)
 
-    _end_pending = False
+    def _read_fixed_body(self) -> Union[Event, _Sentinel]:
+        if not self._buffer:
+            if self._eof:
+                raise TruncatedResponse(
+                    f"connection closed {self._remaining} bytes before the end of the body "
+                    "announced by Content-Length"
+                )
+            return NEED_DATA
+        data = self._take(min(self._remaining, len(self._buffer)))
+        self._remaining -= len(data)
+        if self._remaining == 0:
+            # The end is known without more bytes; the body goes first.
+            self._state = _State.ENDING
+        return BodyData(data, self._raw(data))
+
+    def _read_until_close(self) -> Union[Event, _Sentinel]:
+        if self._buffer:
+            data = self._take(len(self._buffer))
+            return BodyData(data, data)
+        if self._eof:
+            return self._finish(keep_alive=False)
+        return NEED_DATA
+
+    def _read_chunk_size(self) -> Union[Event, _Sentinel]:
+        line = self._line(self.limits.max_chunk_line_bytes, "chunk size line")
+        if line is None:
+            return NEED_DATA
+        match = _CHUNK_SIZE.match(line.rstrip(b"\r\n"))
+        if match is None:
+            raise PeerProtocolError(f"invalid chunk size line {line[:40]!r}")
+        # RFC 9112 7.1.1: chunk extensions are ignored when not understood.
+        self._remaining = int(match.group(1), 16)
+        self._state = _State.AWAITING_TRAILERS if self._remaining == 0 else _State.READING_CHUNK_DATA
+        return self._next()
+
+    def _read_chunk_data(self) -> Union[Event, _Sentinel]:
+        if not self._buffer:
+            if self._eof:
+                raise TruncatedResponse("connection closed in the middle of a chunk")
+            return NEED_DATA
+        data = self._take(min(self._remaining, len(self._buffer)))
+        self._remaining -= len(data)
+        if self._remaining == 0:
+            self._state = _State.AWAITING_CHUNK_END
+        return BodyData(data, self._raw(data))
+
+    def _read_chunk_end(self) -> Union[Event, _Sentinel]:
+        # RFC 9112 7.1: chunk-data is followed by CRLF (a bare LF tolerated).
+        if self._buffer[:2] == b"\r\n":
+            self._pending_raw += self._take(2)
+        elif self._buffer[:1] == b"\n":
+            self._pending_raw += self._take(1)
+        elif len(self._buffer) >= 2 or (self._buffer and self._buffer[:1] != b"\r"):
+            raise PeerProtocolError("chunk data is longer than its announced size")
+        else:
+            if self._eof:
+                raise TruncatedResponse("connection closed after chunk data")
+            return NEED_DATA
+        self._state = _State.AWAITING_CHUNK_SIZE
+        return self._next()
+
+    def _read_trailers(self) -> Union[Event, _Sentinel]:
+        block = self._block("trailer section")
+        if block is None:
+            return NEED_DATA
+        trailers = _header_lines(block, self.limits, "trailer section")
+        return self._finish(keep_alive=self._keep_alive, trailers=trailers, raw_tail=block)
+
+    def _read_ending(self) -> Union[Event, _Sentinel]:
+        return self._finish(keep_alive=self._keep_alive)
+
+    def _read_closed(self) -> Union[Event, _Sentinel]:
+        if self._buffer:
+            raise PeerProtocolError("data after the connection was closed")
+        return NEED_DATA
 
     def _finish(self, keep_alive: bool, trailers: Headers = (), raw_tail: bytes = b"") -> ResponseEnd:
         self._expected.popleft()
         self._received_this_response = 0
         self._interim_count = 0
-        if not keep_alive:
-            self._state = _State.CLOSED
+        self._state = _State.AWAITING_HEAD if keep_alive else _State.CLOSED
         return ResponseEnd(trailers, keep_alive, self._raw(raw_tail))
 
     def _line(self, limit: int, what: str) -> Optional[bytes]:
@@ -461,9 +467,6 @@ class ResponseParser:
         return self._take(end)
 
     def _read_head(self) -> Union[Event, _Sentinel]:
-        if self._end_pending:
-            self._end_pending = False
-            return self._finish(keep_alive=self._keep_alive)
         if not self._expected:
             if self._buffer:
                 raise PeerProtocolError(
@@ -555,7 +558,7 @@ class ResponseParser:
             keep_alive = False
         self._keep_alive = keep_alive
         if framing is Framing.NO_BODY:
-            self._end_pending = True
+            self._state = _State.ENDING
         elif framing is Framing.CONTENT_LENGTH:
             assert content_length is not None
             self._remaining = content_length
@@ -565,6 +568,19 @@ class ResponseParser:
         else:
             self._state = _State.READING_UNTIL_CLOSE
         return ResponseHead(version, status, reason, headers, framing, content_length, keep_alive, raw)
+
+
+ResponseParser._READERS = {
+    _State.AWAITING_HEAD: ResponseParser._read_head,
+    _State.READING_FIXED_BODY: ResponseParser._read_fixed_body,
+    _State.READING_UNTIL_CLOSE: ResponseParser._read_until_close,
+    _State.AWAITING_CHUNK_SIZE: ResponseParser._read_chunk_size,
+    _State.READING_CHUNK_DATA: ResponseParser._read_chunk_data,
+    _State.AWAITING_CHUNK_END: ResponseParser._read_chunk_end,
+    _State.AWAITING_TRAILERS: ResponseParser._read_trailers,
+    _State.ENDING: ResponseParser._read_ending,
+    _State.CLOSED: ResponseParser._read_closed,
+}
 
 
 # -- requests ------------------------------------------------------------

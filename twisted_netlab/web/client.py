@@ -40,6 +40,7 @@ from twisted_netlab.web._client_core import (
     TruncatedResponse,
     UnsafeFileName,
     UnsupportedScheme,
+    check_header,
     merge_headers,
     parse_url,
     redirect_headers,
@@ -845,8 +846,6 @@ def get(
     Cancelling the Deferred yourself does the same.
     """
     for name, value in headers:
-        from twisted_netlab.web._client_core import check_header
-
         check_header(name, value)
     client = HTTPClient(
         reactor, tls=tls, limits=limits, connect_timeout=connect_timeout, endpoint_factory=endpoint_factory

@@ -435,7 +435,9 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
     if options["max-time"] is not None:
         limit = options["max-time"]
         timer = reactor.callLater(limit, lambda: client.close(TimedOut(f"operation timed out after {limit:g} s")))
-    progress = not options["silent"] and not options["verbose"] and _is_tty(stderr)
+    # Like curl: no bar when the body itself goes to the same terminal.
+    to_terminal_stdout = _is_tty(stdout) and not options["remote-name"] and options["output"] in (None, "-")
+    progress = not options["silent"] and not options["verbose"] and _is_tty(stderr) and not to_terminal_stdout
     method = "HEAD" if options["head"] else "GET"
     headers = _request_headers(options)
     sinks = [CommandSink(options, output, stderr, reactor, progress) for output in outputs]

@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir "$work/www"
 head -c 100000000 /dev/urandom > "$work/www/100m.bin"
-expected="$(sha256sum "$work/www/100m.bin" | cut -d' ' -f1)"
+printf 'tiny\n' > "$work/www/tiny.txt"
 "$TWISTD" -n --pidfile= --logfile="$work/server.log" netlab-http \
   --listen tcp:0:interface=127.0.0.1 --path "$work/www" &
 server_pid=$!
@@ -33,9 +33,12 @@ for _ in $(seq 1 200); do
 done
 [ -n "$port" ] || { echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
 url="http://127.0.0.1:$port/100m.bin"
+tiny="http://127.0.0.1:$port/tiny.txt"
 
-run() {  # run NAME COMMAND...: print seconds, check the sha256
-  local name="$1"; shift
+run() {  # run NAME EXPECTED_FILE COMMAND...: print seconds, check the sha256
+  local name="$1" expected_file="$2"; shift 2
+  local expected
+  expected="$(sha256sum "$expected_file" | cut -d' ' -f1)"
   rm -f "$work/out"
   local start end
   start="$($PY -c 'import time; print(time.perf_counter())')"
@@ -46,16 +49,20 @@ run() {  # run NAME COMMAND...: print seconds, check the sha256
   $PY -c "print(f'{$end - $start:.4f}')"
 }
 
-netlab_times=(); curl_times=()
+netlab_times=(); curl_times=(); netlab_tiny=(); curl_tiny=()
 for _ in $(seq 1 "$ROUNDS"); do
-  netlab_times+=("$(run netlab "$NETLAB" get -s -o "$work/out" "$url")")
-  curl_times+=("$(run curl curl -s -o "$work/out" "$url")")
+  netlab_times+=("$(run netlab "$work/www/100m.bin" "$NETLAB" get -s -o "$work/out" "$url")")
+  curl_times+=("$(run curl "$work/www/100m.bin" curl -s -o "$work/out" "$url")")
+  netlab_tiny+=("$(run netlab "$work/www/tiny.txt" "$NETLAB" get -s -o "$work/out" "$tiny")")
+  curl_tiny+=("$(run curl "$work/www/tiny.txt" curl -s -o "$work/out" "$tiny")")
 done
 
-$PY - "${netlab_times[*]}" "${curl_times[*]}" "$ROUNDS" <<'PYEOF'
+$PY - "${netlab_times[*]}" "${curl_times[*]}" "$ROUNDS" "${netlab_tiny[*]}" "${curl_tiny[*]}" <<'PYEOF'
 import statistics, sys
 netlab = [float(x) for x in sys.argv[1].split()]
 curl = [float(x) for x in sys.argv[2].split()]
+netlab_tiny = statistics.median(float(x) for x in sys.argv[4].split())
+curl_tiny = statistics.median(float(x) for x in sys.argv[5].split())
 size_mb = 100.0
 def line(name, times):
     best, median = min(times), statistics.median(times)
@@ -65,4 +72,8 @@ print(f"100 MB from netlab-http on 127.0.0.1, {sys.argv[3]} rounds each, wall ti
 m_netlab = line("netlab get", netlab)
 m_curl = line("curl", curl)
 print(f"ratio netlab get / curl (median MB/s): {m_curl / m_netlab:.2f}")
+# Start-up (a 5-byte download) subtracted: the transfer alone.
+t_netlab, t_curl = m_netlab - netlab_tiny, m_curl - curl_tiny
+print(f"start-up (median tiny download): netlab get {netlab_tiny:.3f} s, curl {curl_tiny:.3f} s")
+print(f"transfer only: netlab get {size_mb / t_netlab:.1f} MB/s, curl {size_mb / t_curl:.1f} MB/s, ratio {t_curl / t_netlab:.2f}")
 PYEOF

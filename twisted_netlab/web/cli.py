@@ -216,7 +216,7 @@ class Output:
                 descriptor = os.open(self.path, flags, 0o666)
             except OSError as error:
                 raise WriteFailed(f"cannot open {self.path!r} for writing: {error.strerror}")
-            self._stream = os.fdopen(descriptor, "wb", buffering=256 * 1024)
+            self._stream = os.fdopen(descriptor, "wb", buffering=0)
             self._owned = True
         return self._stream
 
@@ -226,7 +226,14 @@ class Output:
     def write(self, data: bytes) -> None:
         stream = self._open()
         try:
-            stream.write(data)
+            # Unbuffered files: each body piece goes straight to write(2),
+            # without a copy into a user-space buffer; loop on short writes.
+            view = memoryview(data)
+            while view:
+                written = stream.write(view)
+                if written is None:
+                    raise OSError("output would block")
+                view = view[written:]
         except (OSError, ValueError) as error:
             raise WriteFailed(f"write error on {self.path or 'stdout'}: {getattr(error, 'strerror', None) or error}")
 

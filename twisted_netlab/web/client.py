@@ -388,6 +388,11 @@ class HTTPClientProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.connected_at = self.clock.seconds()
+        no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            # As curl does: request heads are small writes that should
+            # never wait for an ACK of the previous one (Nagle's algorithm).
+            no_delay(True)
         peer = self.transport.getPeer()
         self.peer_description = f"{getattr(peer, 'host', '?')} port {getattr(peer, 'port', '?')}"
         if not self.tls and not self.ready.called:

@@ -101,26 +101,43 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for line in self.process.stdout or []:
-            self.output.append(line)
+        self.output.extend(_lines(self.process, time.monotonic() + 2.0))
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return self.process.returncode
 
 
 def _lines(process: subprocess.Popen, deadline: float):
+    """
+    Yield the child's stdout lines until C{deadline}.  Reads the raw file
+    descriptor and splits lines here: select() on a buffered text stream
+    misses lines that already sit in Python's buffer.
+    """
+    if process.stdout is None or process.stdout.closed:
+        return
+    fd = process.stdout.fileno()
+    pending = process.__dict__.setdefault("_netlab_pending", bytearray())
     selector = selectors.DefaultSelector()
-    assert process.stdout is not None
-    selector.register(process.stdout, selectors.EVENT_READ)
+    selector.register(fd, selectors.EVENT_READ)
     try:
         while True:
+            newline = pending.find(b"\n")
+            if newline >= 0:
+                line = bytes(pending[: newline + 1])
+                del pending[: newline + 1]
+                yield line.decode("utf-8", "replace")
+                continue
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or not selector.select(remaining):
                 return
-            if not selector.select(remaining):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                if pending:
+                    line = bytes(pending)
+                    pending.clear()
+                    yield line.decode("utf-8", "replace")
                 return
-            line = process.stdout.readline()
-            if not line:
-                return
-            yield line
+            pending += chunk
     finally:
         selector.close()
 

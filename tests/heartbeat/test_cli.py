@@ -46,6 +46,9 @@ class OptionsTests(SynchronousTestCase):
                          (9999, 0.25, 3, "alpha", True))
 
     def test_usage_errors(self):
+        """
+        Bad values are usage errors, reported before anything starts.
+        """
         for argv in (
             [], ["h", "0"], ["h", "70000"], ["h", "x"], ["h", "--interval", "0"], ["h", "--interval", "soon"],
             ["h", "--count", "0"], ["h", "--id", "bad id"], ["h", "--id", "a:b"], ["h", "1", "2"],
@@ -99,11 +102,29 @@ class MainTests(SynchronousTestCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_unresolvable(self):
+        """
+        An unresolvable host is one line on stderr and exit code 1.
+        """
         result = self.run_main("nowhere.invalid")
         self.assertEqual(self.successResultOf(result), 1)
         self.assertEqual(self.err.getvalue(), "netlab beat: cannot resolve 'nowhere.invalid'\n")
 
+    def test_send_errors_reported_once_and_counted(self):
+        """
+        A socket error loses that beat; it is reported once on stderr and
+        counted in the summary, and the beats go on.
+        """
+        result = self.run_main("127.0.0.1", "--interval", "1", "--count", "3", "-q")
+        self.reactor.transport.fail_with = OSError(101, "Network is unreachable")
+        self.reactor.pump([1.0, 1.0])
+        self.assertEqual(self.successResultOf(result), 0)
+        self.assertEqual(self.err.getvalue(), "netlab beat: beat 1 not sent: Network is unreachable (still trying)\n")
+        self.assertIn("1 beats sent in 2.0 s (interval 1 s), 2 not sent (socket errors)", self.out.getvalue())
+
     def test_port_unreachable_reported_once(self):
+        """
+        ICMP port unreachable is reported once, however many come back.
+        """
         self.run_main("127.0.0.1", "--interval", "1")
         protocol = self.reactor.listened[0][2]
         protocol.connectionRefused()

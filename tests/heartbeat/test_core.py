@@ -153,6 +153,9 @@ class PhiTests(SynchronousTestCase):
     """
 
     def test_hand_computed_values(self):
+        """
+        phi matches the values worked out by hand above (4 decimals).
+        """
         table = [
             ((1.0, 1.0, 0.25), 0.30103),
             ((1.5, 1.0, 0.25), 1.64283),
@@ -258,6 +261,9 @@ class PhiAccrualDetectorTests(SynchronousTestCase):
         self.assertFalse(detector.is_available(detector.suspect_at))
 
     def test_bad_parameters(self):
+        """
+        Parameters outside Akka's ranges are refused.
+        """
         for kwargs in ({"threshold": 0}, {"max_sample_size": 1}, {"min_std_deviation": 0},
                        {"acceptable_pause": -1}, {"first_estimate": 0}):
             self.assertRaises(LocalProtocolError, PhiAccrualDetector, **kwargs)
@@ -342,6 +348,17 @@ class TrackingTests(SynchronousTestCase):
         self.assertEqual((beat.kind, beat.lost), (BeatKind.OUT_OF_ORDER, -1))
         row = self.monitor.status(T0 + 3)[0]
         self.assertEqual((row.lost, row.out_of_order, row.last_sequence), (0, 1, 2))
+
+    def test_huge_jump_is_cheap_and_exact(self):
+        """
+        A jump to the largest sequence counts every skipped number as lost
+        and costs no memory (the duplicate window is not shifted by it).
+        """
+        self.feed.send(0, 0.0)
+        beat = self.feed.one(2**63 - 1, 1.0)
+        self.assertEqual(beat.lost, 2**63 - 2)
+        self.assertEqual(self.feed.one(2**63 - 1, 1.5).kind, BeatKind.DUPLICATE)
+        self.assertEqual(self.feed.one(2**63 - 2, 1.6).kind, BeatKind.OUT_OF_ORDER)
 
     def test_restart_to_zero(self):
         """
@@ -451,6 +468,9 @@ class TrackingTests(SynchronousTestCase):
         self.assertEqual((beat.client, beat.kind, beat.source), ("10.0.0.5", BeatKind.RESTART, "10.0.0.5:40001"))
 
     def test_ipv6_source_name(self):
+        """
+        IPv6 sources are named [host]:port.
+        """
         monitor = HeartbeatMonitor(settings())
         Feeder(monitor, ("::1", 7)).send(0, 0.0)
         self.assertEqual(monitor.status(T0)[0].client, "[::1]:7")
@@ -518,6 +538,9 @@ class RejectionTests(SynchronousTestCase):
         self.assertEqual(len(self.monitor), 0)
 
     def test_too_many_clients(self):
+        """
+        Beyond max_clients, new clients are refused; known ones still beat.
+        """
         monitor = HeartbeatMonitor(settings(max_clients=2))
         for port in (1, 2):
             Feeder(monitor, ("10.0.0.1", port)).send(0, 0.0)
@@ -526,19 +549,25 @@ class RejectionTests(SynchronousTestCase):
         self.assertEqual(len(Feeder(monitor, ("10.0.0.1", 1)).send(1, 1.0)), 1)
 
     def test_bad_settings(self):
-        for kwargs in ({"period": 0}, {"period": 1, "timeout": 0}, {"period": 1, "key": b"short"},
+        """
+        Impossible settings are the caller's error.
+        """
+        for kwargs in ({"period": 0}, {"period": 1, "timeout": 0}, {"period": 1, "timeout": 1}, {"period": 1, "key": b"short"},
                        {"period": 1, "phi_threshold": 0}, {"period": 1, "tolerance": -1}):
             self.assertRaises(LocalProtocolError, MonitorSettings, **kwargs)
 
     def test_defaults_follow_the_period(self):
         """
         Timeout 10 periods (the lab's), tolerance half a period, min std a
-        tenth, acceptable pause 3 periods (Akka's 1 s / 100 ms / 3 s shape).
+        tenth, acceptable pause 3 periods (Akka's 1 s / 100 ms / 3 s shape)
+        but at most a third of the timeout, so phi can act before the stop.
         """
         s = MonitorSettings(period=2.0)
         self.assertEqual((s.timeout, s.tolerance, s.min_std_deviation, s.acceptable_pause, s.max_skew),
                          (20.0, 1.0, 0.2, 6.0, 86400.0))
         self.assertEqual(MonitorSettings(key=KEY).max_skew, 300.0)
+        short = MonitorSettings(period=1.0, timeout=3.0)
+        self.assertEqual(short.acceptable_pause, 1.0)  # a third of a short timeout
 
 
 class SignedTests(SynchronousTestCase):
@@ -564,10 +593,15 @@ class SignedTests(SynchronousTestCase):
         self.assertEqual(self.reason(self.feed.send(0, 0.0, client_id="a", boot=BOOT_A)), RejectReason.UNSIGNED)
         forged = encode_beat(0, T0, client_id="alpha", boot=BOOT_A, key=b"another key of 16 bytes")
         self.assertEqual(self.reason(self.monitor.datagram_received(forged, SOURCE, T0)), RejectReason.FORGED)
+        absurd_and_forged = encode_beat(0, 0.0, client_id="alpha", boot=BOOT_A, key=b"another key of 16 bytes")
+        self.assertEqual(self.reason(self.monitor.datagram_received(absurd_and_forged, SOURCE, T0)), RejectReason.FORGED)
         self.assertEqual(len(self.monitor), 0)
-        self.assertEqual((self.monitor.counters["unsigned"], self.monitor.counters["forged"]), (2, 1))
+        self.assertEqual((self.monitor.counters["unsigned"], self.monitor.counters["forged"]), (2, 2))
 
     def test_signed_beats_tracked(self):
+        """
+        Signed beats are tracked like unsigned ones: gaps and reordering included.
+        """
         self.assertEqual(beats(self.signed(0, 0.0))[0].kind, BeatKind.FIRST)
         self.assertEqual(beats(self.signed(1, 1.0))[0].kind, BeatKind.ON_TIME)
         self.assertEqual(beats(self.signed(3, 3.0))[0].lost, 1)

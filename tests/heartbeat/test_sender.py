@@ -50,6 +50,9 @@ class HeartbeatSenderTests(SynchronousTestCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_stop_service_fires_done(self):
+        """
+        Stopping the service stops the beats and fires done with the count.
+        """
         sender = self.start(interval=1.0)
         self.reactor.pump([1.0, 1.0, 0.5])
         sender.stopService()
@@ -68,6 +71,9 @@ class HeartbeatSenderTests(SynchronousTestCase):
                          [(0, "alpha", "01" * 8), (1, "alpha", "01" * 8)])
 
     def test_signed(self):
+        """
+        With a key, every beat carries a MAC that verifies and the sender's boot id.
+        """
         sender = self.start(interval=1.0, key=KEY)
         self.reactor.advance(0)
         beat = decode_beat(self.reactor.transport.written[0])
@@ -75,11 +81,17 @@ class HeartbeatSenderTests(SynchronousTestCase):
         self.assertEqual(beat.boot, sender.boot)
 
     def test_resolves_names(self):
+        """
+        A host name is resolved once, and the socket connected to the address.
+        """
         sender = HeartbeatSender("monitor.example", 9, reactor=self.reactor)
         sender.startService()
         self.assertEqual(self.reactor.transport.connected_to, ("192.0.2.7", 9))
 
     def test_unresolvable_fails_done(self):
+        """
+        An unresolvable name fails done and opens no socket.
+        """
         sender = HeartbeatSender("nowhere.invalid", 9, reactor=self.reactor)
         sender.startService()
         self.failureResultOf(sender.done, DNSLookupError)
@@ -102,6 +114,9 @@ class HeartbeatSenderTests(SynchronousTestCase):
         self.flushLoggedErrors()
 
     def test_bad_arguments(self):
+        """
+        Impossible arguments are refused when the sender is made.
+        """
         self.assertRaises(ValueError, HeartbeatSender, "h", 1, interval=0)
         self.assertRaises(ValueError, HeartbeatSender, "h", 1, count=0)
         self.assertRaises(LocalProtocolError, HeartbeatSender, "h", 1, client_id="no spaces")

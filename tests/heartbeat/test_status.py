@@ -63,5 +63,8 @@ class StatusPageTests(SynchronousTestCase):
         self.assertEqual(document["settings"]["timeout"], 3.0)
 
     def test_unknown_path(self):
+        """
+        Anything but / and /status.json is 404.
+        """
         request, body = self.get(b"/nothing")
         self.assertEqual(request.responseCode, 404)

@@ -45,11 +45,15 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["sweep-seconds"], 0.1)
 
     def test_usage_errors(self):
+        """
+        Bad values are usage errors, reported before anything starts.
+        """
         for argv in (
             ["--period", "0"], ["--period", "x"], ["--timeout", "0"], ["--port", "70000"],
             ["--interface", "localhost"], ["--phi-threshold", "0"], ["--key-by", "name"],
             ["--status", "nonsense:1"], ["--status", "tcp:notaport"], ["--key-file", "/nonexistent"],
             ["--max-clients", "0"], ["--min-std-deviation", "0"], ["--sweep", "0"],
+            ["--period", "5", "--timeout", "5"], ["--timeout", "10", "--sweep", "11"],
         ):
             self.assertRaises(usage.UsageError, parse, *argv)
 
@@ -86,6 +90,9 @@ class KeyFileTests(SynchronousTestCase):
         return path
 
     def test_good_key(self):
+        """
+        Surrounding whitespace is not part of the key.
+        """
         self.assertEqual(read_key_file(self.write(b"  s3cret-s3cret-s3cret\n")), b"s3cret-s3cret-s3cret")
 
     def test_refusals(self):

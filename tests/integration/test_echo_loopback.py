@@ -13,8 +13,9 @@ import selectors
 import signal
 import socket
 import subprocess
+import threading
 import time
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from twisted.trial.unittest import TestCase
 
@@ -77,6 +78,23 @@ class Child:
                 return found
             if not self._read(deadline):
                 raise AssertionError(f"no {pattern!r} within {timeout}s; output:\n{self.text[-4000:]}")
+
+    def drain(self) -> None:
+        """
+        Keep reading the output in a thread from now on, so that a chatty
+        child (socat -d -d logs every fork) never blocks on a full pipe.
+        """
+        assert self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+
+        def discard() -> None:
+            try:
+                while os.read(descriptor, 65536):
+                    pass
+            except OSError:
+                pass
+
+        threading.Thread(target=discard, daemon=True).start()
 
     def finish(self, timeout: float = RUN_TIMEOUT) -> str:
         """
@@ -240,6 +258,7 @@ class SocatTests(TestCase):
             except AssertionError:
                 server.stop()
                 continue
+            server.drain()
             return port
         self.fail("socat could not bind a free UDP port in three tries")
 

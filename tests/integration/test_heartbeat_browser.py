@@ -61,13 +61,23 @@ class StatusPageBrowserTests(TestCase):
         self.addCleanup(shutil.rmtree, profile, True)
         command = [self.chromium] + CHROMIUM_FLAGS + [f"--user-data-dir={profile}", "--dump-dom", self.url]
         env = child_env({"HOME": profile})
+        # Its own session, so the whole process group (renderer, zygote) can
+        # be ended if it hangs.
+        browser = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT, env=env,
-                                    start_new_session=True)
+            out, err = browser.communicate(timeout=CHROMIUM_TIMEOUT)
         except subprocess.TimeoutExpired as error:
             raise AssertionError(f"chromium did not render {self.url} in {CHROMIUM_TIMEOUT}s") from error
-        self.assertIn("<html", result.stdout, result.stderr[-2000:])
-        return result.stdout
+        finally:
+            try:
+                os.killpg(browser.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if browser.poll() is None:
+                browser.communicate(timeout=10)
+        self.assertIn("<html", out, err[-2000:])
+        return out
 
     def test_live_then_stopped(self):
         """

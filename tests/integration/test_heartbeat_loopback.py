@@ -6,6 +6,7 @@ logs, not from the test's own timing.
 """
 
 import json
+import os
 import re
 import signal
 import socket
@@ -18,6 +19,7 @@ from twisted.trial.unittest import TestCase
 
 from tests.heartbeat.processes import start_monitor
 from tests.helpers import child_env, executable
+from twisted_netlab.heartbeat import encode_beat
 
 PERIOD = 0.2
 TIMEOUT = 1.0
@@ -155,3 +157,49 @@ class HeartbeatLoopbackTests(TestCase):
         self.log.expect(rf"127\.0\.0\.1:{port} alive \(was new\)")
         self.assertEqual(list(self.status()), [f"127.0.0.1:{port}"])
         self.assertEqual(sum(1 for line in self.monitor.lines if "rejected datagram" in line), 1)
+
+
+class SignedLoopbackTests(TestCase):
+    def test_signed_beats_only(self):
+        """
+        With --key-file on both sides, netlab beat's signed beats are
+        tracked; an unsigned beat, a beat signed with another key and a
+        replay of a beat netlab beat printed are dropped and counted, and
+        none creates a client.
+        """
+        key_file = self.mktemp()
+        with open(key_file, "wb") as handle:
+            handle.write(b"correct horse battery staple 42\n")
+        os.chmod(key_file, 0o600)
+        other_key = self.mktemp()
+        with open(other_key, "wb") as handle:
+            handle.write(b"another key, also long enough\n")
+        os.chmod(other_key, 0o600)
+        monitor, (udp_port, status_port) = start_monitor(
+            self,
+            ["--port", "0", "--period", "0.2", "--key-file", key_file, "--status", "tcp:0:interface=127.0.0.1"],
+            ports=2,
+        )
+        beat = [executable("netlab"), "beat", "127.0.0.1", str(udp_port), "--interval", "0.2", "--count", "3"]
+        result = subprocess.run(beat + ["--id", "signed", "--key-file", key_file], capture_output=True, text=True,
+                                timeout=60, env=child_env())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        monitor.expect(r"signed beat 2 on time")
+        first_beat = re.search(r"beat 0 to \S+: (.+ mac=[0-9a-f]{64})", result.stdout).group(1)
+
+        forged = subprocess.run(beat + ["--id", "intruder", "--key-file", other_key], capture_output=True,
+                                timeout=60, env=child_env())
+        self.assertEqual(forged.returncode, 0)
+        marker = encode_beat(0, time.time(), client_id="marker", boot="0" * 16,
+                             key=b"correct horse battery staple 42")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(first_beat.encode(), ("127.0.0.1", udp_port))
+            sock.sendto(f"0 - {time.time()}".encode(), ("127.0.0.1", udp_port))
+            sock.sendto(marker, ("127.0.0.1", udp_port))  # processed after the two above
+        monitor.expect(r"marker alive \(was new\)")
+        with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/status.json", timeout=10) as response:
+            document = json.load(response)
+        counters = document["counters"]
+        self.assertEqual((counters["accepted"], counters["forged"], counters["replayed"], counters["unsigned"]),
+                         (4, 3, 1, 1))
+        self.assertEqual([c["client"] for c in document["clients"]], ["marker", "signed"])

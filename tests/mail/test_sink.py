@@ -119,6 +119,22 @@ class StringTransportTests(FactoryMixin, SynchronousTestCase):
         self.assertEqual(stored[0]["log_level"].name, "info")
         self.assertEqual(stored[0]["queue_id"], name)
 
+    def test_many_pipelined_messages_in_one_packet(self):
+        """
+        A packet carrying more pipelined messages than Python's recursion limit has frames are all stored and answered in
+        order (no recursion per message).
+        """
+        self.make_factory()
+        # fsync is slow and beside the point here.
+        self.store.maildir = Maildir(self.root, fsync=lambda descriptor: None)
+        protocol, transport = self.connect()
+        transport.clear()
+        one = b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\n"
+        protocol.dataReceived(b"EHLO c\r\n" + one * 1500 + b"QUIT\r\n")
+        self.assertEqual(len(self.stored()), 1500)
+        replies = [line[:3] for line in transport.value().split(b"\r\n") if line[:3].isdigit() and line[3:4] == b" "]
+        self.assertEqual(replies, [b"250"] + [b"250", b"250", b"354", b"250"] * 1500 + [b"221"])
+
     def test_idle_timeout(self):
         """
         After the idle timeout the server says 421 and closes; every byte

@@ -415,9 +415,10 @@ class StatisticsTests(SynchronousTestCase):
     def test_histogram(self):
         """
         Buckets run on a 1-2-5 scale from the first to the last used one,
-        empty ones in between included.
+        empty ones in between shown, a run of them as one line.
         """
         self.assertEqual(histogram([0.3, 0.4, 1.5]), [(0.2, 0.5, 2), (0.5, 1.0, 0), (1.0, 2.0, 1)])
+        self.assertEqual(histogram([0.3, 45.0]), [(0.2, 0.5, 1), (0.5, 20.0, 0), (20.0, 50.0, 1)])
         lines = format_histogram([0.3, 0.4, 1.5], width=4)
         self.assertEqual(lines[0].split(), ["0.2", "-", "0.5", "ms", "####", "2"])
         self.assertEqual(lines[1].split(), ["0.5", "-", "1", "ms", "0"])

@@ -81,6 +81,20 @@ class PingerProtocolTests(SynchronousTestCase):
         self.assertEqual([probe.fate for probe in report.probes], [ProbeFate.LOST, ProbeFate.LOST])
         self.assertEqual(report.received, 0)
 
+    def test_timer_decides_timeout_not_clock_comparison(self):
+        """
+        When a probe's timer fires, the probe is lost even if the monotonic
+        clock says a hair less than the timeout has passed, so the run
+        cannot hang waiting for a probe nobody will expire.
+        """
+        self.reactor = FakeUDPReactor()
+        offsets = iter([0.0] + [0.9999995] * 10)
+        protocol = PingerProtocol(self.reactor, "127.0.0.1", 12000, count=1, monotonic=lambda: next(offsets))
+        self.reactor.listenUDP(0, protocol)
+        self.reactor.advance(1.0)
+        report = self.successResultOf(protocol.finished)
+        self.assertEqual(report.probes[0].fate, ProbeFate.LOST)
+
     def test_late_reply_is_reported_for_its_own_probe(self):
         """
         A reply arriving after its probe's timeout is late for that probe,

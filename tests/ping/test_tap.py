@@ -122,9 +122,36 @@ class ServiceTests(SynchronousTestCase):
         """
         The service binds the asked interface and port, and releases it.
         """
-        service = makeService(parse("--port", "0"))
+        service = makeService(parse("--port", "0", "--max-size", "100"))
         service.startService()
         self.assertEqual(service.port.getHost().host, "127.0.0.1")
+        # One byte more than the largest echo, so oversize shows as oversize.
+        self.assertEqual(service.port.maxPacketSize, 101)
         self.assertNotEqual(service.port.getHost().port, 0)
         service.stopService()
         self.assertIsNone(service.port)
+
+
+class RegistrationTests(SynchronousTestCase):
+    def test_twistd_plugin(self):
+        """
+        twistd finds the netlab-echo plugin, naming this tap module.
+        """
+        from twisted.application.service import IServiceMaker
+        from twisted.plugin import getPlugins
+
+        makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
+        self.assertEqual(makers["netlab-echo"].module, "twisted_netlab.ping.tap")
+
+    def test_netlab_all_runs_the_lab_server(self):
+        """
+        netlab-all runs the lab's server: 127.0.0.1:12000, 30% loss, and a
+        taken port does not take the other services down.
+        """
+        from twisted_netlab.tap import FAMILIES
+
+        [argv] = [argv for module, argv in FAMILIES if module == "twisted_netlab.ping.tap"]
+        options = parse(*argv)
+        self.assertEqual((options["interface"], options["port"]), ("127.0.0.1", 12000))
+        self.assertEqual(options.impairments.loss, 0.3)
+        self.assertTrue(options["skip-if-port-taken"])

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.heartbeat -*-
 """
 netlab-heartbeat: UDP heartbeats for many clients.  The pure core
 (formats, phi accrual detector, tracking), the monitor protocol and its

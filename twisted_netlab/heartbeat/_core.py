@@ -262,12 +262,13 @@ class PhiAccrualDetector:
         still available (phi below threshold): the first beat after a long
         silence would skew the statistics.
 
-    Per-client state is a fixed-size ring of floats and two running sums, so
-    thousands of detectors are cheap.
+    Per-client state is a ring of floats that grows up to the window size,
+    and two running sums, so thousands of detectors are cheap (and a client
+    that beat once costs a few bytes).
     """
 
     __slots__ = (
-        "threshold", "min_std_deviation", "acceptable_pause", "_ring", "_size", "_next",
+        "threshold", "min_std_deviation", "acceptable_pause", "_ring", "_capacity", "_next",
         "_sum", "_sum_squares", "last_arrival", "suspect_at",
     )
 
@@ -292,8 +293,8 @@ class PhiAccrualDetector:
         self.threshold = threshold
         self.min_std_deviation = min_std_deviation
         self.acceptable_pause = acceptable_pause
-        self._ring = array("d", bytes(8 * max_sample_size))
-        self._size = 0
+        self._ring = array("d")
+        self._capacity = max_sample_size
         self._next = 0
         self._sum = 0.0
         self._sum_squares = 0.0
@@ -305,14 +306,14 @@ class PhiAccrualDetector:
 
     def _add(self, interval: float) -> None:
         ring = self._ring
-        if self._size == len(ring):
+        if len(ring) < self._capacity:
+            ring.append(interval)
+        else:
             old = ring[self._next]
             self._sum -= old
             self._sum_squares -= old * old
-        else:
-            self._size += 1
-        ring[self._next] = interval
-        self._next = (self._next + 1) % len(ring)
+            ring[self._next] = interval
+            self._next = (self._next + 1) % self._capacity
         self._sum += interval
         self._sum_squares += interval * interval
 
@@ -321,13 +322,11 @@ class PhiAccrualDetector:
         """
         The window, oldest first.
         """
-        if self._size < len(self._ring):
-            return list(self._ring[: self._size])
         return list(self._ring[self._next :]) + list(self._ring[: self._next])
 
     @property
     def mean(self) -> float:
-        return self._sum / self._size
+        return self._sum / len(self._ring)
 
     @property
     def std_deviation(self) -> float:
@@ -336,7 +335,7 @@ class PhiAccrualDetector:
         C{min_std_deviation}.
         """
         mean = self.mean
-        variance = max(0.0, self._sum_squares / self._size - mean * mean)
+        variance = max(0.0, self._sum_squares / len(self._ring) - mean * mean)
         return max(math.sqrt(variance), self.min_std_deviation)
 
     def phi(self, now: float) -> float:
@@ -557,11 +556,13 @@ class MonitorSettings:
         default("timeout", 10 * self.period)
         default("tolerance", self.period / 2)
         default("min_std_deviation", self.period / 10)
-        default("acceptable_pause", 3 * self.period)
+        # Akka's shape (1 s beats, 3 s pause), but leave phi room to act
+        # before the hard stop when the timeout is short.
+        default("acceptable_pause", min(3 * self.period, self.timeout / 3))  # type: ignore[operator]
         default("max_skew", 300.0 if self.key is not None else 86400.0)
         assert self.timeout is not None and self.tolerance is not None
-        if not self.timeout > 0:
-            raise LocalProtocolError("timeout must be > 0")
+        if not self.timeout > self.period:
+            raise LocalProtocolError("the timeout must be longer than the period (every client would stop between beats)")
         if self.tolerance < 0:
             raise LocalProtocolError("tolerance must be >= 0")
         if self.key is not None:
@@ -683,6 +684,13 @@ class HeartbeatMonitor:
         counter.
         """
         settings = self.settings
+        if settings.key is not None:
+            # Authenticity first: an unsigned or forged beat is counted as
+            # such, whatever else is wrong with it.
+            if beat.mac is None:
+                raise PeerProtocolError(RejectReason.UNSIGNED, "beat without mac= (the monitor requires signed beats)")
+            if not verify_beat(beat, settings.key):
+                raise PeerProtocolError(RejectReason.FORGED, "mac= does not match (wrong key or altered beat)")
         skew = beat.sent_at - now
         if abs(skew) > settings.max_skew:  # type: ignore[operator]
             raise PeerProtocolError(
@@ -706,8 +714,9 @@ class HeartbeatMonitor:
 
     def _check_signed(self, beat: Beat, name: str, client: Optional[_Client]) -> None:
         """
-        With a key: the MAC must verify and the beat must be new.  "New" is
-        defined by the signed boot id (random per sender start) and sequence:
+        With a key (the MAC was verified already), the beat must be new.
+        "New" is defined by the signed boot id (random per sender start) and
+        sequence:
 
           - a boot id seen under another client, or retired by this client's
             later restart, is a replay;
@@ -717,13 +726,7 @@ class HeartbeatMonitor:
             from this client, so a recording of an earlier run cannot pose
             as a restart.
         """
-        key = self.settings.key
-        assert key is not None
-        if beat.mac is None:
-            raise PeerProtocolError(RejectReason.UNSIGNED, "beat without mac= (the monitor requires signed beats)")
-        if not verify_beat(beat, key):
-            raise PeerProtocolError(RejectReason.FORGED, "mac= does not match (wrong key or altered beat)")
-        assert beat.boot is not None
+        assert beat.boot is not None  # decode_beat requires boot= with mac=
         owner = self._boot_owner.get(beat.boot)
         if owner is not None and owner != name:
             raise PeerProtocolError(RejectReason.REPLAYED, f"boot {beat.boot} belongs to {owner}")
@@ -770,7 +773,10 @@ class HeartbeatMonitor:
             late_by = now - (client.highest_arrival + step * settings.period)
             if late_by > settings.tolerance:  # type: ignore[operator]
                 kind = BeatKind.LATE
-            client.received = ((client.received << step) | 1) & ((1 << settings.reorder_window) - 1)
+            if step < settings.reorder_window:
+                client.received = ((client.received << step) | 1) & ((1 << settings.reorder_window) - 1)
+            else:  # never shift by a peer-chosen amount: 2**62 bits is a lot of memory
+                client.received = 1
             client.highest = beat.sequence
             client.highest_arrival = now
             client.lost += lost

@@ -64,7 +64,7 @@ class Options(usage.Options):
                 ordered.append(option + value if self.shortOpt[position + 1 : position + 2] == ":" else option)
         usage.Options.parseOptions(self, ordered + ["--"] + arguments)
 
-    def parseArgs(self, host: str, port: str = "13000") -> None:
+    def parseArgs(self, host: str, port: str = "13000") -> None:  # type: ignore[override]
         self["host"] = host
         self["port"] = parse_udp_port(port)
         if self["port"] == 0:
@@ -88,7 +88,7 @@ def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> De
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     target = f"{options['host']}:{options['port']}"
-    refused_reported = []
+    refused_reported: List[bool] = []
 
     def on_beat(sequence: int, sent_at: float, datagram: bytes) -> None:
         if sender.refused and not refused_reported:
@@ -99,6 +99,11 @@ def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> De
             out.write(f"beat {sequence} to {target}: {datagram.decode('ascii')}\n")
             out.flush()
 
+    def on_error(sequence: int, error: OSError) -> None:
+        if sender.errors == 1:
+            err.write(f"netlab beat: beat {sequence} not sent: {error.strerror or error} (still trying)\n")
+            err.flush()
+
     sender = HeartbeatSender(
         options["host"],
         options["port"],
@@ -108,6 +113,7 @@ def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> De
         count=options["count"],
         reactor=reactor,
         on_beat=on_beat,
+        on_error=on_error,
     )
     started = reactor.seconds()
 
@@ -115,9 +121,10 @@ def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> De
         elapsed = reactor.seconds() - started
         out.write(f"--- {target} heartbeat ---\n")
         out.write(
-            f"{sent} beats sent in {elapsed:.1f} s (interval {options['interval-seconds']:g} s)"
+            f"{sent - sender.errors} beats sent in {elapsed:.1f} s (interval {options['interval-seconds']:g} s)"
             + (f", boot {sender.boot}" if sender.boot else "")
             + (f", {sender.refused} port-unreachable answers" if sender.refused else "")
+            + (f", {sender.errors} not sent (socket errors)" if sender.errors else "")
             + "\n"
         )
         out.flush()

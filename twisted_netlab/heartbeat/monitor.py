@@ -8,6 +8,7 @@ L{LoopingCall} for all clients, and hands every event to observers
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Iterable, List, Optional
 
 from twisted.internet.protocol import DatagramProtocol
@@ -27,6 +28,11 @@ from twisted_netlab.heartbeat._core import (
 )
 
 log = Logger()
+
+#: Socket receive buffer asked for (the kernel caps it at net.core.rmem_max):
+#: thousands of beats per second must not be dropped while a sweep or a
+#: status page render holds the reactor for a few milliseconds.
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 class IHeartbeatObserver(Interface):
@@ -99,6 +105,12 @@ class MonitorProtocol(DatagramProtocol):
         self.observers.remove(observer)
 
     def startProtocol(self) -> None:
+        sock = getattr(self.transport, "socket", None)
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+            except OSError:  # best effort: the default buffer still works
+                pass
         if self.clock is None:
             from twisted.internet import reactor
 
@@ -140,9 +152,11 @@ class MonitorProtocol(DatagramProtocol):
 @implementer(IHeartbeatObserver)
 class LoggingObserver:
     """
-    One log event per accepted beat (or only the notable ones when
-    C{all_beats} is false), per state change (with the figures), per
-    reported rejection and per forgotten client.
+    One log event per accepted beat, per state change (with the figures),
+    per reported rejection and per forgotten client.  With C{all_beats}
+    false only restarts are logged among beats: with thousands of clients
+    a line per late or lost beat would flood the log exactly when the
+    network is in trouble; the counts are on the status page.
     """
 
     def __init__(self, timeout: float, sweep_interval: float, all_beats: bool = True, logger: Optional[Logger] = None) -> None:
@@ -152,7 +166,7 @@ class LoggingObserver:
         self.log = logger if logger is not None else Logger(namespace="netlab-heartbeat")
 
     def beat_received(self, beat: BeatReceived) -> None:
-        if beat.kind is BeatKind.ON_TIME and not self.all_beats:
+        if not self.all_beats and beat.kind is not BeatKind.RESTART:
             return
         if beat.kind is BeatKind.RESTART:
             self.log.warn(
@@ -195,9 +209,10 @@ class LoggingObserver:
         if not rejection.report:
             return
         self.log.warn(
-            "rejected datagram from {source}: {reason_name} ({detail}); "
-            "{suppressed} more from this host since its last report; next report in a minute at the earliest",
+            "rejected datagram from {source}: {reason_name} ({detail}){earlier}; "
+            "at most one such line per host per minute",
             reason_name=rejection.reason.value,
+            earlier=f", {rejection.suppressed} more since the last report" if rejection.suppressed else "",
             **_fields(rejection),
         )
 

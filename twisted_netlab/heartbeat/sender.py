@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -35,10 +35,10 @@ class SenderProtocol(DatagramProtocol):
         self.on_refused = on_refused
 
     def startProtocol(self) -> None:
-        self.transport.connect(*self.address)
+        cast(Any, self.transport).connect(*self.address)
 
     def send(self, datagram: bytes) -> None:
-        self.transport.write(datagram)
+        cast(Any, self.transport).write(datagram)
 
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         """
@@ -59,6 +59,10 @@ class HeartbeatSender(Service):
     a boot id, random per start, so the monitor tells a restart from a gap
     (and, with C{key}, a restart from a replay).
 
+    If the reactor falls behind (a paused process, a busy machine), missed
+    beats are skipped rather than sent in a burst: the monitor then sees a
+    late beat, not lost ones, which is what happened.
+
     @ivar done: fires with the number of beats sent when C{count} beats were
         sent or the service stopped.
     @ivar refused: how many ICMP "port unreachable" answers came back.
@@ -75,6 +79,7 @@ class HeartbeatSender(Service):
         reactor: Any = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
         on_beat: Optional[Callable[[int, float, bytes], None]] = None,
+        on_error: Optional[Callable[[int, OSError], None]] = None,
     ) -> None:
         if not interval > 0:
             raise ValueError("interval must be > 0")
@@ -88,6 +93,8 @@ class HeartbeatSender(Service):
         self.count = count
         self.boot = new_boot_id(random_bytes(BOOT_BYTES)) if (client_id or key) else None
         self.on_beat = on_beat
+        self.on_error = on_error
+        self.errors = 0
         self.sent = 0
         self.refused = 0
         self.done: Deferred = Deferred()
@@ -130,7 +137,11 @@ class HeartbeatSender(Service):
         try:
             self._protocol.send(datagram)
         except OSError as error:  # e.g. no route; keep beating, the monitor will see a gap
-            log.warn("beat {sequence} not sent: {error}", sequence=sequence, error=error)
+            self.errors += 1
+            if self.on_error is not None:
+                self.on_error(sequence, error)
+            else:
+                log.warn("beat {sequence} not sent: {error}", sequence=sequence, error=error)
         self.sent += 1
         if self.on_beat is not None:
             self.on_beat(sequence, sent_at, datagram)
@@ -159,6 +170,9 @@ class HeartbeatSender(Service):
         if not self.done.called:
             self.done.callback(self.sent)
 
-    def stopService(self) -> None:
+    def stopService(self) -> Optional[Deferred]:
         Service.stopService(self)
-        self._finish()
+        closing = self._stop_sending()
+        if not self.done.called:
+            self.done.callback(self.sent)
+        return closing

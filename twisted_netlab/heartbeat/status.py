@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -26,7 +26,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: .25em .6em; border-bottom: 1px solid #ddd; text-align: right; }
-th:first-child, td:first-child, td.state, td.source { text-align: left; }
+th:first-child, td:first-child, .state, .source { text-align: left; }
 tr.stopped td.state { color: #fff; background: #b00020; }
 tr.suspect td.state { background: #ffd54f; }
 tr.recovered td.state { background: #81d4fa; }
@@ -63,12 +63,14 @@ def client_json(row: ClientStatus) -> Dict[str, Any]:
     }
 
 
-def status_document(monitor: HeartbeatMonitor, now: float) -> Dict[str, Any]:
+def status_document(monitor: HeartbeatMonitor, now: float, rows: Optional[List[ClientStatus]] = None) -> Dict[str, Any]:
     """
-    Everything the status page shows, as one JSON-ready dict.
+    Everything the status page shows, as one JSON-ready dict (C{rows}: a
+    snapshot already taken at C{now}).
     """
     settings = monitor.settings
-    rows = monitor.status(now)
+    if rows is None:
+        rows = monitor.status(now)
     states = {state.value: 0 for state in ClientState}
     for row in rows:
         states[row.state.value] += 1
@@ -118,7 +120,7 @@ class StatusPage(Resource):
         self.monitor = monitor
         self.clock = clock
         self.refresh_seconds = refresh_seconds
-        self.putChild(b"status.json", StatusJSON(monitor, clock))
+        self.putChild(b"status.json", StatusJSON(monitor, clock))  # type: ignore[arg-type]
 
     def getChild(self, path: bytes, request: Any) -> Resource:
         if path == b"":
@@ -130,8 +132,9 @@ class StatusPage(Resource):
         return self.render_html(self.clock.seconds()).encode("utf-8")
 
     def render_html(self, now: float) -> str:
-        document = status_document(self.monitor, now)
-        rows = sorted(self.monitor.status(now), key=lambda row: (_ORDER[row.state], row.client))
+        rows = self.monitor.status(now)
+        document = status_document(self.monitor, now, rows)
+        rows.sort(key=lambda row: (_ORDER[row.state], row.client))
         escape = html.escape
         settings = document["settings"]
         counts = ", ".join(f"{count} {state}" for state, count in document["states"].items())
@@ -150,9 +153,9 @@ class StatusPage(Resource):
             f"phi threshold {settings['phi_threshold']:g}"
             + (", signed beats only" if settings["signed"] else "")
             + '. <a href="status.json">JSON</a></p>',
-            '<table id="clients"><thead><tr><th>client</th><th>state</th><th>last seq</th><th>beats</th>'
+            '<table id="clients"><thead><tr><th>client</th><th class="state">state</th><th>last seq</th><th>beats</th>'
             "<th>lost</th><th>late</th><th>dup</th><th>reordered</th><th>restarts</th>"
-            "<th>silent (s)</th><th>phi</th><th>offset (s)</th><th>jitter (ms)</th><th>source</th></tr></thead><tbody>",
+            "<th>silent (s)</th><th>phi</th><th>offset (s)</th><th>jitter (ms)</th><th class=\"source\">source</th></tr></thead><tbody>",
         ]
         for row in rows[:MAX_HTML_ROWS]:
             phi_text = f"{row.phi:.2f}" if math.isfinite(row.phi) else "inf"

@@ -6,7 +6,7 @@ L{makeService}.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -44,7 +44,7 @@ class Options(usage.Options):
         "of silence, recovered)."
     )
     optFlags = [
-        ["quiet", "q", "Log only notable beats (late, lost, duplicate, reordered, restart) and state changes."],
+        ["quiet", "q", "Log state changes and restarts, not each beat (for many clients; counts are on the status page)."],
     ]
     optParameters = [
         ["port", "p", 13000, "UDP port to listen on (0: any free port).", parse_udp_port],
@@ -55,7 +55,7 @@ class Options(usage.Options):
         ["sweep", None, None, "How often all clients are checked (default: min(1 s, period/2, timeout/10))."],
         ["phi-threshold", None, 8.0, "Phi at which a client becomes suspect.", float],
         ["min-std-deviation", None, None, "Phi detector's floor for the interval deviation (default: period/10)."],
-        ["acceptable-pause", None, None, "Pause the phi detector tolerates on top of the mean (default: 3 periods)."],
+        ["acceptable-pause", None, None, "Pause the phi detector tolerates on top of the mean (default: 3 periods, at most timeout/3)."],
         ["key-file", "k", None, "Shared key: accept only beats signed with it (HMAC-SHA256)."],
         ["max-skew", None, None, "Refuse beats whose timestamp is further from our clock (default: 300 s with a key, else 1 day)."],
         ["max-clients", None, 100000, "Most clients tracked at once.", int],
@@ -101,6 +101,8 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--status {self['status']!r} is not a usable endpoint: {error}")
         settings = self["settings"]
         sweep = _positive_duration("sweep", self["sweep"])
+        if sweep is not None and sweep > settings.timeout:
+            raise usage.UsageError("--sweep must not be longer than the timeout")
         self["sweep-seconds"] = sweep if sweep is not None else default_sweep_interval(settings.period, settings.timeout)
 
 
@@ -114,7 +116,7 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     monitor = HeartbeatMonitor(settings)
     sweep = config["sweep-seconds"]
     observer = LoggingObserver(settings.timeout, sweep, all_beats=not config["quiet"])  # type: ignore[arg-type]
-    protocol = MonitorProtocol(monitor, sweep, [observer], clock=reactor)
+    protocol = MonitorProtocol(monitor, sweep, [observer], clock=reactor)  # type: ignore[list-item]
     service = MultiService()
     DatagramListeningService(
         "netlab-heartbeat", protocol, config["port"], config["interface"], reactor=reactor
@@ -125,4 +127,4 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         ).setServiceParent(service)
     service.monitor = monitor  # type: ignore[attr-defined]
     service.protocol = protocol  # type: ignore[attr-defined]
-    return service
+    return cast(IService, service)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import binascii
 import os
+from collections import deque
 from typing import Any, Callable, List, Optional
 
-from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -111,7 +111,9 @@ class SinkProtocol(Protocol):
     """
 
     session: Optional[SinkSession] = None
-    _timer: Optional[IDelayedCall] = None
+    # Typed loosely: zope interfaces confuse mypy without its zope plugin.
+    _timer: Any = None
+    transport: Any
 
     def __init__(self, factory: "SinkFactory") -> None:
         self.factory = factory
@@ -150,8 +152,15 @@ class SinkProtocol(Protocol):
             self._handle(self.session.timed_out())
 
     def _handle(self, events: List[Event]) -> None:
+        """
+        Carry out C{events} in order.  A stored message yields the events of
+        the rest of the buffer; they are queued rather than recursed into,
+        so a packet carrying thousands of pipelined messages is fine.
+        """
         assert self.session is not None
-        for event in events:
+        pending = deque(events)
+        while pending:
+            event = pending.popleft()
             if isinstance(event, Reply):
                 self.transport.write(event.to_bytes())
             elif isinstance(event, StartTLS):
@@ -162,7 +171,7 @@ class SinkProtocol(Protocol):
                 self._timer = None
                 self.transport.loseConnection()
             elif isinstance(event, MessageReceived):
-                self._handle(self._store(event))
+                pending.extendleft(reversed(self._store(event)))
             elif isinstance(event, PlaintextDiscarded):
                 log.warn(
                     "{peer}: discarded {count} plaintext bytes sent after STARTTLS",

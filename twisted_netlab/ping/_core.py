@@ -313,7 +313,7 @@ class Impairments:
                     corrupted += 1
 
         reordered = bool(config.reorder) and self._reorder_rng.random() < config.reorder
-        deliveries = []
+        deliveries: List[Delivery] = []
         for copy in copies:
             if len(self._held) >= config.limit:
                 if not deliveries:
@@ -590,7 +590,8 @@ HISTOGRAM_EDGES_MS: Tuple[float, ...] = tuple(
 def histogram(rtts_ms: Sequence[float]) -> List[Tuple[float, float, int]]:
     """
     C{(low_ms, high_ms, count)} buckets on a 1-2-5 scale from the first to
-    the last non-empty one (a bucket holds C{low <= rtt < high}).
+    the last non-empty one (a bucket holds C{low <= rtt < high}); a run of
+    empty buckets is merged into one.
     """
     if not rtts_ms:
         return []
@@ -602,7 +603,14 @@ def histogram(rtts_ms: Sequence[float]) -> List[Tuple[float, float, int]]:
                 counts[index] += 1
                 break
     used = [index for index, count in enumerate(counts) if count]
-    return [(edges[index], edges[index + 1], counts[index]) for index in range(used[0], used[-1] + 1)]
+    buckets: List[Tuple[float, float, int]] = []
+    for index in range(used[0], used[-1] + 1):
+        low, high, count = edges[index], edges[index + 1], counts[index]
+        if not count and buckets and not buckets[-1][2]:
+            buckets[-1] = (buckets[-1][0], high, 0)  # one line for a run of empty buckets
+        else:
+            buckets.append((low, high, count))
+    return buckets
 
 
 def format_histogram(rtts_ms: Sequence[float], width: int = 40) -> List[str]:
@@ -825,8 +833,10 @@ class PingReport:
             "loss_percent": self.loss_percent,
             "time_ms": round(self.elapsed_seconds * 1000.0, 3),
             "rtt": rtt,
-            "jitter_ms": self.jitter_ms,
-            "percentiles_ms": dict(self.percentiles_ms),
+            "jitter_ms": None if self.jitter_ms is None else round(self.jitter_ms, 3),
+            "percentiles_ms": {
+                name: None if value is None else round(value, 3) for name, value in self.percentiles_ms.items()
+            },
             "histogram": [
                 {"low_ms": low, "high_ms": None if high == math.inf else high, "count": count}
                 for low, high, count in histogram(self.rtts_ms)
@@ -977,6 +987,18 @@ class PingSession:
                 probe.fate = ProbeFate.LOST
                 events.append(ProbeTimedOut(probe.sequence))
         return events
+
+    def time_out(self, sequence: int) -> Optional[ProbeTimedOut]:
+        """
+        Probe C{sequence}'s timer fired: it is lost unless answered.  (The
+        adapter's timer, not a comparison of clocks, decides, so a timer
+        that fires a hair early by the monotonic clock cannot strand a run.)
+        """
+        probe = self._probes.get(sequence)
+        if probe is None or probe.fate is not ProbeFate.UNANSWERED:
+            return None
+        probe.fate = ProbeFate.LOST
+        return ProbeTimedOut(sequence)
 
     def report(self, host: str, port: int) -> PingReport:
         """

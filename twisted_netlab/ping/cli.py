@@ -74,7 +74,7 @@ def _size(value: str) -> int:
 
 
 class Options(usage.Options):
-    synopsis = "Usage: netlab ping [options] HOST [PORT]"
+    synopsis = "[options] HOST [PORT]"
     longdesc = (
         "Send sequenced UDP probes to an echo server (PORT defaults to 12000) "
         "and report RTTs and loss like iputils ping."
@@ -137,8 +137,11 @@ class Printer:
             return
         line = self.line(event)
         if line is not None:
-            self.out.write(line + "\n")
-            self.out.flush()
+            try:
+                self.out.write(line + "\n")
+                self.out.flush()
+            except BrokenPipeError:  # `netlab ping ... | head`: the reader left
+                self.quiet = True
 
     def line(self, event: PingEvent) -> Optional[str]:
         name = self.name
@@ -225,11 +228,14 @@ def main(
             _stop_on_sigint(reactor, protocol)
 
         def finished(report: PingReport) -> int:
-            if options["json"]:
-                out.write(json.dumps(report.as_json(), indent=2) + "\n")
-            else:
-                out.write("\n" + "\n".join(report.summary_lines(name)) + "\n")
-            out.flush()
+            try:
+                if options["json"]:
+                    out.write(json.dumps(report.as_json(), indent=2) + "\n")
+                else:
+                    out.write("\n" + "\n".join(report.summary_lines(name)) + "\n")
+                out.flush()
+            except BrokenPipeError:
+                pass
             return exit_code(report, options["count"], options["deadline"])
 
         return protocol.finished.addCallback(finished)

@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from twisted.internet import defer
+from twisted.internet.error import MessageLengthError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -148,21 +149,23 @@ class PingerProtocol(DatagramProtocol):
             self._maybe_finish()
             return
         sequence, payload = self.session.next_probe(self.monotonic(), self.clock.seconds())
+        assert self.transport is not None
         try:
             self.transport.write(payload, self._peer)
-        except (OSError, Exception) as error:  # MessageLengthError, unreachable network, ...
+        except (OSError, MessageLengthError) as error:  # unreachable network, too long, ...
             self._emit(self.session.send_failed(sequence, str(error) or error.__class__.__name__))
         else:
             self._emit(ProbeSent(sequence, len(payload)))
-        self._timers.append(self.clock.callLater(self.session.timeout_seconds, self._expire))
+        self._timers.append(self.clock.callLater(self.session.timeout_seconds, self._expire, sequence))
         if self._enough_sent() and self._sender is not None and self._sender.running:
             self._sender.stop()
 
-    def _expire(self) -> None:
+    def _expire(self, sequence: int) -> None:
         if self._done:
             return
         self._timers = [timer for timer in self._timers if timer.active()]
-        for event in self.session.expire(self.monotonic()):
+        event = self.session.time_out(sequence)
+        if event is not None:
             self._emit(event)
         self._maybe_finish()
 
@@ -199,7 +202,9 @@ def start_pinger(reactor: Any, address: str, protocol: PingerProtocol) -> Any:
     """
     family = ipaddress.ip_address(address).version
     interface = "::" if family == 6 else "0.0.0.0"
-    return reactor.listenUDP(0, protocol, interface=interface)
+    # Read whole datagrams up to the UDP maximum: a reply cut at Twisted's
+    # default 8192 bytes would look corrupted.
+    return reactor.listenUDP(0, protocol, interface=interface, maxPacketSize=65535)
 
 
 def ping(

@@ -9,13 +9,14 @@ from __future__ import annotations
 import random
 from typing import Any, Optional
 
-from twisted.application.service import IService
+from twisted.application.service import IService, Service
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
 from twisted_netlab._endpoints import (
     DatagramListeningService,
+    announce,
     default_reactor,
     parse_duration,
     parse_interface,
@@ -170,13 +171,20 @@ class EchoService(DatagramListeningService):
     C{skip_if_taken} so that ``netlab-all`` keeps its other services.
     """
 
-    def __init__(self, *args: Any, skip_if_taken: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, skip_if_taken: bool = False, max_datagram: int = 8192, **kwargs: Any) -> None:
         DatagramListeningService.__init__(self, *args, **kwargs)
         self.skip_if_taken = skip_if_taken
+        self.max_datagram = max_datagram
 
     def startService(self) -> None:
+        Service.startService(self)
         try:
-            DatagramListeningService.startService(self)
+            # Read one byte more than the largest datagram echoed: the
+            # kernel truncates silently, so a read of max+1 bytes is how an
+            # oversize datagram shows (and is refused, never echoed cut).
+            self.port = default_reactor(self._reactor).listenUDP(
+                self.port_number, self.protocol, interface=self.interface, maxPacketSize=self.max_datagram + 1
+            )
         except CannotListenError as error:
             message = (
                 f"netlab-echo: error: cannot listen on udp {self.interface} port {self.port_number}: "
@@ -185,6 +193,8 @@ class EchoService(DatagramListeningService):
             if not self.skip_if_taken:
                 raise SystemExit(message)
             log.error("{message}; netlab-echo is not running", message=message)
+            return
+        announce(self.service_name, self.port)
 
 
 def make_protocol(config: Any, reactor: Any = None) -> LossyEchoProtocol:
@@ -207,4 +217,5 @@ def makeService(config: Any) -> IService:
         config["port"],
         config["interface"],
         skip_if_taken=config["skip-if-port-taken"],
+        max_datagram=config["max-size"],
     )

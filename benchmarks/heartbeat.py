@@ -1,0 +1,268 @@
+"""
+Benchmark: ``twistd -n netlab-heartbeat`` tracking N simulated clients at
+1 beat/s each on loopback (N = 1,000 and 10,000 by default).
+
+A simulator process sends the N clients' beats spread evenly over each
+second (extended format, one id and boot id per client, one socket).  A
+separate ``netlab beat --id victim`` is killed mid-run.  Reported per N:
+
+  - the monitor's CPU share (utime + stime from /proc/PID/stat over the
+    measured window) and RSS (VmRSS, VmHWM from /proc/PID/status);
+  - beats sent by the simulator vs accepted by the monitor (status JSON);
+  - false alarms: simulated clients ever reported suspect or stopped;
+  - the victim's detection delay: silence when suspected (phi) and when
+    declared stopped, from the monitor's own log figures, and the wall
+    time from the kill to the stop line.
+
+Usage: .venv/bin/python benchmarks/heartbeat.py [--clients 1000,10000]
+       [--seconds 15] [--timeout 5]
+Linux only (/proc).  Runs about (seconds + 7) s per N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+LISTENING = re.compile(r"listening on (\w+) (\S+) (\d+)")
+
+SIMULATOR = r"""
+import os, socket, sys, time
+host, port, clients, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+address = (host, port)
+tails = [f" id=c{i} boot={os.urandom(8).hex()}".encode() for i in range(clients)]
+start = time.time() + 0.2
+end = start + seconds
+sent = 0
+k = 0
+i = 0
+while True:
+    due = start + k + i / clients
+    if due >= end:
+        break
+    delay = due - time.time()
+    if delay > 0.002:
+        time.sleep(delay)
+    sock.sendto(b"%d - %.6f" % (k, time.time()) + tails[i], address)
+    sent += 1
+    i += 1
+    if i == clients:
+        i = 0
+        k += 1
+print("sent", sent, flush=True)
+"""
+
+
+class Watched:
+    """
+    A child whose output lines are collected by a thread.
+    """
+
+    def __init__(self, command, env):
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines = []
+        self.condition = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            with self.condition:
+                self.lines.append((time.monotonic(), line))
+                self.condition.notify_all()
+
+    def wait_for(self, pattern, timeout, start=0):
+        compiled = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        position = start
+        with self.condition:
+            while True:
+                while position < len(self.lines):
+                    at, line = self.lines[position]
+                    position += 1
+                    found = compiled.search(line)
+                    if found:
+                        return at, found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RuntimeError(f"timed out waiting for {pattern!r}:\n" + "".join(l for _, l in self.lines[-20:]))
+                self.condition.wait(remaining)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+
+def memory_kib(pid):
+    values = {}
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0])
+    return values
+
+
+def udp_drops(port):
+    """
+    The kernel's drop counter for the UDP socket bound to C{port}
+    (receive buffer full), from /proc/net/udp.
+    """
+    drops = 0
+    suffix = ":%04X" % port
+    with open("/proc/net/udp") as handle:
+        next(handle)
+        for line in handle:
+            fields = line.split()
+            if fields[1].endswith(suffix):
+                drops += int(fields[-1])
+    return drops
+
+
+def status(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=30) as response:
+        return json.load(response)
+
+
+def run(clients, seconds, timeout, env):
+    monitor = Watched(
+        [os.path.join(BIN, "twistd"), "-n", "--pidfile=", "--logfile=-", "netlab-heartbeat", "--port", "0",
+         "--period", "1", "--timeout", str(timeout), "--quiet", "--max-clients", str(clients + 10),
+         "--status", "tcp:0:interface=127.0.0.1"],
+        env,
+    )
+    victim = simulator = None
+    try:
+        _, udp = monitor.wait_for(LISTENING.pattern, 30)
+        _, tcp = monitor.wait_for(r"status " + LISTENING.pattern, 30)
+        udp_port, status_port = int(udp.group(3)), int(tcp.group(3))
+        pid = monitor.process.pid
+        warmup = 3.0
+        simulator = Watched(
+            [sys.executable, "-c", SIMULATOR, "127.0.0.1", str(udp_port), str(clients), str(warmup + seconds + 2)],
+            env,
+        )
+        victim = Watched(
+            [os.path.join(BIN, "netlab"), "beat", "127.0.0.1", str(udp_port), "--interval", "1", "--id", "victim", "-q"],
+            env,
+        )
+        monitor.wait_for(r"victim alive", 30)
+        time.sleep(warmup)  # let every simulated client appear before measuring
+        cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
+        warmup_drops = udp_drops(udp_port)
+        time.sleep(seconds / 2)
+        mark = len(monitor.lines)
+        killed_at = time.monotonic()
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait()
+        seen_at, stopped = monitor.wait_for(r"victim stopped \(was (\w+)\): silent ([\d.]+) s", timeout + 10, mark)
+        suspect = None
+        if stopped.group(1) == "suspect":
+            _, suspect = monitor.wait_for(r"victim suspect \(was alive\): silent ([\d.]+) s, phi ([\d.]+)", 1, mark)
+        remaining = seconds - (time.monotonic() - wall_start)
+        if remaining > 0:
+            time.sleep(remaining)
+        cpu_used, wall = cpu_seconds(pid) - cpu_start, time.monotonic() - wall_start
+        memory = memory_kib(pid)
+        simulator.process.wait(timeout + 30)
+        _, sent = simulator.wait_for(r"sent (\d+)", 10)
+        drops = udp_drops(udp_port)
+        final = status(status_port)
+        render_started = time.monotonic()
+        status(status_port)
+        json_seconds = time.monotonic() - render_started
+        simulated = [c for c in final["clients"] if c["client"] != "victim"]
+        alarms = sum(
+            1 for _, line in monitor.lines
+            if re.search(r"\bc\d+ (suspect|stopped) \(was", line)
+        )
+        # Beats accepted for simulated clients (victim excluded).
+        accepted = sum(c["beats"] for c in simulated)
+        return {
+            "clients": clients,
+            "tracked": len(final["clients"]),
+            "kernel_drops": drops,
+            "warmup_drops": warmup_drops,
+            "json_seconds": json_seconds,
+            "cpu_share": cpu_used / wall,
+            "rss_mib": memory["VmRSS"] / 1024,
+            "hwm_mib": memory["VmHWM"] / 1024,
+            "sent": int(sent.group(1)),
+            "accepted": accepted,
+            "false_alarms": alarms,
+            "suspect": (float(suspect.group(1)), float(suspect.group(2))) if suspect else None,
+            "stop_silence": float(stopped.group(2)),
+            "kill_to_stop_line": seen_at - killed_at,
+            "timeout": timeout,
+        }
+    finally:
+        for child in (victim, simulator, monitor):
+            if child is not None:
+                child.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="1000,10000")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured window per N")
+    parser.add_argument("--timeout", type=float, default=5.0, help="monitor --timeout (period is 1 s)")
+    arguments = parser.parse_args()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    results = []
+    for clients in [int(n) for n in arguments.clients.split(",")]:
+        result = run(clients, arguments.seconds, arguments.timeout, env)
+        results.append(result)
+        print(
+            f"N={clients:>6}: monitor CPU {result['cpu_share'] * 100:5.1f}% of one core, "
+            f"RSS {result['rss_mib']:.1f} MiB (peak {result['hwm_mib']:.1f}), "
+            f"beats accepted {result['accepted']}/{result['sent']} "
+            f"({100 * result['accepted'] / max(1, result['sent']):.2f}%, kernel drops {result['kernel_drops']}, "
+            f"{result['warmup_drops']} of them while {clients} clients appeared), "
+            f"false alarms {result['false_alarms']}, status.json {result['json_seconds'] * 1000:.0f} ms; "
+            + (f"killed client suspected after {result['suspect'][0]:.2f} s (phi {result['suspect'][1]:.1f}), "
+               if result["suspect"] else "killed client not suspected before the timeout, ")
+            + f"stopped after {result['stop_silence']:.2f} s of silence (timeout {result['timeout']:g} s), "
+            f"stop line {result['kill_to_stop_line']:.2f} s after the kill",
+            flush=True,
+        )
+    if len(results) > 1:
+        base = results[0]
+        for result in results[1:]:
+            print(
+                f"ratio N={result['clients']} / N={base['clients']}: "
+                f"clients x{result['clients'] / base['clients']:.0f}, "
+                f"CPU x{result['cpu_share'] / max(base['cpu_share'], 1e-9):.1f}, "
+                f"RSS x{result['rss_mib'] / base['rss_mib']:.2f}, "
+                f"CPU per 1,000 beats/s: {1000 * base['cpu_share'] / base['clients'] * 100:.2f}% -> "
+                f"{1000 * result['cpu_share'] / result['clients'] * 100:.2f}% of a core"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,505 @@
+# -*- test-case-name: tests.web.test_get_cli -*-
+"""
+``netlab get``: the command-line face of L{twisted_netlab.web.client}:
+L{Options} (validation only), output sinks (stdout, ``-o``, ``-O``,
+``-i``/``-I``/``--raw``, ``-v``, progress bar) and L{main}, which maps
+every failure to curl's exit code and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import sys
+from typing import IO, Any, List, Optional, Tuple
+
+from twisted.internet import defer
+from twisted.python import usage
+
+from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab.web._client_core import (
+    BodyData,
+    InformationalResponse,
+    LocalProtocolError,
+    ResponseEnd,
+    ResponseHead,
+    Target,
+    UnsafeFileName,
+    check_header,
+    parse_byte_range,
+    parse_url,
+    remote_file_name,
+)
+from twisted_netlab.web.client import (
+    GetError,
+    HTTPClient,
+    Response,
+    ResponseSink,
+    TimedOut,
+    TLSPolicy,
+    WriteFailed,
+    classify,
+    load_certificates,
+)
+
+PROGRAM = "netlab get"
+#: Bodies at least this large get a progress bar (when stderr is a TTY).
+PROGRESS_MIN_BYTES = 1024 * 1024
+PROGRESS_INTERVAL_SECONDS = 0.25
+
+
+class Options(usage.Options):
+    synopsis = "[options] URL..."
+    longdesc = (
+        "Fetch URLs over HTTP/1.1 (http and https) and write the body to stdout. "
+        "Several URLs to one host share one kept-alive connection. "
+        "Exit codes follow curl: 2 usage, 3 malformed URL, 6 cannot resolve, "
+        "7 cannot connect, 8 weird reply, 18 partial body, 22 HTTP error with --fail, "
+        "23 write error, 28 timeout, 35 TLS handshake, 47 too many redirects, "
+        "52 empty reply, 56 receive error, 60 certificate rejected."
+    )
+    optFlags = [
+        ["remote-name", "O", "Write each body to a file named after the last segment of its URL path, in the current folder."],
+        ["include", "i", "Write the response status line and headers before the body."],
+        ["head", "I", "Send HEAD and write the response headers."],
+        ["raw", None, "Write each response exactly as received (status line, headers, framing, body); sends Connection: close like the course lab."],
+        ["verbose", "v", "Show request and response headers on stderr (> and <)."],
+        ["silent", "s", "No progress bar."],
+        ["timing", None, "After each URL, print connect, TLS, first byte, total, bytes and speed on stderr."],
+        ["location", "L", "Follow redirects (301, 302, 303, 307, 308)."],
+        ["fail", "f", "Exit 22 without writing the body when the final status is 400 or more."],
+        ["insecure", "k", "Do not verify TLS certificates (warns on stderr)."],
+        ["pipeline", None, "Send all requests to a host at once before reading responses."],
+    ]
+    optParameters = [
+        ["output", "o", None, "Write the body to FILE ('-' for stdout); one URL only."],
+        ["max-redirs", None, 50, "At most N redirects with -L.", int],
+        ["max-time", "m", None, "Give up after this long in total (e.g. 30, 1.5s, 500ms).", parse_duration],
+        ["connect-timeout", None, 30.0, "Give up connecting (TCP and TLS) after this long.", parse_duration],
+        ["idle-timeout", None, 60.0, "Give up when the server sends nothing for this long while a response is due.", parse_duration],
+        ["range", "r", None, "Ask for bytes, e.g. 0-499, 500-, -500."],
+        ["if-modified-since", "z", None, "Send If-Modified-Since: an HTTP date, or the modification time of an existing FILE."],
+        ["etag", None, None, "Send If-None-Match with this entity tag."],
+        ["etag-compare", None, None, "Send If-None-Match with the entity tag stored in FILE (skipped when FILE is missing)."],
+        ["etag-save", None, None, "Store the final response's ETag in FILE (after a 2xx)."],
+        ["cafile", None, None, "Trust the PEM certificates in FILE instead of the system store."],
+    ]
+
+    def __init__(self) -> None:
+        usage.Options.__init__(self)
+        self["header"] = []
+        self["urls"] = []
+
+    def opt_header(self, value: str) -> None:
+        """
+        Extra request header 'Name: value' (repeatable; 'Name:' removes a default one).
+        """
+        name, colon, rest = value.partition(":")
+        if not colon:
+            raise usage.UsageError(f"header {value!r} must look like 'Name: value'")
+        name, rest = name.strip(), rest.strip(" \t")
+        try:
+            check_header(name, rest)
+        except LocalProtocolError as error:
+            raise usage.UsageError(str(error))
+        self["header"].append((name, rest))
+
+    opt_H = opt_header
+
+    def parseOptions(self, options: Optional[List[str]] = None) -> None:
+        """
+        Accept options after URLs too (``netlab get URL -o FILE``), as curl
+        does: GNU-style permutation first, then Twisted's parser.
+        """
+        import getopt
+
+        argv = sys.argv[1:] if options is None else list(options)
+        try:
+            pairs, rest = getopt.gnu_getopt(argv, self.shortOpt, self.longOpt)
+        except getopt.error as error:
+            raise usage.UsageError(str(error))
+        tokens: List[str] = []
+        for name, value in pairs:
+            if name.startswith("--"):
+                takes = (name[2:] + "=") in self.longOpt
+            else:
+                takes = (name[1:] + ":") in self.shortOpt
+            tokens += [name, value] if takes else [name]
+        usage.Options.parseOptions(self, tokens + ["--"] + rest)
+
+    def parseArgs(self, *urls: str) -> None:
+        if not urls:
+            raise usage.UsageError("at least one URL is required")
+        self["urls"] = list(urls)
+
+    def postOptions(self) -> None:
+        if self["max-redirs"] < 0:
+            raise usage.UsageError("--max-redirs must be >= 0")
+        if self["output"] is not None and len(self["urls"]) > 1:
+            raise usage.UsageError("-o takes one URL; use -O to save several")
+        if self["output"] is not None and self["remote-name"]:
+            raise usage.UsageError("-o and -O cannot be combined")
+        if self["pipeline"] and self["location"]:
+            raise usage.UsageError("--pipeline cannot be combined with -L (a redirect would reorder the output)")
+        if self["connect-timeout"] <= 0 or self["idle-timeout"] <= 0:
+            raise usage.UsageError("timeouts must be greater than 0")
+        if self["max-time"] is not None and self["max-time"] <= 0:
+            raise usage.UsageError("--max-time must be greater than 0")
+        if self["range"] is not None:
+            try:
+                self["range"] = parse_byte_range(self["range"])
+            except LocalProtocolError as error:
+                raise usage.UsageError(str(error))
+        if self["if-modified-since"] is not None:
+            self["if-modified-since"] = _http_date_option(self["if-modified-since"])
+        if self["etag-compare"] is not None:
+            if self["etag"] is not None:
+                raise usage.UsageError("--etag and --etag-compare cannot be combined")
+            try:
+                with open(self["etag-compare"], "r", encoding="latin-1") as handle:
+                    stored = handle.read(8192).strip()
+            except FileNotFoundError:
+                stored = ""
+            except OSError as error:
+                raise usage.UsageError(f"cannot read --etag-compare file: {error.strerror}")
+            self["etag"] = stored or None
+        if (self["etag-save"] is not None) and len(self["urls"]) > 1:
+            raise usage.UsageError("--etag-save takes one URL")
+        if self["etag"] is not None:
+            tag = self["etag"].strip()
+            if not tag.startswith(('"', 'W/"')) and tag != "*":
+                tag = f'"{tag}"'
+            try:
+                check_header("If-None-Match", tag)
+            except LocalProtocolError as error:
+                raise usage.UsageError(str(error))
+            self["etag"] = tag
+        if self["cafile"] is not None and self["insecure"]:
+            raise usage.UsageError("--cafile and --insecure contradict each other")
+
+
+def _http_date_option(value: str) -> str:
+    if os.path.exists(value):
+        return email.utils.formatdate(os.stat(value).st_mtime, usegmt=True)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        moment = None
+    if moment is None:
+        raise usage.UsageError(f"--if-modified-since {value!r} is neither an HTTP date nor an existing file")
+    return email.utils.format_datetime(moment.astimezone(__import__("datetime").timezone.utc), usegmt=True)
+
+
+# -- output ----------------------------------------------------------------
+
+
+class Output:
+    """
+    A binary destination opened on first use, so a 304 or a --fail error
+    never truncates an existing file.  C{-O} names are opened without
+    following symlinks and only in the current folder.
+    """
+
+    def __init__(self, stream: Optional[IO[bytes]] = None, path: Optional[str] = None, safe_name: bool = False) -> None:
+        self._stream = stream
+        self.path = path
+        self._safe_name = safe_name
+        self._owned = False
+
+    def _open(self) -> IO[bytes]:
+        if self._stream is None:
+            assert self.path is not None
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+            if self._safe_name:
+                flags |= getattr(os, "O_NOFOLLOW", 0)
+            try:
+                descriptor = os.open(self.path, flags, 0o666)
+            except OSError as error:
+                raise WriteFailed(f"cannot open {self.path!r} for writing: {error.strerror}")
+            self._stream = os.fdopen(descriptor, "wb", buffering=0)
+            self._owned = True
+        return self._stream
+
+    def ensure_open(self) -> None:
+        self._open()
+
+    def write(self, data: bytes) -> None:
+        stream = self._open()
+        try:
+            # Unbuffered files: each body piece goes straight to write(2),
+            # without a copy into a user-space buffer; loop on short writes.
+            view = memoryview(data)
+            while view:
+                written = stream.write(view)
+                if written is None:
+                    raise OSError("output would block")
+                view = view[written:]
+        except (OSError, ValueError) as error:
+            raise WriteFailed(f"write error on {self.path or 'stdout'}: {getattr(error, 'strerror', None) or error}")
+
+    def close(self) -> None:
+        if self._stream is None:
+            return
+        try:
+            if self._owned:
+                self._stream.close()
+            else:
+                self._stream.flush()
+        except (OSError, ValueError) as error:
+            raise WriteFailed(f"write error on {self.path or 'stdout'}: {getattr(error, 'strerror', None) or error}")
+
+
+def _head_text(head: ResponseHead) -> bytes:
+    """
+    The head as received minus leading blank lines (for -i/-I).
+    """
+    return head.raw.lstrip(b"\r\n")
+
+
+class CommandSink(ResponseSink):
+    """
+    What ``netlab get`` does with one URL's events, according to the flags.
+    """
+
+    def __init__(self, options: Options, output: Output, stderr: IO[str], clock: Any, progress: bool) -> None:
+        self.options = options
+        self.output = output
+        self.stderr = stderr
+        self.clock = clock
+        self.progress = progress
+        self.final: Optional[ResponseHead] = None
+        self.failed_status = False
+        self._bar_at = 0.0
+        self._bar_shown = False
+        self._received = 0
+        self._started = clock.seconds()
+
+    def _note(self, line: str) -> None:
+        self.stderr.write(line + "\n")
+
+    def connected(self, description: str) -> None:
+        if self.options["verbose"]:
+            self._note(f"* Connected to {description}")
+
+    def request_sent(self, target: Target, head: bytes) -> None:
+        if self.options["verbose"]:
+            for line in head.decode("latin-1").split("\r\n")[:-1]:
+                self._note(f"> {line}".rstrip())
+
+    def _verbose_head(self, raw: bytes) -> None:
+        if self.options["verbose"]:
+            for line in raw.lstrip(b"\r\n").decode("latin-1").splitlines():
+                self._note(f"< {line}")
+            self._note("<")
+
+    def informational(self, response: InformationalResponse) -> None:
+        self._verbose_head(response.raw.rstrip(b"\r\n"))
+        if self.options["raw"]:
+            self.output.write(response.raw)
+
+    def head_received(self, head: ResponseHead, redirecting: bool) -> None:
+        self._verbose_head(head.raw.rstrip(b"\r\n"))
+        if redirecting and self.options["verbose"]:
+            self._note(f"* Following redirect to {head.get('Location')}")
+        if self.options["raw"]:
+            self.output.write(head.raw)
+            return
+        if not redirecting:
+            self.final = head
+            if self.options["fail"] and head.status >= 400:
+                self.failed_status = True
+                return
+        if self.options["include"] or self.options["head"]:
+            self.output.write(_head_text(head))
+        elif not redirecting and head.status != 304:
+            self.output.ensure_open()
+
+    def body_received(self, data: BodyData, redirecting: bool) -> None:
+        if self.options["raw"]:
+            self.output.write(data.raw)
+            return
+        if redirecting or self.failed_status:
+            return
+        self.output.write(data.data)
+        self._received += len(data.data)
+        if self.progress:
+            self._progress(final=False)
+
+    def response_ended(self, end: ResponseEnd, redirecting: bool) -> None:
+        if self.options["raw"]:
+            self.output.write(end.raw)
+        elif self.options["include"] and end.trailers and not redirecting and not self.failed_status:
+            pass
+        if not redirecting and self._bar_shown:
+            self._progress(final=True)
+
+    def _progress(self, final: bool) -> None:
+        now = self.clock.seconds()
+        total = self.final.content_length if self.final is not None else None
+        big = (total or 0) >= PROGRESS_MIN_BYTES or self._received >= PROGRESS_MIN_BYTES
+        if not big or (not final and now - self._bar_at < PROGRESS_INTERVAL_SECONDS):
+            return
+        self._bar_at = now
+        self._bar_shown = True
+        elapsed = max(now - self._started, 1e-9)
+        speed = f"{self._received / elapsed / 1e6:7.1f} MB/s"
+        if total:
+            fraction = min(1.0, self._received / total)
+            filled = int(fraction * 30)
+            line = f"\r{fraction * 100:5.1f}% [{'#' * filled}{' ' * (30 - filled)}] {self._received / 1e6:8.1f} MB {speed}"
+        else:
+            line = f"\r{self._received / 1e6:8.1f} MB {speed}"
+        self.stderr.write(line + ("\n" if final else ""))
+        self.stderr.flush()
+
+
+def _timing_report(response: Response) -> str:
+    timing = response.timing
+    tls = "-" if timing.tls is None else f"{timing.tls:.6f} s"
+    reused = " (reused connection)" if timing.reused else ""
+    return (
+        f"url         {response.url}\n"
+        f"connect     {timing.connect:.6f} s{reused}\n"
+        f"tls         {tls}\n"
+        f"first byte  {timing.first_byte:.6f} s\n"
+        f"total       {timing.total:.6f} s\n"
+        f"bytes       {timing.body_bytes}\n"
+        f"speed       {timing.bytes_per_second / 1e6:.1f} MB/s\n"
+    )
+
+
+# -- main ----------------------------------------------------------------------
+
+
+def _request_headers(options: Options) -> Tuple[Tuple[str, str], ...]:
+    headers: List[Tuple[str, str]] = []
+    if options["range"] is not None:
+        headers.append(("Range", options["range"]))
+    if options["if-modified-since"] is not None:
+        headers.append(("If-Modified-Since", options["if-modified-since"]))
+    if options["etag"] is not None:
+        headers.append(("If-None-Match", options["etag"]))
+    if options["raw"]:
+        headers.append(("Connection", "close"))
+    headers.extend(options["header"])
+    return tuple(headers)
+
+
+def main(
+    reactor: Any,
+    options: Options,
+    stdout: Optional[IO[bytes]] = None,
+    stderr: Optional[IO[str]] = None,
+    endpoint_factory: Any = None,
+) -> defer.Deferred:
+    """
+    Fetch every URL in order; the Deferred fires with the exit code.
+    C{stdout}, C{stderr} and C{endpoint_factory} are for tests.
+    """
+    reactor = default_reactor(reactor)
+    out = stdout if stdout is not None else sys.stdout.buffer
+    err = stderr if stderr is not None else sys.stderr
+    return defer.ensureDeferred(_run(reactor, options, out, err, endpoint_factory))
+
+
+def _fail(stderr: IO[str], error: GetError) -> int:
+    stderr.write(f"{PROGRAM}: {error}\n")
+    stderr.flush()
+    return error.exit_code
+
+
+async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str], endpoint_factory: Any) -> int:
+    # Everything that can be refused without the network is refused first.
+    targets: List[Target] = []
+    outputs: List[Output] = []
+    try:
+        for url in options["urls"]:
+            target = parse_url(url)
+            targets.append(target)
+            if options["remote-name"]:
+                outputs.append(Output(path=remote_file_name(target), safe_name=True))
+            elif options["output"] not in (None, "-"):
+                outputs.append(Output(path=options["output"]))
+            else:
+                outputs.append(Output(stream=stdout))
+        if options["cafile"] is not None:
+            load_certificates(options["cafile"])
+    except (LocalProtocolError, GetError) as error:
+        return _fail(stderr, classify(error))
+    if options["insecure"] and any(t.scheme == "https" for t in targets):
+        stderr.write(f"{PROGRAM}: warning: --insecure: TLS certificates are NOT verified; "
+                     "anyone on the path can read and change this transfer\n")
+    extra = {} if endpoint_factory is None else {"endpoint_factory": endpoint_factory}
+    client = HTTPClient(
+        reactor,
+        tls=TLSPolicy(cafile=options["cafile"], insecure=options["insecure"]),
+        pipeline=options["pipeline"],
+        connect_timeout=options["connect-timeout"],
+        idle_timeout=options["idle-timeout"],
+        **extra,
+    )
+    timer = None
+    if options["max-time"] is not None:
+        limit = options["max-time"]
+        timer = reactor.callLater(limit, lambda: client.close(TimedOut(f"operation timed out after {limit:g} s")))
+    # Like curl: no bar when the body itself goes to the same terminal.
+    to_terminal_stdout = _is_tty(stdout) and not options["remote-name"] and options["output"] in (None, "-")
+    progress = not options["silent"] and not options["verbose"] and _is_tty(stderr) and not to_terminal_stdout
+    method = "HEAD" if options["head"] else "GET"
+    headers = _request_headers(options)
+    sinks = [CommandSink(options, output, stderr, reactor, progress) for output in outputs]
+
+    def start(index: int) -> defer.Deferred:
+        sink = sinks[index]
+        fetching = client.fetch(
+            targets[index], sink, method=method, headers=headers,
+            follow_redirects=options["location"], max_redirects=options["max-redirs"],
+        )
+        return fetching
+
+    try:
+        pending = [start(i) for i in range(len(targets))] if options["pipeline"] else []
+        for index in range(len(targets)):
+            fetching = pending[index] if pending else start(index)
+            try:
+                response = await fetching
+            except Exception as error:
+                for later in pending[index + 1:]:
+                    later.addErrback(lambda _: None)
+                return _fail(stderr, classify(error))
+            finally:
+                try:
+                    outputs[index].close()
+                except GetError as error:
+                    return _fail(stderr, error)
+            if options["timing"]:
+                stderr.write(_timing_report(response))
+            if options["etag-save"] is not None and 200 <= response.status < 300:
+                tag = response.header("ETag")
+                if tag is not None:
+                    try:
+                        with open(options["etag-save"], "w", encoding="latin-1") as handle:
+                            handle.write(tag + "\n")
+                    except OSError as error:
+                        return _fail(stderr, WriteFailed(f"cannot write --etag-save file: {error.strerror}"))
+            if sinks[index].failed_status:
+                for later in pending[index + 1:]:
+                    later.addErrback(lambda _: None)
+                return _fail(stderr, GetError(
+                    f"the requested URL returned error: {response.status} {response.reason}".rstrip(), 22))
+        return 0
+    finally:
+        if timer is not None and timer.active():
+            timer.cancel()
+        client.close()
+        stderr.flush()
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+__all__ = ["Options", "main", "UnsafeFileName"]

@@ -470,6 +470,14 @@ class StaticFileProtocol(Protocol):
     def connectionMade(self) -> None:
         peer = self.transport.getPeer()
         self._client = getattr(peer, "host", None) or "-"
+        # As nginx's tcp_nodelay: the last partial segment of a response
+        # must not wait for the client's delayed ACK on keep-alive.
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            try:
+                set_no_delay(True)
+            except OSError:
+                pass  # not a TCP socket (unix: endpoints)
         self.transport.registerProducer(self, True)
         self.factory.connection_started(self)
         self.deadline = self.factory.reactor.seconds() + self.factory.request_timeout

@@ -344,6 +344,21 @@ class ConnectionManagementTests(SynchronousTestCase):
         self.assertEqual(responses[0][1][b"connection"], b"close")
         self.assertTrue(c.transport.disconnecting)
 
+    def test_tcp_nodelay(self):
+        """
+        Accepted TCP connections get TCP_NODELAY, so a response's last
+        segment does not wait for a delayed ACK.
+        """
+
+        class TCPLikeTransport(StringTransport):
+            no_delay = False
+
+            def setTcpNoDelay(self, enabled):
+                self.no_delay = enabled
+
+        c = Connection(self, transport=TCPLikeTransport())
+        self.assertTrue(c.transport.no_delay)
+
     def test_http10_keep_alive(self):
         """
         HTTP/1.0 with Connection: keep-alive stays open and says so;

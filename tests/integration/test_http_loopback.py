@@ -9,9 +9,11 @@ import ipaddress
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 from twisted.trial.unittest import TestCase
@@ -422,6 +424,25 @@ class ProcessTests(TestCase):
         server.read_until(rf"worker 1: serving on the inherited socket, pid (?!{worker_pid}\b)\d+", timeout=20)
         self.assertEqual(server.stop(signal.SIGTERM, timeout=20), 0)
         server.read_until("worker 1: netlab-http stopped", timeout=1)
+
+
+    def test_workers_on_unix_socket(self):
+        """
+        --workers also works on a unix: endpoint (curl --unix-socket).
+        """
+        curl = require_program("curl")
+        root = make_root(self)
+        folder = tempfile.mkdtemp(prefix="netlab-")  # AF_UNIX paths are short
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "http.sock")
+        server = start_server(self, ["netlab-http", "--listen", f"unix:{path}", "--path", root, "--workers", "2"])
+        server.read_until(r"worker 1: serving on the inherited socket", timeout=20)
+        for _ in range(3):
+            result = subprocess.run(
+                [curl, "-sS", "--unix-socket", path, "http://localhost/small.txt"], capture_output=True, timeout=30
+            )
+            self.assertEqual(result.stdout, b"small file\n", result.stderr)
+        self.assertEqual(server.stop(signal.SIGTERM, timeout=20), 0)
 
 
 class DefaultSiteTests(TestCase):

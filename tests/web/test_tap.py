@@ -59,7 +59,6 @@ class OptionsTests(SynchronousTestCase):
             ["--idle-timeout", "0"],
             ["--workers", "0"],
             ["--workers", "2", "--listen", "ssl:8443:privateKey=k:certKey=c"],
-            ["--workers", "2", "--listen", "unix:/tmp/x"],
             ["--access-log", os.path.join(folder, "no", "such", "access.log")],
         ]:
             self.assertRaises(usage.UsageError, parse, *argv)
@@ -95,6 +94,8 @@ class MakeServiceTests(SynchronousTestCase):
         [child] = list(service)
         self.assertIsInstance(child, WorkerParentService)
         self.assertEqual(child.workers, 3)
+        unix = makeService(parse("--listen", "unix:" + self.mktemp(), "--workers", "2"))
+        self.assertIsInstance(list(unix)[0], WorkerParentService)
 
     def test_access_log_file(self):
         """

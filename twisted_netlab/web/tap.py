@@ -52,7 +52,7 @@ class Options(usage.Options):
         ["shutdown-timeout", None, "10s", "On SIGTERM/SIGINT, wait this long for responses in flight."],
         ["file-cache-seconds", None, "1", "Reuse path lookups (and small files' bytes) this long; 0 disables."],
         ["access-log", None, None, "Combined Log Format access log: a FILE, or - for the twistd log."],
-        ["workers", None, 1, "Number of processes sharing the listening socket(s) (tcp: endpoints only).", int],
+        ["workers", None, 1, "Number of processes sharing the listening socket(s) (tcp:/unix: endpoints).", int],
     ]
 
     def __init__(self) -> None:
@@ -86,9 +86,10 @@ class Options(usage.Options):
             raise usage.UsageError("--workers must be from 1 to 64")
         if self["workers"] > 1:
             for description in self["listen"]:
-                if description.split(":", 1)[0] not in ("tcp", "tcp6"):
+                if description.split(":", 1)[0] not in ("tcp", "tcp6", "unix"):
                     raise usage.UsageError(
-                        f"--workers needs tcp: endpoints (got {description!r}); run one process per ssl:/unix: listener"
+                        f"--workers needs tcp:, tcp6: or unix: endpoints (got {description!r}); "
+                        "run one process per ssl: listener"
                     )
         access_log = self["access-log"]
         if access_log not in (None, "-"):
@@ -221,7 +222,11 @@ class WorkerParentService(StreamListeningService):
     def _spawn_all(self, port: Any) -> Any:
         if port is None:
             return port
-        family = socket.AF_INET6 if ":" in port.getHost().host else socket.AF_INET
+        host = getattr(port.getHost(), "host", None)
+        if host is None:
+            family = socket.AF_UNIX
+        else:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._payload = json.dumps({"settings": self.settings, "family": int(family)})
         for number in range(1, self.workers):
             self._spawn(number)

@@ -6,13 +6,16 @@ tree ``twistd netlab-http`` runs.
 import os
 
 from twisted.application.service import IServiceCollection
+from twisted.internet.defer import fail
+from twisted.internet.error import CannotListenError, ReactorNotRunning
+from twisted.internet.testing import MemoryReactorClock
 from twisted.internet.task import Clock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab._endpoints import StreamListeningService
+from twisted_netlab import _endpoints as endpoints_module
 from twisted_netlab.web.server import AccessLog, default_site
-from twisted_netlab.web.tap import HTTPService, Options, WorkerParentService, factory_settings, makeService
+from twisted_netlab.web.tap import HTTPListeningService, HTTPService, Options, WorkerParentService, factory_settings, makeService
 
 
 def parse(*argv):
@@ -82,7 +85,7 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertTrue(IServiceCollection.providedBy(service))
         children = list(service)
         self.assertEqual(len(children), 2)
-        self.assertTrue(all(type(child) is StreamListeningService for child in children))
+        self.assertTrue(all(type(child) is HTTPListeningService for child in children))
         self.assertIs(children[0].factory, children[1].factory)
         self.assertEqual(children[0].factory.cache_control, "max-age=5")
 
@@ -111,6 +114,40 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(open(path).read(), "")
         self.successResultOf(service.stopService())
         self.assertEqual(open(path).read(), "a line\n")
+
+
+class ListenFailureTests(SynchronousTestCase):
+    def test_failed_listen_before_reactor_runs_stops_it_once_running(self):
+        """
+        If the endpoint cannot listen before the reactor runs (as under
+        twistd), the reactor is stopped as soon as it runs instead of the
+        process running on without a listener.
+        """
+
+        class StrictReactor(MemoryReactorClock):
+            # Like a real reactor: stop() before run() raises.
+            stopped_while_running = False
+
+            def stop(self):
+                if not self.running:
+                    raise ReactorNotRunning()
+                self.stopped_while_running = True
+
+        reactor = StrictReactor()
+        service = HTTPListeningService("tcp:0", None, reactor=reactor)
+
+        class FailingEndpoint:
+            def listen(self, factory):
+                return fail(CannotListenError("127.0.0.1", 80, OSError("in use")))
+
+        self.patch(endpoints_module, "serverFromString", lambda reactor, description: FailingEndpoint())
+        service.startService()
+        self.assertEqual(len(self.flushLoggedErrors(CannotListenError)), 1)
+        self.assertFalse(reactor.stopped_while_running)
+        reactor.running = True  # what reactor.run() does, then its hooks:
+        for hook, args, kwargs in reactor.whenRunningHooks:
+            hook(*args, **kwargs)
+        self.assertTrue(reactor.stopped_while_running)
 
 
 class GracefulStopTests(SynchronousTestCase):

@@ -170,6 +170,29 @@ class HTTPService(MultiService):
         return stopped.addCallback(drain).addBoth(close_log)
 
 
+class HTTPListeningService(StreamListeningService):
+    """
+    L{StreamListeningService} that also stops the process when listening
+    fails before the reactor runs (twistd starts services before
+    C{reactor.run()}, so the base class's C{reactor.stop()} raises
+    ReactorNotRunning there and the process would run on, listening
+    nowhere).
+    """
+
+    def __init__(self, description: str, factory: Any, reactor: Any = None) -> None:
+        StreamListeningService.__init__(self, "netlab-http", description, factory, reactor)
+
+    def startService(self) -> None:
+        StreamListeningService.startService(self)
+        assert self._listening is not None
+        self._listening.addErrback(self._stop_when_running)
+
+    def _stop_when_running(self, reason: Any) -> None:
+        reactor = default_reactor(self._reactor)
+        if not reactor.running:
+            reactor.callWhenRunning(reactor.stop)
+
+
 class _WorkerProcess(protocol.ProcessProtocol):
     """
     The parent's end of one worker: relays its output to our log and
@@ -193,7 +216,7 @@ class _WorkerProcess(protocol.ProcessProtocol):
         self.ended.callback(None)
 
 
-class WorkerParentService(StreamListeningService):
+class WorkerParentService(HTTPListeningService):
     """
     Listen like L{StreamListeningService}, then start C{workers - 1} child
     processes that adopt the same listening socket, so the kernel spreads
@@ -206,7 +229,7 @@ class WorkerParentService(StreamListeningService):
     RESTART_DELAY = 1.0
 
     def __init__(self, description: str, factory: Any, workers: int, settings: Dict[str, Any], reactor: Any = None) -> None:
-        StreamListeningService.__init__(self, "netlab-http", description, factory, reactor)
+        HTTPListeningService.__init__(self, description, factory, reactor)
         self.workers = workers
         self.settings = settings
         self.children: Dict[int, Tuple[_WorkerProcess, Any]] = {}
@@ -215,7 +238,7 @@ class WorkerParentService(StreamListeningService):
         self._payload = ""
 
     def startService(self) -> None:
-        StreamListeningService.startService(self)
+        HTTPListeningService.startService(self)
         assert self._listening is not None
         self._listening.addCallback(self._spawn_all)
 
@@ -303,7 +326,7 @@ def makeService(config: Any) -> IService:
         if config["workers"] > 1:
             WorkerParentService(description, factory, config["workers"], settings).setServiceParent(service)
         else:
-            StreamListeningService("netlab-http", description, factory).setServiceParent(service)
+            HTTPListeningService(description, factory).setServiceParent(service)
     return service
 
 

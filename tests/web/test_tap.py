@@ -63,6 +63,7 @@ class OptionsTests(SynchronousTestCase):
             ["--workers", "0"],
             ["--workers", "2", "--listen", "ssl:8443:privateKey=k:certKey=c"],
             ["--access-log", os.path.join(folder, "no", "such", "access.log")],
+            ["--access-log", folder],
         ]:
             self.assertRaises(usage.UsageError, parse, *argv)
 

@@ -96,6 +96,11 @@ class Options(usage.Options):
             folder = os.path.dirname(os.path.abspath(access_log))
             if not os.path.isdir(folder):
                 raise usage.UsageError(f"--access-log: folder {folder!r} does not exist")
+            if os.path.isdir(access_log):
+                raise usage.UsageError(f"--access-log: {access_log!r} is a folder")
+            target = access_log if os.path.exists(access_log) else folder
+            if not os.access(target, os.W_OK):
+                raise usage.UsageError(f"--access-log: cannot write to {target!r}")
 
 
 def factory_settings(config: Any) -> Dict[str, Any]:

@@ -783,6 +783,26 @@ class AccessLogTests(SynchronousTestCase):
         self.assertRegex(batches[1][0], r'^10\.0\.0\.7 - - \[06/Nov/1994:08:49:38 \+0000\] "-" 400 [0-9]+ "-" "-"$')
 
 
+class TwistedAccessLogTests(SynchronousTestCase):
+    def test_batch_is_one_log_event(self):
+        """
+        --access-log - emits each batch as one event on the twistd log.
+        """
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        clock = Clock()
+        log = server.twisted_access_log(clock)
+        log.add("first")
+        log.add("second")
+        clock.advance(1)
+        mine = [e for e in events if e.get("log_namespace") == "netlab-http.access"]
+        self.assertEqual([formatEvent(e) for e in mine], ["first\nsecond"])
+        log.close()
+
+
 class FileCacheTests(SynchronousTestCase):
     def test_stale_for_at_most_ttl(self):
         """

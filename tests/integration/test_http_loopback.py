@@ -428,7 +428,8 @@ class ProcessTests(TestCase):
 
     def test_workers_on_unix_socket(self):
         """
-        --workers also works on a unix: endpoint (curl --unix-socket).
+        --workers also works on a unix: endpoint (curl --unix-socket), and
+        a worker does not outlive its parent, even one killed with SIGKILL.
         """
         curl = require_program("curl")
         root = make_root(self)
@@ -436,13 +437,17 @@ class ProcessTests(TestCase):
         self.addCleanup(shutil.rmtree, folder, True)
         path = os.path.join(folder, "http.sock")
         server = start_server(self, ["netlab-http", "--listen", f"unix:{path}", "--path", root, "--workers", "2"])
-        server.read_until(r"worker 1: serving on the inherited socket", timeout=20)
+        worker_pid = int(server.read_until(r"worker 1: serving on the inherited socket, pid (\d+)", timeout=20).group(1))
         for _ in range(3):
             result = subprocess.run(
                 [curl, "-sS", "--unix-socket", path, "http://localhost/small.txt"], capture_output=True, timeout=30
             )
             self.assertEqual(result.stdout, b"small file\n", result.stderr)
-        self.assertEqual(server.stop(signal.SIGTERM, timeout=20), 0)
+        worker = os.pidfd_open(worker_pid)
+        self.addCleanup(os.close, worker)
+        server.stop(signal.SIGKILL, timeout=20)
+        ended, _, _ = select.select([worker], [], [], 20.0)  # readable once it exits
+        self.assertTrue(ended, "the worker outlived its killed parent")
 
 
 class DefaultSiteTests(TestCase):

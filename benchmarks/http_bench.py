@@ -3,7 +3,8 @@
 Benchmark netlab-http against its peers, all in one run on this machine:
 
 1. wrk -t1 -c20 -d5s (keep-alive) on the same 2 KB file against
-   netlab-http, netlab-http --workers 2, ``twistd web --path``,
+   netlab-http (also with --workers 2, with --access-log FILE, and with
+   --file-cache-seconds 0), ``twistd web --path``,
    ``python -m http.server`` and a bare 30-line Twisted responder
    (benchmarks/bare_responder.py); each measured three times, interleaved, best
    kept; printed with ratios.
@@ -106,6 +107,8 @@ def throughput(root: str) -> Dict[str, float]:
     builders = {
         "netlab-http": lambda p: netlab(root, p),
         "netlab-http --workers 2": lambda p: netlab(root, p, "--workers", "2"),
+        "netlab-http --access-log": lambda p: netlab(root, p, "--access-log", os.path.join(root, "access.log")),
+        "netlab-http, no file cache": lambda p: netlab(root, p, "--file-cache-seconds", "0"),
         "twistd web --path": lambda p: [TWISTD, "-n", "--pidfile=", "--logfile=/dev/null", "web",
                                         "--listen", f"tcp:{p}:interface=127.0.0.1", "--path", root],
         "python -m http.server": lambda p: [sys.executable, "-m", "http.server", str(p), "--bind", "127.0.0.1",
@@ -123,7 +126,7 @@ def throughput(root: str) -> Dict[str, float]:
                 rate = wrk(port, "/file2k.txt")
             finally:
                 server.stop()
-            print(f"  round {round_number}: {name:26s} {rate:10.0f} req/s", flush=True)
+            print(f"  round {round_number}: {name:28s} {rate:10.0f} req/s", flush=True)
             best[name] = max(best[name], rate)
     return best
 
@@ -212,9 +215,9 @@ def main() -> None:
         best = throughput(root)
         web, bare = best["twistd web --path"], best["bare Twisted responder"]
         print()
-        print(f"  {'server':26s} {'req/s':>10s} {'vs twistd web':>14s} {'vs bare':>8s}")
+        print(f"  {'server':28s} {'req/s':>10s} {'vs twistd web':>14s} {'vs bare':>8s}")
         for name, rate in best.items():
-            print(f"  {name:26s} {rate:10.0f} {rate / web if web else 0:13.2f}x {rate / bare if bare else 0:7.2f}x")
+            print(f"  {name:28s} {rate:10.0f} {rate / web if web else 0:13.2f}x {rate / bare if bare else 0:7.2f}x")
         print()
         print("2. RSS while a slow reader (~4 MB/s) downloads a 1 GB file for 6 s")
         slow = slow_reader_rss(root)

@@ -198,6 +198,34 @@ class SemanticsTests(SynchronousTestCase):
         self.assertNotIn(b"leak", listing[2])
         self.assertIn(b'href="./ok"', listing[2])
 
+    def test_index_symlink_out_of_root_is_not_served(self):
+        """
+        An index.html that is a symlink leading outside the root is not
+        served: the folder is listed instead, without it.
+        """
+        c = Connection(self)
+        outside = self.mktemp()
+        with open(outside, "wb") as f:
+            f.write(b"secret")
+        os.symlink(os.path.abspath(outside), os.path.join(c.factory.root, "list", "index.html"))
+        c.get(b"/list/")
+        [(status, _, body)] = c.responses()
+        self.assertEqual(status, 200)
+        self.assertNotIn(b"secret", body)
+        self.assertNotIn(b"index.html", body)
+
+    def test_fifo_is_404_and_never_blocks(self):
+        """
+        A FIFO under the root is not served (404), and opening one, as a
+        race could make us do, is refused without blocking.
+        """
+        c = Connection(self)
+        fifo = os.path.join(c.factory.root, "pipe")
+        os.mkfifo(fifo)
+        c.get(b"/pipe")
+        self.assertEqual(c.responses()[0][0], 404)
+        self.assertIsNone(server.OpenFile.open(fifo))
+
     def test_folder_index(self):
         """
         A folder with index.html serves it.

@@ -16,6 +16,7 @@ import mimetypes
 import os
 import secrets
 import stat
+from functools import lru_cache
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
@@ -89,11 +90,35 @@ def default_site() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 
 
-def content_type_for(path: str) -> str:
+#: Formatting a date is slow and files share few distinct mtimes.
+_http_date = lru_cache(maxsize=4096)(http_date)
+
+
+@lru_cache(maxsize=1024)
+def content_type_for(path_or_suffix: str) -> str:
     """
     The Content-Type for a file name, with a charset for text (our bundled
-    site and students' pages are UTF-8).
+    site and students' pages are UTF-8).  Cached: call it with the
+    lowercased suffix (or any name) to share entries.
     """
+    return _guess_content_type(path_or_suffix)
+
+
+def content_type_of(path: str) -> str:
+    """
+    L{content_type_for} keyed by the file's last suffix(es), so the
+    cache does not grow with the number of files.
+    """
+    name = os.path.basename(path).lower()
+    dot = name.rfind(".")
+    if dot <= 0:
+        return content_type_for("x")
+    # ".tar.gz" needs two suffixes to be told apart from ".gz".
+    second = name.rfind(".", 0, dot)
+    return content_type_for("x" + (name[second:] if second > 0 else name[dot:]))
+
+
+def _guess_content_type(path: str) -> str:
     guessed, encoding = mimetypes.guess_type(path)
     if encoding is not None or guessed is None:
         # A .gz served as-is is opaque bytes, never "text/plain; gzip".
@@ -101,6 +126,61 @@ def content_type_for(path: str) -> str:
     if guessed.startswith("text/") or guessed in ("application/javascript", "application/json", "image/svg+xml"):
         return guessed + "; charset=utf-8"
     return guessed
+
+
+class OpenFile:
+    """
+    A regular file opened for reading with C{O_NONBLOCK}, so that a FIFO
+    or device swapped in under a served name can never block the reactor
+    (it is refused instead).  Used through C{os.pread} and C{os.read}.
+    """
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+
+    @classmethod
+    def open(cls, path: str) -> Optional[Tuple["OpenFile", os.stat_result]]:
+        """
+        The opened file and its fstat, or L{None} if it is missing,
+        unreadable or not a regular file.
+        """
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, ValueError):
+            return None
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return None
+        return cls(fd, path), info
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read_whole(self, limit: int) -> bytes:
+        """
+        Up to C{limit} bytes from the start (C{limit + 1} tells a file
+        that grew past it).
+        """
+        chunks = []
+        total = 0
+        while total <= limit:
+            chunk = os.pread(self.fd, limit + 1 - total, total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -309,21 +389,45 @@ class StaticFileFactory(Factory):
     def _inside(self, real: str) -> bool:
         return real == self.root or real.startswith(self.root + os.sep)
 
+    def _locate(self, segments: Tuple[str, ...]) -> Optional[Tuple[str, os.stat_result]]:
+        """
+        The real path and stat of C{segments} below the root, or L{None} if
+        it does not exist or resolves outside the root.
+
+        One lstat per segment; only when a segment is a symlink do we pay
+        for a full realpath and check that it stays inside the root (a
+        symlink leading out is as if it did not exist).
+        """
+        path = self.root
+        info = None
+        try:
+            for segment in segments:
+                path = path + os.sep + segment
+                info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode):
+                    real = os.path.realpath(os.path.join(self.root, *segments))
+                    if not self._inside(real):
+                        return None
+                    return real, os.stat(real)
+            if info is None:
+                info = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        return path, info
+
     def _resolve(self, path: str) -> Resolution:
         segments = target_segments(path)
-        real = os.path.realpath(os.path.join(self.root, *segments))
-        if not self._inside(real):
-            # A symlink that leads out of the root: as if it did not exist.
+        located = self._locate(segments)
+        if located is None:
             return NotFound.NOT_FOUND
-        try:
-            info = os.stat(real)
-        except (OSError, ValueError):
-            return NotFound.NOT_FOUND
+        real, info = located
         if stat.S_ISDIR(info.st_mode):
             if path.endswith("/"):
-                index = os.path.join(real, "index.html")
-                if os.path.isfile(index):
-                    return self.representation(index, os.stat(index), small_body=True) or NotFound.NOT_FOUND
+                # The index is located like any path: a symlinked
+                # index.html leading out of the root is not served.
+                index = self._locate(segments + ("index.html",))
+                if index is not None and stat.S_ISREG(index[1].st_mode):
+                    return self.representation(index[0], index[1], small_body=True) or NotFound.NOT_FOUND
             return Folder(real, segments)
         if not stat.S_ISREG(info.st_mode):
             return NotFound.NOT_FOUND
@@ -336,22 +440,26 @@ class StaticFileFactory(Factory):
         L{None} when a small file vanished meanwhile.
         """
         if small_body and body is None and info.st_size <= SMALL_FILE:
+            opened = OpenFile.open(real)
+            if opened is None:
+                return None
+            handle, info = opened
             try:
-                with open(real, "rb") as handle:
-                    info = os.fstat(handle.fileno())
-                    body = handle.read(SMALL_FILE + 1)
+                body = handle.read_whole(SMALL_FILE)
             except OSError:
                 return None
+            finally:
+                handle.close()
         if body is not None and len(body) > SMALL_FILE:
             body = None  # it grew meanwhile: stream it instead
         size = len(body) if body is not None else info.st_size
         mtime = float(int(info.st_mtime))
         etag = make_etag(info.st_ino, size, info.st_mtime_ns)
-        content_type = content_type_for(real)
+        content_type = content_type_of(real)
         fragment = (
             f"Content-Type: {content_type}\r\n"
             f"Content-Length: {size}\r\n"
-            f"Last-Modified: {http_date(mtime)}\r\n"
+            f"Last-Modified: {_http_date(mtime)}\r\n"
             f"ETag: {etag}\r\n"
             f"Cache-Control: {self.cache_control}\r\n"
             "Accept-Ranges: bytes\r\n"
@@ -788,18 +896,17 @@ class StaticFileProtocol(Protocol):
         if rep.body is None:
             # Large file: open it now and describe what we opened, so the
             # length we announce is the length of what we stream.
-            try:
-                handle = open(rep.real, "rb")
-                info = os.fstat(handle.fileno())
-            except OSError:
-                if handle is not None:
-                    handle.close()
+            opened = OpenFile.open(rep.real)
+            if opened is None:
                 self._send_simple(404, "not found", request, head_only)
                 return
-            if info.st_size <= SMALL_FILE or not stat.S_ISREG(info.st_mode):
+            handle, info = opened
+            if info.st_size <= SMALL_FILE:
                 # It shrank into a small file: read it whole.
-                body = handle.read(SMALL_FILE + 1)
-                handle.close()
+                try:
+                    body = handle.read_whole(SMALL_FILE)
+                finally:
+                    handle.close()
                 handle = None
                 rep = self.factory.representation(rep.real, info, small_body=True, body=body) or rep
                 if rep.body is None:
@@ -834,7 +941,7 @@ class StaticFileProtocol(Protocol):
             if outcome is Precondition.NOT_MODIFIED:
                 # RFC 9110 15.4.5: the validators and Cache-Control, no body.
                 lines = (
-                    f"ETag: {rep.etag}\r\nLast-Modified: {http_date(rep.mtime)}\r\n"
+                    f"ETag: {rep.etag}\r\nLast-Modified: {_http_date(rep.mtime)}\r\n"
                     f"Cache-Control: {self.factory.cache_control}\r\n"
                 )
                 self._close_handle(handle)
@@ -859,7 +966,7 @@ class StaticFileProtocol(Protocol):
                     status = 206
                     ranges = decision.ranges
                     common = (
-                        f"Last-Modified: {http_date(rep.mtime)}\r\nETag: {rep.etag}\r\n"
+                        f"Last-Modified: {_http_date(rep.mtime)}\r\nETag: {rep.etag}\r\n"
                         f"Cache-Control: {self.factory.cache_control}\r\nAccept-Ranges: bytes\r\n"
                     )
                     if len(ranges) == 1:

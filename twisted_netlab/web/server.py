@@ -878,6 +878,8 @@ class StaticFileProtocol(Protocol):
                         info = entry.stat()
                     except OSError:
                         continue
+                    if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+                        continue  # FIFOs, sockets, devices: never served
                     entries.append(ListingEntry(entry.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime))
         except OSError:
             self._send_simple(404, "not found", request, head_only)

@@ -5,9 +5,10 @@ Benchmark netlab-http against its peers, all in one run on this machine:
 1. wrk -t1 -c20 -d5s (keep-alive) on the same 2 KB file against
    netlab-http (also with --workers 2, with --access-log FILE, and with
    --file-cache-seconds 0), ``twistd web --path``,
-   ``python -m http.server`` and a bare 30-line Twisted responder
-   (benchmarks/bare_responder.py); each measured three times, interleaved, best
-   kept; printed with ratios.
+   ``python -m http.server``, a bare 30-line Twisted responder
+   (benchmarks/bare_responder.py) and, to show where time goes, netlab's
+   parser with a fixed answer (benchmarks/parser_responder.py); each
+   measured three times, interleaved, best kept; printed with ratios.
 2. Server RSS while a deliberately slow reader downloads a 1 GB sparse
    file (created in a temp folder, deleted after).
 3. Server RSS per connection with 10,000 idle keep-alive connections from
@@ -113,6 +114,8 @@ def throughput(root: str) -> Dict[str, float]:
                                         "--listen", f"tcp:{p}:interface=127.0.0.1", "--path", root],
         "python -m http.server": lambda p: [sys.executable, "-m", "http.server", str(p), "--bind", "127.0.0.1",
                                             "--directory", root],
+        "parser + fixed answer": lambda p: [sys.executable, os.path.join(HERE, "parser_responder.py"), str(p),
+                                            os.path.join(root, "file2k.txt")],
         "bare Twisted responder": lambda p: [sys.executable, os.path.join(HERE, "bare_responder.py"), str(p),
                                              os.path.join(root, "file2k.txt")],
     }

@@ -14,7 +14,7 @@ Benchmark netlab-http against its peers, all in one run on this machine:
 3. Server RSS per connection with 10,000 idle keep-alive connections from
    127.0.0.1 (the fd limit is raised for this process and the server).
 
-Usage: bash benchmarks/http.sh   (needs wrk; about 3 minutes)
+Usage: bash benchmarks/http.sh   (needs wrk; about 6 minutes)
 Everything listens on 127.0.0.1 and stops by itself.
 """
 

@@ -7,6 +7,7 @@ text is escaped so a client cannot forge extra log lines.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Optional
 
@@ -21,9 +22,15 @@ def log_time(now: float) -> str:
     return f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000]"
 
 
+# Printable ASCII except the quote and the backslash: written as is.
+_NEEDS_ESCAPE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+
+
 def _escape(text: str) -> str:
     # As nginx does: quote, backslash and anything not printable ASCII
     # become \xHH, so one request is always exactly one line.
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text  # the common case, without a loop per character
     out = []
     for char in text:
         code = ord(char)

@@ -638,7 +638,8 @@ class StaticFileProtocol(Protocol):
             self.deadline = self.factory.reactor.seconds() + self.factory.request_timeout
         self._request_started = True
         self._process()
-        self._update_reading()
+        if self._reading_paused or self._write_paused or self._pieces:
+            self._update_reading()
 
     def _update_reading(self) -> None:
         """
@@ -837,11 +838,16 @@ class StaticFileProtocol(Protocol):
             if resolved.body is not None and _NEGOTIATION_HEADERS.isdisjoint([name for name, _ in request.headers]):
                 # The fast path: a small file, head and body in one write.
                 self.transport.write(
-                    b"HTTP/1.1 200 OK\r\n"
-                    + self.factory.date_lines()
-                    + resolved.fragment
-                    + self._connection_line(request)
-                    + (b"\r\n" if head_only else b"\r\n" + resolved.body)
+                    b"".join(
+                        (
+                            b"HTTP/1.1 200 OK\r\n",
+                            self.factory.date_lines(),
+                            resolved.fragment,
+                            self._connection_line(request),
+                            b"\r\n",
+                            b"" if head_only else resolved.body,
+                        )
+                    )
                 )
                 if self.factory.access_log is not None:
                     self._log(request, 200, 0 if head_only else resolved.size)

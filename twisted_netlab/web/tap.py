@@ -61,9 +61,7 @@ class Options(usage.Options):
 
     def opt_listen(self, endpoint: str) -> None:
         """
-        Endpoint to listen on, e.g. tcp:8080 or
-        ssl:8443:privateKey=key.pem:certKey=cert.pem (repeatable;
-        default tcp:8080:interface=127.0.0.1).
+        Endpoint to listen on, e.g. tcp:8080 or ssl:8443:privateKey=key.pem:certKey=cert.pem (repeatable; default tcp:8080:interface=127.0.0.1).
         """
         self["listen"].append(endpoint)
 

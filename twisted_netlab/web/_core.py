@@ -219,6 +219,9 @@ KNOWN_METHODS = frozenset(
 #: Fields whose repetition changes framing or routing (RFC 9112 3.2, 6.3).
 _SINGLETONS = frozenset([b"host", b"content-length"])
 _OVERFLOW = object()
+_NOT_IN_TRAILERS = frozenset(
+    [b"content-length", b"transfer-encoding", b"host", b"connection", b"te", b"trailer", b"expect"]
+)
 
 
 class RequestParser:
@@ -542,10 +545,12 @@ class RequestParser:
             if not _CONTENT_LENGTH.fullmatch(content_length):
                 # RFC 9112 6.3: an invalid Content-Length cannot be framed.
                 raise _Reject(400, "invalid Content-Length")
-            digits = content_length.lstrip(b"0")
-            if len(digits) > 19 or int(digits or b"0") > self.limits.max_body_bytes:
+            if len(content_length) > 19:
+                # Padded or absurd: no real client sends this (h11 agrees).
+                raise _Reject(400, "Content-Length has more than 19 digits")
+            length = int(content_length)
+            if length > self.limits.max_body_bytes:
                 raise _Reject(413, "request body too large")
-            length = int(digits or b"0")
             if length:
                 return self._start_body(request, _State.DISCARDING_BODY, length)
         return self._deliver(request)
@@ -667,8 +672,13 @@ class RequestParser:
             self._field_bytes = 0
             return self._finish_body()
         # RFC 9112 7.1.2: trailer fields have the header field syntax.
-        if _match_field(line) is None:
+        match = _match_field(line)
+        if match is None:
             raise self._bad_field_line(line)
+        if match.group(1).lower() in _NOT_IN_TRAILERS:
+            # RFC 9110 6.5.1: framing and routing fields cannot be
+            # trailers; refusing them outright leaves nothing to confuse.
+            raise _Reject(400, "framing or routing field in trailers")
         self._field_bytes += len(line) + 2
         self._trailer_count += 1
         if self._trailer_count > limits.max_headers:

@@ -8,6 +8,7 @@ does not speak, 501 for a transfer coding it does not implement).
 The generators are shared with the differential test against h11.
 """
 
+import os
 import re
 from typing import List, Tuple
 
@@ -24,8 +25,9 @@ from twisted_netlab.web._core import (
     RequestParser,
 )
 
+#: NETLAB_HYPOTHESIS_EXAMPLES=5000 for a deeper run than the suite's.
 SETTINGS = settings(
-    max_examples=250,
+    max_examples=int(os.environ.get("NETLAB_HYPOTHESIS_EXAMPLES", "250")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -203,13 +203,22 @@ _LONG_TARGET = re.compile(
     rb"[" + _TCHAR + rb"]+ [\x21-\x7e]+(?: (?:H(?:T(?:T(?:P(?:/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?)?)?"
 )
 
-_FIELD_SECTION = re.compile(rb"(?:[" + _TCHAR + rb"]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
-_FIELD_IN_SECTION = re.compile(rb"([" + _TCHAR + rb"]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
+# One field line of a section, anchored at a line start, OWS left out of
+# the value.  A section is valid exactly when every LF in it ends a match.
+# The lookahead makes leading OWS maximal, so leading and trailing OWS
+# never compete for the same bytes; with searches starting only at line
+# starts, matching stays linear even on hostile input (a test checks).
+_FIELD_VCHAR = rb"[\x21-\x7e\x80-\xff]"
+_FIELD_IN_SECTION = re.compile(
+    rb"^([" + _TCHAR + rb"]+):[ \t]*(?![ \t])"
+    rb"(" + _FIELD_VCHAR + rb"[\t\x20-\x7e\x80-\xff]*" + _FIELD_VCHAR + rb"|" + _FIELD_VCHAR + rb"|)"
+    rb"[ \t]*\r\n",
+    re.MULTILINE,
+)
 
 _match_request_line = _REQUEST_LINE.fullmatch
 _match_field = _FIELD_LINE.fullmatch
-_match_section = _FIELD_SECTION.fullmatch
-#: Only on a section that matched _FIELD_SECTION: one tuple per line.
+#: (name, value) for each valid field line of a section.
 _find_fields = _FIELD_IN_SECTION.findall
 
 KNOWN_METHODS = frozenset(
@@ -239,11 +248,12 @@ class RequestParser:
         self._state = _State.AWAITING_HEAD
         self._eof = False
         self._final: Optional[Union[Rejection, ConnectionClosed]] = None
-        # Line path: how far the current line has been searched for LF,
-        # the lines of the head read so far and their size on the wire.
+        # Line path (offsets into the buffer, which keeps the partial head):
+        # where the current line starts, how far it has been searched for
+        # LF, how many lines of the head are complete, their size.
+        self._line_start = 0
         self._scan = 0
-        self._lines: List[bytes] = []
-        self._held = 0
+        self._line_count = 0
         self._field_bytes = 0
         self._empty_lines = 0
         # Body framing.
@@ -251,6 +261,7 @@ class RequestParser:
         self._remaining = 0
         self._body_bytes = 0
         self._trailer_count = 0
+        self._last_host: Tuple[Optional[bytes], Optional[str]] = (None, None)
         self._readers: Dict[_State, Callable[[], Event]] = {
             _State.AWAITING_HEAD: self._read_head,
             _State.DISCARDING_BODY: self._discard_body,
@@ -264,12 +275,13 @@ class RequestParser:
     @property
     def buffered(self) -> int:
         """
-        How many received bytes have not yet become an event: the unparsed
-        buffer plus the lines of a partly received head.  A server pauses
+        How many received bytes have not yet become an event (a partial
+        head, body bytes not yet discarded, pipelined requests not yet
+        asked for).  A server pauses
         reading when this grows (it stays bounded only while it calls
         L{next_event}, which is the point).
         """
-        return len(self._buffer) + self._held
+        return len(self._buffer)
 
     def receive_data(self, data: bytes) -> None:
         """
@@ -301,8 +313,6 @@ class RequestParser:
             self._final = event  # type: ignore[assignment]
             self._state = _State.CLOSED
             self._buffer = bytearray()
-            self._lines = []
-            self._held = 0
         return event
 
     # -- lines ------------------------------------------------------------
@@ -343,7 +353,7 @@ class RequestParser:
     def _read_head(self) -> Event:
         limits = self.limits
         buffer = self._buffer
-        if self._scan == 0 and not self._lines:
+        if self._scan == 0:
             # Fast path: the whole head is here and every line is valid;
             # any doubt goes to the line path, which decides the error.
             end = buffer.find(b"\r\n\r\n", 0, limits.max_request_line + limits.max_header_bytes + 4)
@@ -353,88 +363,108 @@ class RequestParser:
                 section = head[line_end + 2 :]
                 if line_end <= limits.max_request_line and len(section) <= limits.max_header_bytes:
                     match = _match_request_line(head, 0, line_end)
-                    if (
-                        match is not None
-                        and section.count(b"\n") <= limits.max_headers
-                        and (not section or _match_section(section))
-                    ):
-                        del buffer[: end + 4]
-                        self._empty_lines = 0
-                        return self._finish_head(match, section)
+                    if match is not None:
+                        fields = _find_fields(section)
+                        if len(fields) == section.count(b"\n") <= limits.max_headers:
+                            del buffer[: end + 4]
+                            self._empty_lines = 0
+                            return self._finish_head(match, fields)
         return self._read_head_lines()
 
     def _read_head_lines(self) -> Event:
+        """
+        Find the lines of the head one by one, from where the last call
+        stopped, checking the framing rules in stream order; the partial
+        head stays in the buffer until it is complete.
+        """
         limits = self.limits
-        lines = self._lines
+        buffer = self._buffer
         while True:
-            if not lines:
-                line = self._take_line(limits.max_request_line + 2)
-                if line is _OVERFLOW:
-                    raise self._long_request_line()
+            start = self._line_start
+            if self._line_count == 0:
+                window = start + limits.max_request_line + 2
             else:
                 remaining = limits.max_header_bytes - self._field_bytes
-                line = self._take_line(remaining if remaining > 2 else 2)
-                if line is _OVERFLOW:
+                window = start + (remaining if remaining > 2 else 2)
+            end = buffer.find(b"\n", self._scan, window)
+            if end < 0:
+                if len(buffer) >= window:
+                    if self._line_count == 0:
+                        raise self._long_request_line(start)
                     raise _Reject(431, "request header fields too large")
-            if line is None:
-                if self._eof and not lines and not self._buffer:
-                    return ConnectionClosed()
-                return self._at_eof("a request head")
-            assert isinstance(line, bytes)
-            if not lines:
-                if not line:
+                self._scan = len(buffer)
+                if self._eof:
+                    if not buffer:
+                        return ConnectionClosed()
+                    raise _Reject(400, "connection closed inside a request head")
+                return NEED_DATA
+            # RFC 9112 2.2: a bare LF is not accepted as a line terminator
+            # (the MAY is declined, consistently for heads, chunks and
+            # trailers), and a bare CR anywhere is invalid.
+            if end == start or buffer[end - 1] != 13:
+                raise _Reject(400, "bare LF in request framing")
+            if buffer.find(b"\r", start, end - 1) >= 0:
+                raise _Reject(400, "bare CR in request framing")
+            self._line_start = self._scan = end + 1
+            length = end - 1 - start
+            if self._line_count == 0:
+                if length == 0:
                     # RFC 9112 2.2: ignore empty lines before a request line.
+                    del buffer[: end + 1]
+                    self._line_start = self._scan = 0
                     self._empty_lines += 1
                     if self._empty_lines > limits.max_empty_lines:
                         raise _Reject(400, "too many empty lines before the request")
                     continue
-                lines.append(line)
-                self._held = len(line) + 2
-                continue
-            if not line:
-                self._lines = []
-                self._held = 0
-                self._field_bytes = 0
+                self._line_count = 1
+            elif length:
+                self._line_count += 1
+                self._field_bytes += length + 2
+                if self._line_count > limits.max_headers + 1:
+                    raise _Reject(431, "too many header fields")
+            else:
+                head = bytes(buffer[: start])
+                del buffer[: end + 1]
+                self._line_start = self._scan = self._line_count = self._field_bytes = 0
                 self._empty_lines = 0
-                return self._parse_head(lines)
-            lines.append(line)
-            self._field_bytes += len(line) + 2
-            self._held += len(line) + 2
-            if len(lines) > limits.max_headers + 1:
-                raise _Reject(431, "too many header fields")
+                return self._parse_head(head)
 
-    def _long_request_line(self) -> _Reject:
+    def _long_request_line(self, start: int) -> _Reject:
         # Decided on a fixed prefix so packet boundaries cannot change it.
-        prefix = bytes(self._buffer[: self.limits.max_request_line + 1])
+        prefix = bytes(self._buffer[start : start + self.limits.max_request_line + 1])
         if _LONG_TARGET.fullmatch(prefix):
             return _Reject(414, "request target too long")
         return _Reject(400, "request line too long")
 
-    def _parse_head(self, lines: List[bytes]) -> Event:
+    def _parse_head(self, head: bytes) -> Event:
         """
-        Check the lines of a complete head (request line first, no CRLFs,
-        none with a bare CR or LF) in order, then frame the request.
+        Check a complete head (lines ending in CRLF, none with a bare CR
+        or LF, within every cap) line by line, then frame the request.
         """
-        match = _match_request_line(lines[0])
+        line_end = head.find(b"\r\n")
+        section = head[line_end + 2 :]
+        match = _match_request_line(head, 0, line_end)
         if match is None:
-            raise self._bad_request_line(lines[0])
-        for line in lines[1:]:
-            if _match_field(line) is None:
-                raise self._bad_field_line(line)
-        section = b"".join([line + b"\r\n" for line in lines[1:]])
-        return self._finish_head(match, section)
+            raise self._bad_request_line(head[:line_end])
+        fields = _find_fields(section)
+        if len(fields) != section.count(b"\n"):
+            for line in section[:-2].split(b"\r\n"):
+                if _match_field(line) is None:
+                    raise self._bad_field_line(line)
+            raise _Reject(400, "invalid header field")  # pragma: no cover
+        return self._finish_head(match, fields)
 
-    def _finish_head(self, match: "re.Match[bytes]", section: bytes) -> Event:
+    def _finish_head(self, match: "re.Match[bytes]", fields: List[Tuple[bytes, bytes]]) -> Event:
         """
-        Build the request from a valid request line and a valid field
-        section (field lines, each with its CRLF).
+        Build the request from a valid request line and the (name, value)
+        pairs of valid field lines, OWS already removed.
         """
         method_bytes, target_bytes, major, minor = match.groups()
         if major != b"1":
             # RFC 9110 15.6.6: a well-formed version we do not speak.
             raise _Reject(505, "HTTP version not supported")
         version = (1, int(minor))
-        headers = tuple([(name.lower(), value.strip(b" \t")) for name, value in _find_fields(section)])
+        headers = tuple([(name.lower(), value) for name, value in fields])
         index = dict(headers)
         repeated: List[bytes] = []
         if len(index) != len(headers):
@@ -489,8 +519,12 @@ class RequestParser:
             if version >= (1, 1):
                 raise _Reject(400, "missing Host")
             host = None
+        elif host_field == self._last_host[0]:
+            # A connection sends the same Host every time: checked once.
+            host = self._last_host[1]
         elif _HOST.fullmatch(host_field):
             host = host_field.decode("ascii")
+            self._last_host = (host_field, host)
         else:
             raise _Reject(400, "invalid Host")
         keep_alive = True
@@ -528,7 +562,7 @@ class RequestParser:
         else:
             tokens = _list_tokens(connection)
             keep_alive = b"close" not in tokens and (version != (1, 0) or b"keep-alive" in tokens)
-        request = Request(method, target, version, headers, path, query, host, keep_alive, index)
+        request = _new_request(method, target, version, headers, path, query, host, keep_alive, index)
         transfer_encoding = index.get(b"transfer-encoding")
         content_length = index.get(b"content-length")
         if transfer_encoding is not None:
@@ -720,6 +754,32 @@ def _check_transfer_coding(value: bytes) -> None:
     if not codings or codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
         raise _Reject(400, "Transfer-Encoding does not end in a single chunked")
     raise _Reject(501, "unsupported transfer coding")
+
+
+def _new_request(
+    method: str,
+    target: str,
+    version: Tuple[int, int],
+    headers: Headers,
+    path: str,
+    query: str,
+    host: Optional[str],
+    keep_alive: bool,
+    index: Mapping[bytes, bytes],
+) -> Request:
+    """
+    L{Request}'s constructor without the per-field C{object.__setattr__}
+    of frozen dataclasses: on the hot path it costs as much as parsing.
+    The parser has already validated every value.
+    """
+    request = object.__new__(Request)
+    request.__dict__.update(
+        {
+            "method": method, "target": target, "version": version, "headers": headers, "path": path,
+            "query": query, "host": host, "keep_alive": keep_alive, "index": index,
+        }
+    )
+    return request
 
 
 def _closing(request: Request) -> Request:

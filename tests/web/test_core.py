@@ -41,7 +41,7 @@ def events(data: bytes, limits: Limits = Limits(), eof: bool = False) -> list:
 
 
 def drain(parser: RequestParser) -> list:
-    out = []
+    out: list = []
     while True:
         event = parser.next_event()
         if event is NEED_DATA:

@@ -15,13 +15,14 @@ requests costs nothing until the server is ready for the next one.
 
 A request head is read in one of two ways that always give the same event:
 
-  - fast path: the whole head is already buffered, contains no bare CR or
-    LF and fits every limit; it is cut out with one C{find} and one
-    C{split} and handed to L{_parse_head}.
-  - line path: otherwise lines are taken one at a time as their CRLF
-    arrives (never rescanning bytes already searched), limits are checked
-    as soon as they can be exceeded, and the complete head goes to the
-    same L{_parse_head}.
+  - fast path: the whole head is already buffered, every line is valid
+    and every limit holds; one C{find}, one request-line match and one
+    C{findall} over the field section, then L{_finish_head}.
+  - line path: otherwise lines are found one at a time as their LF
+    arrives (offsets into the buffer, never searching a byte twice),
+    framing limits are checked as soon as they can be exceeded, and the
+    complete head goes through the same matching (L{_parse_head}), which
+    on failure names the first bad line.
 
 So a rule is either a framing rule checked on each line in stream order
 (bare CR/LF, line and section size caps, header count) or a rule on the
@@ -262,7 +263,7 @@ class RequestParser:
         self._body_bytes = 0
         self._trailer_count = 0
         self._last_host: Tuple[Optional[bytes], Optional[str]] = (None, None)
-        self._readers: Dict[_State, Callable[[], Event]] = {
+        self._readers: Dict[_State, Callable[[], Optional[Event]]] = {
             _State.AWAITING_HEAD: self._read_head,
             _State.DISCARDING_BODY: self._discard_body,
             _State.AWAITING_CHUNK_SIZE: self._read_chunk_size,
@@ -350,7 +351,7 @@ class RequestParser:
 
     # -- head ---------------------------------------------------------------
 
-    def _read_head(self) -> Event:
+    def _read_head(self) -> Optional[Event]:
         limits = self.limits
         buffer = self._buffer
         if self._scan == 0:
@@ -371,7 +372,7 @@ class RequestParser:
                             return self._finish_head(match, fields)
         return self._read_head_lines()
 
-    def _read_head_lines(self) -> Event:
+    def _read_head_lines(self) -> Optional[Event]:
         """
         Find the lines of the head one by one, from where the last call
         stopped, checking the framing rules in stream order; the partial
@@ -436,7 +437,7 @@ class RequestParser:
             return _Reject(414, "request target too long")
         return _Reject(400, "request line too long")
 
-    def _parse_head(self, head: bytes) -> Event:
+    def _parse_head(self, head: bytes) -> Optional[Event]:
         """
         Check a complete head (lines ending in CRLF, none with a bare CR
         or LF, within every cap) line by line, then frame the request.
@@ -454,7 +455,7 @@ class RequestParser:
             raise _Reject(400, "invalid header field")  # pragma: no cover
         return self._finish_head(match, fields)
 
-    def _finish_head(self, match: "re.Match[bytes]", fields: List[Tuple[bytes, bytes]]) -> Event:
+    def _finish_head(self, match: "re.Match[bytes]", fields: List[Tuple[bytes, bytes]]) -> Optional[Event]:
         """
         Build the request from a valid request line and the (name, value)
         pairs of valid field lines, OWS already removed.
@@ -507,7 +508,7 @@ class RequestParser:
         headers: Headers,
         index: Dict[bytes, bytes],
         repeated: List[bytes],
-    ) -> Event:
+    ) -> Optional[Event]:
         for name in repeated:
             if name in _SINGLETONS:
                 # RFC 9112 3.2 (Host) and 6.3 (Content-Length): a repeated

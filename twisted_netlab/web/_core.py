@@ -176,7 +176,9 @@ _VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
 _FIELD_LINE = re.compile(rb"([" + _TCHAR + rb"]+):([\t\x20-\x7e\x80-\xff]*)")
 # Visible ASCII except "#" (no fragment in a request-target, RFC 9112
 # 3.2) and "%" unless it starts a valid pct-encoding (RFC 3986 2.1).
-_TARGET_CHARS = rb"(?:[\x21\x22\x24\x26-\x7e]|%[0-9A-Fa-f]{2})*"
+# (Written as runs of plain characters between escapes: same language as
+# (?:plain|escape)*, several times faster on CPython's engine.)
+_TARGET_CHARS = rb"[\x21\x22\x24\x26-\x7e]*(?:%[0-9A-Fa-f]{2}[\x21\x22\x24\x26-\x7e]*)*"
 _ORIGIN_FORM = re.compile(rb"/" + _TARGET_CHARS)
 _ANY_TARGET = re.compile(_TARGET_CHARS)
 # Only applied after _ANY_TARGET: the authority runs to the first "/" or
@@ -185,7 +187,7 @@ _ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+\-.]*)://([^/?]*)(.*)")
 # RFC 3986 3.2.2 host (reg-name, IPv4 or IP-literal), then [":" port].
 _HOST_PART = (
     rb"(?:\[(?:[0-9A-Fa-f:.]+|[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]"
-    rb"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+    rb"|[A-Za-z0-9\-._~!$&'()*+,;=]*(?:%[0-9A-Fa-f]{2}[A-Za-z0-9\-._~!$&'()*+,;=]*)*)"
 )
 _HOST = re.compile(_HOST_PART + rb"(?::[0-9]{0,5})?")
 # RFC 9112 3.2.3: authority-form = uri-host ":" port (CONNECT only).

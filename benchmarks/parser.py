@@ -8,7 +8,8 @@ requests, same process, one run.
 Prints parses per second for each case and the ratio netlab / h11.  The
 cases are what a server sees: one typical ~300-byte browser request per
 packet on a keep-alive connection, 16 pipelined requests per packet, and a
-head split across two packets.  Best of five rounds, wall clock.
+head split across two packets.  Best of five rounds, wall clock.  Then the
+time to reject heads crafted against backtracking regular expressions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Callable, List, Tuple
 
 import h11
 
-from twisted_netlab.web._core import NEED_DATA, Request, RequestParser
+from twisted_netlab.web._core import NEED_DATA, Limits, Request, RequestParser
 
 #: A Chrome-like GET for a page, 300 bytes or so.
 BROWSER_REQUEST = (
@@ -102,6 +103,48 @@ def h11_fresh(packets: List[bytes], per_packet: int) -> Callable[[int], int]:
     return run
 
 
+#: 16 KB heads built to make a backtracking parser go quadratic, next to a
+#: plain head of the same size: every one should cost about the same.
+HOSTILE_SIZE = 16000
+
+
+def hostile_heads() -> List[Tuple[str, bytes]]:
+    line = b"GET / HTTP/1.1\r\nHost: h\r\n"
+    size = HOSTILE_SIZE
+    return [
+        ("plain 16 KB value", line + b"X: " + b"a" * size + b"\r\n\r\n"),
+        ("spaces then NUL", line + b"X:" + b" " * size + b"\x00\r\n\r\n"),
+        ("'a ' repeated then NUL", line + b"X: " + b"a " * (size // 2) + b"\x00\r\n\r\n"),
+        ("value then spaces then DEL", line + b"X: a" + b" " * size + b"\x7f\r\n\r\n"),
+        ("16 KB name, no colon", line + b"X" * size + b"\r\n\r\n"),
+        ("target of %41 then %zz", b"GET /" + b"%41" * (size // 3) + b"%zz HTTP/1.1\r\nHost: h\r\n\r\n"),
+        ("chunk extensions", b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+         + b"1;" + b"a=b;" * 200 + b"\x00\r\n"),
+    ]
+
+
+def time_hostile(seconds: float) -> None:
+    limits = Limits(max_request_line=32768, max_header_bytes=32768, max_chunk_line=4096)
+    print()
+    print("hostile heads (%d bytes each), microseconds per parse; a quadratic" % HOSTILE_SIZE)
+    print("parser would take hundreds of milliseconds on some of these:")
+    for name, data in hostile_heads():
+
+        def run(rounds: int, data: bytes = data) -> int:
+            for _ in range(rounds):
+                parser = RequestParser(limits)
+                parser.receive_data(data)
+                parser.next_event()
+            return rounds
+
+        rate = measure(run, seconds / 4)
+        event = RequestParser(limits)
+        event.receive_data(data)
+        outcome = event.next_event()
+        status = getattr(outcome, "status", None) or outcome.__class__.__name__
+        print("  %-28s %10.1f us  -> %s" % (name, 1e6 / rate, status))
+
+
 def measure(make: Callable[[int], int], seconds: float) -> float:
     """
     Requests parsed per second, best of five rounds of about C{seconds}.
@@ -144,6 +187,7 @@ def main() -> None:
         else:
             fresh_text = "%12s %7s" % ("-", "-")
         print("%-26s %12.0f %12.0f %6.2fx %s" % (name, ours, theirs, ours / theirs, fresh_text))
+    time_hostile(options.seconds)
 
 
 if __name__ == "__main__":

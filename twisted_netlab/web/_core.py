@@ -172,7 +172,7 @@ _VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # RFC 9112 5.1: field-line = field-name ":" OWS field-value OWS.  The value
 # may hold SP, HTAB, VCHAR and obs-text; NUL, CR, LF, DEL and the other
 # CTLs are refused (RFC 9110 5.5).  One character class after the colon
-# keeps the match linear; OWS is stripped afterwards.
+# keeps the match linear.  Used to name the bad line and for trailers.
 _FIELD_LINE = re.compile(rb"([" + _TCHAR + rb"]+):([\t\x20-\x7e\x80-\xff]*)")
 # Visible ASCII except "#" (no fragment in a request-target, RFC 9112
 # 3.2) and "%" unless it starts a valid pct-encoding (RFC 3986 2.1).
@@ -210,7 +210,8 @@ _LONG_TARGET = re.compile(
 # the value.  A section is valid exactly when every LF in it ends a match.
 # The lookahead makes leading OWS maximal, so leading and trailing OWS
 # never compete for the same bytes; with searches starting only at line
-# starts, matching stays linear even on hostile input (a test checks).
+# starts, matching stays linear even on hostile input (benchmarks/parser.py
+# times hostile heads against a plain one of the same size).
 _FIELD_VCHAR = rb"[\x21-\x7e\x80-\xff]"
 _FIELD_IN_SECTION = re.compile(
     rb"^([" + _TCHAR + rb"]+):[ \t]*(?![ \t])"
@@ -280,9 +281,8 @@ class RequestParser:
         """
         How many received bytes have not yet become an event (a partial
         head, body bytes not yet discarded, pipelined requests not yet
-        asked for).  A server pauses
-        reading when this grows (it stays bounded only while it calls
-        L{next_event}, which is the point).
+        asked for).  A server pauses reading when this grows: the parser
+        never consumes ahead of L{next_event}, which is the point.
         """
         return len(self._buffer)
 

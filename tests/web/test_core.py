@@ -594,7 +594,9 @@ class TransferEncodingTests(ParserTestCase):
         (chunked(b"0\r\n\r\n"), "ok"),
         (get(b"Transfer-Encoding: Chunked") + b"0\r\n\r\n", "ok"),
         (get(b"Transfer-Encoding: chunked ") + b"0\r\n\r\n", "ok"),
-        (get(b"Transfer-Encoding: , chunked") + b"0\r\n\r\n", "ok"),
+        (get(b"Transfer-Encoding: , chunked") + b"0\r\n\r\n", 400),
+        (get(b"Transfer-Encoding: chunked,") + b"0\r\n\r\n", 400),
+        (get(b"Transfer-Encoding:", b"Transfer-Encoding: chunked") + b"0\r\n\r\n", 400),
         (get(b"Transfer-Encoding: gzip, chunked") + b"0\r\n\r\n", 501),
         (get(b"Transfer-Encoding: gzip", b"Transfer-Encoding: chunked") + b"0\r\n\r\n", 501),
         (get(b"Transfer-Encoding: chunked, gzip") + b"0\r\n\r\n", 400),
@@ -615,8 +617,8 @@ class TransferEncodingTests(ParserTestCase):
 
     def test_transfer_encoding(self):
         """
-        Exactly "chunked" (case-insensitive, empty list elements ignored)
-        frames a body; valid codings before chunked are 501; chunked not
+        Exactly "chunked" (case-insensitive) frames a body; empty list
+        elements are 400; valid codings before chunked are 501; chunked not
         last or twice (RFC 9112 6.3, 7), TE with Content-Length (6.1) and
         TE in HTTP/1.0 (6.1) are 400.
         """

@@ -1055,6 +1055,28 @@ class PipelineOrderTests(SynchronousTestCase):
         parser.receive_data(b"0\r\n\r\n" + NEXT)
         self.assertEqual([e.path for e in drain(parser)], ["/", "/next"])
 
+    def test_body_then_chunked_body_stepwise_and_in_bulk(self):
+        """
+        Twisted's regression shape for both advisories: a POST with a
+        Content-Length body, then a POST with a chunked body.  One byte at
+        a time, each request appears exactly when its body is complete;
+        500 copies in one packet come out as 1000 requests in wire order.
+        """
+        pair = (
+            b"POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789"
+            b"POST /2 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n"
+        )
+        first_end = pair.index(b"POST /2")
+        parser = RequestParser()
+        seen = []
+        for i in range(len(pair)):
+            parser.receive_data(pair[i : i + 1])
+            for event in drain(parser):
+                seen.append((event.path, i + 1))
+        self.assertEqual(seen, [("/1", first_end), ("/2", len(pair))])
+        got = events(pair * 500)
+        self.assertEqual([e.path for e in got], ["/1", "/2"] * 500)
+
     def test_mixed_versions_and_errors_in_order(self):
         """
         1.0 keep-alive, 1.1, a chunked request and then a broken one: the

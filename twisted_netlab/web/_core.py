@@ -232,6 +232,7 @@ KNOWN_METHODS = frozenset(
 #: Fields whose repetition changes framing or routing (RFC 9112 3.2, 6.3).
 _SINGLETONS = frozenset([b"host", b"content-length"])
 _OVERFLOW = object()
+_NOT_TAKEN = object()
 _NOT_IN_TRAILERS = frozenset(
     [b"content-length", b"transfer-encoding", b"host", b"connection", b"te", b"trailer", b"expect"]
 )
@@ -382,6 +383,11 @@ class RequestParser:
         """
         limits = self.limits
         buffer = self._buffer
+        if self._line_count:
+            event = self._finish_fields_at_once()
+            if event is not _NOT_TAKEN:
+                # A Request, or None when a body is now being framed.
+                return event  # type: ignore[return-value]
         while True:
             start = self._line_start
             if self._line_count == 0:
@@ -431,6 +437,37 @@ class RequestParser:
                 self._line_start = self._scan = self._line_count = self._field_bytes = 0
                 self._empty_lines = 0
                 return self._parse_head(head)
+
+    def _finish_fields_at_once(self) -> object:
+        """
+        Once the request line is in, if the rest of the head has arrived
+        with no bare CR or LF and within the caps, take it in one step
+        (what the loop would do line by line); else return C{_NOT_TAKEN}
+        and leave it to the loop, which finds the violation.  The search starts where no earlier
+        end of head can be: only before the current line (its CRLF) or
+        past the bytes already searched for LF.
+        """
+        limits = self.limits
+        buffer = self._buffer
+        start = self._line_start
+        search_from = max(start - 2, self._scan - 3, 0)
+        end = buffer.find(b"\r\n\r\n", search_from, start + limits.max_header_bytes - self._field_bytes + 4)
+        if end < 0:
+            return _NOT_TAKEN
+        stop = end + 2
+        line_ends = buffer.count(b"\n", start, stop)
+        if (
+            buffer.count(b"\r\n", start, stop) != line_ends
+            or buffer.count(b"\r", start, stop) != line_ends
+            or self._field_bytes + stop - start > limits.max_header_bytes
+            or self._line_count + line_ends > limits.max_headers + 1
+        ):
+            return _NOT_TAKEN
+        head = bytes(buffer[:stop])
+        del buffer[: stop + 2]
+        self._line_start = self._scan = self._line_count = self._field_bytes = 0
+        self._empty_lines = 0
+        return self._parse_head(head)
 
     def _long_request_line(self, start: int) -> _Reject:
         # Decided on a fixed prefix so packet boundaries cannot change it.

@@ -140,6 +140,30 @@ class BasicTests(ParserTestCase):
         self.assertEqual(request.header(b"accept"), b"a, b")
         self.assertEqual([v for n, v in request.headers if n == b"accept"], [b"a", b"b"])
 
+    def test_repeated_heads(self):
+        """
+        A connection repeating the exact same head gets equal requests
+        each time (the parser may hand back the same immutable object),
+        interleaved with different heads and with heads carrying bodies.
+        """
+        first = get(b"Accept: */*", target=b"/a")
+        other = get(target=b"/b")
+        with_body = get(b"Content-Length: 3", target=b"/c") + b"GET"
+        stream = first + first + other + first + with_body + with_body + first
+        got = events(stream)
+        self.assertEqual([e.path for e in got], ["/a", "/a", "/b", "/a", "/c", "/c", "/a"])
+        self.assertEqual(got[0], got[1])
+        self.assertEqual(got, bytewise(stream))
+
+    def test_index_is_read_only(self):
+        """
+        The field index of a Request cannot be changed, so a Request is a
+        value that can be shared.
+        """
+        [request] = events(get(b"Accept: */*"))
+        with self.assertRaises(TypeError):
+            request.index[b"accept"] = b"x"  # type: ignore[index]
+
     def test_header_without_index(self):
         """
         A Request built by hand (no index) still answers L{Request.header}.

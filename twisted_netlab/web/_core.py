@@ -40,6 +40,7 @@ import email.utils
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
@@ -100,8 +101,8 @@ class Request:
     query: str
     host: Optional[str]
     keep_alive: bool
-    #: Lowercase name -> value (repeated fields joined by ", "); filled by
-    #: the parser so that L{header} is one dict lookup.
+    #: Lowercase name -> value (repeated fields joined by ", "), read-only;
+    #: filled by the parser so that L{header} is one dict lookup.
     index: Optional[Mapping[bytes, bytes]] = field(default=None, compare=False, repr=False)
 
     def header(self, name: bytes) -> Optional[bytes]:
@@ -267,6 +268,8 @@ class RequestParser:
         self._body_bytes = 0
         self._trailer_count = 0
         self._last_host: Tuple[Optional[bytes], Optional[str]] = (None, None)
+        self._repeated_head: Optional[bytes] = None
+        self._repeated_request: Optional[Event] = None
         self._readers: Dict[_State, Callable[[], Optional[Event]]] = {
             _State.AWAITING_HEAD: self._read_head,
             _State.DISCARDING_BODY: self._discard_body,
@@ -363,6 +366,14 @@ class RequestParser:
             end = buffer.find(b"\r\n\r\n", 0, limits.max_request_line + limits.max_header_bytes + 4)
             if end > 0:
                 head = bytes(buffer[: end + 2])
+                if head == self._repeated_head:
+                    # The parse is a pure function of these bytes (and of
+                    # limits, which do not change): a keep-alive client
+                    # sending the very same head again gets the same
+                    # immutable Request back without a second parse.
+                    del buffer[: end + 4]
+                    self._empty_lines = 0
+                    return self._deliver(self._repeated_request)  # type: ignore[arg-type]
                 line_end = head.find(b"\r\n")
                 section = head[line_end + 2 :]
                 if line_end <= limits.max_request_line and len(section) <= limits.max_header_bytes:
@@ -372,7 +383,12 @@ class RequestParser:
                         if len(fields) == section.count(b"\n") <= limits.max_headers:
                             del buffer[: end + 4]
                             self._empty_lines = 0
-                            return self._finish_head(match, fields)
+                            event = self._finish_head(match, fields)
+                            if event is not None:
+                                # Only a Request with no body to frame.
+                                self._repeated_head = head
+                                self._repeated_request = event
+                            return event
         return self._read_head_lines()
 
     def _read_head_lines(self) -> Optional[Event]:
@@ -602,7 +618,7 @@ class RequestParser:
         else:
             tokens = _list_tokens(connection)
             keep_alive = b"close" not in tokens and (version != (1, 0) or b"keep-alive" in tokens)
-        request = _new_request(method, target, version, headers, path, query, host, keep_alive, index)
+        request = _new_request(method, target, version, headers, path, query, host, keep_alive, MappingProxyType(index))
         transfer_encoding = index.get(b"transfer-encoding")
         content_length = index.get(b"content-length")
         if transfer_encoding is not None:

@@ -459,9 +459,10 @@ class RequestParser:
         Once the request line is in, if the rest of the head has arrived
         with no bare CR or LF and within the caps, take it in one step
         (what the loop would do line by line); else return C{_NOT_TAKEN}
-        and leave it to the loop, which finds the violation.  The search starts where no earlier
-        end of head can be: only before the current line (its CRLF) or
-        past the bytes already searched for LF.
+        and leave it to the loop, which then finds the violation.  The
+        search for the end of the head starts where an earlier one cannot
+        be: at the CRLF before the current line, or past the bytes already
+        searched for LF.
         """
         limits = self.limits
         buffer = self._buffer

@@ -3,6 +3,8 @@ Table tests for L{twisted_netlab.web._negotiation}: entity tags,
 preconditions (RFC 9110 13) and range selection (RFC 9110 14).
 """
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.web._core import http_date
@@ -202,3 +204,50 @@ class MultipartTests(SynchronousTestCase):
         self.assertEqual(len(body), length)
         self.assertTrue(body.startswith(b"\r\n--BOUND\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-9/1024\r\n\r\n"))
         self.assertTrue(body.endswith(b"\r\n--BOUND--\r\n"))
+
+
+_RANGE_TEXT = st.one_of(
+    st.text(alphabet="bytes=0123456789-, ", max_size=60),
+    st.lists(
+        st.one_of(
+            st.tuples(st.integers(0, 5000), st.integers(0, 5000)).map(lambda t: f"{t[0]}-{t[1]}"),
+            st.integers(0, 5000).map(lambda n: f"{n}-"),
+            st.integers(0, 5000).map(lambda n: f"-{n}"),
+        ),
+        min_size=1,
+        max_size=40,
+    ).map(lambda specs: "bytes=" + ",".join(specs)),
+)
+
+
+class RangePropertyTests(SynchronousTestCase):
+    @settings(max_examples=400, deadline=None)
+    @given(_RANGE_TEXT, st.integers(0, 4000))
+    def test_selection_is_always_safe(self, value, size):
+        """
+        For any Range header and file size the decision never raises, and
+        a partial answer has at most MAX_RANGES sorted, disjoint ranges
+        inside the file, whose total is at most the file: no amplification.
+        """
+        decision = select_ranges(value, size)
+        self.assertIsInstance(decision, (FullResponse, PartialResponse, UnsatisfiableRange))
+        if isinstance(decision, PartialResponse):
+            ranges = decision.ranges
+            self.assertTrue(1 <= len(ranges) <= MAX_RANGES)
+            for first, last in ranges:
+                self.assertTrue(0 <= first <= last < size)
+            for (_, previous_last), (next_first, _) in zip(ranges, ranges[1:]):
+                self.assertGreater(next_first, previous_last + 1)
+            self.assertLessEqual(sum(last - first + 1 for first, last in ranges), size)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=80))
+    def test_etag_lists_never_raise(self, value):
+        """
+        Any header text parses to *, a list of tags, or nothing.
+        """
+        tags = parse_etag_list(value)
+        self.assertTrue(tags is None or isinstance(tags, list))
+        if tags:
+            for weak, tag in tags:
+                self.assertTrue(tag.startswith('"') and tag.endswith('"'))

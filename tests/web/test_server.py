@@ -7,6 +7,8 @@ timeouts, errors, access log, the file cache and graceful stop.
 import os
 import re
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -31,6 +33,7 @@ def make_site(testcase):
         "list/plain.bin": b"\x00" * 10,
         "big.bin": BIG,
         "empty.txt": b"",
+        "list/.env": b"SECRET=1",
     }
     for name, data in files.items():
         with open(os.path.join(root, name), "wb") as f:
@@ -195,6 +198,34 @@ class SemanticsTests(SynchronousTestCase):
         self.assertNotIn(b"leak", listing[2])
         self.assertIn(b'href="./ok"', listing[2])
 
+    def test_index_symlink_out_of_root_is_not_served(self):
+        """
+        An index.html that is a symlink leading outside the root is not
+        served: the folder is listed instead, without it.
+        """
+        c = Connection(self)
+        outside = self.mktemp()
+        with open(outside, "wb") as f:
+            f.write(b"secret")
+        os.symlink(os.path.abspath(outside), os.path.join(c.factory.root, "list", "index.html"))
+        c.get(b"/list/")
+        [(status, _, body)] = c.responses()
+        self.assertEqual(status, 200)
+        self.assertNotIn(b"secret", body)
+        self.assertNotIn(b"index.html", body)
+
+    def test_fifo_is_404_and_never_blocks(self):
+        """
+        A FIFO under the root is not served (404), and opening one, as a
+        race could make us do, is refused without blocking.
+        """
+        c = Connection(self)
+        fifo = os.path.join(c.factory.root, "pipe")
+        os.mkfifo(fifo)
+        c.get(b"/pipe")
+        self.assertEqual(c.responses()[0][0], 404)
+        self.assertIsNone(server.OpenFile.open(fifo))
+
     def test_folder_index(self):
         """
         A folder with index.html serves it.
@@ -217,6 +248,18 @@ class SemanticsTests(SynchronousTestCase):
         self.assertIn(b'href="./%3Cb%3E%26x.txt"', body)
         self.assertIn(b"&lt;b&gt;&amp;x.txt", body)
         self.assertLess(body.index(b"inner/"), body.index(b"plain.bin"))
+
+    def test_listing_hides_dotfiles_but_serves_them(self):
+        """
+        Dotfiles are left out of listings (as nginx's autoindex does) but
+        are still served when named.
+        """
+        c = Connection(self)
+        c.get(b"/list/")
+        c.get(b"/list/.env")
+        listing, dotfile = c.responses()
+        self.assertNotIn(b".env", listing[2])
+        self.assertEqual(dotfile[2], b"SECRET=1")
 
     def test_trailing_slash_redirect_is_local(self):
         """
@@ -313,6 +356,44 @@ class SemanticsTests(SynchronousTestCase):
         self.assertEqual(other.responses()[0][0], 200)
 
 
+_SEGMENTS = ["sub", "list", "inner", "hello.txt", "out", "out_dir", "..", ".", "", "%2e%2e", "%2E%2e%2F", "%2f",
+             "%5c", "..%2f..", "%00", "evil.com", "index.html", "%252e%252e", "\\..", "inside"]
+
+
+class ContainmentPropertyTests(SynchronousTestCase):
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(st.sampled_from(_SEGMENTS), max_size=6), st.booleans())
+    @example(["list", "inner"], True)
+    @example(["list", "inside", "..", "out"], False)
+    def test_resolution_never_leaves_the_root(self, segments, trailing_slash):
+        """
+        Whatever a target is made of (dot-dots plain or encoded, encoded
+        slashes and backslashes, NUL, symlinks out of the root and inside
+        it), what gets resolved lies inside the root.
+        """
+        factory = self.factory
+        path = "/" + "/".join(segments) + ("/" if trailing_slash else "")
+        try:
+            resolved = factory._resolve(path)
+        except server.UnsafePath:
+            return
+        if isinstance(resolved, (server.Representation, server.Folder)):
+            real = os.path.realpath(resolved.real)
+            self.assertTrue(real == factory.root or real.startswith(factory.root + os.sep), (path, real))
+
+    def setUp(self):
+        self.factory = StaticFileFactory(make_site(self), reactor=Clock(), file_cache_seconds=0)
+        root = self.factory.root
+        outside = self.mktemp()
+        os.makedirs(outside)
+        with open(os.path.join(outside, "index.html"), "wb") as f:
+            f.write(b"secret")
+        os.symlink(os.path.abspath(outside), os.path.join(root, "out_dir"))
+        os.symlink(os.path.join(os.path.abspath(outside), "index.html"), os.path.join(root, "out"))
+        os.symlink(os.path.join(root, "sub"), os.path.join(root, "list", "inside"))
+        os.symlink(os.path.join(os.path.abspath(outside), "index.html"), os.path.join(root, "list", "inner", "index.html"))
+
+
 class ConnectionManagementTests(SynchronousTestCase):
     def test_connection_close_honoured_and_rest_ignored(self):
         """
@@ -328,6 +409,21 @@ class ConnectionManagementTests(SynchronousTestCase):
         self.assertEqual(len(responses), 1)
         self.assertEqual(responses[0][1][b"connection"], b"close")
         self.assertTrue(c.transport.disconnecting)
+
+    def test_tcp_nodelay(self):
+        """
+        Accepted TCP connections get TCP_NODELAY, so a response's last
+        segment does not wait for a delayed ACK.
+        """
+
+        class TCPLikeTransport(StringTransport):
+            no_delay = False
+
+            def setTcpNoDelay(self, enabled):
+                self.no_delay = enabled
+
+        c = Connection(self, transport=TCPLikeTransport())
+        self.assertTrue(c.transport.no_delay)
 
     def test_http10_keep_alive(self):
         """
@@ -384,6 +480,53 @@ class ConnectionManagementTests(SynchronousTestCase):
         c = Connection(self)
         c.send(b"GET /hello.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 24\r\n\r\nGET /nope HTTP/1.1\r\n\r\n\r\n")
         self.assertEqual([r[0] for r in c.responses()], [200])
+
+
+_PIPELINE_TARGETS = {
+    b"/hello.txt": (200, b"hello world\n"),
+    b"/big.bin": (200, BIG),
+    b"/nope": (404, None),
+    b"/sub": (301, None),
+    b"/sub/": (200, b"<p>sub</p>"),
+}
+
+
+class PipeliningPropertyTests(SynchronousTestCase):
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(st.tuples(st.sampled_from(sorted(_PIPELINE_TARGETS)), st.sampled_from([b"GET", b"HEAD"])), min_size=1, max_size=8),
+        st.lists(st.integers(1, 200), min_size=1, max_size=20),
+    )
+    def test_any_pipeline_answered_in_order(self, requests, cuts):
+        """
+        Whatever mix of small, large, missing and redirected targets is
+        pipelined, and however the bytes are split into reads, there is
+        exactly one response per request, in request order, each complete.
+        """
+        c = Connection(self)
+        wire = b"".join(method + b" " + path + b" HTTP/1.1\r\nHost: h\r\n\r\n" for path, method in requests)
+        position = 0
+        for cut in cuts:
+            if position >= len(wire):
+                break
+            c.send(wire[position : position + cut])
+            c.run(5)
+            position += cut
+        c.send(wire[position:])
+        c.run()
+        data = c.transport.value()
+        for path, method in requests:
+            status, body = _PIPELINE_TARGETS[path]
+            head, sep, data = data.partition(b"\r\n\r\n")
+            self.assertTrue(sep)
+            self.assertTrue(head.startswith(b"HTTP/1.1 %d " % status), (path, head[:40]))
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+            if method == b"HEAD":
+                continue
+            if body is not None:
+                self.assertEqual(data[:length], body)
+            data = data[length:]
+        self.assertEqual(data, b"")
 
 
 class StreamingTests(SynchronousTestCase):
@@ -475,6 +618,22 @@ class StreamingTests(SynchronousTestCase):
             f.truncate(100)
         c.run()
         self.assertTrue(c.transport.disconnected)
+
+
+    def test_error_while_streaming_is_logged_and_aborts(self):
+        """
+        An exception while sending a body (after the head went out) is
+        logged with its traceback and aborts only that connection.
+        """
+        c = Connection(self)
+
+        def failing_pread(fd, size, offset):
+            raise RuntimeError("bad disk")
+
+        self.patch(server.os, "pread", failing_pread)
+        c.get(b"/big.bin")
+        self.assertTrue(c.transport.disconnected)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
 
 class NegotiationTests(SynchronousTestCase):
@@ -688,6 +847,26 @@ class AccessLogTests(SynchronousTestCase):
         log.close()
         self.assertEqual(len(batches[1]), 1)
         self.assertRegex(batches[1][0], r'^10\.0\.0\.7 - - \[06/Nov/1994:08:49:38 \+0000\] "-" 400 [0-9]+ "-" "-"$')
+
+
+class TwistedAccessLogTests(SynchronousTestCase):
+    def test_batch_is_one_log_event(self):
+        """
+        --access-log - emits each batch as one event on the twistd log.
+        """
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        clock = Clock()
+        log = server.twisted_access_log(clock)
+        log.add("first")
+        log.add("second")
+        clock.advance(1)
+        mine = [e for e in events if e.get("log_namespace") == "netlab-http.access"]
+        self.assertEqual([formatEvent(e) for e in mine], ["first\nsecond"])
+        log.close()
 
 
 class FileCacheTests(SynchronousTestCase):

@@ -16,12 +16,14 @@ import mimetypes
 import os
 import secrets
 import stat
+from functools import lru_cache
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IProtocolNegotiationFactory, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -88,11 +90,35 @@ def default_site() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 
 
-def content_type_for(path: str) -> str:
+#: Formatting a date is slow and files share few distinct mtimes.
+_http_date = lru_cache(maxsize=4096)(http_date)
+
+
+@lru_cache(maxsize=1024)
+def content_type_for(path_or_suffix: str) -> str:
     """
     The Content-Type for a file name, with a charset for text (our bundled
-    site and students' pages are UTF-8).
+    site and students' pages are UTF-8).  Cached: call it with the
+    lowercased suffix (or any name) to share entries.
     """
+    return _guess_content_type(path_or_suffix)
+
+
+def content_type_of(path: str) -> str:
+    """
+    L{content_type_for} keyed by the file's last suffix(es), so the
+    cache does not grow with the number of files.
+    """
+    name = os.path.basename(path).lower()
+    dot = name.rfind(".")
+    if dot <= 0:
+        return content_type_for("x")
+    # ".tar.gz" needs two suffixes to be told apart from ".gz".
+    second = name.rfind(".", 0, dot)
+    return content_type_for("x" + (name[second:] if second > 0 else name[dot:]))
+
+
+def _guess_content_type(path: str) -> str:
     guessed, encoding = mimetypes.guess_type(path)
     if encoding is not None or guessed is None:
         # A .gz served as-is is opaque bytes, never "text/plain; gzip".
@@ -100,6 +126,61 @@ def content_type_for(path: str) -> str:
     if guessed.startswith("text/") or guessed in ("application/javascript", "application/json", "image/svg+xml"):
         return guessed + "; charset=utf-8"
     return guessed
+
+
+class OpenFile:
+    """
+    A regular file opened for reading with C{O_NONBLOCK}, so that a FIFO
+    or device swapped in under a served name can never block the reactor
+    (it is refused instead).  Used through C{os.pread} and C{os.read}.
+    """
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+
+    @classmethod
+    def open(cls, path: str) -> Optional[Tuple["OpenFile", os.stat_result]]:
+        """
+        The opened file and its fstat, or L{None} if it is missing,
+        unreadable or not a regular file.
+        """
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, ValueError):
+            return None
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return None
+        return cls(fd, path), info
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read_whole(self, limit: int) -> bytes:
+        """
+        Up to C{limit} bytes from the start (C{limit + 1} tells a file
+        that grew past it).
+        """
+        chunks = []
+        total = 0
+        while total <= limit:
+            chunk = os.pread(self.fd, limit + 1 - total, total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -199,6 +280,7 @@ def twisted_access_log(clock: Any) -> AccessLog:
     return AccessLog(write, clock)
 
 
+@implementer(IProtocolNegotiationFactory)
 class StaticFileFactory(Factory):
     """
     Serve the files below C{root}.
@@ -259,6 +341,14 @@ class StaticFileFactory(Factory):
     def buildProtocol(self, addr: Any) -> "StaticFileProtocol":
         return StaticFileProtocol(self)
 
+    def acceptableProtocols(self) -> List[bytes]:
+        """
+        ALPN for ssl: endpoints: we speak HTTP/1.1 only (the installed
+        Twisted fails the handshake of an ALPN-offering client such as curl
+        when the factory names no protocol).
+        """
+        return [b"http/1.1"]
+
     # -- per-second caches -------------------------------------------------
 
     def date_lines(self) -> bytes:
@@ -299,21 +389,45 @@ class StaticFileFactory(Factory):
     def _inside(self, real: str) -> bool:
         return real == self.root or real.startswith(self.root + os.sep)
 
+    def _locate(self, segments: Tuple[str, ...]) -> Optional[Tuple[str, os.stat_result]]:
+        """
+        The real path and stat of C{segments} below the root, or L{None} if
+        it does not exist or resolves outside the root.
+
+        One lstat per segment; only when a segment is a symlink do we pay
+        for a full realpath and check that it stays inside the root (a
+        symlink leading out is as if it did not exist).
+        """
+        path = self.root
+        info = None
+        try:
+            for segment in segments:
+                path = path + os.sep + segment
+                info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode):
+                    real = os.path.realpath(os.path.join(self.root, *segments))
+                    if not self._inside(real):
+                        return None
+                    return real, os.stat(real)
+            if info is None:
+                info = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        return path, info
+
     def _resolve(self, path: str) -> Resolution:
         segments = target_segments(path)
-        real = os.path.realpath(os.path.join(self.root, *segments))
-        if not self._inside(real):
-            # A symlink that leads out of the root: as if it did not exist.
+        located = self._locate(segments)
+        if located is None:
             return NotFound.NOT_FOUND
-        try:
-            info = os.stat(real)
-        except (OSError, ValueError):
-            return NotFound.NOT_FOUND
+        real, info = located
         if stat.S_ISDIR(info.st_mode):
             if path.endswith("/"):
-                index = os.path.join(real, "index.html")
-                if os.path.isfile(index):
-                    return self.representation(index, os.stat(index), small_body=True) or NotFound.NOT_FOUND
+                # The index is located like any path: a symlinked
+                # index.html leading out of the root is not served.
+                index = self._locate(segments + ("index.html",))
+                if index is not None and stat.S_ISREG(index[1].st_mode):
+                    return self.representation(index[0], index[1], small_body=True) or NotFound.NOT_FOUND
             return Folder(real, segments)
         if not stat.S_ISREG(info.st_mode):
             return NotFound.NOT_FOUND
@@ -326,22 +440,26 @@ class StaticFileFactory(Factory):
         L{None} when a small file vanished meanwhile.
         """
         if small_body and body is None and info.st_size <= SMALL_FILE:
+            opened = OpenFile.open(real)
+            if opened is None:
+                return None
+            handle, info = opened
             try:
-                with open(real, "rb") as handle:
-                    info = os.fstat(handle.fileno())
-                    body = handle.read(SMALL_FILE + 1)
+                body = handle.read_whole(SMALL_FILE)
             except OSError:
                 return None
+            finally:
+                handle.close()
         if body is not None and len(body) > SMALL_FILE:
             body = None  # it grew meanwhile: stream it instead
         size = len(body) if body is not None else info.st_size
         mtime = float(int(info.st_mtime))
         etag = make_etag(info.st_ino, size, info.st_mtime_ns)
-        content_type = content_type_for(real)
+        content_type = content_type_of(real)
         fragment = (
             f"Content-Type: {content_type}\r\n"
             f"Content-Length: {size}\r\n"
-            f"Last-Modified: {http_date(mtime)}\r\n"
+            f"Last-Modified: {_http_date(mtime)}\r\n"
             f"ETag: {etag}\r\n"
             f"Cache-Control: {self.cache_control}\r\n"
             "Accept-Ranges: bytes\r\n"
@@ -460,6 +578,14 @@ class StaticFileProtocol(Protocol):
     def connectionMade(self) -> None:
         peer = self.transport.getPeer()
         self._client = getattr(peer, "host", None) or "-"
+        # As nginx's tcp_nodelay: the last partial segment of a response
+        # must not wait for the client's delayed ACK on keep-alive.
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            try:
+                set_no_delay(True)
+            except OSError:
+                pass  # not a TCP socket (unix: endpoints)
         self.transport.registerProducer(self, True)
         self.factory.connection_started(self)
         self.deadline = self.factory.reactor.seconds() + self.factory.request_timeout
@@ -538,6 +664,10 @@ class StaticFileProtocol(Protocol):
         self._in_process = True
         try:
             while not (self._pieces or self._write_paused or self._closing):
+                if not self.parser.buffered:
+                    # Nothing to parse (EOF is never fed to the parser), so
+                    # skip asking: it is the most common case per read.
+                    return
                 event = self.parser.next_event()
                 if event is NEED_DATA:
                     return
@@ -704,7 +834,7 @@ class StaticFileProtocol(Protocol):
         except UnsafePath:
             resolved = NotFound.NOT_FOUND
         if isinstance(resolved, Representation):
-            if resolved.body is not None and not any(name in _NEGOTIATION_HEADERS for name, _ in request.headers):
+            if resolved.body is not None and _NEGOTIATION_HEADERS.isdisjoint([name for name, _ in request.headers]):
                 # The fast path: a small file, head and body in one write.
                 self.transport.write(
                     b"HTTP/1.1 200 OK\r\n"
@@ -738,12 +868,18 @@ class StaticFileProtocol(Protocol):
                 for entry in iterator:
                     if len(entries) >= MAX_LISTING_ENTRIES:
                         break
+                    if entry.name.startswith("."):
+                        # As nginx's autoindex: dotfiles (.git, .env) are
+                        # not advertised, though served when named.
+                        continue
                     try:
                         if entry.is_symlink() and not self.factory._inside(os.path.realpath(entry.path)):
                             continue
                         info = entry.stat()
                     except OSError:
                         continue
+                    if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+                        continue  # FIFOs, sockets, devices: never served
                     entries.append(ListingEntry(entry.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime))
         except OSError:
             self._send_simple(404, "not found", request, head_only)
@@ -762,18 +898,17 @@ class StaticFileProtocol(Protocol):
         if rep.body is None:
             # Large file: open it now and describe what we opened, so the
             # length we announce is the length of what we stream.
-            try:
-                handle = open(rep.real, "rb")
-                info = os.fstat(handle.fileno())
-            except OSError:
-                if handle is not None:
-                    handle.close()
+            opened = OpenFile.open(rep.real)
+            if opened is None:
                 self._send_simple(404, "not found", request, head_only)
                 return
-            if info.st_size <= SMALL_FILE or not stat.S_ISREG(info.st_mode):
+            handle, info = opened
+            if info.st_size <= SMALL_FILE:
                 # It shrank into a small file: read it whole.
-                body = handle.read(SMALL_FILE + 1)
-                handle.close()
+                try:
+                    body = handle.read_whole(SMALL_FILE)
+                finally:
+                    handle.close()
                 handle = None
                 rep = self.factory.representation(rep.real, info, small_body=True, body=body) or rep
                 if rep.body is None:
@@ -808,7 +943,7 @@ class StaticFileProtocol(Protocol):
             if outcome is Precondition.NOT_MODIFIED:
                 # RFC 9110 15.4.5: the validators and Cache-Control, no body.
                 lines = (
-                    f"ETag: {rep.etag}\r\nLast-Modified: {http_date(rep.mtime)}\r\n"
+                    f"ETag: {rep.etag}\r\nLast-Modified: {_http_date(rep.mtime)}\r\n"
                     f"Cache-Control: {self.factory.cache_control}\r\n"
                 )
                 self._close_handle(handle)
@@ -833,7 +968,7 @@ class StaticFileProtocol(Protocol):
                     status = 206
                     ranges = decision.ranges
                     common = (
-                        f"Last-Modified: {http_date(rep.mtime)}\r\nETag: {rep.etag}\r\n"
+                        f"Last-Modified: {_http_date(rep.mtime)}\r\nETag: {rep.etag}\r\n"
                         f"Cache-Control: {self.factory.cache_control}\r\nAccept-Ranges: bytes\r\n"
                     )
                     if len(ranges) == 1:
@@ -898,9 +1033,19 @@ class StaticFileProtocol(Protocol):
     def _pump(self) -> None:
         """
         Write body pieces until the transport pauses us, the body ends, or
-        this turn's share is used up (then continue next turn).
+        this turn's share is used up (then continue next turn).  A failure
+        here cannot become a 500 (the head is sent): log it and abort.
         """
         self._pump_call = None
+        try:
+            self._pump_pieces()
+        except Exception:
+            self.log.failure("netlab-http: error while sending a body to {client}", client=self._client)
+            self._end_body()
+            self._closing = True
+            self.transport.abortConnection()
+
+    def _pump_pieces(self) -> None:
         chunks = 0
         pieces = self._pieces
         while pieces and not self._write_paused and not self._closing:
@@ -955,8 +1100,6 @@ def quote_segment(segment: str) -> str:
     """
     Percent-encode one decoded path segment for a Location or href.
     """
-    from urllib.parse import quote
-
     return quote(segment, safe="!$&'()*+,;=:@-._~")
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from twisted.application.service import IService, MultiService
 from twisted.internet import protocol
@@ -51,7 +52,7 @@ class Options(usage.Options):
         ["shutdown-timeout", None, "10s", "On SIGTERM/SIGINT, wait this long for responses in flight."],
         ["file-cache-seconds", None, "1", "Reuse path lookups (and small files' bytes) this long; 0 disables."],
         ["access-log", None, None, "Combined Log Format access log: a FILE, or - for the twistd log."],
-        ["workers", None, 1, "Number of processes sharing the listening socket(s) (tcp: endpoints only).", int],
+        ["workers", None, 1, "Number of processes sharing the listening socket(s) (tcp:/unix: endpoints).", int],
     ]
 
     def __init__(self) -> None:
@@ -85,15 +86,21 @@ class Options(usage.Options):
             raise usage.UsageError("--workers must be from 1 to 64")
         if self["workers"] > 1:
             for description in self["listen"]:
-                if description.split(":", 1)[0] not in ("tcp", "tcp6"):
+                if description.split(":", 1)[0] not in ("tcp", "tcp6", "unix"):
                     raise usage.UsageError(
-                        f"--workers needs tcp: endpoints (got {description!r}); run one process per ssl:/unix: listener"
+                        f"--workers needs tcp:, tcp6: or unix: endpoints (got {description!r}); "
+                        "run one process per ssl: listener"
                     )
         access_log = self["access-log"]
         if access_log not in (None, "-"):
             folder = os.path.dirname(os.path.abspath(access_log))
             if not os.path.isdir(folder):
                 raise usage.UsageError(f"--access-log: folder {folder!r} does not exist")
+            if os.path.isdir(access_log):
+                raise usage.UsageError(f"--access-log: {access_log!r} is a folder")
+            target = access_log if os.path.exists(access_log) else folder
+            if not os.access(target, os.W_OK):
+                raise usage.UsageError(f"--access-log: cannot write to {target!r}")
 
 
 def factory_settings(config: Any) -> Dict[str, Any]:
@@ -158,20 +165,49 @@ class HTTPService(MultiService):
             if self._close_log is not None:
                 self._close_log()
             log.info("netlab-http stopped")
+            # twistd re-raises the SIGTERM/SIGINT that stopped it, so the
+            # exit status would say "killed"; a graceful stop is a normal
+            # end, so clear it and exit 0 (private attribute of the reactor).
+            if getattr(self.reactor, "_exitSignal", None) in (signal.SIGTERM, signal.SIGINT):
+                self.reactor._exitSignal = None
             return result
 
         return stopped.addCallback(drain).addBoth(close_log)
 
 
+class HTTPListeningService(StreamListeningService):
+    """
+    L{StreamListeningService} that also stops the process when listening
+    fails before the reactor runs (twistd starts services before
+    C{reactor.run()}, so the base class's C{reactor.stop()} raises
+    ReactorNotRunning there and the process would run on, listening
+    nowhere).
+    """
+
+    def __init__(self, description: str, factory: Any, reactor: Any = None) -> None:
+        StreamListeningService.__init__(self, "netlab-http", description, factory, reactor)
+
+    def startService(self) -> None:
+        StreamListeningService.startService(self)
+        assert self._listening is not None
+        self._listening.addErrback(self._stop_when_running)
+
+    def _stop_when_running(self, reason: Any) -> None:
+        reactor = default_reactor(self._reactor)
+        if not reactor.running:
+            reactor.callWhenRunning(reactor.stop)
+
+
 class _WorkerProcess(protocol.ProcessProtocol):
     """
     The parent's end of one worker: relays its output to our log and
-    knows when it ended.
+    tells C{on_end} when it ended.
     """
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, on_end: Any) -> None:
         self.number = number
         self.ended: Deferred = Deferred()
+        self._on_end = on_end
         self._partial = b""
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
@@ -181,54 +217,89 @@ class _WorkerProcess(protocol.ProcessProtocol):
             log.info("worker {number}: {line}", number=self.number, line=line.decode("utf-8", "replace"))
 
     def processEnded(self, reason: Any) -> None:
+        self._on_end(self, reason)
         self.ended.callback(None)
 
 
-class WorkerParentService(StreamListeningService):
+class WorkerParentService(HTTPListeningService):
     """
     Listen like L{StreamListeningService}, then start C{workers - 1} child
     processes that adopt the same listening socket, so the kernel spreads
     connections over all processes.  Children read their stdin from us:
     when we exit for any reason (even SIGKILL) it closes and they stop.
+    A child that dies while we run is restarted after
+    C{RESTART_DELAY} seconds, as nginx's master restarts its workers.
     """
 
+    RESTART_DELAY = 1.0
+
     def __init__(self, description: str, factory: Any, workers: int, settings: Dict[str, Any], reactor: Any = None) -> None:
-        StreamListeningService.__init__(self, "netlab-http", description, factory, reactor)
+        HTTPListeningService.__init__(self, description, factory, reactor)
         self.workers = workers
         self.settings = settings
-        self.children: List[_WorkerProcess] = []
-        self._transports: List[Any] = []
+        self.children: Dict[int, Tuple[_WorkerProcess, Any]] = {}
+        self._restarts: Dict[int, Any] = {}
+        self._stopping = False
+        self._payload = ""
 
     def startService(self) -> None:
-        StreamListeningService.startService(self)
+        HTTPListeningService.startService(self)
         assert self._listening is not None
-        self._listening.addCallback(self._spawn)
+        self._listening.addCallback(self._spawn_all)
 
-    def _spawn(self, port: Any) -> Any:
+    def _spawn_all(self, port: Any) -> Any:
         if port is None:
             return port
-        reactor = default_reactor(self._reactor)
-        family = socket.AF_INET6 if ":" in port.getHost().host else socket.AF_INET
-        payload = json.dumps({"settings": self.settings, "family": int(family)})
+        host = getattr(port.getHost(), "host", None)
+        if host is None:
+            family = socket.AF_UNIX
+        else:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._payload = json.dumps({"settings": self.settings, "family": int(family)})
         for number in range(1, self.workers):
-            child = _WorkerProcess(number)
-            transport = reactor.spawnProcess(
-                child,
-                sys.executable,
-                [sys.executable, "-m", "twisted_netlab.web.tap", payload],
-                env=dict(os.environ),
-                childFDs={0: "w", 1: "r", 2: "r", 3: port.fileno()},
-            )
-            self.children.append(child)
-            self._transports.append(transport)
+            self._spawn(number)
         log.info("netlab-http started {count} worker process(es)", count=self.workers - 1)
         return port
 
+    def _spawn(self, number: int) -> None:
+        self._restarts.pop(number, None)
+        if self._stopping or self.port is None:
+            return
+        child = _WorkerProcess(number, self._child_ended)
+        transport = default_reactor(self._reactor).spawnProcess(
+            child,
+            sys.executable,
+            [sys.executable, "-m", "twisted_netlab.web.tap", self._payload],
+            env=dict(os.environ),
+            childFDs={0: "w", 1: "r", 2: "r", 3: self.port.fileno()},
+        )
+        self.children[number] = (child, transport)
+
+    def _child_ended(self, child: _WorkerProcess, reason: Any) -> None:
+        if self.children.get(child.number, (None,))[0] is child:
+            del self.children[child.number]
+        if not self._stopping:
+            log.warn(
+                "netlab-http worker {number} ended unexpectedly ({reason}); restarting in {delay} s",
+                number=child.number,
+                reason=reason.getErrorMessage(),
+                delay=self.RESTART_DELAY,
+            )
+            self._restarts[child.number] = default_reactor(self._reactor).callLater(
+                self.RESTART_DELAY, self._spawn, child.number
+            )
+
     def stopService(self) -> Any:
+        self._stopping = True
+        for pending in self._restarts.values():
+            if pending.active():
+                pending.cancel()
+        self._restarts.clear()
+        children = list(self.children.values())
         stopped = maybeDeferred(StreamListeningService.stopService, self)
         reactor = default_reactor(self._reactor)
         grace = self.settings["shutdown_timeout"] + 5.0
-        for transport in self._transports:
+        for _, transport in children:
             try:
                 transport.closeStdin()  # the child's signal to stop gracefully
             except Exception:
@@ -240,7 +311,7 @@ class WorkerParentService(StreamListeningService):
             except Exception:
                 pass
 
-        timers = [reactor.callLater(grace, kill_late, t) for t in self._transports]
+        timers = [reactor.callLater(grace, kill_late, transport) for _, transport in children]
 
         def cancel(result: Any) -> Any:
             for timer in timers:
@@ -248,7 +319,7 @@ class WorkerParentService(StreamListeningService):
                     timer.cancel()
             return result
 
-        ended = DeferredList([stopped] + [child.ended for child in self.children])
+        ended = DeferredList([stopped] + [child.ended for child, _ in children])
         return ended.addBoth(cancel)
 
 
@@ -260,7 +331,7 @@ def makeService(config: Any) -> IService:
         if config["workers"] > 1:
             WorkerParentService(description, factory, config["workers"], settings).setServiceParent(service)
         else:
-            StreamListeningService("netlab-http", description, factory).setServiceParent(service)
+            HTTPListeningService(description, factory).setServiceParent(service)
     return service
 
 
@@ -284,10 +355,12 @@ def worker_main(payload: str) -> None:
     """
     from twisted.internet import reactor
     from twisted.internet.stdio import StandardIO
-    from twisted.logger import globalLogBeginner, textFileLogObserver
+    from twisted.logger import FileLogObserver, formatEvent, globalLogBeginner
 
     message = json.loads(payload)
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)], redirectStandardIO=False)
+    # The parent prefixes and timestamps our lines in its own log.
+    observer = FileLogObserver(sys.stdout, lambda event: (formatEvent(event) or "") + "\n")
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     service = HTTPService(message["settings"], reactor)
     factory = service.build_factory()
     port = reactor.adoptStreamPort(3, message["family"], factory)

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""
+Benchmark netlab-http against its peers, all in one run on this machine:
+
+1. wrk -t1 -c20 -d5s (keep-alive) on the same 2 KB file against
+   netlab-http (also with --workers 2, with --access-log FILE, and with
+   --file-cache-seconds 0), ``twistd web --path``,
+   ``python -m http.server`` and a bare 30-line Twisted responder
+   (benchmarks/bare_responder.py); each measured three times, interleaved, best
+   kept; printed with ratios.
+2. Server RSS while a deliberately slow reader downloads a 1 GB sparse
+   file (created in a temp folder, deleted after).
+3. Server RSS per connection with 10,000 idle keep-alive connections from
+   127.0.0.1 (the fd limit is raised for this process and the server).
+
+Usage: bash benchmarks/http.sh   (needs wrk; about 3 minutes)
+Everything listens on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.path.dirname(sys.executable)
+TWISTD = os.path.join(BIN, "twistd")
+CONNECTIONS = 10_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_listening(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early: {process.args}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not listen on {port}: {process.args}")
+
+
+def raise_fd_limit(limit: int = CONNECTIONS + 2000) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(limit, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+class Server:
+    def __init__(self, name: str, command: List[str], port: int) -> None:
+        self.name = name
+        self.port = port
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=raise_fd_limit, cwd="/"
+        )
+        wait_listening(port, self.process)
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def netlab(root: str, port: int, *extra: str) -> List[str]:
+    return [TWISTD, "-n", "--pidfile=", "--logfile=/dev/null", "netlab-http",
+            "--listen", f"tcp:{port}:interface=127.0.0.1", "--path", root, *extra]
+
+
+def wrk(port: int, path: str) -> float:
+    result = subprocess.run(
+        ["wrk", "-t1", "-c20", "-d5s", f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=60
+    )
+    found = re.search(r"Requests/sec:\s+([0-9.]+)", result.stdout)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", result.stdout)
+    if errors:
+        print(f"    (wrk on {port}: {errors.group(0)})")
+    return float(found.group(1)) if found else 0.0
+
+
+def throughput(root: str) -> Dict[str, float]:
+    builders = {
+        "netlab-http": lambda p: netlab(root, p),
+        "netlab-http --workers 2": lambda p: netlab(root, p, "--workers", "2"),
+        "netlab-http --access-log": lambda p: netlab(root, p, "--access-log", os.path.join(root, "access.log")),
+        "netlab-http, no file cache": lambda p: netlab(root, p, "--file-cache-seconds", "0"),
+        "twistd web --path": lambda p: [TWISTD, "-n", "--pidfile=", "--logfile=/dev/null", "web",
+                                        "--listen", f"tcp:{p}:interface=127.0.0.1", "--path", root],
+        "python -m http.server": lambda p: [sys.executable, "-m", "http.server", str(p), "--bind", "127.0.0.1",
+                                            "--directory", root],
+        "bare Twisted responder": lambda p: [sys.executable, os.path.join(HERE, "bare_responder.py"), str(p),
+                                             os.path.join(root, "file2k.txt")],
+    }
+    best: Dict[str, float] = {name: 0.0 for name in builders}
+    for round_number in (1, 2, 3):
+        for name, build in builders.items():
+            port = free_port()
+            server = Server(name, build(port), port)
+            try:
+                wrk(port, "/file2k.txt")  # warm up (caches, JIT-free but page cache)
+                rate = wrk(port, "/file2k.txt")
+            finally:
+                server.stop()
+            print(f"  round {round_number}: {name:28s} {rate:10.0f} req/s", flush=True)
+            best[name] = max(best[name], rate)
+    return best
+
+
+def slow_reader_rss(root: str) -> Dict[str, float]:
+    """
+    Download a 1 GB file at about 4 MB/s for 6 s; report server RSS.
+    """
+    big = os.path.join(root, "big.bin")
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)  # sparse: costs no disk
+    port = free_port()
+    server = Server("netlab-http", netlab(root, port), port)
+    try:
+        idle = server.rss_kib()
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: bench\r\n\r\n")
+        received = 0
+        peak = idle
+        start = time.monotonic()
+        while time.monotonic() - start < 6.0:
+            received += len(sock.recv(65536))
+            time.sleep(0.015)  # about 4 MB/s: far slower than the server
+            peak = max(peak, server.rss_kib())
+        sock.close()
+        return {"idle_kib": idle, "peak_kib": peak, "received_mb": received / 1e6}
+    finally:
+        server.stop()
+        os.unlink(big)
+
+
+def idle_connections_rss(root: str) -> Dict[str, float]:
+    """
+    Open CONNECTIONS keep-alive connections, one request each, then hold
+    them idle and compare the server's RSS with its RSS before.
+    """
+    raise_fd_limit()
+    port = free_port()
+    server = Server("netlab-http", netlab(root, port), port)
+    sockets: List[socket.socket] = []
+    try:
+        # Warm up once so the first request's imports are not counted.
+        warm = socket.create_connection(("127.0.0.1", port), timeout=10)
+        warm.sendall(b"GET /file2k.txt HTTP/1.1\r\nHost: bench\r\n\r\n")
+        warm.recv(65536)
+        warm.close()
+        time.sleep(0.5)
+        before = server.rss_kib()
+        request = b"GET /file2k.txt HTTP/1.1\r\nHost: bench\r\n\r\n"
+        for _ in range(CONNECTIONS):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(request)
+            data = b""
+            while not data.endswith(b"\r\n\r\n") and len(data) < 2048 + 300:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\r\n\r\n" in data and len(data.partition(b"\r\n\r\n")[2]) >= 2048:
+                    break
+            sockets.append(sock)
+        time.sleep(1.0)
+        after = server.rss_kib()
+        alive = 0
+        for sock in sockets[:: CONNECTIONS // 20]:
+            sock.sendall(request)
+            if sock.recv(65536).startswith(b"HTTP/1.1 200"):
+                alive += 1
+        return {"before_kib": before, "after_kib": after, "per_connection_bytes": (after - before) * 1024 / CONNECTIONS,
+                "sampled_alive": alive, "sampled": len(sockets[:: CONNECTIONS // 20])}
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed")
+    root = tempfile.mkdtemp(prefix="netlab-bench-")
+    try:
+        with open(os.path.join(root, "file2k.txt"), "wb") as f:
+            f.write((b"netlab benchmark payload. " * 80)[:2048])
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+        print("1. wrk -t1 -c20 -d5s, 2 KB file, keep-alive (best of 3 interleaved rounds)")
+        best = throughput(root)
+        web, bare = best["twistd web --path"], best["bare Twisted responder"]
+        print()
+        print(f"  {'server':28s} {'req/s':>10s} {'vs twistd web':>14s} {'vs bare':>8s}")
+        for name, rate in best.items():
+            print(f"  {name:28s} {rate:10.0f} {rate / web if web else 0:13.2f}x {rate / bare if bare else 0:7.2f}x")
+        print()
+        print("2. RSS while a slow reader (~4 MB/s) downloads a 1 GB file for 6 s")
+        slow = slow_reader_rss(root)
+        print(f"  idle {slow['idle_kib'] / 1024:.1f} MiB, peak {slow['peak_kib'] / 1024:.1f} MiB "
+              f"(+{(slow['peak_kib'] - slow['idle_kib']) / 1024:.1f} MiB), client read {slow['received_mb']:.0f} MB")
+        print()
+        print(f"3. {CONNECTIONS} idle keep-alive connections")
+        idle = idle_connections_rss(root)
+        print(f"  RSS {idle['before_kib'] / 1024:.1f} MiB -> {idle['after_kib'] / 1024:.1f} MiB: "
+              f"{idle['per_connection_bytes']:.0f} bytes per connection; "
+              f"{idle['sampled_alive']}/{idle['sampled']} sampled connections still answered")
+        print(f"load average {os.getloadavg()[0]:.2f} at end")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -77,7 +77,8 @@ class ReplyParserTests(SynchronousTestCase):
         """
         Lines that are not "<3 digits>[ -]text" are refused, not guessed at.
         """
-        for line in [b"", b"25", b"abc def", b"250x", b"150 bad class", b"650 bad", b"250 a\x00b", b"250 a\nb"]:
+        for line in [b"", b"25", b"abc def", b"250x", b"150 bad class", b"650 bad", b"250 a\x00b", b"250 a\nb",
+                     b"250 \x1b[2Jcleared", "250 \x9b31m".encode("utf-8")]:
             with self.assertRaises(PeerProtocolError, msg=line):
                 ReplyParser().feed_line(line)
 

@@ -169,6 +169,7 @@ class ConnectionLost(SMTPClientError):
 
 
 _REPLY_LINE = re.compile(rb"\A([2-5][0-9][0-9])([ -])?(.*)\Z", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _ENHANCED = re.compile(r"\A([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |\Z)")
 
 
@@ -237,7 +238,7 @@ class ReplyParser:
                 step, f"reply code changed from {self._code} to {code} inside a multi-line reply"
             )
         text = match.group(3).decode("utf-8", "replace")
-        if any(ord(c) < 32 and c != "\t" for c in text):
+        if _CONTROL.search(text):
             raise PeerProtocolError(step, f"control character in reply line {line[:80]!r}")
         self._code = code
         self._lines.append(text)
@@ -471,15 +472,17 @@ def frame_data(message: bytes) -> bytes:
     @raise LocalProtocolError: a line is longer than RFC 5321 allows.
     """
     normalized = normalize_crlf(message)
-    lines = normalized[:-2].split(CRLF)
-    out = []
-    for number, line in enumerate(lines, 1):
-        if len(line) > MAX_DATA_LINE_LENGTH:
-            raise LocalProtocolError(
-                f"message line {number} is {len(line)} bytes long; SMTP allows {MAX_DATA_LINE_LENGTH}"
-            )
-        out.append(b"." + line if line.startswith(b".") else line)
-    return CRLF.join(out) + CRLF + b"." + CRLF
+    lines = normalized.split(CRLF)
+    longest = max(lines, key=len)
+    if len(longest) > MAX_DATA_LINE_LENGTH:
+        number = lines.index(longest) + 1
+        raise LocalProtocolError(
+            f"message line {number} is {len(longest)} bytes long; SMTP allows {MAX_DATA_LINE_LENGTH}"
+        )
+    stuffed = normalized.replace(CRLF + b".", CRLF + b"..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed + b"." + CRLF
 
 
 # ---------------------------------------------------------------- messages

@@ -221,6 +221,9 @@ class SMTPClientProtocol(LineReceiver):
     # -- timeouts (every reply has one; the clock is injected)
 
     def _arm_timer(self) -> None:
+        if self._timer is not None and self._timer.active() and self._timer.func == self._timed_out:
+            self._timer.reset(self.timeout_seconds)
+            return
         self._cancel_timer()
         self._timer = self.clock.callLater(self.timeout_seconds, self._timed_out)
 

@@ -168,3 +168,35 @@ class AiosmtpdTests(TestCase):
             self.assertEqual(stored[1]["content"], b"Subject: 1\r\n\r\nbody 1\r\n")
 
         return d.addCallback(check)
+
+
+class ImplicitTLSTests(TestCase):
+    def test_implicit_tls_with_auth(self):
+        """
+        --tls implicit talks TLS from the first byte (the port 465 way),
+        verifies the certificate and authenticates with AUTH LOGIN.
+        """
+        folder = self.mktemp()
+        ca, certificate, key = make_ca_and_server_certificate(folder)
+        peer = AiosmtpdPeer(
+            certificate, key, users={"alice": PASSWORD}, strict=False, implicit_tls=True,
+            # aiosmtpd only counts STARTTLS as TLS; this socket is TLS throughout.
+            auth_required=True, auth_require_tls=False,
+        ).start()
+        self.addCleanup(peer.stop)
+        command = [
+            executable("netlab"), "mail", "-v", "--tls", "implicit", "--server", "127.0.0.1",
+            "--port", str(peer.port), "--cafile", ca, "--user", "alice", "--auth", "login",
+            "--from", "alice@example.com", "--to", "bob@example.com", "--body", "over TLS",
+        ]
+        result = subprocess.run(
+            command, capture_output=True, timeout=60, env=child_env({"NETLAB_MAIL_PASSWORD": PASSWORD}),
+            stdin=subprocess.DEVNULL,
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn(b"implicit TLS", result.stdout)
+        self.assertIn(b"-> AUTH LOGIN", result.stdout)
+        self.assertNotIn(b"STARTTLS", result.stdout)
+        [stored] = peer.handler.envelopes
+        self.assertTrue(stored["tls"])
+        self.assertIn(b"over TLS", stored["content"])

@@ -120,6 +120,17 @@ class OptionsTests(SynchronousTestCase):
         options = parse(*BASIC, stdin=b"ignored", tty=True)
         self.assertNotIn(b"ignored", options["message"])
 
+    def test_overlong_line_refused_before_connecting(self):
+        """
+        A --raw message with a line longer than SMTP allows is a usage error.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"Subject: long\n\n" + b"x" * 1200 + b"\n")
+        with self.assertRaises(usage.UsageError) as caught:
+            parse(*BASIC, "--raw", path)
+        self.assertIn("line 3 is 1200 bytes", str(caught.exception))
+
     def test_raw_message(self):
         """
         --raw sends the file as it is.

@@ -720,6 +720,24 @@ class SendmailTests(SynchronousTestCase):
                 error = self.failureResultOf(d, SMTPReplyError).value
                 self.assertEqual(error.result.refused[0].reply.code, 550)
 
+    def test_email_message_accepted(self):
+        """
+        sendmail() also takes an email.message.EmailMessage and sends it
+        with CRLF line ends; anything else is a TypeError.
+        """
+        from email.message import EmailMessage
+
+        built = EmailMessage()
+        built["Subject"] = "object"
+        built.set_content("hello\n")
+        reactor = MemoryReactorClock()
+        sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], built, tls=TLSMode.NONE)
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        self.assertIn(b"Subject: object\r\n", protocol._wrappedProtocol.messages[0].data)
+        with self.assertRaises(TypeError):
+            sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], "text", tls=TLSMode.NONE)
+
     def test_implicit_tls_default_port(self):
         """
         --tls implicit defaults to port 465 and wraps the connection in TLS.

@@ -37,6 +37,7 @@ from twisted_netlab.mail._core import (
     SMTPClientError,
     TLSMode,
     build_message,
+    frame_data,
     make_message_id,
 )
 
@@ -187,6 +188,10 @@ class Options(usage.Options):
             raise usage.UsageError(str(error))
         self["password_value"] = self._password_from_file_or_environment()
         self["message"] = self._message_bytes()
+        try:
+            frame_data(self["message"])
+        except LocalProtocolError as error:
+            raise usage.UsageError(f"cannot send this message: {error}")
 
     def _password_from_file_or_environment(self) -> Optional[str]:
         if self["password-file"] is not None:

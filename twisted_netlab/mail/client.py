@@ -9,8 +9,10 @@ L{sendmail} and L{send_messages} are the Deferred-returning library API.
 from __future__ import annotations
 
 import dataclasses
+import email.message
+import email.policy
 import ipaddress
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from twisted.internet import defer
 from twisted.internet.endpoints import (
@@ -441,7 +443,7 @@ def sendmail(
     host: str,
     sender: str,
     recipients: Sequence[str],
-    message: bytes,
+    message: Union[bytes, email.message.Message],
     port: Optional[int] = None,
     utf8: bool = False,
     **options: Any,
@@ -453,6 +455,10 @@ def sendmail(
     step that went wrong otherwise (its C{result} holds the per-recipient
     replies).  C{options} are those of L{send_messages}.
     """
+    if isinstance(message, email.message.Message):
+        message = message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+    if not isinstance(message, bytes):
+        raise TypeError(f"message must be bytes or an email.message.Message, not {type(message).__name__}")
     envelope = Envelope(sender, tuple(recipients), message, utf8=utf8)
 
     def one(results: List[MessageResult]) -> MessageResult:

@@ -264,6 +264,17 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertEqual(code, 3)
         self.assertIn("127.0.0.1 port 2526", err)
 
+    def test_bad_cafile_is_a_usage_error(self):
+        """
+        A --cafile without a certificate in it is reported, not a traceback.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("not a certificate\n")
+        code, _, err, _ = run(self, BASIC + ("--cafile", path, "--body", "x"))
+        self.assertEqual(code, 2)
+        self.assertIn("no PEM certificate", err)
+
     def test_verbose_transcript(self):
         """
         -v prints the dialogue swaks-style on stdout.

@@ -182,6 +182,17 @@ class GreetingAndEhloTests(SynchronousTestCase):
         self.assertIsInstance(session.error(), PeerProtocolError)
         self.assertTrue(session.transport.aborted)
 
+    def test_terminal_escapes_never_reach_the_transcript(self):
+        """
+        A reply carrying an ANSI escape is refused, and the transcript shows
+        it escaped rather than passing it to the terminal.
+        """
+        session = Session()
+        session.server(b"220 hi \x1b[2J\r\n")
+        self.assertIsInstance(session.error(), PeerProtocolError)
+        self.assertIn("<- 220 hi \\x1b[2J", session.transcript)
+        self.assertFalse(any("\x1b" in line for line in session.transcript))
+
     def test_overlong_reply_line_aborts(self):
         """
         A reply line longer than the limit is refused instead of buffered.

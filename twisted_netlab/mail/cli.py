@@ -302,7 +302,11 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
                 "netlab mail: WARNING: --insecure: the server certificate is NOT verified; "
                 "anyone on the path can read and change this session, including the password\n"
             )
-        tls_options = client_tls_options(options["server"], options["cafile"], options["insecure"])
+        try:
+            tls_options = client_tls_options(options["server"], options["cafile"], options["insecure"])
+        except Exception as error:  # unreadable or malformed PEM, bad name
+            err.write(f"netlab mail: error: --cafile {options['cafile']}: {error}\n")
+            return EXIT_USAGE
     recipients = options["recipients"]
     sender: Mailbox = options["sender"]
     addresses = tuple(m.address for m in recipients["to"] + recipients["cc"] + recipients["bcc"])

@@ -12,6 +12,7 @@ import dataclasses
 import email.message
 import email.policy
 import ipaddress
+import re
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 from twisted.internet import defer
@@ -122,7 +123,7 @@ class SMTPClientProtocol(LineReceiver):
 
     def lineReceived(self, line: bytes) -> None:
         assert self.dialogue is not None
-        self._show("<- " + line.decode("utf-8", "replace"))
+        self._show("<- " + printable(line))
         self._carry_out(self.dialogue.receive_line(line))
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -258,6 +259,18 @@ class SMTPClientProtocol(LineReceiver):
             self._show(" > " + line.decode("utf-8", "replace"))
         if len(lines) > TRANSCRIPT_DATA_LINES:
             self._show(f" > [... {len(lines) - TRANSCRIPT_DATA_LINES} more lines, {len(data)} bytes in all]")
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(line: bytes) -> str:
+    """
+    A received line as transcript text: control characters (which could
+    drive the user's terminal) are shown escaped, never written raw.
+    """
+    text = line.decode("utf-8", "replace")
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def _tls_summary(transport: Any) -> str:
@@ -413,7 +426,8 @@ def send_messages(
         if tls is TLSMode.IMPLICIT:
             endpoint = wrapClientTLS(tls_options, endpoint)
     if transcript is not None:
-        transcript(f"=== trying {host}:{port} ({'implicit TLS' if tls is TLSMode.IMPLICIT else 'plain TCP'})")
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        transcript(f"=== trying {where} ({'implicit TLS' if tls is TLSMode.IMPLICIT else 'plain TCP'})")
     connecting = endpoint.connect(_OneShotFactory(protocol))
 
     def connect_failed(reason: Failure) -> Failure:

@@ -201,3 +201,28 @@ class ImplicitTLSTests(TestCase):
         # (aiosmtpd marks only STARTTLS sessions as TLS in its session data.)
         [stored] = peer.handler.envelopes
         self.assertIn(b"over TLS", stored["content"])
+
+
+class NoSTARTTLSTests(TestCase):
+    def test_required_tls_aborts_before_mail(self):
+        """
+        Against an aiosmtpd without STARTTLS, the default --tls required
+        stops before AUTH or MAIL (exit 5) and nothing is delivered;
+        --tls opportunistic then delivers in plaintext.
+        """
+        peer = AiosmtpdPeer(strict=False).start()
+        self.addCleanup(peer.stop)
+        base = [
+            executable("netlab"), "mail", "-v", "--server", "127.0.0.1", "--port", str(peer.port),
+            "--from", "alice@example.com", "--to", "bob@example.com", "--body", "x", "--timeout", "20s",
+        ]
+        refused = subprocess.run(base, capture_output=True, timeout=60, env=child_env(), stdin=subprocess.DEVNULL)
+        self.assertEqual(refused.returncode, 5, refused.stderr)
+        self.assertIn(b"does not offer STARTTLS", refused.stderr)
+        self.assertNotIn(b"MAIL FROM", refused.stdout)
+        self.assertEqual(peer.handler.envelopes, [])
+        allowed = subprocess.run(
+            base + ["--tls", "opportunistic"], capture_output=True, timeout=60, env=child_env(), stdin=subprocess.DEVNULL
+        )
+        self.assertEqual(allowed.returncode, 0, allowed.stderr)
+        self.assertEqual(len(peer.handler.envelopes), 1)

@@ -594,6 +594,19 @@ class TimeoutTests(SynchronousTestCase):
         self.assertEqual((error.step, error.phase), (Step.MESSAGE, Phase.MESSAGE))
         self.assertEqual(error.results[0].accepted, ())
 
+    def test_big_message_gets_upload_time(self):
+        """
+        The wait for the reply to the final dot grows with the message size
+        (one second per 64 KiB), so a slow upload is not a dead server.
+        """
+        # About 330 KB: five seconds of upload allowance on top of the timeout.
+        session = Session([message(b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 330)], timeout=5)
+        session.server(b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+        session.clock.advance(9)
+        self.assertEqual(session.failures, [])
+        session.clock.advance(2)
+        self.assertEqual(session.error().step, Step.MESSAGE)
+
     def test_no_timer_left_after_quit(self):
         """
         Once QUIT is answered no call is left pending on the clock.

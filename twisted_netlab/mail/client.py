@@ -52,6 +52,10 @@ from twisted_netlab.mail._core import (
 Transcript = Callable[[str], None]
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+#: After the data is handed to the transport, the reply to the final dot may
+#: take as long as the upload: the timeout grows by one second for every
+#: this many bytes (a slow link must not look like a dead server).
+SLOWEST_UPLOAD_BYTES_PER_SECOND = 64 * 1024
 #: How many lines of a message the transcript shows before summarising.
 TRANSCRIPT_DATA_LINES = 40
 
@@ -108,6 +112,7 @@ class SMTPClientProtocol(LineReceiver):
         self.dialogue: Optional[ClientDialogue] = None
         self.finished: defer.Deferred = defer.Deferred(self._cancel)
         self._timer: Any = None
+        self._timer_seconds = timeout_seconds
         self._closed = False
         self._outcome: Any = None
 
@@ -173,6 +178,7 @@ class SMTPClientProtocol(LineReceiver):
     def _carry_out(self, events: List[Any]) -> None:
         assert self.dialogue is not None
         progressed = False
+        upload_seconds = 0.0
         for event in events:
             if isinstance(event, SendLine):
                 self._show("-> " + event.display)
@@ -181,6 +187,7 @@ class SMTPClientProtocol(LineReceiver):
             elif isinstance(event, SendData):
                 self._show_data(event.data)
                 self.transport.write(event.data)
+                upload_seconds = len(event.data) / SLOWEST_UPLOAD_BYTES_PER_SECOND
                 progressed = True
             elif isinstance(event, ReplyReceived):
                 progressed = True
@@ -207,7 +214,7 @@ class SMTPClientProtocol(LineReceiver):
                 self._outcome = Failure(error)
                 self._finish_when_closed()
         if progressed and self.dialogue.awaiting_reply:
-            self._arm_timer()
+            self._arm_timer(self.timeout_seconds + upload_seconds)
 
     def _start_tls(self) -> None:
         assert self.dialogue is not None
@@ -223,12 +230,13 @@ class SMTPClientProtocol(LineReceiver):
 
     # -- timeouts (every reply has one; the clock is injected)
 
-    def _arm_timer(self) -> None:
+    def _arm_timer(self, seconds: Optional[float] = None) -> None:
+        self._timer_seconds = self.timeout_seconds if seconds is None else seconds
         if self._timer is not None and self._timer.active() and self._timer.func == self._timed_out:
-            self._timer.reset(self.timeout_seconds)
+            self._timer.reset(self._timer_seconds)
             return
         self._cancel_timer()
-        self._timer = self.clock.callLater(self.timeout_seconds, self._timed_out)
+        self._timer = self.clock.callLater(self._timer_seconds, self._timed_out)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None and self._timer.active():
@@ -238,7 +246,7 @@ class SMTPClientProtocol(LineReceiver):
     def _timed_out(self) -> None:
         self._timer = None
         assert self.dialogue is not None
-        self._carry_out(self.dialogue.timed_out(self.timeout_seconds))
+        self._carry_out(self.dialogue.timed_out(self._timer_seconds))
 
     def _cancel(self, _: defer.Deferred) -> None:
         self._cancel_timer()

@@ -796,3 +796,20 @@ class CloseTests(SynchronousTestCase):
         clock.advance(5)
         [result] = self.successResultOf(protocol.finished)
         self.assertTrue(result.delivered)
+
+
+class FailureTextTests(SynchronousTestCase):
+    def test_openssl_errors_made_readable(self):
+        """
+        An OpenSSL error list becomes its reasons, with the --cafile hint
+        for an untrusted certificate.
+        """
+        from OpenSSL import SSL
+
+        from twisted_netlab.mail.client import _failure_text
+
+        reason = Failure(SSL.Error([("SSL routines", "", "certificate verify failed")]))
+        text = _failure_text(reason)
+        self.assertTrue(text.startswith("certificate verify failed"), text)
+        self.assertIn("--cafile", text)
+        self.assertEqual(_failure_text(Failure(ConnectionDone("bye"))), "Connection was closed cleanly: bye.")

@@ -286,6 +286,17 @@ class MessageTests(SynchronousTestCase):
         with self.assertRaises(LocalProtocolError):
             self.build(subject="hi\r\nBcc: everyone@example.com")
 
+    def test_extra_headers_cannot_replace_built_ones(self):
+        """
+        Extra headers may not repeat or override what the builder writes
+        (a second Subject, a Content-Type breaking the MIME structure).
+        """
+        for name in ["Subject", "content-type", "Bcc", "MIME-Version"]:
+            with self.assertRaises(LocalProtocolError, msg=name):
+                self.build(extra_headers=[(name, "x")])
+        data = self.build(extra_headers=[("X-Lab", "3")])
+        self.assertIn(b"\r\nX-Lab: 3\r\n", data)
+
     def test_utf8_addresses_make_utf8_message(self):
         """
         A non-ASCII address makes an RFC 6532 message (UTF-8 headers).

@@ -506,6 +506,12 @@ class Attachment:
         return maintype, subtype
 
 
+#: Headers build_message() writes itself; extra headers may not repeat them.
+_BUILT_HEADERS = frozenset(
+    ["from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version"]
+)
+
+
 def make_message_id(token: bytes, domain: str) -> str:
     """
     A Message-ID from caller-supplied randomness (the core has none).
@@ -539,6 +545,10 @@ def build_message(
         check_header_text(f"header {name}", value)
         if not re.fullmatch(r"[!-9;-~]+", name):
             raise LocalProtocolError(f"invalid header name {name!r}")
+        if name.lower() in _BUILT_HEADERS or name.lower().startswith("content-"):
+            raise LocalProtocolError(
+                f"header {name} is set by the message builder (use the matching option instead)"
+            )
     utf8 = not all(m.ascii for m in [sender, *to, *cc])
     policy = email_policy.SMTPUTF8 if utf8 else email_policy.SMTP
     message = EmailMessage(policy=policy)
@@ -552,7 +562,10 @@ def build_message(
     if message_id:
         message["Message-ID"] = message_id
     for name, value in extra_headers:
-        message[name] = value
+        try:
+            message[name] = value
+        except ValueError as error:  # e.g. a second header that may appear once
+            raise LocalProtocolError(f"header {name}: {error}")
     normalized_body = body.replace("\r\n", "\n").replace("\r", "\n")
     if normalized_body and not normalized_body.endswith("\n"):
         normalized_body += "\n"

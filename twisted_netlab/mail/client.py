@@ -264,7 +264,7 @@ class SMTPClientProtocol(LineReceiver):
             return
         lines = data.split(b"\r\n")[:-1]
         for line in lines[:TRANSCRIPT_DATA_LINES]:
-            self._show(" > " + line.decode("utf-8", "replace"))
+            self._show(" > " + printable(line))
         if len(lines) > TRANSCRIPT_DATA_LINES:
             self._show(f" > [... {len(lines) - TRANSCRIPT_DATA_LINES} more lines, {len(data)} bytes in all]")
 

@@ -12,6 +12,8 @@ import email.policy
 import subprocess
 import sys
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.mail._core import (
@@ -198,6 +200,24 @@ class FramingTests(SynchronousTestCase):
         self.assertEqual(frame_data(b".a\n..b\nc.\n"), b"..a\r\n...b\r\nc.\r\n.\r\n")
         self.assertEqual(frame_data(b"x\n.\nMAIL FROM:<e>\n"), b"x\r\n..\r\nMAIL FROM:<e>\r\n.\r\n")
         self.assertNotIn(b"\r\n.\r\n", frame_data(b"x\r.\ry")[:-3])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=300).map(lambda b: b.replace(b"x", b".").replace(b"y", b"\r").replace(b"z", b"\n")))
+    def test_framing_properties(self, message):
+        """
+        For any bytes: the framed data has no bare CR or LF, ends the data
+        only at its very end, and a server's unstuffing gives back exactly
+        the CRLF-normalised message.
+        """
+        framed = frame_data(message)
+        self.assertNotIn(b"\r", framed.replace(b"\r\n", b""))
+        self.assertNotIn(b"\n", framed.replace(b"\r\n", b""))
+        body, end = framed[:-3], framed[-3:]
+        self.assertEqual(end, b".\r\n")
+        lines = body.split(b"\r\n")[:-1]
+        self.assertNotIn(b".", lines)  # no early terminator
+        unstuffed = b"".join((line[1:] if line.startswith(b".") else line) + b"\r\n" for line in lines)
+        self.assertEqual(unstuffed, normalize_crlf(message))
 
     def test_overlong_line_refused(self):
         """

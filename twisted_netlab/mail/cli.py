@@ -12,6 +12,7 @@ Exit codes (also in README):
   6 AUTH: refused, not offered, or no mechanism in common
   7 envelope: MAIL FROM or every RCPT TO refused; SIZE, 8BITMIME or SMTPUTF8 missing
   8 message refused at DATA or after the final dot
+  70 internal error (a bug; the traceback is printed)
 A timeout or a protocol violation gets the code of the step it happened in.
 """
 
@@ -45,6 +46,7 @@ PASSWORD_ENVIRONMENT_VARIABLE = "NETLAB_MAIL_PASSWORD"
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE
 
 #: Bound what we read from files and stdin into memory.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -340,8 +342,9 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
     def failed(reason: Failure) -> int:
         error = reason.value
         if not isinstance(error, SMTPClientError):
-            err.write(f"netlab mail: error: {reason.getErrorMessage()}\n")
-            return 1
+            # Not an SMTP outcome: a bug.  Say so instead of a misleading code.
+            err.write(f"netlab mail: internal error: {reason.getTraceback()}\n")
+            return EXIT_INTERNAL
         result = error.result
         if result is not None and any(r.reply is not None for r in result.recipients):
             for recipient in result.recipients:

@@ -16,6 +16,9 @@ from twisted.python import usage
 #: tap module lands.
 FAMILIES: List[Tuple[str, List[str]]] = [
     ("twisted_netlab.web.tap", []),
+    # Maildir and generated certificate under $XDG_DATA_HOME/netlab/mailsink
+    # (or ~/.local/share/netlab/mailsink): no files needed beforehand.
+    ("twisted_netlab.mail.tap", ["--listen", "tcp:2525:interface=127.0.0.1", "--status", "tcp:8025:interface=127.0.0.1"]),
 ]
 
 

@@ -299,6 +299,14 @@ class MessageTests(SynchronousTestCase):
         self.assertEqual(parts["notes.txt"].get_content_type(), "text/plain")
         self.assertEqual(parts["blob.unknownext"].get_content_type(), "application/octet-stream")
 
+    def test_deterministic(self):
+        """
+        The same inputs give the same bytes: the core uses no hidden clock or
+        randomness (the MIME boundary is a hash of the parts).
+        """
+        self.assertEqual(self.build(), self.build())
+        self.assertIn(b'boundary="=_netlab_', self.build())
+
     def test_subject_injection_refused(self):
         """
         A subject with a line break could add headers: refused.

@@ -579,6 +579,14 @@ def build_message(
         message.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    if message.is_multipart():
+        # The email package would pick a boundary with the global random
+        # module; a hash of the parts is deterministic and cannot occur in
+        # them (finding content containing its own hash is a preimage attack).
+        digest = hashlib.sha256()
+        for part in message.iter_parts():
+            digest.update(part.as_bytes())
+        message.set_boundary("=_netlab_" + digest.hexdigest()[:40])
     return normalize_crlf(message.as_bytes())
 
 

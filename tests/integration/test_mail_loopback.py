@@ -371,3 +371,23 @@ class MailsinkTests(TestCase):
             self.assertEqual(result.returncode, code, result.stdout + result.stderr)
             self.assertIn(quoted.encode(), result.stderr)
             self.assertEqual(self.stored(data_dir), [])
+
+    def test_smtputf8_used_or_clearly_refused(self):
+        """
+        A non-ASCII recipient goes out with SMTPUTF8 when the sink offers it
+        (the stored message has the UTF-8 header); against a sink started
+        with --no-smtputf8 the client stops before MAIL with exit 7 naming
+        SMTPUTF8.
+        """
+        port, data_dir = self.start_sink()
+        result = self.netlab_mail(port, data_dir, "--to", "jürgen@example.de", "--body", "Grüße")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("SMTPUTF8".encode(), result.stdout)
+        [stored] = self.stored(data_dir)
+        self.assertIn("To: jürgen@example.de\r\n".encode("utf-8"), stored)
+        port, data_dir = self.start_sink("--no-smtputf8")
+        result = self.netlab_mail(port, data_dir, "--to", "jürgen@example.de", "--body", "x")
+        self.assertEqual(result.returncode, 7, result.stdout + result.stderr)
+        self.assertIn(b"does not offer SMTPUTF8", result.stderr)
+        self.assertNotIn(b"MAIL FROM", result.stdout)
+        self.assertEqual(self.stored(data_dir), [])

@@ -813,3 +813,17 @@ class FailureTextTests(SynchronousTestCase):
         self.assertTrue(text.startswith("certificate verify failed"), text)
         self.assertIn("--cafile", text)
         self.assertEqual(_failure_text(Failure(ConnectionDone("bye"))), "Connection was closed cleanly: bye.")
+
+
+class PublicAPITests(SynchronousTestCase):
+    def test_every_exported_name_resolves(self):
+        """
+        Every name in twisted_netlab.mail.__all__ can be imported from the
+        package (the exports are lazy, so a typo would only show at use).
+        """
+        import twisted_netlab.mail as package
+
+        for name in package.__all__:
+            self.assertIsNotNone(getattr(package, name), name)
+        with self.assertRaises(AttributeError):
+            package.no_such_name

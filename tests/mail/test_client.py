@@ -516,6 +516,39 @@ class TransactionTests(SynchronousTestCase):
         self.assertFalse(first.delivered)
         self.assertTrue(second.delivered)
 
+    def test_pipelined_rset_rides_with_the_next_envelope(self):
+        """
+        With PIPELINING, RSET goes in the same flight as the next MAIL, RCPT
+        and DATA (RFC 2920 3.1): one round trip fewer per message.
+        """
+        session = Session([message(recipients=("a@x.test",)), message(recipients=("b@x.test",))])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n354 go\r\n")
+        written = session.server(b"250 queued\r\n")
+        self.assertEqual(
+            written, b"RSET\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+        )
+        self.assertEqual(session.server(b"250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[first, second]] = session.results
+        self.assertEqual((first.accepted, second.accepted), (("a@x.test",), ("b@x.test",)))
+
+    def test_refused_rset_ends_the_session(self):
+        """
+        If the server refuses RSET, no further message is started (it could
+        be mixed with the previous envelope); the error names RSET.
+        """
+        session = Session([message(), message()])
+        session.to_mail()
+        session.server(b"250 ok\r\n250 ok\r\n354 go\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"RSET\r\n")
+        self.assertEqual(session.server(b"554 no\r\n"), b"QUIT\r\n")
+        error = session.error()
+        self.assertEqual(error.step, Step.RSET)
+        self.assertEqual(len(error.results), 1)
+
     def test_smtputf8_needed_but_missing(self):
         """
         A non-ASCII address against a server without SMTPUTF8: clear error,

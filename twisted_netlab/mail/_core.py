@@ -730,7 +730,6 @@ class State(enum.Enum):
     AWAITING_AUTH_REPLY = enum.auto()
     AWAITING_TRANSACTION_REPLY = enum.auto()
     AWAITING_MESSAGE_REPLY = enum.auto()
-    AWAITING_RSET_REPLY = enum.auto()
     AWAITING_QUIT_REPLY = enum.auto()
     DONE = enum.auto()
 
@@ -831,7 +830,6 @@ class ClientDialogue:
             State.AWAITING_AUTH_REPLY: self._on_auth,
             State.AWAITING_TRANSACTION_REPLY: self._on_transaction,
             State.AWAITING_MESSAGE_REPLY: self._on_message_reply,
-            State.AWAITING_RSET_REPLY: self._on_rset,
             State.AWAITING_QUIT_REPLY: self._on_quit,
         }
 
@@ -1034,20 +1032,25 @@ class ClientDialogue:
 
     # -- transactions
 
-    def _next_message(self) -> List[Event]:
+    def _next_message(self, reset_first: bool = False) -> List[Event]:
+        """
+        Start the next message that can be sent, with RSET first when a
+        transaction came before it (RFC 5321 4.1.1.5); QUIT when none is left.
+        """
         while self._messages:
             envelope = self._messages.popleft()
-            events = self._start_transaction(envelope)
+            events = self._start_transaction(envelope, reset_first)
             if events is not None:
                 return events
         self.state, self._step = State.AWAITING_QUIT_REPLY, Step.QUIT
         return [self._line("QUIT")]
 
-    def _start_transaction(self, envelope: Envelope) -> Optional[List[Event]]:
+    def _start_transaction(self, envelope: Envelope, reset_first: bool = False) -> Optional[List[Event]]:
         """
-        Queue MAIL, RCPT..., DATA; with PIPELINING send them in one flight
-        (RFC 2920), else one at a time.  Returns L{None} when the message was
-        refused locally (it is recorded as a result) without a command sent.
+        Queue [RSET,] MAIL, RCPT..., DATA; with PIPELINING send them in one
+        flight (RFC 2920 3.1 allows RSET in it), else one at a time.  Returns
+        L{None} when the message was refused locally (it is recorded as a
+        result) without a command sent.
         """
         capabilities = self.capabilities or Capabilities()
         self._current = envelope
@@ -1095,6 +1098,8 @@ class ClientDialogue:
         for recipient in envelope.recipients:
             self._queued.append((Step.RCPT, self._line(f"RCPT TO:<{recipient}>")))
         self._queued.append((Step.DATA, self._line("DATA")))
+        if reset_first:
+            self._queued.appendleft((Step.RSET, self._line("RSET")))
         self._pending = deque()
         self.state = State.AWAITING_TRANSACTION_REPLY
         if capabilities.pipelining:
@@ -1121,7 +1126,13 @@ class ClientDialogue:
     def _on_transaction(self, reply: Reply) -> List[Event]:
         step, index = self._pending.popleft()
         assert self._current is not None
-        if step is Step.MAIL:
+        if step is Step.RSET:
+            if reply.code != 250:
+                # The server would not forget the last transaction: going on
+                # could mix two messages.  This message was not started.
+                self._current = None
+                return self._fail(SMTPReplyError(Step.RSET, reply, "server refused RSET"))
+        elif step is Step.MAIL:
             self._mail_ok = 200 <= reply.code < 300
             if not self._mail_ok:
                 self._message_error = SMTPReplyError(Step.MAIL, reply, "server refused the sender")
@@ -1167,13 +1178,9 @@ class ClientDialogue:
 
     def _end_transaction(self, final: Optional[Reply] = None) -> List[Event]:
         events: List[Event] = [self._finish_message(self._message_error, final)]
-        if self._messages:
-            # RSET between transactions: the server forgets whatever is
-            # left of the previous envelope (RFC 5321 4.1.1.5).
-            self.state, self._step = State.AWAITING_RSET_REPLY, Step.RSET
-            return events + [self._line("RSET")]
-        self.state, self._step = State.AWAITING_QUIT_REPLY, Step.QUIT
-        return events + [self._line("QUIT")]
+        # RSET between transactions: the server forgets whatever is left of
+        # the previous envelope (RFC 5321 4.1.1.5).
+        return events + self._next_message(reset_first=True)
 
     def _finish_message(
         self, error: Optional[SMTPClientError], final: Optional[Reply] = None
@@ -1189,11 +1196,6 @@ class ClientDialogue:
         self.results.append(result)
         self._current = None
         return MessageFinished(result)
-
-    def _on_rset(self, reply: Reply) -> List[Event]:
-        if reply.code != 250:
-            return self._fail(SMTPReplyError(Step.RSET, reply, "server refused RSET"))
-        return self._next_message()
 
     def _on_quit(self, reply: Reply) -> List[Event]:
         self.state = State.DONE

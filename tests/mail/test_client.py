@@ -11,6 +11,8 @@ import base64
 from typing import List, Optional, Sequence
 
 from twisted.internet.error import ConnectionDone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -860,3 +862,41 @@ class PublicAPITests(SynchronousTestCase):
             self.assertIsNotNone(getattr(package, name), name)
         with self.assertRaises(AttributeError):
             package.no_such_name
+
+
+class RobustnessTests(SynchronousTestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.sampled_from(
+                    [b"220 hi\r\n", b"250 ok\r\n", b"250-mx\r\n", b"250 PIPELINING\r\n", b"250 STARTTLS\r\n",
+                     b"354 go\r\n", b"334 VXNlcm5hbWU6\r\n", b"235 ok\r\n", b"421 bye\r\n", b"550 no\r\n",
+                     b"221 bye\r\n", b"\r\n", b"\n", b"2", b"99 x\r\n"]
+                ),
+                st.binary(max_size=40),
+            ),
+            max_size=25,
+        ),
+        st.sampled_from(list(TLSMode)),
+    )
+    def test_any_server_bytes_end_in_a_result_or_an_smtp_error(self, chunks, tls):
+        """
+        Whatever a server sends, in whatever pieces, the client never raises:
+        it carries on, or ends with results, or with an SMTPClientError.
+        """
+        from twisted_netlab.mail import SMTPClientError
+
+        session = Session(
+            [message(recipients=("a@x.test", "b@x.test")), message()],
+            tls=tls,
+            credentials=Credentials("u", "p") if tls is TLSMode.IMPLICIT else None,
+        )
+        for chunk in chunks:
+            session.protocol.dataReceived(chunk)
+            if session.transport.disconnecting:
+                break
+        session.clock.advance(60)
+        self.assertEqual(len(session.results) + len(session.failures), 1)
+        for failure in session.failures:
+            self.assertIsInstance(failure.value, SMTPClientError)

@@ -314,6 +314,16 @@ class MessageTests(SynchronousTestCase):
         with self.assertRaises(LocalProtocolError):
             self.build(subject="hi\r\nBcc: everyone@example.com")
 
+    def test_display_names_round_trip(self):
+        """
+        Display names with specials, backslashes or non-ASCII come back
+        unchanged from the parsed From header.
+        """
+        for name in ["Ann Lee", "Lee, Ann", "Ærø Ünïcode", "back\\slash", "Dr. X (lab)"]:
+            data = build_message(Mailbox("a@b.test", name), [Mailbox("x@y.test")])
+            parsed = email.message_from_bytes(data, policy=email.policy.default)
+            self.assertEqual(parsed["From"].addresses[0].display_name, name)
+
     def test_extra_headers_cannot_replace_built_ones(self):
         """
         Extra headers may not repeat or override what the builder writes

@@ -442,11 +442,17 @@ class Mailbox:
         return self.address.isascii()
 
     def header(self) -> str:
+        """
+        The mailbox as header text; the display name is quoted when it has
+        specials or non-ASCII (the email package then RFC 2047-encodes it).
+        """
         if not self.display_name:
             return self.address
-        return f'"{self.display_name}" <{self.address}>' if not self.display_name.isascii() or re.search(
-            r"[()<>\[\]:;@\\,.\"]", self.display_name
-        ) else f"{self.display_name} <{self.address}>"
+        name = self.display_name
+        if name.isascii() and not re.search(r'[()<>\[\]:;@\\,.]', name):
+            return f"{name} <{self.address}>"
+        escaped = name.replace("\\", "\\\\")
+        return f'"{escaped}" <{self.address}>'
 
 
 # ---------------------------------------------------------------- DATA framing

@@ -900,3 +900,25 @@ class RobustnessTests(SynchronousTestCase):
         self.assertEqual(len(session.results) + len(session.failures), 1)
         for failure in session.failures:
             self.assertIsInstance(failure.value, SMTPClientError)
+
+
+class TLSOptionsTests(SynchronousTestCase):
+    def test_cafile_bundle_loads_every_certificate(self):
+        """
+        --cafile may hold several PEM certificates (a bundle); each one is
+        read, and a file without any is refused.
+        """
+        from tests.mail.certs import make_ca_and_server_certificate
+        from twisted_netlab.mail.client import _pem_blocks, client_tls_options
+
+        ca, server, _ = make_ca_and_server_certificate(self.mktemp())
+        bundle = self.mktemp()
+        with open(bundle, "wb") as f:
+            f.write(b"# comment\n" + open(ca, "rb").read() + b"\n" + open(server, "rb").read())
+        self.assertEqual(len(_pem_blocks(open(bundle, "rb").read())), 2)
+        self.assertIsNotNone(client_tls_options("127.0.0.1", bundle))
+        empty = self.mktemp()
+        with open(empty, "wb") as f:
+            f.write(b"nothing here\n")
+        with self.assertRaises(ValueError):
+            client_tls_options("127.0.0.1", empty)

@@ -77,6 +77,26 @@ class OptionsTests(SynchronousTestCase):
             with self.assertRaises(usage.UsageError, msg=argv):
                 parse(*argv)
 
+    def test_server_with_port(self):
+        """
+        --server takes host:port and [IPv6]:port; a bare IPv6 address is a
+        host; a port given twice must agree.
+        """
+        table = [
+            ("mail.example.org:587", ("mail.example.org", 587)),
+            ("[::1]:2525", ("::1", 2525)),
+            ("::1", ("::1", None)),
+            ("[::1]", ("::1", None)),
+            ("127.0.0.1", ("127.0.0.1", None)),
+        ]
+        for server, expected in table:
+            options = parse(*BASIC, "--server", server)
+            self.assertEqual((options["server"], options["port"]), expected, server)
+        with self.assertRaises(usage.UsageError):
+            parse(*BASIC, "--server", "a.example:25", "--port", "587")
+        with self.assertRaises(usage.UsageError):
+            parse(*BASIC, "--server", "smtp://a.example")
+
     def test_header_injection_is_a_usage_error(self):
         """
         A subject or address carrying a line break is refused before any

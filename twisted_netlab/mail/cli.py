@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sys
 import time
 from typing import Any, List, Optional, TextIO
@@ -80,7 +81,7 @@ class Options(usage.Options):
     )
 
     optParameters = [
-        ["server", "s", "127.0.0.1", "SMTP server host name or address."],
+        ["server", "s", "127.0.0.1", "SMTP server: host, address, host:port or [IPv6]:port."],
         ["port", "p", None, "Server port (default 25, or 465 with --tls implicit).", int],
         ["from", "f", None, "Envelope sender and From: header (Name <a@b> allowed)."],
         ["subject", None, "netlab mail test", "Subject: header."],
@@ -164,6 +165,7 @@ class Options(usage.Options):
             raise usage.UsageError("--from is required")
         if not (self["to"] or self["cc"] or self["bcc"]):
             raise usage.UsageError("at least one --to, --cc or --bcc is required")
+        self._split_server_port()
         if self["port"] is not None and not 1 <= self["port"] <= 65535:
             raise usage.UsageError(f"--port must be 1 to 65535, not {self['port']}")
         if self["auth"] is not None and self["user"] is None:
@@ -194,6 +196,25 @@ class Options(usage.Options):
             frame_data(self["message"])
         except LocalProtocolError as error:
             raise usage.UsageError(f"cannot send this message: {error}")
+
+    def _split_server_port(self) -> None:
+        """
+        Accept ``host:port`` and ``[ipv6]:port`` in --server, as swaks does; a
+        bare IPv6 address (several colons) stays a host.
+        """
+        server = self["server"].strip()
+        match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:\[\]]+):(\d+)", server)
+        if match:
+            host = match.group(1) or match.group(3)
+            port = match.group(2) or match.group(4)
+            if port is not None:
+                if self["port"] is not None and self["port"] != int(port):
+                    raise usage.UsageError(f"--server {server} and --port {self['port']} disagree")
+                self["port"] = int(port)
+            server = host
+        if not server or any(c.isspace() or c in "/@" for c in server):
+            raise usage.UsageError(f"--server wants a host name or address, not {self['server']!r}")
+        self["server"] = server
 
     def _password_from_file_or_environment(self) -> Optional[str]:
         if self["password-file"] is not None:

@@ -391,3 +391,20 @@ class MailsinkTests(TestCase):
         self.assertIn(b"does not offer SMTPUTF8", result.stderr)
         self.assertNotIn(b"MAIL FROM", result.stdout)
         self.assertEqual(self.stored(data_dir), [])
+
+    def test_quit_after_auth_checks_without_sending(self):
+        """
+        --quit-after auth proves STARTTLS and AUTH work (exit 0) and sends no
+        mail; a wrong password is still an AUTH failure (exit 6).
+        """
+        port, data_dir = self.start_sink()
+        result = self.netlab_mail(port, data_dir, "--quit-after", "auth")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn(b"235 ", result.stdout)
+        self.assertNotIn(b"MAIL FROM", result.stdout)
+        self.assertEqual(self.stored(data_dir), [])
+        with open(self.password_file, "w") as f:
+            f.write("wrong\n")
+        result = self.netlab_mail(port, data_dir, "--quit-after", "auth")
+        self.assertEqual(result.returncode, 6, result.stdout + result.stderr)
+        self.assertIn(b"535", result.stderr)

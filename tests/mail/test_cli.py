@@ -295,6 +295,22 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertEqual(code, 2)
         self.assertIn("no PEM certificate", err)
 
+    def test_quit_after_needs_no_message(self):
+        """
+        --quit-after tls checks a server without --from/--to: QUIT right
+        after TLS, exit 0, and a line saying so.
+        """
+        code, out, err, written = run(
+            self,
+            ("--quit-after", "tls", "--insecure"),
+            [b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go\r\n", b"250 mx\r\n221 bye\r\n"],
+        )
+        self.assertEqual(code, 0, err)
+        self.assertTrue(written.endswith(b"EHLO [10.0.0.1]\r\nQUIT\r\n"), written)
+        self.assertIn("quit there as asked", out)
+        with self.assertRaises(usage.UsageError):
+            parse("--quit-after", "data")
+
     def test_verbose_transcript(self):
         """
         -v prints the dialogue swaks-style on stdout.

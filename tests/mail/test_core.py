@@ -410,6 +410,33 @@ class DialogueTests(SynchronousTestCase):
         self.assertEqual(events[-2:][0], CloseConnection())
         self.assertEqual(dialogue.error.step, Step.AUTH)
 
+    def test_quit_after(self):
+        """
+        quit_after stops with QUIT right after the named step worked: the
+        greeting, the first EHLO, TLS (or its absence, when allowed), AUTH.
+        """
+        script = [b"220 hi", b"250-hi", b"250-AUTH PLAIN", b"250 STARTTLS", b"220 go"]
+        table = [
+            (Step.GREETING, TLSMode.REQUIRED, 1),
+            (Step.EHLO, TLSMode.REQUIRED, 4),
+            (Step.TLS, TLSMode.NONE, 4),
+            (Step.AUTH, TLSMode.NONE, 4),
+        ]
+        for step, tls, lines in table:
+            dialogue = ClientDialogue(ClientConfig(tls=tls, ehlo_name="c.test", quit_after=step), [])
+            events = feed(dialogue, *script[:lines])
+            self.assertEqual(events[-1], SendLine(b"QUIT", "QUIT"), step)
+            self.assertEqual(dialogue.state, State.AWAITING_QUIT_REPLY)
+        dialogue = ClientDialogue(
+            ClientConfig(tls=TLSMode.REQUIRED, credentials=Credentials("u", "p"), ehlo_name="c", quit_after=Step.AUTH), []
+        )
+        feed(dialogue, *script)
+        dialogue.tls_started()
+        self.assertEqual(feed(dialogue, b"250-hi", b"250 AUTH PLAIN")[-1].display, "AUTH PLAIN ********")
+        self.assertEqual(feed(dialogue, b"235 ok"), [SendLine(b"QUIT", "QUIT")])
+        with self.assertRaises(LocalProtocolError):
+            ClientConfig(quit_after=Step.DATA)
+
     def test_envelope_validation(self):
         """
         An envelope with a bad address or no recipient cannot be made.

@@ -778,8 +778,13 @@ class ClientConfig:
     credentials: Optional[Credentials] = None
     auth_mechanism: Optional[str] = None
     ehlo_name: str = "[127.0.0.1]"
+    #: Say QUIT once this step succeeded (swaks' --quit-after), to check a
+    #: server's greeting, EHLO, TLS or AUTH without sending mail.
+    quit_after: Optional[Step] = None
 
     def __post_init__(self) -> None:
+        if self.quit_after is not None and self.quit_after not in QUIT_AFTER_STEPS:
+            raise LocalProtocolError(f"cannot quit after {self.quit_after.value}")
         check_header_text("EHLO name", self.ehlo_name)
         if not self.ehlo_name or " " in self.ehlo_name:
             raise LocalProtocolError(f"invalid EHLO name {self.ehlo_name!r}")
@@ -788,6 +793,9 @@ class ClientConfig:
                 f"unsupported AUTH mechanism {self.auth_mechanism!r} (use one of {', '.join(AUTH_PREFERENCE)})"
             )
 
+
+#: Steps after which the dialogue can stop early (ClientConfig.quit_after).
+QUIT_AFTER_STEPS = (Step.GREETING, Step.EHLO, Step.TLS, Step.AUTH)
 
 # RFC 5321 4.1.4 / 4.2.4: these EHLO refusals mean "I do not speak ESMTP";
 # a 421 or other 4xx is a real refusal and HELO would not help.
@@ -931,7 +939,7 @@ class ClientDialogue:
         if reply.code != 220:
             # RFC 5321 3.1: a 554 greeting still expects QUIT.
             return self._fail(SMTPReplyError(Step.GREETING, reply, "server refused the session"))
-        return self._send_ehlo()
+        return self._quit_if_asked(Step.GREETING) or self._send_ehlo()
 
     def _send_ehlo(self) -> List[Event]:
         self.state, self._step = State.AWAITING_EHLO_REPLY, Step.EHLO
@@ -955,6 +963,9 @@ class ClientDialogue:
     def _after_capabilities(self) -> List[Event]:
         capabilities = self.capabilities or Capabilities()
         mode = self.config.tls
+        quitting = self._quit_if_asked(Step.EHLO)
+        if quitting:
+            return quitting
         if not self.tls_active and mode in (TLSMode.REQUIRED, TLSMode.OPPORTUNISTIC):
             if capabilities.starttls:
                 self.state, self._step = State.AWAITING_STARTTLS_REPLY, Step.STARTTLS
@@ -967,9 +978,13 @@ class ClientDialogue:
                         "(--tls opportunistic or --tls none to allow plaintext)",
                     )
                 )
+        # "After TLS" means after the decision about TLS, whatever it was.
+        quitting = self._quit_if_asked(Step.TLS)
+        if quitting:
+            return quitting
         if self.config.credentials is not None:
             return self._start_auth()
-        return self._next_message()
+        return self._quit_if_asked(Step.AUTH) or self._next_message()
 
     def _on_starttls(self, reply: Reply) -> List[Event]:
         if reply.code != 220:
@@ -981,9 +996,12 @@ class ClientDialogue:
         return [StartTLS()]
 
     def _continue_without_tls(self) -> List[Event]:
+        quitting = self._quit_if_asked(Step.TLS)
+        if quitting:
+            return quitting
         if self.config.credentials is not None:
             return self._start_auth()
-        return self._next_message()
+        return self._quit_if_asked(Step.AUTH) or self._next_message()
 
     # -- AUTH (RFC 4954)
 
@@ -1017,7 +1035,7 @@ class ClientDialogue:
         credentials = self.config.credentials
         assert credentials is not None
         if reply.code == 235:
-            return self._next_message()
+            return self._quit_if_asked(Step.AUTH) or self._next_message()
         if reply.code != 334:
             return self._fail(
                 SMTPReplyError(Step.AUTH, reply, f"authentication ({self._auth_mechanism}) failed")
@@ -1208,6 +1226,16 @@ class ClientDialogue:
         return [CloseConnection(), DialogueFinished()]
 
     # -- helpers
+
+    def _quit_if_asked(self, reached: Step) -> List[Event]:
+        """
+        QUIT now if the caller asked to stop after C{reached} (an empty list
+        means: go on).
+        """
+        if self.config.quit_after is not reached:
+            return []
+        self.state, self._step = State.AWAITING_QUIT_REPLY, Step.QUIT
+        return [self._line("QUIT")]
 
     def _line(self, text: str) -> SendLine:
         return SendLine(text.encode("utf-8"), text)

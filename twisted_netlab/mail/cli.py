@@ -37,6 +37,7 @@ from twisted_netlab.mail._core import (
     Mailbox,
     MessageResult,
     SMTPClientError,
+    Step,
     TLSMode,
     build_message,
     frame_data,
@@ -94,6 +95,7 @@ class Options(usage.Options):
         ["password-file", None, None, "Read the AUTH password from the first line of FILE."],
         ["auth", None, None, "AUTH mechanism: CRAM-MD5, PLAIN or LOGIN (default: best offered)."],
         ["ehlo", None, None, "Name to greet with (default: our address literal, e.g. [127.0.0.1])."],
+        ["quit-after", None, None, "Stop after greeting, ehlo, tls or auth (check a server without sending mail)."],
         ["timeout", None, 30.0, "Timeout for connecting and for every reply (30s, 1m, 500ms).", parse_duration],
     ]
     optFlags = [
@@ -161,9 +163,15 @@ class Options(usage.Options):
             raise usage.UsageError(
                 f"--tls must be one of required, opportunistic, none, implicit, not {self['tls']!r}"
             )
-        if self["from"] is None:
+        self["quit_step"] = None
+        if self["quit-after"] is not None:
+            steps = {"greeting": Step.GREETING, "ehlo": Step.EHLO, "tls": Step.TLS, "auth": Step.AUTH}
+            if self["quit-after"].lower() not in steps:
+                raise usage.UsageError(f"--quit-after must be greeting, ehlo, tls or auth, not {self['quit-after']!r}")
+            self["quit_step"] = steps[self["quit-after"].lower()]
+        elif self["from"] is None:
             raise usage.UsageError("--from is required")
-        if not (self["to"] or self["cc"] or self["bcc"]):
+        elif not (self["to"] or self["cc"] or self["bcc"]):
             raise usage.UsageError("at least one --to, --cc or --bcc is required")
         self._split_server_port()
         if self["port"] is not None and not 1 <= self["port"] <= 65535:
@@ -183,6 +191,10 @@ class Options(usage.Options):
             raise usage.UsageError("use only one of --body, --body-file and --raw")
         if self["raw"] is not None and (self["attach"] or self["header"]):
             raise usage.UsageError("--raw sends the file as it is: --attach and --header do not apply")
+        self["password_value"] = self._password_from_file_or_environment()
+        if self["quit_step"] is not None:
+            self["message"] = None  # no mail is sent: nothing to build
+            return
         try:
             self["sender"] = Mailbox.parse(self["from"], "--from")
             self["recipients"] = {
@@ -190,7 +202,8 @@ class Options(usage.Options):
             }
         except LocalProtocolError as error:
             raise usage.UsageError(str(error))
-        self["password_value"] = self._password_from_file_or_environment()
+        if not any(self["recipients"].values()):
+            raise usage.UsageError("at least one --to, --cc or --bcc is required")
         self["message"] = self._message_bytes()
         try:
             frame_data(self["message"])
@@ -330,11 +343,13 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
         except Exception as error:  # unreadable or malformed PEM, bad name
             err.write(f"netlab mail: error: --cafile {options['cafile']}: {error}\n")
             return EXIT_USAGE
-    recipients = options["recipients"]
-    sender: Mailbox = options["sender"]
-    addresses = tuple(m.address for m in recipients["to"] + recipients["cc"] + recipients["bcc"])
-    raw = options["message"]
-    envelope = Envelope(sender.address, addresses, raw, utf8=not raw.isascii() and options["raw"] is None)
+    messages = []
+    if options["message"] is not None and options["quit_step"] is None:
+        recipients = options["recipients"]
+        sender: Mailbox = options["sender"]
+        addresses = tuple(m.address for m in recipients["to"] + recipients["cc"] + recipients["bcc"])
+        raw = options["message"]
+        messages.append(Envelope(sender.address, addresses, raw, utf8=not raw.isascii() and options["raw"] is None))
 
     def show(line: str) -> None:
         out.write(line + "\n")
@@ -343,11 +358,12 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
     finished = send_messages(
         reactor,
         options["server"],
-        [envelope],
+        messages,
         port=options["port"],
         tls=mode,
         credentials=credentials,
         auth_mechanism=options["auth"],
+        quit_after=options["quit_step"],
         tls_options=tls_options,
         ehlo_name=options["ehlo"],
         timeout_seconds=options["timeout"],
@@ -355,6 +371,9 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
     )
 
     def done(results: List[MessageResult]) -> int:
+        if options["quit_step"] is not None:
+            out.write(f"session worked up to {options['quit_step'].value}; quit there as asked (no mail sent)\n")
+            return EXIT_OK
         [result] = results
         if result.error is not None:
             return failed(Failure(result.error))

@@ -394,6 +394,7 @@ def send_messages(
     auth_mechanism: Optional[str] = None,
     tls_options: Any = None,
     ehlo_name: Optional[str] = None,
+    quit_after: Optional[Step] = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     transcript: Optional[Transcript] = None,
     endpoint: Any = None,
@@ -404,6 +405,8 @@ def send_messages(
     @param port: default 465 with C{TLSMode.IMPLICIT}, else 25.
     @param tls_options: an C{IOpenSSLClientConnectionCreator}; default
         L{client_tls_options}C{(host)}: system CAs, name checked.
+    @param quit_after: L{Step.GREETING}, L{Step.EHLO}, L{Step.TLS} or
+        L{Step.AUTH}: say QUIT once that step worked, sending no message.
     @param endpoint: a client endpoint to use instead of TCP to C{host}.
     @return: a Deferred firing with one L{MessageResult} per message (a
         message refused by the server has its C{error}); it fails with an
@@ -419,6 +422,7 @@ def send_messages(
         credentials=credentials,
         auth_mechanism=auth_mechanism,
         ehlo_name=ehlo_name or "[127.0.0.1]",
+        quit_after=quit_after,
     )
     protocol = SMTPClientProtocol(
         config,

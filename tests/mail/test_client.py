@@ -911,11 +911,15 @@ class TLSOptionsTests(SynchronousTestCase):
         from tests.mail.certs import make_ca_and_server_certificate
         from twisted_netlab.mail.client import _pem_blocks, client_tls_options
 
-        ca, server, _ = make_ca_and_server_certificate(self.mktemp())
+        paths = make_ca_and_server_certificate(self.mktemp())[:2]
+        pems = []
+        for path in paths:
+            with open(path, "rb") as f:
+                pems.append(f.read())
         bundle = self.mktemp()
         with open(bundle, "wb") as f:
-            f.write(b"# comment\n" + open(ca, "rb").read() + b"\n" + open(server, "rb").read())
-        self.assertEqual(len(_pem_blocks(open(bundle, "rb").read())), 2)
+            f.write(b"# comment\n" + pems[0] + b"\n" + pems[1])
+        self.assertEqual(len(_pem_blocks(b"# comment\n" + pems[0] + b"\n" + pems[1])), 2)
         self.assertIsNotNone(client_tls_options("127.0.0.1", bundle))
         empty = self.mktemp()
         with open(empty, "wb") as f:

@@ -2,8 +2,9 @@
 Integration: ``netlab mail`` and L{send_messages} against aiosmtpd, a real
 SMTP server nobody here wrote, on 127.0.0.1: STARTTLS with a certificate for
 127.0.0.1 from a throw-away CA (verified with --cafile), AUTH PLAIN/LOGIN
-required, AUTH and MAIL refused before TLS.  Stored messages are parsed back
-with the C{email} package.
+required, AUTH and MAIL refused before TLS.  Then against this project's
+``twistd -n netlab-mailsink`` with its deterministic faults.  Stored
+messages are parsed back with the C{email} package.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import email
 import email.policy
 import hashlib
 import os
+import re
+import select
 import subprocess
+import time
+from typing import List, Tuple
 
 from twisted.trial.unittest import TestCase
 
@@ -168,3 +173,242 @@ class AiosmtpdTests(TestCase):
             self.assertEqual(stored[1]["content"], b"Subject: 1\r\n\r\nbody 1\r\n")
 
         return d.addCallback(check)
+
+
+class ImplicitTLSTests(TestCase):
+    def test_implicit_tls_with_auth(self):
+        """
+        --tls implicit talks TLS from the first byte (the port 465 way),
+        verifies the certificate and authenticates with AUTH LOGIN.
+        """
+        folder = self.mktemp()
+        ca, certificate, key = make_ca_and_server_certificate(folder)
+        import warnings
+
+        # aiosmtpd warns about AUTH without (its notion of) TLS; it is TLS.
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        peer = AiosmtpdPeer(
+            certificate, key, users={"alice": PASSWORD}, strict=False, implicit_tls=True,
+            # aiosmtpd only counts STARTTLS as TLS; this socket is TLS throughout.
+            auth_required=True, auth_require_tls=False,
+        ).start()
+        self.addCleanup(peer.stop)
+        command = [
+            executable("netlab"), "mail", "-v", "--tls", "implicit", "--server", "127.0.0.1",
+            "--port", str(peer.port), "--cafile", ca, "--user", "alice", "--auth", "login",
+            "--from", "alice@example.com", "--to", "bob@example.com", "--body", "over TLS",
+        ]
+        result = subprocess.run(
+            command, capture_output=True, timeout=60, env=child_env({"NETLAB_MAIL_PASSWORD": PASSWORD}),
+            stdin=subprocess.DEVNULL,
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn(b"implicit TLS", result.stdout)
+        self.assertIn(b"-> AUTH LOGIN", result.stdout)
+        self.assertNotIn(b"STARTTLS", result.stdout)
+        self.assertIn(b"=== TLS established: TLSv1.", result.stdout)
+        # (aiosmtpd marks only STARTTLS sessions as TLS in its session data.)
+        [stored] = peer.handler.envelopes
+        self.assertIn(b"over TLS", stored["content"])
+
+
+class NoSTARTTLSTests(TestCase):
+    def test_required_tls_aborts_before_mail(self):
+        """
+        Against an aiosmtpd without STARTTLS, the default --tls required
+        stops before AUTH or MAIL (exit 5) and nothing is delivered;
+        --tls opportunistic then delivers in plaintext.
+        """
+        peer = AiosmtpdPeer(strict=False).start()
+        self.addCleanup(peer.stop)
+        base = [
+            executable("netlab"), "mail", "-v", "--server", "127.0.0.1", "--port", str(peer.port),
+            "--from", "alice@example.com", "--to", "bob@example.com", "--body", "x", "--timeout", "20s",
+        ]
+        refused = subprocess.run(base, capture_output=True, timeout=60, env=child_env(), stdin=subprocess.DEVNULL)
+        self.assertEqual(refused.returncode, 5, refused.stderr)
+        self.assertIn(b"does not offer STARTTLS", refused.stderr)
+        self.assertNotIn(b"MAIL FROM", refused.stdout)
+        self.assertEqual(peer.handler.envelopes, [])
+        allowed = subprocess.run(
+            base + ["--tls", "opportunistic"], capture_output=True, timeout=60, env=child_env(), stdin=subprocess.DEVNULL
+        )
+        self.assertEqual(allowed.returncode, 0, allowed.stderr)
+        self.assertEqual(len(peer.handler.envelopes), 1)
+
+
+class LineReader:
+    """
+    Reads a child's stdout with os.read under select (the text-mode
+    readline of tests.helpers can hold a line in its buffer while select
+    sleeps), so every wait is bounded and no line is missed.
+    """
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.buffer = b""
+        self.lines: List[str] = []
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> "re.Match":
+        compiled = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        checked = 0
+        while True:
+            for line in self.lines[checked:]:
+                found = compiled.search(line)
+                if found:
+                    return found
+            checked = len(self.lines)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            ready, _, _ = select.select([self.process.stdout], [], [], remaining)
+            if not ready:
+                break
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            self.buffer += chunk
+            *complete, self.buffer = self.buffer.split(b"\n")
+            self.lines.extend(line.decode("utf-8", "replace") for line in complete)
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n" + "\n".join(self.lines[-30:]))
+
+
+class MailsinkTests(TestCase):
+    """
+    ``netlab mail`` against ``twistd -n netlab-mailsink`` (this project's
+    test server): STARTTLS with the sink's generated certificate verified via
+    --cafile, AUTH from its users file, and its deterministic faults.
+    """
+
+    def start_sink(self, *args: str) -> Tuple[int, str]:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        users = os.path.join(folder, "users")
+        with open(users, "w") as f:
+            f.write(f"alice:{PASSWORD}\n")
+        command = [
+            executable("twistd"), "-n", "--pidfile=", "--logfile=-", "netlab-mailsink",
+            "--listen", "tcp:0:interface=127.0.0.1", "--data-dir", os.path.join(folder, "data"),
+            "--users", users, "--hostname", "localhost", "--require-tls", "--require-auth", *args,
+        ]
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
+        )
+
+        def stop() -> None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            process.stdout.close()
+
+        self.addCleanup(stop)
+        port = int(LineReader(process).wait_for(r"netlab-mailsink listening on tcp \S+ (\d+)").group(1))
+        self.password_file = os.path.join(folder, "password")
+        with open(self.password_file, "w") as f:
+            f.write(PASSWORD + "\n")
+        return port, os.path.join(folder, "data")
+
+    def netlab_mail(self, port: int, data_dir: str, *args: str) -> subprocess.CompletedProcess:
+        command = [
+            executable("netlab"), "mail", "-v", "--server", "127.0.0.1", "--port", str(port),
+            "--cafile", os.path.join(data_dir, "tls", "certificate.pem"), "--user", "alice",
+            "--password-file", self.password_file, "--from", "alice@example.com", "--timeout", "20s", *args,
+        ]
+        return subprocess.run(command, capture_output=True, timeout=60, env=child_env(), stdin=subprocess.DEVNULL)
+
+    def stored(self, data_dir: str) -> List[bytes]:
+        new = os.path.join(data_dir, "Maildir", "new")
+        messages = []
+        for name in sorted(os.listdir(new)):
+            with open(os.path.join(new, name), "rb") as f:
+                messages.append(f.read())
+        return messages
+
+    def test_starttls_auth_and_rcpt_fault(self):
+        """
+        With --fault RCPT=451:2 the second recipient is refused (exit 1, the
+        451 quoted), PIPELINING carries MAIL/RCPT/DATA in one flight, and the
+        Maildir holds the message, whose headers, body and attachment
+        parse back unchanged.
+        """
+        port, data_dir = self.start_sink("--fault", "RCPT=451:2")
+        attachment = os.path.join(os.path.abspath(self.mktemp()) + ".png")
+        image = os.urandom(30_000)
+        with open(attachment, "wb") as f:
+            f.write(image)
+        result = self.netlab_mail(
+            port, data_dir, "--to", "bob@example.com", "--to", "carol@example.com",
+            "--subject", "Grüße vom Labor", "--body", ".starts with a dot\nsecond line\n", "--attach", attachment,
+        )
+        out, err = result.stdout.decode(), result.stderr.decode()
+        self.assertEqual(result.returncode, 1, out + err)
+        self.assertIn("refused  carol@example.com: 451 4.3.0", out)
+        self.assertIn("=== TLS established", out)
+        self.assertNotIn(PASSWORD, out + err)
+        transcript = out.splitlines()
+        data_at = transcript.index("-> DATA")
+        self.assertEqual(transcript[data_at - 3 : data_at], [
+            "-> MAIL FROM:<alice@example.com> SIZE=" + transcript[data_at - 3].rpartition("=")[2],
+            "-> RCPT TO:<bob@example.com>",
+            "-> RCPT TO:<carol@example.com>",
+        ])
+        [stored] = self.stored(data_dir)
+        parsed = email.message_from_bytes(stored, policy=email.policy.default)
+        self.assertEqual(parsed["Subject"], "Grüße vom Labor")
+        self.assertEqual(parsed.get_body().get_content().replace("\r\n", "\n"), ".starts with a dot\nsecond line\n")
+        [part] = parsed.iter_attachments()
+        self.assertEqual(hashlib.sha256(part.get_content()).digest(), hashlib.sha256(image).digest())
+
+    def test_faults_map_to_exit_codes(self):
+        """
+        STARTTLS=454 is a TLS failure (exit 5), DATA=552 a message failure
+        (exit 8), each quoting the sink's reply; nothing is stored.
+        """
+        for fault, code, quoted in [("STARTTLS=454", 5, "454"), ("DATA=552", 8, "552")]:
+            port, data_dir = self.start_sink("--fault", fault)
+            result = self.netlab_mail(port, data_dir, "--to", "bob@example.com", "--body", "x")
+            self.assertEqual(result.returncode, code, result.stdout + result.stderr)
+            self.assertIn(quoted.encode(), result.stderr)
+            self.assertEqual(self.stored(data_dir), [])
+
+    def test_smtputf8_used_or_clearly_refused(self):
+        """
+        A non-ASCII recipient goes out with SMTPUTF8 when the sink offers it
+        (the stored message has the UTF-8 header); against a sink started
+        with --no-smtputf8 the client stops before MAIL with exit 7 naming
+        SMTPUTF8.
+        """
+        port, data_dir = self.start_sink()
+        result = self.netlab_mail(port, data_dir, "--to", "jürgen@example.de", "--body", "Grüße")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("SMTPUTF8".encode(), result.stdout)
+        [stored] = self.stored(data_dir)
+        self.assertIn("To: jürgen@example.de\r\n".encode("utf-8"), stored)
+        port, data_dir = self.start_sink("--no-smtputf8")
+        result = self.netlab_mail(port, data_dir, "--to", "jürgen@example.de", "--body", "x")
+        self.assertEqual(result.returncode, 7, result.stdout + result.stderr)
+        self.assertIn(b"does not offer SMTPUTF8", result.stderr)
+        self.assertNotIn(b"MAIL FROM", result.stdout)
+        self.assertEqual(self.stored(data_dir), [])
+
+    def test_quit_after_auth_checks_without_sending(self):
+        """
+        --quit-after auth proves STARTTLS and AUTH work (exit 0) and sends no
+        mail; a wrong password is still an AUTH failure (exit 6).
+        """
+        port, data_dir = self.start_sink()
+        result = self.netlab_mail(port, data_dir, "--quit-after", "auth")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn(b"235 ", result.stdout)
+        self.assertNotIn(b"MAIL FROM", result.stdout)
+        self.assertEqual(self.stored(data_dir), [])
+        with open(self.password_file, "w") as f:
+            f.write("wrong\n")
+        result = self.netlab_mail(port, data_dir, "--quit-after", "auth")
+        self.assertEqual(result.returncode, 6, result.stdout + result.stderr)
+        self.assertIn(b"535", result.stderr)

@@ -67,6 +67,7 @@ class AiosmtpdPeer:
         key: Optional[str] = None,
         users: Optional[Dict[str, str]] = None,
         strict: bool = True,
+        implicit_tls: bool = False,
         **smtp_options: Any,
     ) -> None:
         self.handler = StoringHandler()
@@ -75,6 +76,7 @@ class AiosmtpdPeer:
         if certificate is not None:
             self.tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             self.tls_context.load_cert_chain(certificate, key)
+        self.implicit_tls = implicit_tls
         self.smtp_options = dict(smtp_options)
         if strict:
             self.smtp_options.update(require_starttls=True, auth_required=True, auth_require_tls=True)
@@ -96,7 +98,7 @@ class AiosmtpdPeer:
         return SMTP(
             self.handler,
             hostname="127.0.0.1",
-            tls_context=self.tls_context,
+            tls_context=None if self.implicit_tls else self.tls_context,
             authenticator=self._authenticate,
             loop=self.loop,
             **self.smtp_options,
@@ -109,7 +111,9 @@ class AiosmtpdPeer:
             asyncio.set_event_loop(self.loop)
             self.sock.listen(64)
             self._server = self.loop.run_until_complete(
-                self.loop.create_server(self._factory, sock=self.sock)
+                self.loop.create_server(
+                    self._factory, sock=self.sock, ssl=self.tls_context if self.implicit_tls else None
+                )
             )
             ready.set()
             self.loop.run_forever()

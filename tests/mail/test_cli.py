@@ -77,6 +77,26 @@ class OptionsTests(SynchronousTestCase):
             with self.assertRaises(usage.UsageError, msg=argv):
                 parse(*argv)
 
+    def test_server_with_port(self):
+        """
+        --server takes host:port and [IPv6]:port; a bare IPv6 address is a
+        host; a port given twice must agree.
+        """
+        table = [
+            ("mail.example.org:587", ("mail.example.org", 587)),
+            ("[::1]:2525", ("::1", 2525)),
+            ("::1", ("::1", None)),
+            ("[::1]", ("::1", None)),
+            ("127.0.0.1", ("127.0.0.1", None)),
+        ]
+        for server, expected in table:
+            options = parse(*BASIC, "--server", server)
+            self.assertEqual((options["server"], options["port"]), expected, server)
+        with self.assertRaises(usage.UsageError):
+            parse(*BASIC, "--server", "a.example:25", "--port", "587")
+        with self.assertRaises(usage.UsageError):
+            parse(*BASIC, "--server", "smtp://a.example")
+
     def test_header_injection_is_a_usage_error(self):
         """
         A subject or address carrying a line break is refused before any
@@ -119,6 +139,17 @@ class OptionsTests(SynchronousTestCase):
         self.assertIn(b"piped text", options["message"])
         options = parse(*BASIC, stdin=b"ignored", tty=True)
         self.assertNotIn(b"ignored", options["message"])
+
+    def test_overlong_line_refused_before_connecting(self):
+        """
+        A --raw message with a line longer than SMTP allows is a usage error.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"Subject: long\n\n" + b"x" * 1200 + b"\n")
+        with self.assertRaises(usage.UsageError) as caught:
+            parse(*BASIC, "--raw", path)
+        self.assertIn("line 3 is 1200 bytes", str(caught.exception))
 
     def test_raw_message(self):
         """
@@ -252,6 +283,33 @@ class ExitCodeTests(SynchronousTestCase):
         code, _, err, _ = run(self, PLAIN + ("--server", "127.0.0.1", "--port", "2526"), refuse=True)
         self.assertEqual(code, 3)
         self.assertIn("127.0.0.1 port 2526", err)
+
+    def test_bad_cafile_is_a_usage_error(self):
+        """
+        A --cafile without a certificate in it is reported, not a traceback.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("not a certificate\n")
+        code, _, err, _ = run(self, BASIC + ("--cafile", path, "--body", "x"))
+        self.assertEqual(code, 2)
+        self.assertIn("no PEM certificate", err)
+
+    def test_quit_after_needs_no_message(self):
+        """
+        --quit-after tls checks a server without --from/--to: QUIT right
+        after TLS, exit 0, and a line saying so.
+        """
+        code, out, err, written = run(
+            self,
+            ("--quit-after", "tls", "--insecure"),
+            [b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go\r\n", b"250 mx\r\n221 bye\r\n"],
+        )
+        self.assertEqual(code, 0, err)
+        self.assertTrue(written.endswith(b"EHLO [10.0.0.1]\r\nQUIT\r\n"), written)
+        self.assertIn("quit there as asked", out)
+        with self.assertRaises(usage.UsageError):
+            parse("--quit-after", "data")
 
     def test_verbose_transcript(self):
         """

@@ -11,6 +11,8 @@ import base64
 from typing import List, Optional, Sequence
 
 from twisted.internet.error import ConnectionDone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -181,6 +183,17 @@ class GreetingAndEhloTests(SynchronousTestCase):
         self.assertEqual(session.server(b"hello there\r\n"), b"")
         self.assertIsInstance(session.error(), PeerProtocolError)
         self.assertTrue(session.transport.aborted)
+
+    def test_terminal_escapes_never_reach_the_transcript(self):
+        """
+        A reply carrying an ANSI escape is refused, and the transcript shows
+        it escaped rather than passing it to the terminal.
+        """
+        session = Session()
+        session.server(b"220 hi \x1b[2J\r\n")
+        self.assertIsInstance(session.error(), PeerProtocolError)
+        self.assertIn("<- 220 hi \\x1b[2J", session.transcript)
+        self.assertFalse(any("\x1b" in line for line in session.transcript))
 
     def test_overlong_reply_line_aborts(self):
         """
@@ -505,6 +518,39 @@ class TransactionTests(SynchronousTestCase):
         self.assertFalse(first.delivered)
         self.assertTrue(second.delivered)
 
+    def test_pipelined_rset_rides_with_the_next_envelope(self):
+        """
+        With PIPELINING, RSET goes in the same flight as the next MAIL, RCPT
+        and DATA (RFC 2920 3.1): one round trip fewer per message.
+        """
+        session = Session([message(recipients=("a@x.test",)), message(recipients=("b@x.test",))])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n354 go\r\n")
+        written = session.server(b"250 queued\r\n")
+        self.assertEqual(
+            written, b"RSET\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+        )
+        self.assertEqual(session.server(b"250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[first, second]] = session.results
+        self.assertEqual((first.accepted, second.accepted), (("a@x.test",), ("b@x.test",)))
+
+    def test_refused_rset_ends_the_session(self):
+        """
+        If the server refuses RSET, no further message is started (it could
+        be mixed with the previous envelope); the error names RSET.
+        """
+        session = Session([message(), message()])
+        session.to_mail()
+        session.server(b"250 ok\r\n250 ok\r\n354 go\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"RSET\r\n")
+        self.assertEqual(session.server(b"554 no\r\n"), b"QUIT\r\n")
+        error = session.error()
+        self.assertEqual(error.step, Step.RSET)
+        self.assertEqual(len(error.results), 1)
+
     def test_smtputf8_needed_but_missing(self):
         """
         A non-ASCII address against a server without SMTPUTF8: clear error,
@@ -582,6 +628,19 @@ class TimeoutTests(SynchronousTestCase):
         error = session.error()
         self.assertEqual((error.step, error.phase), (Step.MESSAGE, Phase.MESSAGE))
         self.assertEqual(error.results[0].accepted, ())
+
+    def test_big_message_gets_upload_time(self):
+        """
+        The wait for the reply to the final dot grows with the message size
+        (one second per 64 KiB), so a slow upload is not a dead server.
+        """
+        # About 330 KB: five seconds of upload allowance on top of the timeout.
+        session = Session([message(b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 330)], timeout=5)
+        session.server(b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+        session.clock.advance(9)
+        self.assertEqual(session.failures, [])
+        session.clock.advance(2)
+        self.assertEqual(session.error().step, Step.MESSAGE)
 
     def test_no_timer_left_after_quit(self):
         """
@@ -720,6 +779,24 @@ class SendmailTests(SynchronousTestCase):
                 error = self.failureResultOf(d, SMTPReplyError).value
                 self.assertEqual(error.result.refused[0].reply.code, 550)
 
+    def test_email_message_accepted(self):
+        """
+        sendmail() also takes an email.message.EmailMessage and sends it
+        with CRLF line ends; anything else is a TypeError.
+        """
+        from email.message import EmailMessage
+
+        built = EmailMessage()
+        built["Subject"] = "object"
+        built.set_content("hello\n")
+        reactor = MemoryReactorClock()
+        sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], built, tls=TLSMode.NONE)
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        self.assertIn(b"Subject: object\r\n", protocol._wrappedProtocol.messages[0].data)
+        with self.assertRaises(TypeError):
+            sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], "text", tls=TLSMode.NONE)
+
     def test_implicit_tls_default_port(self):
         """
         --tls implicit defaults to port 465 and wraps the connection in TLS.
@@ -754,3 +831,98 @@ class CloseTests(SynchronousTestCase):
         clock.advance(5)
         [result] = self.successResultOf(protocol.finished)
         self.assertTrue(result.delivered)
+
+
+class FailureTextTests(SynchronousTestCase):
+    def test_openssl_errors_made_readable(self):
+        """
+        An OpenSSL error list becomes its reasons, with the --cafile hint
+        for an untrusted certificate.
+        """
+        from OpenSSL import SSL
+
+        from twisted_netlab.mail.client import _failure_text
+
+        reason = Failure(SSL.Error([("SSL routines", "", "certificate verify failed")]))
+        text = _failure_text(reason)
+        self.assertTrue(text.startswith("certificate verify failed"), text)
+        self.assertIn("--cafile", text)
+        self.assertEqual(_failure_text(Failure(ConnectionDone("bye"))), "Connection was closed cleanly: bye.")
+
+
+class PublicAPITests(SynchronousTestCase):
+    def test_every_exported_name_resolves(self):
+        """
+        Every name in twisted_netlab.mail.__all__ can be imported from the
+        package (the exports are lazy, so a typo would only show at use).
+        """
+        import twisted_netlab.mail as package
+
+        for name in package.__all__:
+            self.assertIsNotNone(getattr(package, name), name)
+        with self.assertRaises(AttributeError):
+            package.no_such_name
+
+
+class RobustnessTests(SynchronousTestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.sampled_from(
+                    [b"220 hi\r\n", b"250 ok\r\n", b"250-mx\r\n", b"250 PIPELINING\r\n", b"250 STARTTLS\r\n",
+                     b"354 go\r\n", b"334 VXNlcm5hbWU6\r\n", b"235 ok\r\n", b"421 bye\r\n", b"550 no\r\n",
+                     b"221 bye\r\n", b"\r\n", b"\n", b"2", b"99 x\r\n"]
+                ),
+                st.binary(max_size=40),
+            ),
+            max_size=25,
+        ),
+        st.sampled_from(list(TLSMode)),
+    )
+    def test_any_server_bytes_end_in_a_result_or_an_smtp_error(self, chunks, tls):
+        """
+        Whatever a server sends, in whatever pieces, the client never raises:
+        it carries on, or ends with results, or with an SMTPClientError.
+        """
+        from twisted_netlab.mail import SMTPClientError
+
+        session = Session(
+            [message(recipients=("a@x.test", "b@x.test")), message()],
+            tls=tls,
+            credentials=Credentials("u", "p") if tls is TLSMode.IMPLICIT else None,
+        )
+        for chunk in chunks:
+            session.protocol.dataReceived(chunk)
+            if session.transport.disconnecting:
+                break
+        session.clock.advance(60)
+        self.assertEqual(len(session.results) + len(session.failures), 1)
+        for failure in session.failures:
+            self.assertIsInstance(failure.value, SMTPClientError)
+
+
+class TLSOptionsTests(SynchronousTestCase):
+    def test_cafile_bundle_loads_every_certificate(self):
+        """
+        --cafile may hold several PEM certificates (a bundle); each one is
+        read, and a file without any is refused.
+        """
+        from tests.mail.certs import make_ca_and_server_certificate
+        from twisted_netlab.mail.client import _pem_blocks, client_tls_options
+
+        paths = make_ca_and_server_certificate(self.mktemp())[:2]
+        pems = []
+        for path in paths:
+            with open(path, "rb") as f:
+                pems.append(f.read())
+        bundle = self.mktemp()
+        with open(bundle, "wb") as f:
+            f.write(b"# comment\n" + pems[0] + b"\n" + pems[1])
+        self.assertEqual(len(_pem_blocks(b"# comment\n" + pems[0] + b"\n" + pems[1])), 2)
+        self.assertIsNotNone(client_tls_options("127.0.0.1", bundle))
+        empty = self.mktemp()
+        with open(empty, "wb") as f:
+            f.write(b"nothing here\n")
+        with self.assertRaises(ValueError):
+            client_tls_options("127.0.0.1", empty)

@@ -12,6 +12,8 @@ import email.policy
 import subprocess
 import sys
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.mail._core import (
@@ -77,7 +79,8 @@ class ReplyParserTests(SynchronousTestCase):
         """
         Lines that are not "<3 digits>[ -]text" are refused, not guessed at.
         """
-        for line in [b"", b"25", b"abc def", b"250x", b"150 bad class", b"650 bad", b"250 a\x00b", b"250 a\nb"]:
+        for line in [b"", b"25", b"abc def", b"250x", b"150 bad class", b"650 bad", b"250 a\x00b", b"250 a\nb",
+                     b"250 \x1b[2Jcleared", "250 \x9b31m".encode("utf-8")]:
             with self.assertRaises(PeerProtocolError, msg=line):
                 ReplyParser().feed_line(line)
 
@@ -198,6 +201,24 @@ class FramingTests(SynchronousTestCase):
         self.assertEqual(frame_data(b"x\n.\nMAIL FROM:<e>\n"), b"x\r\n..\r\nMAIL FROM:<e>\r\n.\r\n")
         self.assertNotIn(b"\r\n.\r\n", frame_data(b"x\r.\ry")[:-3])
 
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=300).map(lambda b: b.replace(b"x", b".").replace(b"y", b"\r").replace(b"z", b"\n")))
+    def test_framing_properties(self, message):
+        """
+        For any bytes: the framed data has no bare CR or LF, ends the data
+        only at its very end, and a server's unstuffing gives back exactly
+        the CRLF-normalised message.
+        """
+        framed = frame_data(message)
+        self.assertNotIn(b"\r", framed.replace(b"\r\n", b""))
+        self.assertNotIn(b"\n", framed.replace(b"\r\n", b""))
+        body, end = framed[:-3], framed[-3:]
+        self.assertEqual(end, b".\r\n")
+        lines = body.split(b"\r\n")[:-1]
+        self.assertNotIn(b".", lines)  # no early terminator
+        unstuffed = b"".join((line[1:] if line.startswith(b".") else line) + b"\r\n" for line in lines)
+        self.assertEqual(unstuffed, normalize_crlf(message))
+
     def test_overlong_line_refused(self):
         """
         A line over 998 octets cannot be sent as SMTP text.
@@ -278,12 +299,41 @@ class MessageTests(SynchronousTestCase):
         self.assertEqual(parts["notes.txt"].get_content_type(), "text/plain")
         self.assertEqual(parts["blob.unknownext"].get_content_type(), "application/octet-stream")
 
+    def test_deterministic(self):
+        """
+        The same inputs give the same bytes: the core uses no hidden clock or
+        randomness (the MIME boundary is a hash of the parts).
+        """
+        self.assertEqual(self.build(), self.build())
+        self.assertIn(b'boundary="=_netlab_', self.build())
+
     def test_subject_injection_refused(self):
         """
         A subject with a line break could add headers: refused.
         """
         with self.assertRaises(LocalProtocolError):
             self.build(subject="hi\r\nBcc: everyone@example.com")
+
+    def test_display_names_round_trip(self):
+        """
+        Display names with specials, backslashes or non-ASCII come back
+        unchanged from the parsed From header.
+        """
+        for name in ["Ann Lee", "Lee, Ann", "Ærø Ünïcode", "back\\slash", "Dr. X (lab)"]:
+            data = build_message(Mailbox("a@b.test", name), [Mailbox("x@y.test")])
+            parsed = email.message_from_bytes(data, policy=email.policy.default)
+            self.assertEqual(parsed["From"].addresses[0].display_name, name)
+
+    def test_extra_headers_cannot_replace_built_ones(self):
+        """
+        Extra headers may not repeat or override what the builder writes
+        (a second Subject, a Content-Type breaking the MIME structure).
+        """
+        for name in ["Subject", "content-type", "Bcc", "MIME-Version"]:
+            with self.assertRaises(LocalProtocolError, msg=name):
+                self.build(extra_headers=[(name, "x")])
+        data = self.build(extra_headers=[("X-Lab", "3")])
+        self.assertIn(b"\r\nX-Lab: 3\r\n", data)
 
     def test_utf8_addresses_make_utf8_message(self):
         """
@@ -359,6 +409,33 @@ class DialogueTests(SynchronousTestCase):
         events = feed(dialogue, b"220 hi", b"250-hi", b"250 AUTH PLAIN")
         self.assertEqual(events[-2:][0], CloseConnection())
         self.assertEqual(dialogue.error.step, Step.AUTH)
+
+    def test_quit_after(self):
+        """
+        quit_after stops with QUIT right after the named step worked: the
+        greeting, the first EHLO, TLS (or its absence, when allowed), AUTH.
+        """
+        script = [b"220 hi", b"250-hi", b"250-AUTH PLAIN", b"250 STARTTLS", b"220 go"]
+        table = [
+            (Step.GREETING, TLSMode.REQUIRED, 1),
+            (Step.EHLO, TLSMode.REQUIRED, 4),
+            (Step.TLS, TLSMode.NONE, 4),
+            (Step.AUTH, TLSMode.NONE, 4),
+        ]
+        for step, tls, lines in table:
+            dialogue = ClientDialogue(ClientConfig(tls=tls, ehlo_name="c.test", quit_after=step), [])
+            events = feed(dialogue, *script[:lines])
+            self.assertEqual(events[-1], SendLine(b"QUIT", "QUIT"), step)
+            self.assertEqual(dialogue.state, State.AWAITING_QUIT_REPLY)
+        dialogue = ClientDialogue(
+            ClientConfig(tls=TLSMode.REQUIRED, credentials=Credentials("u", "p"), ehlo_name="c", quit_after=Step.AUTH), []
+        )
+        feed(dialogue, *script)
+        dialogue.tls_started()
+        self.assertEqual(feed(dialogue, b"250-hi", b"250 AUTH PLAIN")[-1].display, "AUTH PLAIN ********")
+        self.assertEqual(feed(dialogue, b"235 ok"), [SendLine(b"QUIT", "QUIT")])
+        with self.assertRaises(LocalProtocolError):
+            ClientConfig(quit_after=Step.DATA)
 
     def test_envelope_validation(self):
         """

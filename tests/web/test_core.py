@@ -41,7 +41,7 @@ def events(data: bytes, limits: Limits = Limits(), eof: bool = False) -> list:
 
 
 def drain(parser: RequestParser) -> list:
-    out = []
+    out: list = []
     while True:
         event = parser.next_event()
         if event is NEED_DATA:
@@ -139,6 +139,30 @@ class BasicTests(ParserTestCase):
         [request] = events(get(b"Accept: a", b"X: 1", b"Accept: b"))
         self.assertEqual(request.header(b"accept"), b"a, b")
         self.assertEqual([v for n, v in request.headers if n == b"accept"], [b"a", b"b"])
+
+    def test_repeated_heads(self):
+        """
+        A connection repeating the exact same head gets equal requests
+        each time (the parser may hand back the same immutable object),
+        interleaved with different heads and with heads carrying bodies.
+        """
+        first = get(b"Accept: */*", target=b"/a")
+        other = get(target=b"/b")
+        with_body = get(b"Content-Length: 3", target=b"/c") + b"GET"
+        stream = first + first + other + first + with_body + with_body + first
+        got = events(stream)
+        self.assertEqual([e.path for e in got], ["/a", "/a", "/b", "/a", "/c", "/c", "/a"])
+        self.assertEqual(got[0], got[1])
+        self.assertEqual(got, bytewise(stream))
+
+    def test_index_is_read_only(self):
+        """
+        The field index of a Request cannot be changed, so a Request is a
+        value that can be shared.
+        """
+        [request] = events(get(b"Accept: */*"))
+        with self.assertRaises(TypeError):
+            request.index[b"accept"] = b"x"  # type: ignore[index]
 
     def test_header_without_index(self):
         """
@@ -505,9 +529,16 @@ class ContentLengthTests(ParserTestCase):
         (get(b"Content-Length: 005") + b"hello", "ok"),
         (get(b"Content-Length: 256") + b"x" * 256, "ok"),
         (get(b"Content-Length: 257") + b"x" * 257, 413),
-        (get(b"Content-Length: 99999999999999999999999999"), 413),
-        (get(b"Content-Length: 0000000000000000000000000000005") + b"hello", "ok"),
+        (get(b"Content-Length: 9999999999999999999"), 413),
+        (get(b"Content-Length: 0000000000000000005") + b"hello", "ok"),
+        (get(b"Content-Length: 99999999999999999999999999"), 400),
+        (get(b"Content-Length: 00000000000000000005") + b"hello", 400),
+        (get(b"Content-Length:  5") + b"hello", "ok"),
         (get(b"Content-Length: +5") + b"hello", 400),
+        (get(b"Content-Length: +10") + b"0123456789", 400),
+        (get(b"Content-Length: 0x10") + b"0123456789abcdef", 400),
+        (get(b"Content-Length: 10, 10") + b"0123456789", 400),
+        (get(b"Content-Length: 1 0") + b"0123456789", 400),
         (get(b"Content-Length: -1"), 400),
         (get(b"Content-Length: 1_0") + b"x" * 10, 400),
         (get(b"Content-Length: 0x5") + b"hello", 400),
@@ -592,7 +623,9 @@ class TransferEncodingTests(ParserTestCase):
         (chunked(b"0\r\n\r\n"), "ok"),
         (get(b"Transfer-Encoding: Chunked") + b"0\r\n\r\n", "ok"),
         (get(b"Transfer-Encoding: chunked ") + b"0\r\n\r\n", "ok"),
-        (get(b"Transfer-Encoding: , chunked") + b"0\r\n\r\n", "ok"),
+        (get(b"Transfer-Encoding: , chunked") + b"0\r\n\r\n", 400),
+        (get(b"Transfer-Encoding: chunked,") + b"0\r\n\r\n", 400),
+        (get(b"Transfer-Encoding:", b"Transfer-Encoding: chunked") + b"0\r\n\r\n", 400),
         (get(b"Transfer-Encoding: gzip, chunked") + b"0\r\n\r\n", 501),
         (get(b"Transfer-Encoding: gzip", b"Transfer-Encoding: chunked") + b"0\r\n\r\n", 501),
         (get(b"Transfer-Encoding: chunked, gzip") + b"0\r\n\r\n", 400),
@@ -613,8 +646,8 @@ class TransferEncodingTests(ParserTestCase):
 
     def test_transfer_encoding(self):
         """
-        Exactly "chunked" (case-insensitive, empty list elements ignored)
-        frames a body; valid codings before chunked are 501; chunked not
+        Exactly "chunked" (case-insensitive) frames a body; empty list
+        elements are 400; valid codings before chunked are 501; chunked not
         last or twice (RFC 9112 6.3, 7), TE with Content-Length (6.1) and
         TE in HTTP/1.0 (6.1) are 400.
         """
@@ -661,6 +694,10 @@ class ChunkedTests(ParserTestCase):
         (chunked(b"0\r\nX-T: 1\r\n folded\r\n\r\n"), 400),
         (chunked(b"0\r\nX-T: a\x00b\r\n\r\n"), 400),
         (chunked(b"0\r\nnot a field\r\n\r\n"), 400),
+        (chunked(b"0\r\nContent-Length: 5\r\n\r\n"), 400),
+        (chunked(b"0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400),
+        (chunked(b"0\r\nhost: h\r\n\r\n"), 400),
+        (chunked(b"0\r\nConnection: close\r\n\r\n"), 400),
         # caps: chunk line 32 bytes, trailers as headers, 256 wire bytes
         (chunked(b"1;" + b"a" * 30 + b"\r\nx\r\n0\r\n\r\n"), "ok"),
         (chunked(b"1;" + b"a" * 31 + b"\r\nx\r\n0\r\n\r\n"), 400),
@@ -680,7 +717,8 @@ class ChunkedTests(ParserTestCase):
         RFC 9112 7.1: chunk-size is 1-16 HEXDIG with no sign, prefix or
         whitespace (BWS refused); extensions are ;token[=token or
         quoted-string]; data ends in exactly CRLF; trailers are field
-        lines; lines, trailers and the wire size of the body are capped.
+        lines and never framing or routing fields (RFC 9110 6.5.1);
+        lines, trailers and the wire size of the body are capped.
         """
         self.check_table(self.CASES, SMALL)
 
@@ -1040,6 +1078,28 @@ class PipelineOrderTests(SynchronousTestCase):
         self.assertIs(parser.next_event(), NEED_DATA)
         parser.receive_data(b"0\r\n\r\n" + NEXT)
         self.assertEqual([e.path for e in drain(parser)], ["/", "/next"])
+
+    def test_body_then_chunked_body_stepwise_and_in_bulk(self):
+        """
+        Twisted's regression shape for both advisories: a POST with a
+        Content-Length body, then a POST with a chunked body.  One byte at
+        a time, each request appears exactly when its body is complete;
+        500 copies in one packet come out as 1000 requests in wire order.
+        """
+        pair = (
+            b"POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789"
+            b"POST /2 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n"
+        )
+        first_end = pair.index(b"POST /2")
+        parser = RequestParser()
+        seen = []
+        for i in range(len(pair)):
+            parser.receive_data(pair[i : i + 1])
+            for event in drain(parser):
+                seen.append((event.path, i + 1))
+        self.assertEqual(seen, [("/1", first_end), ("/2", len(pair))])
+        got = events(pair * 500)
+        self.assertEqual([e.path for e in got], ["/1", "/2"] * 500)
 
     def test_mixed_versions_and_errors_in_order(self):
         """

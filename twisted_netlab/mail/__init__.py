@@ -28,6 +28,7 @@ _FROM_CORE = [
     "StepTimeout",
     "TLSMode",
     "build_message",
+    "make_message_id",
 ]
 _FROM_CLIENT = [
     "SMTPClientProtocol",

@@ -169,6 +169,7 @@ class ConnectionLost(SMTPClientError):
 
 
 _REPLY_LINE = re.compile(rb"\A([2-5][0-9][0-9])([ -])?(.*)\Z", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _ENHANCED = re.compile(r"\A([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |\Z)")
 
 
@@ -237,7 +238,7 @@ class ReplyParser:
                 step, f"reply code changed from {self._code} to {code} inside a multi-line reply"
             )
         text = match.group(3).decode("utf-8", "replace")
-        if any(ord(c) < 32 and c != "\t" for c in text):
+        if _CONTROL.search(text):
             raise PeerProtocolError(step, f"control character in reply line {line[:80]!r}")
         self._code = code
         self._lines.append(text)
@@ -441,11 +442,17 @@ class Mailbox:
         return self.address.isascii()
 
     def header(self) -> str:
+        """
+        The mailbox as header text; the display name is quoted when it has
+        specials or non-ASCII (the email package then RFC 2047-encodes it).
+        """
         if not self.display_name:
             return self.address
-        return f'"{self.display_name}" <{self.address}>' if not self.display_name.isascii() or re.search(
-            r"[()<>\[\]:;@\\,.\"]", self.display_name
-        ) else f"{self.display_name} <{self.address}>"
+        name = self.display_name
+        if name.isascii() and not re.search(r'[()<>\[\]:;@\\,.]', name):
+            return f"{name} <{self.address}>"
+        escaped = name.replace("\\", "\\\\")
+        return f'"{escaped}" <{self.address}>'
 
 
 # ---------------------------------------------------------------- DATA framing
@@ -471,15 +478,17 @@ def frame_data(message: bytes) -> bytes:
     @raise LocalProtocolError: a line is longer than RFC 5321 allows.
     """
     normalized = normalize_crlf(message)
-    lines = normalized[:-2].split(CRLF)
-    out = []
-    for number, line in enumerate(lines, 1):
-        if len(line) > MAX_DATA_LINE_LENGTH:
-            raise LocalProtocolError(
-                f"message line {number} is {len(line)} bytes long; SMTP allows {MAX_DATA_LINE_LENGTH}"
-            )
-        out.append(b"." + line if line.startswith(b".") else line)
-    return CRLF.join(out) + CRLF + b"." + CRLF
+    lines = normalized.split(CRLF)
+    longest = max(lines, key=len)
+    if len(longest) > MAX_DATA_LINE_LENGTH:
+        number = lines.index(longest) + 1
+        raise LocalProtocolError(
+            f"message line {number} is {len(longest)} bytes long; SMTP allows {MAX_DATA_LINE_LENGTH}"
+        )
+    stuffed = normalized.replace(CRLF + b".", CRLF + b"..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed + b"." + CRLF
 
 
 # ---------------------------------------------------------------- messages
@@ -501,6 +510,12 @@ class Attachment:
             guessed = "application/octet-stream"
         maintype, _, subtype = guessed.partition("/")
         return maintype, subtype
+
+
+#: Headers build_message() writes itself; extra headers may not repeat them.
+_BUILT_HEADERS = frozenset(
+    ["from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version"]
+)
 
 
 def make_message_id(token: bytes, domain: str) -> str:
@@ -536,6 +551,10 @@ def build_message(
         check_header_text(f"header {name}", value)
         if not re.fullmatch(r"[!-9;-~]+", name):
             raise LocalProtocolError(f"invalid header name {name!r}")
+        if name.lower() in _BUILT_HEADERS or name.lower().startswith("content-"):
+            raise LocalProtocolError(
+                f"header {name} is set by the message builder (use the matching option instead)"
+            )
     utf8 = not all(m.ascii for m in [sender, *to, *cc])
     policy = email_policy.SMTPUTF8 if utf8 else email_policy.SMTP
     message = EmailMessage(policy=policy)
@@ -549,7 +568,10 @@ def build_message(
     if message_id:
         message["Message-ID"] = message_id
     for name, value in extra_headers:
-        message[name] = value
+        try:
+            message[name] = value
+        except ValueError as error:  # e.g. a second header that may appear once
+            raise LocalProtocolError(f"header {name}: {error}")
     normalized_body = body.replace("\r\n", "\n").replace("\r", "\n")
     if normalized_body and not normalized_body.endswith("\n"):
         normalized_body += "\n"
@@ -563,6 +585,14 @@ def build_message(
         message.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    if message.is_multipart():
+        # The email package would pick a boundary with the global random
+        # module; a hash of the parts is deterministic and cannot occur in
+        # them (finding content containing its own hash is a preimage attack).
+        digest = hashlib.sha256()
+        for part in message.iter_parts():
+            digest.update(part.as_bytes())
+        message.set_boundary("=_netlab_" + digest.hexdigest()[:40])
     return normalize_crlf(message.as_bytes())
 
 
@@ -706,7 +736,6 @@ class State(enum.Enum):
     AWAITING_AUTH_REPLY = enum.auto()
     AWAITING_TRANSACTION_REPLY = enum.auto()
     AWAITING_MESSAGE_REPLY = enum.auto()
-    AWAITING_RSET_REPLY = enum.auto()
     AWAITING_QUIT_REPLY = enum.auto()
     DONE = enum.auto()
 
@@ -749,8 +778,13 @@ class ClientConfig:
     credentials: Optional[Credentials] = None
     auth_mechanism: Optional[str] = None
     ehlo_name: str = "[127.0.0.1]"
+    #: Say QUIT once this step succeeded (swaks' --quit-after), to check a
+    #: server's greeting, EHLO, TLS or AUTH without sending mail.
+    quit_after: Optional[Step] = None
 
     def __post_init__(self) -> None:
+        if self.quit_after is not None and self.quit_after not in QUIT_AFTER_STEPS:
+            raise LocalProtocolError(f"cannot quit after {self.quit_after.value}")
         check_header_text("EHLO name", self.ehlo_name)
         if not self.ehlo_name or " " in self.ehlo_name:
             raise LocalProtocolError(f"invalid EHLO name {self.ehlo_name!r}")
@@ -759,6 +793,9 @@ class ClientConfig:
                 f"unsupported AUTH mechanism {self.auth_mechanism!r} (use one of {', '.join(AUTH_PREFERENCE)})"
             )
 
+
+#: Steps after which the dialogue can stop early (ClientConfig.quit_after).
+QUIT_AFTER_STEPS = (Step.GREETING, Step.EHLO, Step.TLS, Step.AUTH)
 
 # RFC 5321 4.1.4 / 4.2.4: these EHLO refusals mean "I do not speak ESMTP";
 # a 421 or other 4xx is a real refusal and HELO would not help.
@@ -807,7 +844,6 @@ class ClientDialogue:
             State.AWAITING_AUTH_REPLY: self._on_auth,
             State.AWAITING_TRANSACTION_REPLY: self._on_transaction,
             State.AWAITING_MESSAGE_REPLY: self._on_message_reply,
-            State.AWAITING_RSET_REPLY: self._on_rset,
             State.AWAITING_QUIT_REPLY: self._on_quit,
         }
 
@@ -903,7 +939,7 @@ class ClientDialogue:
         if reply.code != 220:
             # RFC 5321 3.1: a 554 greeting still expects QUIT.
             return self._fail(SMTPReplyError(Step.GREETING, reply, "server refused the session"))
-        return self._send_ehlo()
+        return self._quit_if_asked(Step.GREETING) or self._send_ehlo()
 
     def _send_ehlo(self) -> List[Event]:
         self.state, self._step = State.AWAITING_EHLO_REPLY, Step.EHLO
@@ -927,6 +963,9 @@ class ClientDialogue:
     def _after_capabilities(self) -> List[Event]:
         capabilities = self.capabilities or Capabilities()
         mode = self.config.tls
+        quitting = self._quit_if_asked(Step.EHLO)
+        if quitting:
+            return quitting
         if not self.tls_active and mode in (TLSMode.REQUIRED, TLSMode.OPPORTUNISTIC):
             if capabilities.starttls:
                 self.state, self._step = State.AWAITING_STARTTLS_REPLY, Step.STARTTLS
@@ -939,9 +978,13 @@ class ClientDialogue:
                         "(--tls opportunistic or --tls none to allow plaintext)",
                     )
                 )
+        # "After TLS" means after the decision about TLS, whatever it was.
+        quitting = self._quit_if_asked(Step.TLS)
+        if quitting:
+            return quitting
         if self.config.credentials is not None:
             return self._start_auth()
-        return self._next_message()
+        return self._quit_if_asked(Step.AUTH) or self._next_message()
 
     def _on_starttls(self, reply: Reply) -> List[Event]:
         if reply.code != 220:
@@ -953,9 +996,12 @@ class ClientDialogue:
         return [StartTLS()]
 
     def _continue_without_tls(self) -> List[Event]:
+        quitting = self._quit_if_asked(Step.TLS)
+        if quitting:
+            return quitting
         if self.config.credentials is not None:
             return self._start_auth()
-        return self._next_message()
+        return self._quit_if_asked(Step.AUTH) or self._next_message()
 
     # -- AUTH (RFC 4954)
 
@@ -989,7 +1035,7 @@ class ClientDialogue:
         credentials = self.config.credentials
         assert credentials is not None
         if reply.code == 235:
-            return self._next_message()
+            return self._quit_if_asked(Step.AUTH) or self._next_message()
         if reply.code != 334:
             return self._fail(
                 SMTPReplyError(Step.AUTH, reply, f"authentication ({self._auth_mechanism}) failed")
@@ -1010,20 +1056,25 @@ class ClientDialogue:
 
     # -- transactions
 
-    def _next_message(self) -> List[Event]:
+    def _next_message(self, reset_first: bool = False) -> List[Event]:
+        """
+        Start the next message that can be sent, with RSET first when a
+        transaction came before it (RFC 5321 4.1.1.5); QUIT when none is left.
+        """
         while self._messages:
             envelope = self._messages.popleft()
-            events = self._start_transaction(envelope)
+            events = self._start_transaction(envelope, reset_first)
             if events is not None:
                 return events
         self.state, self._step = State.AWAITING_QUIT_REPLY, Step.QUIT
         return [self._line("QUIT")]
 
-    def _start_transaction(self, envelope: Envelope) -> Optional[List[Event]]:
+    def _start_transaction(self, envelope: Envelope, reset_first: bool = False) -> Optional[List[Event]]:
         """
-        Queue MAIL, RCPT..., DATA; with PIPELINING send them in one flight
-        (RFC 2920), else one at a time.  Returns L{None} when the message was
-        refused locally (it is recorded as a result) without a command sent.
+        Queue [RSET,] MAIL, RCPT..., DATA; with PIPELINING send them in one
+        flight (RFC 2920 3.1 allows RSET in it), else one at a time.  Returns
+        L{None} when the message was refused locally (it is recorded as a
+        result) without a command sent.
         """
         capabilities = self.capabilities or Capabilities()
         self._current = envelope
@@ -1071,6 +1122,8 @@ class ClientDialogue:
         for recipient in envelope.recipients:
             self._queued.append((Step.RCPT, self._line(f"RCPT TO:<{recipient}>")))
         self._queued.append((Step.DATA, self._line("DATA")))
+        if reset_first:
+            self._queued.appendleft((Step.RSET, self._line("RSET")))
         self._pending = deque()
         self.state = State.AWAITING_TRANSACTION_REPLY
         if capabilities.pipelining:
@@ -1097,7 +1150,13 @@ class ClientDialogue:
     def _on_transaction(self, reply: Reply) -> List[Event]:
         step, index = self._pending.popleft()
         assert self._current is not None
-        if step is Step.MAIL:
+        if step is Step.RSET:
+            if reply.code != 250:
+                # The server would not forget the last transaction: going on
+                # could mix two messages.  This message was not started.
+                self._current = None
+                return self._fail(SMTPReplyError(Step.RSET, reply, "server refused RSET"))
+        elif step is Step.MAIL:
             self._mail_ok = 200 <= reply.code < 300
             if not self._mail_ok:
                 self._message_error = SMTPReplyError(Step.MAIL, reply, "server refused the sender")
@@ -1143,13 +1202,9 @@ class ClientDialogue:
 
     def _end_transaction(self, final: Optional[Reply] = None) -> List[Event]:
         events: List[Event] = [self._finish_message(self._message_error, final)]
-        if self._messages:
-            # RSET between transactions: the server forgets whatever is
-            # left of the previous envelope (RFC 5321 4.1.1.5).
-            self.state, self._step = State.AWAITING_RSET_REPLY, Step.RSET
-            return events + [self._line("RSET")]
-        self.state, self._step = State.AWAITING_QUIT_REPLY, Step.QUIT
-        return events + [self._line("QUIT")]
+        # RSET between transactions: the server forgets whatever is left of
+        # the previous envelope (RFC 5321 4.1.1.5).
+        return events + self._next_message(reset_first=True)
 
     def _finish_message(
         self, error: Optional[SMTPClientError], final: Optional[Reply] = None
@@ -1166,16 +1221,21 @@ class ClientDialogue:
         self._current = None
         return MessageFinished(result)
 
-    def _on_rset(self, reply: Reply) -> List[Event]:
-        if reply.code != 250:
-            return self._fail(SMTPReplyError(Step.RSET, reply, "server refused RSET"))
-        return self._next_message()
-
     def _on_quit(self, reply: Reply) -> List[Event]:
         self.state = State.DONE
         return [CloseConnection(), DialogueFinished()]
 
     # -- helpers
+
+    def _quit_if_asked(self, reached: Step) -> List[Event]:
+        """
+        QUIT now if the caller asked to stop after C{reached} (an empty list
+        means: go on).
+        """
+        if self.config.quit_after is not reached:
+            return []
+        self.state, self._step = State.AWAITING_QUIT_REPLY, Step.QUIT
+        return [self._line("QUIT")]
 
     def _line(self, text: str) -> SendLine:
         return SendLine(text.encode("utf-8"), text)

@@ -12,6 +12,7 @@ Exit codes (also in README):
   6 AUTH: refused, not offered, or no mechanism in common
   7 envelope: MAIL FROM or every RCPT TO refused; SIZE, 8BITMIME or SMTPUTF8 missing
   8 message refused at DATA or after the final dot
+  70 internal error (a bug; the traceback is printed)
 A timeout or a protocol violation gets the code of the step it happened in.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sys
 import time
 from typing import Any, List, Optional, TextIO
@@ -35,8 +37,10 @@ from twisted_netlab.mail._core import (
     Mailbox,
     MessageResult,
     SMTPClientError,
+    Step,
     TLSMode,
     build_message,
+    frame_data,
     make_message_id,
 )
 
@@ -44,6 +48,7 @@ PASSWORD_ENVIRONMENT_VARIABLE = "NETLAB_MAIL_PASSWORD"
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE
 
 #: Bound what we read from files and stdin into memory.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -77,7 +82,7 @@ class Options(usage.Options):
     )
 
     optParameters = [
-        ["server", "s", "127.0.0.1", "SMTP server host name or address."],
+        ["server", "s", "127.0.0.1", "SMTP server: host, address, host:port or [IPv6]:port."],
         ["port", "p", None, "Server port (default 25, or 465 with --tls implicit).", int],
         ["from", "f", None, "Envelope sender and From: header (Name <a@b> allowed)."],
         ["subject", None, "netlab mail test", "Subject: header."],
@@ -90,6 +95,7 @@ class Options(usage.Options):
         ["password-file", None, None, "Read the AUTH password from the first line of FILE."],
         ["auth", None, None, "AUTH mechanism: CRAM-MD5, PLAIN or LOGIN (default: best offered)."],
         ["ehlo", None, None, "Name to greet with (default: our address literal, e.g. [127.0.0.1])."],
+        ["quit-after", None, None, "Stop after greeting, ehlo, tls or auth (check a server without sending mail)."],
         ["timeout", None, 30.0, "Timeout for connecting and for every reply (30s, 1m, 500ms).", parse_duration],
     ]
     optFlags = [
@@ -157,10 +163,17 @@ class Options(usage.Options):
             raise usage.UsageError(
                 f"--tls must be one of required, opportunistic, none, implicit, not {self['tls']!r}"
             )
-        if self["from"] is None:
+        self["quit_step"] = None
+        if self["quit-after"] is not None:
+            steps = {"greeting": Step.GREETING, "ehlo": Step.EHLO, "tls": Step.TLS, "auth": Step.AUTH}
+            if self["quit-after"].lower() not in steps:
+                raise usage.UsageError(f"--quit-after must be greeting, ehlo, tls or auth, not {self['quit-after']!r}")
+            self["quit_step"] = steps[self["quit-after"].lower()]
+        elif self["from"] is None:
             raise usage.UsageError("--from is required")
-        if not (self["to"] or self["cc"] or self["bcc"]):
+        elif not (self["to"] or self["cc"] or self["bcc"]):
             raise usage.UsageError("at least one --to, --cc or --bcc is required")
+        self._split_server_port()
         if self["port"] is not None and not 1 <= self["port"] <= 65535:
             raise usage.UsageError(f"--port must be 1 to 65535, not {self['port']}")
         if self["auth"] is not None and self["user"] is None:
@@ -178,6 +191,10 @@ class Options(usage.Options):
             raise usage.UsageError("use only one of --body, --body-file and --raw")
         if self["raw"] is not None and (self["attach"] or self["header"]):
             raise usage.UsageError("--raw sends the file as it is: --attach and --header do not apply")
+        self["password_value"] = self._password_from_file_or_environment()
+        if self["quit_step"] is not None:
+            self["message"] = None  # no mail is sent: nothing to build
+            return
         try:
             self["sender"] = Mailbox.parse(self["from"], "--from")
             self["recipients"] = {
@@ -185,8 +202,32 @@ class Options(usage.Options):
             }
         except LocalProtocolError as error:
             raise usage.UsageError(str(error))
-        self["password_value"] = self._password_from_file_or_environment()
+        if not any(self["recipients"].values()):
+            raise usage.UsageError("at least one --to, --cc or --bcc is required")
         self["message"] = self._message_bytes()
+        try:
+            frame_data(self["message"])
+        except LocalProtocolError as error:
+            raise usage.UsageError(f"cannot send this message: {error}")
+
+    def _split_server_port(self) -> None:
+        """
+        Accept ``host:port`` and ``[ipv6]:port`` in --server, as swaks does; a
+        bare IPv6 address (several colons) stays a host.
+        """
+        server = self["server"].strip()
+        match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:\[\]]+):(\d+)", server)
+        if match:
+            host = match.group(1) or match.group(3)
+            port = match.group(2) or match.group(4)
+            if port is not None:
+                if self["port"] is not None and self["port"] != int(port):
+                    raise usage.UsageError(f"--server {server} and --port {self['port']} disagree")
+                self["port"] = int(port)
+            server = host
+        if not server or any(c.isspace() or c in "/@" for c in server):
+            raise usage.UsageError(f"--server wants a host name or address, not {self['server']!r}")
+        self["server"] = server
 
     def _password_from_file_or_environment(self) -> Optional[str]:
         if self["password-file"] is not None:
@@ -297,12 +338,18 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
                 "netlab mail: WARNING: --insecure: the server certificate is NOT verified; "
                 "anyone on the path can read and change this session, including the password\n"
             )
-        tls_options = client_tls_options(options["server"], options["cafile"], options["insecure"])
-    recipients = options["recipients"]
-    sender: Mailbox = options["sender"]
-    addresses = tuple(m.address for m in recipients["to"] + recipients["cc"] + recipients["bcc"])
-    raw = options["message"]
-    envelope = Envelope(sender.address, addresses, raw, utf8=not raw.isascii() and options["raw"] is None)
+        try:
+            tls_options = client_tls_options(options["server"], options["cafile"], options["insecure"])
+        except Exception as error:  # unreadable or malformed PEM, bad name
+            err.write(f"netlab mail: error: --cafile {options['cafile']}: {error}\n")
+            return EXIT_USAGE
+    messages = []
+    if options["message"] is not None and options["quit_step"] is None:
+        recipients = options["recipients"]
+        sender: Mailbox = options["sender"]
+        addresses = tuple(m.address for m in recipients["to"] + recipients["cc"] + recipients["bcc"])
+        raw = options["message"]
+        messages.append(Envelope(sender.address, addresses, raw, utf8=not raw.isascii() and options["raw"] is None))
 
     def show(line: str) -> None:
         out.write(line + "\n")
@@ -311,11 +358,12 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
     finished = send_messages(
         reactor,
         options["server"],
-        [envelope],
+        messages,
         port=options["port"],
         tls=mode,
         credentials=credentials,
         auth_mechanism=options["auth"],
+        quit_after=options["quit_step"],
         tls_options=tls_options,
         ehlo_name=options["ehlo"],
         timeout_seconds=options["timeout"],
@@ -323,6 +371,9 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
     )
 
     def done(results: List[MessageResult]) -> int:
+        if options["quit_step"] is not None:
+            out.write(f"session worked up to {options['quit_step'].value}; quit there as asked (no mail sent)\n")
+            return EXIT_OK
         [result] = results
         if result.error is not None:
             return failed(Failure(result.error))
@@ -331,8 +382,9 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
     def failed(reason: Failure) -> int:
         error = reason.value
         if not isinstance(error, SMTPClientError):
-            err.write(f"netlab mail: error: {reason.getErrorMessage()}\n")
-            return 1
+            # Not an SMTP outcome: a bug.  Say so instead of a misleading code.
+            err.write(f"netlab mail: internal error: {reason.getTraceback()}\n")
+            return EXIT_INTERNAL
         result = error.result
         if result is not None and any(r.reply is not None for r in result.recipients):
             for recipient in result.recipients:

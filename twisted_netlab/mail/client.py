@@ -9,8 +9,11 @@ L{sendmail} and L{send_messages} are the Deferred-returning library API.
 from __future__ import annotations
 
 import dataclasses
+import email.message
+import email.policy
 import ipaddress
-from typing import Any, Callable, List, Optional, Sequence
+import re
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from twisted.internet import defer
 from twisted.internet.endpoints import (
@@ -49,6 +52,10 @@ from twisted_netlab.mail._core import (
 Transcript = Callable[[str], None]
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+#: After the data is handed to the transport, the reply to the final dot may
+#: take as long as the upload: the timeout grows by one second for every
+#: this many bytes (a slow link must not look like a dead server).
+SLOWEST_UPLOAD_BYTES_PER_SECOND = 64 * 1024
 #: How many lines of a message the transcript shows before summarising.
 TRANSCRIPT_DATA_LINES = 40
 
@@ -105,6 +112,7 @@ class SMTPClientProtocol(LineReceiver):
         self.dialogue: Optional[ClientDialogue] = None
         self.finished: defer.Deferred = defer.Deferred(self._cancel)
         self._timer: Any = None
+        self._timer_seconds = timeout_seconds
         self._closed = False
         self._outcome: Any = None
 
@@ -120,7 +128,7 @@ class SMTPClientProtocol(LineReceiver):
 
     def lineReceived(self, line: bytes) -> None:
         assert self.dialogue is not None
-        self._show("<- " + line.decode("utf-8", "replace"))
+        self._show("<- " + printable(line))
         self._carry_out(self.dialogue.receive_line(line))
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -170,6 +178,7 @@ class SMTPClientProtocol(LineReceiver):
     def _carry_out(self, events: List[Any]) -> None:
         assert self.dialogue is not None
         progressed = False
+        upload_seconds = 0.0
         for event in events:
             if isinstance(event, SendLine):
                 self._show("-> " + event.display)
@@ -178,6 +187,7 @@ class SMTPClientProtocol(LineReceiver):
             elif isinstance(event, SendData):
                 self._show_data(event.data)
                 self.transport.write(event.data)
+                upload_seconds = len(event.data) / SLOWEST_UPLOAD_BYTES_PER_SECOND
                 progressed = True
             elif isinstance(event, ReplyReceived):
                 progressed = True
@@ -204,7 +214,7 @@ class SMTPClientProtocol(LineReceiver):
                 self._outcome = Failure(error)
                 self._finish_when_closed()
         if progressed and self.dialogue.awaiting_reply:
-            self._arm_timer()
+            self._arm_timer(self.timeout_seconds + upload_seconds)
 
     def _start_tls(self) -> None:
         assert self.dialogue is not None
@@ -220,9 +230,13 @@ class SMTPClientProtocol(LineReceiver):
 
     # -- timeouts (every reply has one; the clock is injected)
 
-    def _arm_timer(self) -> None:
+    def _arm_timer(self, seconds: Optional[float] = None) -> None:
+        self._timer_seconds = self.timeout_seconds if seconds is None else seconds
+        if self._timer is not None and self._timer.active() and self._timer.func == self._timed_out:
+            self._timer.reset(self._timer_seconds)
+            return
         self._cancel_timer()
-        self._timer = self.clock.callLater(self.timeout_seconds, self._timed_out)
+        self._timer = self.clock.callLater(self._timer_seconds, self._timed_out)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None and self._timer.active():
@@ -232,7 +246,7 @@ class SMTPClientProtocol(LineReceiver):
     def _timed_out(self) -> None:
         self._timer = None
         assert self.dialogue is not None
-        self._carry_out(self.dialogue.timed_out(self.timeout_seconds))
+        self._carry_out(self.dialogue.timed_out(self._timer_seconds))
 
     def _cancel(self, _: defer.Deferred) -> None:
         self._cancel_timer()
@@ -250,9 +264,21 @@ class SMTPClientProtocol(LineReceiver):
             return
         lines = data.split(b"\r\n")[:-1]
         for line in lines[:TRANSCRIPT_DATA_LINES]:
-            self._show(" > " + line.decode("utf-8", "replace"))
+            self._show(" > " + printable(line))
         if len(lines) > TRANSCRIPT_DATA_LINES:
             self._show(f" > [... {len(lines) - TRANSCRIPT_DATA_LINES} more lines, {len(data)} bytes in all]")
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(line: bytes) -> str:
+    """
+    A received line as transcript text: control characters (which could
+    drive the user's terminal) are shown escaped, never written raw.
+    """
+    text = line.decode("utf-8", "replace")
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def _tls_summary(transport: Any) -> str:
@@ -368,6 +394,7 @@ def send_messages(
     auth_mechanism: Optional[str] = None,
     tls_options: Any = None,
     ehlo_name: Optional[str] = None,
+    quit_after: Optional[Step] = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     transcript: Optional[Transcript] = None,
     endpoint: Any = None,
@@ -378,6 +405,8 @@ def send_messages(
     @param port: default 465 with C{TLSMode.IMPLICIT}, else 25.
     @param tls_options: an C{IOpenSSLClientConnectionCreator}; default
         L{client_tls_options}C{(host)}: system CAs, name checked.
+    @param quit_after: L{Step.GREETING}, L{Step.EHLO}, L{Step.TLS} or
+        L{Step.AUTH}: say QUIT once that step worked, sending no message.
     @param endpoint: a client endpoint to use instead of TCP to C{host}.
     @return: a Deferred firing with one L{MessageResult} per message (a
         message refused by the server has its C{error}); it fails with an
@@ -393,6 +422,7 @@ def send_messages(
         credentials=credentials,
         auth_mechanism=auth_mechanism,
         ehlo_name=ehlo_name or "[127.0.0.1]",
+        quit_after=quit_after,
     )
     protocol = SMTPClientProtocol(
         config,
@@ -408,7 +438,8 @@ def send_messages(
         if tls is TLSMode.IMPLICIT:
             endpoint = wrapClientTLS(tls_options, endpoint)
     if transcript is not None:
-        transcript(f"=== trying {host}:{port} ({'implicit TLS' if tls is TLSMode.IMPLICIT else 'plain TCP'})")
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        transcript(f"=== trying {where} ({'implicit TLS' if tls is TLSMode.IMPLICIT else 'plain TCP'})")
     connecting = endpoint.connect(_OneShotFactory(protocol))
 
     def connect_failed(reason: Failure) -> Failure:
@@ -438,7 +469,7 @@ def sendmail(
     host: str,
     sender: str,
     recipients: Sequence[str],
-    message: bytes,
+    message: Union[bytes, email.message.Message],
     port: Optional[int] = None,
     utf8: bool = False,
     **options: Any,
@@ -450,6 +481,10 @@ def sendmail(
     step that went wrong otherwise (its C{result} holds the per-recipient
     replies).  C{options} are those of L{send_messages}.
     """
+    if isinstance(message, email.message.Message):
+        message = message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+    if not isinstance(message, bytes):
+        raise TypeError(f"message must be bytes or an email.message.Message, not {type(message).__name__}")
     envelope = Envelope(sender, tuple(recipients), message, utf8=utf8)
 
     def one(results: List[MessageResult]) -> MessageResult:

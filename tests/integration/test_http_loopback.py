@@ -111,6 +111,8 @@ def make_root(testcase):
         f.write(PAYLOAD)
     with open(os.path.join(root, "small.txt"), "wb") as f:
         f.write(b"small file\n")
+    with open(os.path.join(root, "4k.txt"), "wb") as f:
+        f.write(b"4 KiB.\n" * 585)
     return root
 
 
@@ -268,6 +270,19 @@ class RawSocketTests(TestCase):
         self.assertEqual(first[1], PAYLOAD)
         self.assertTrue(second[0].startswith(b"HTTP/1.1 404 "))
         self.assertEqual(third[1], b"small file\n")
+
+    def test_half_closed_pipeline_fully_answered(self):
+        """
+        300 pipelined requests followed by a FIN (shutdown of the client's
+        sending side) get 300 responses, then the server closes, even
+        though their 1.2 MB of answers make the server pause on the way.
+        """
+        reader = self.connect()
+        reader.sock.sendall(b"GET /4k.txt HTTP/1.1\r\nHost: a\r\n\r\n" * 300)
+        reader.sock.shutdown(socket.SHUT_WR)
+        everything = reader.read_to_eof()
+        self.assertEqual(everything.count(b"HTTP/1.1 200 OK"), 300)
+        self.assertTrue(everything.endswith(b"4 KiB.\n"))
 
     def test_bad_request_then_others_served(self):
         """

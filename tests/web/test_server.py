@@ -438,6 +438,32 @@ class ConnectionManagementTests(SynchronousTestCase):
         self.assertEqual(c.responses()[1][1][b"connection"], b"close")
         self.assertTrue(c.transport.disconnecting)
 
+    def test_half_close_answers_everything_then_closes(self):
+        """
+        A client that sends its requests and then closes its sending side
+        (FIN) gets every answer, in order, and then the connection closes.
+        """
+        c = Connection(self)
+        c.send(
+            b"GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        c.protocol.readConnectionLost()
+        self.assertFalse(c.transport.disconnecting)
+        c.run()
+        self.assertEqual([r[2] for r in c.responses()], [BIG, b"hello world\n"])
+        self.assertTrue(c.transport.disconnecting)
+
+    def test_half_close_when_idle_closes(self):
+        """
+        A FIN on an idle keep-alive connection closes it at once.
+        """
+        c = Connection(self)
+        c.get(b"/hello.txt")
+        c.protocol.readConnectionLost()
+        self.assertTrue(c.transport.disconnecting)
+        self.assertEqual(len(c.responses()), 1)
+
     def test_pipelined_responses_in_order(self):
         """
         Pipelined requests are answered strictly in order; a small

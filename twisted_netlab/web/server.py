@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IProtocolNegotiationFactory, IPushProducer
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocolNegotiationFactory, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -538,7 +538,7 @@ class _Waiting(Enum):
     CLOSING = "CLOSING"
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IHalfCloseableProtocol)
 class StaticFileProtocol(Protocol):
     """
     One HTTP/1.x connection.  Requests are parsed by the core and answered
@@ -571,6 +571,7 @@ class StaticFileProtocol(Protocol):
         self._keep_alive = True
         self._pump_call: Optional[Any] = None
         self._answering = False
+        self._peer_done = False
         self._client = "-"
 
     # -- connection -----------------------------------------------------
@@ -595,6 +596,22 @@ class StaticFileProtocol(Protocol):
         self._end_body()
         self.deadline = None
         self.factory.connection_ended(self)
+
+    # -- IHalfCloseableProtocol ------------------------------------------
+
+    def readConnectionLost(self) -> None:
+        """
+        The client closed its sending side (FIN), as some clients do after
+        their last request: answer everything it sent, in order, then close.
+        """
+        if self._closing:
+            return
+        self._peer_done = True
+        self.parser.receive_data(b"")
+        self._process()
+
+    def writeConnectionLost(self) -> None:
+        pass  # we never half-close our side
 
     # -- IPushProducer (called by the transport) ---------------------------
 
@@ -665,9 +682,9 @@ class StaticFileProtocol(Protocol):
         self._in_process = True
         try:
             while not (self._pieces or self._write_paused or self._closing):
-                if not self.parser.buffered:
-                    # Nothing to parse (EOF is never fed to the parser), so
-                    # skip asking: it is the most common case per read.
+                if not self.parser.buffered and not self._peer_done:
+                    # Nothing to parse and no EOF to report: skip asking,
+                    # the most common case per read.
                     return
                 event = self.parser.next_event()
                 if event is NEED_DATA:

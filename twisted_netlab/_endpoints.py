@@ -15,11 +15,13 @@ import ipaddress
 from typing import Any, Optional
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 log = Logger()
 
@@ -81,25 +83,54 @@ class StreamListeningService(Service):
         self._listening: Optional[Deferred] = None
 
     def startService(self) -> None:
+        """
+        Listen now.  TCP, SSL and UNIX endpoints answer at once: a failure
+        then raises L{SystemExit} with one clear line, which twistd prints
+        before exiting 1 (it starts services before running the reactor).
+        An endpoint that answers later and fails stops the reactor.
+        """
         Service.startService(self)
-        endpoint = serverFromString(default_reactor(self._reactor), self.description)
-        self._listening = endpoint.listen(self.factory)
+        reactor = default_reactor(self._reactor)
+        try:
+            endpoint = serverFromString(reactor, self.description)
+        except (ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"{self.service_name}: error: bad endpoint {self.description!r}: {error}")
+        listening = endpoint.listen(self.factory)
+        outcome: list = []
 
-        def listening(port: IListeningPort) -> IListeningPort:
-            self.port = port
-            announce(self.service_name, port)
-            return port
+        def record(result: Any) -> Any:
+            outcome.append(result)
+            return result
 
-        def failed(reason: Any) -> None:
-            log.failure(
-                "{service} could not listen on {description}",
-                reason,
-                service=self.service_name,
-                description=self.description,
-            )
-            default_reactor(self._reactor).stop()
+        listening.addBoth(record)
+        if outcome:
+            result = outcome[0]
+            if isinstance(result, Failure):
+                listening.addErrback(lambda _: None)
+                raise SystemExit(self._failure_message(result))
+            self._listened(result)
+            self._listening = succeed(result)
+            return
 
-        self._listening.addCallbacks(listening, failed)
+        def failed(reason: Failure) -> None:
+            log.critical("{message}", message=self._failure_message(reason))
+            if reactor.running:
+                reactor.stop()
+            else:
+                reactor.callWhenRunning(reactor.stop)
+
+        self._listening = listening
+        listening.addCallbacks(self._listened, failed)
+
+    def _listened(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        announce(self.service_name, port)
+        return port
+
+    def _failure_message(self, reason: Failure) -> str:
+        error = reason.value
+        detail = getattr(error, "socketError", None) or error
+        return f"{self.service_name}: error: cannot listen on {self.description}: {detail}"
 
     def stopService(self) -> Optional[Deferred]:
         Service.stopService(self)
@@ -133,10 +164,20 @@ class DatagramListeningService(Service):
         self.port: Optional[IListeningPort] = None
 
     def startService(self) -> None:
+        """
+        Bind now; a taken port raises L{SystemExit} with one clear line
+        (twistd prints it and exits 1) rather than a traceback.
+        """
         Service.startService(self)
-        self.port = default_reactor(self._reactor).listenUDP(
-            self.port_number, self.protocol, interface=self.interface
-        )
+        try:
+            self.port = default_reactor(self._reactor).listenUDP(
+                self.port_number, self.protocol, interface=self.interface
+            )
+        except CannotListenError as error:
+            raise SystemExit(
+                f"{self.service_name}: error: cannot listen on udp {self.interface} port "
+                f"{self.port_number}: {error.socketError} (choose another with --port)"
+            )
         announce(self.service_name, self.port)
 
     def stopService(self) -> Optional[Deferred]:

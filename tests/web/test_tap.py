@@ -7,7 +7,7 @@ import os
 
 from twisted.application.service import IServiceCollection
 from twisted.internet.defer import fail
-from twisted.internet.error import CannotListenError, ReactorNotRunning
+from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock
 from twisted.internet.task import Clock
 from twisted.python import usage
@@ -118,37 +118,22 @@ class MakeServiceTests(SynchronousTestCase):
 
 
 class ListenFailureTests(SynchronousTestCase):
-    def test_failed_listen_before_reactor_runs_stops_it_once_running(self):
+    def test_failed_listen_is_one_clear_exit(self):
         """
-        If the endpoint cannot listen before the reactor runs (as under
-        twistd), the reactor is stopped as soon as it runs instead of the
-        process running on without a listener.
+        If the endpoint cannot listen (as under twistd, before the reactor
+        runs), starting raises SystemExit with one line naming netlab-http,
+        the endpoint and the reason: twistd prints it and exits 1 instead of
+        running on without a listener.
         """
-
-        class StrictReactor(MemoryReactorClock):
-            # Like a real reactor: stop() before run() raises.
-            stopped_while_running = False
-
-            def stop(self):
-                if not self.running:
-                    raise ReactorNotRunning()
-                self.stopped_while_running = True
-
-        reactor = StrictReactor()
-        service = HTTPListeningService("tcp:0", None, reactor=reactor)
+        service = HTTPListeningService("tcp:0", None, reactor=MemoryReactorClock())
 
         class FailingEndpoint:
             def listen(self, factory):
                 return fail(CannotListenError("127.0.0.1", 80, OSError("in use")))
 
         self.patch(endpoints_module, "serverFromString", lambda reactor, description: FailingEndpoint())
-        service.startService()
-        self.assertEqual(len(self.flushLoggedErrors(CannotListenError)), 1)
-        self.assertFalse(reactor.stopped_while_running)
-        reactor.running = True  # what reactor.run() does, then its hooks:
-        for hook, args, kwargs in reactor.whenRunningHooks:
-            hook(*args, **kwargs)
-        self.assertTrue(reactor.stopped_while_running)
+        error = self.assertRaises(SystemExit, service.startService)
+        self.assertEqual(str(error), "netlab-http: error: cannot listen on tcp:0: in use")
 
 
 class GracefulStopTests(SynchronousTestCase):

@@ -175,25 +175,12 @@ class HTTPService(MultiService):
 
 class HTTPListeningService(StreamListeningService):
     """
-    L{StreamListeningService} that also stops the process when listening
-    fails before the reactor runs (twistd starts services before
-    C{reactor.run()}, so the base class's C{reactor.stop()} raises
-    ReactorNotRunning there and the process would run on, listening
-    nowhere).
+    L{StreamListeningService} named netlab-http.  A failure to listen is
+    one clear line and exit status 1 (see the base class).
     """
 
     def __init__(self, description: str, factory: Any, reactor: Any = None) -> None:
         StreamListeningService.__init__(self, "netlab-http", description, factory, reactor)
-
-    def startService(self) -> None:
-        StreamListeningService.startService(self)
-        assert self._listening is not None
-        self._listening.addErrback(self._stop_when_running)
-
-    def _stop_when_running(self, reason: Any) -> None:
-        reactor = default_reactor(self._reactor)
-        if not reactor.running:
-            reactor.callWhenRunning(reactor.stop)
 
 
 class _WorkerProcess(protocol.ProcessProtocol):

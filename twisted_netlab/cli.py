@@ -20,6 +20,7 @@ Each sub-command documents its own codes above those.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -39,9 +40,22 @@ SUBCOMMANDS: List[tuple] = [
 USAGE_ERROR = 2
 
 
+def _print_version() -> None:
+    """
+    Print netlab's version and exit.
+    """
+    print(f"netlab {__version__}")
+    sys.exit(0)
+
+
 def _lazy(module_name: str) -> Callable[[], usage.Options]:
     def make() -> usage.Options:
-        return importlib.import_module(module_name).Options()
+        base = importlib.import_module(module_name).Options
+        # usage.Options' own --version names Twisted's version; ours says
+        # which netlab this is, in every sub-command.
+        command = type(base.__name__, (base,), {"opt_version": lambda self: _print_version()})
+        command.opt_version.__doc__ = "Print netlab's version and exit."
+        return command()
 
     return make
 
@@ -53,10 +67,16 @@ class Options(usage.Options):
 
     def opt_version(self) -> None:
         """
-        Print the version and exit.
+        Print netlab's version and exit.
         """
-        print(f"netlab {__version__}")
-        sys.exit(0)
+        _print_version()
+
+    def getSynopsis(self) -> str:
+        # A sub-command's synopsis is appended to its parent's: while one
+        # is being described, ours is just the program name.
+        if self.subCommand is not None:
+            return "Usage: netlab"
+        return self.synopsis
 
     def postOptions(self) -> None:
         if self.subCommand is None:
@@ -101,12 +121,56 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     """
     if argv is None:
         argv = sys.argv[1:]
+    sys.stdout = _ClosedPipeGuard(sys.stdout)  # type: ignore[assignment]
     try:
         options = parse(argv)
     except usage.UsageError as error:
-        command = argv[0] if argv and not argv[0].startswith("-") else None
+        known = {name for name, _, _ in SUBCOMMANDS}
+        command = argv[0] if argv and argv[0] in known else None
         prefix = f"netlab {command}" if command else "netlab"
         sys.stderr.write(f"{prefix}: error: {error}\n")
         sys.stderr.write(f"Try '{prefix} --help' for more information.\n")
         sys.exit(USAGE_ERROR)
     task.react(main, [options])
+
+
+#: Exit status when our reader went away (128 + SIGPIPE, as a shell shows
+#: for C tools killed by SIGPIPE, e.g. ``ping ... | head -2``).
+CLOSED_PIPE = 141
+
+
+class _ClosedPipeGuard:
+    """
+    Wrap the text stdout: when its reader has gone (``netlab ... | head``),
+    end the process at once with L{CLOSED_PIPE}, quietly, as C tools do on
+    SIGPIPE.  Python ignores SIGPIPE, so without this the error would
+    surface inside a protocol callback as a traceback or a hang.  Binary
+    writes (``sys.stdout.buffer``) are left to the command: ``netlab get``
+    reports those as curl's write error.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _closed(self) -> None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+        finally:
+            os._exit(CLOSED_PIPE)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._closed()
+            return 0
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._closed()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -113,6 +113,26 @@ class HeartbeatSenderTests(SynchronousTestCase):
         self.assertEqual([decode_beat(d).sequence for d in self.reactor.transport.written], [0, 2])
         self.flushLoggedErrors()
 
+    def test_socket_closed_after_refusal_is_reopened(self):
+        """
+        A real reactor may close a connected UDP port after ICMP port
+        unreachable (no monitor running yet); the next beat opens a new
+        socket instead of failing, so starting the sender first works.
+        """
+        sender = self.start(interval=1.0)
+        [(_, _, protocol, first)] = self.reactor.listened
+        protocol.connectionRefused()
+        protocol.doStop()  # what the port's connectionLost does
+        protocol.transport = None
+        self.reactor.advance(1.0)
+        self.assertEqual(len(self.reactor.listened), 2)
+        second = self.reactor.listened[1][3]
+        self.assertEqual([decode_beat(d).sequence for d in first.written], [0])
+        self.assertEqual([decode_beat(d).sequence for d in second.written], [1])
+        self.assertEqual(sender.sent, 2)
+        self.assertEqual(sender.refused, 2)
+        self.assertFalse(sender.done.called)
+
     def test_bad_arguments(self):
         """
         Impossible arguments are refused when the sender is made.

@@ -102,6 +102,7 @@ class HeartbeatSender(Service):
         self._protocol: Optional[SenderProtocol] = None
         self._udp_port: Any = None
         self._loop: Optional[LoopingCall] = None
+        self._address = ""
         # Validate the id now, not at the first beat.
         encode_beat(0, 0.0, client_id, self.boot, self.key)
 
@@ -122,18 +123,31 @@ class HeartbeatSender(Service):
     def _start(self, address: str) -> None:
         if not self.running:
             return
-        interface = "::" if ":" in address else "0.0.0.0"
-        self._protocol = SenderProtocol((address, self.port), self._refused)
-        self._udp_port = self._reactor.listenUDP(0, self._protocol, interface=interface)
+        self._address = address
+        self._open_socket()
         self._loop = LoopingCall(self._beat)
         self._loop.clock = self._reactor
         self._loop.start(self.interval, now=True).addErrback(self._failed)
 
+    def _open_socket(self) -> None:
+        interface = "::" if ":" in self._address else "0.0.0.0"
+        self._protocol = SenderProtocol((self._address, self.port), self._refused)
+        self._udp_port = self._reactor.listenUDP(0, self._protocol, interface=interface)
+
     def _beat(self) -> None:
+        """
+        Send one beat.  A connected UDP socket that got ICMP port
+        unreachable (no monitor yet) may have been closed by the reactor
+        (epoll reports it as an error event): then a new socket is opened,
+        so beats keep going until the monitor appears.
+        """
+        assert self._protocol is not None
+        if self._protocol.transport is None:
+            self.refused += 1  # the only error that closes it here
+            self._open_socket()
         sequence = self.sent
         sent_at = self._reactor.seconds()
         datagram = encode_beat(sequence, sent_at, self.client_id, self.boot, self.key)
-        assert self._protocol is not None
         try:
             self._protocol.send(datagram)
         except OSError as error:  # e.g. no route; keep beating, the monitor will see a gap

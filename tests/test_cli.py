@@ -29,3 +29,58 @@ class NetlabCommandTests(SynchronousTestCase):
         result = self.run_netlab("--frobnicate")
         self.assertEqual(result.returncode, 2)
         self.assertIn("frobnicate", result.stderr)
+
+    def test_subcommand_synopsis(self):
+        """
+        A sub-command's help starts with its own usage line, once.
+        """
+        result = self.run_netlab("ping", "--help")
+        first = result.stdout.splitlines()[0]
+        self.assertTrue(first.startswith("Usage: netlab ping "), first)
+        self.assertEqual(result.stdout.count("Usage:"), 1)
+
+    def test_version_everywhere(self):
+        """
+        --version names netlab's version, also after a sub-command.
+        """
+        from twisted_netlab import __version__
+
+        for args in (["--version"], ["get", "--version"]):
+            result = self.run_netlab(*args)
+            self.assertEqual((result.returncode, result.stdout), (0, f"netlab {__version__}\n"))
+
+    def test_unknown_command(self):
+        """
+        An unknown command is named, and the hint points at netlab --help.
+        """
+        result = self.run_netlab("frob")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("frob", result.stderr)
+        self.assertIn("Try 'netlab --help'", result.stderr)
+
+    def test_closed_stdout_pipe(self):
+        """
+        When the reader of stdout goes away (netlab ... | head -1), the
+        command ends quietly with 141 instead of a traceback or a hang.
+        """
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+            sink.bind(("127.0.0.1", 0))
+            port = sink.getsockname()[1]
+            process = subprocess.Popen(
+                [executable("netlab"), "beat", "127.0.0.1", str(port), "--interval", "0.02", "--count", "500"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
+            )
+            self.assertTrue(process.stdout.readline().startswith(b"beat 0 "))
+            process.stdout.close()
+            try:
+                code = process.wait(30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            stderr = process.stderr.read()
+            process.stderr.close()
+        self.assertEqual(code, 141)
+        self.assertNotIn(b"Traceback", stderr)

@@ -117,7 +117,8 @@ class MailSinkLoopbackTests(TestCase):
         smtplib verifies the generated certificate for 127.0.0.1, logs in,
         sends a message with an attachment; the Maildir file parses back
         to the same headers, body and attachment bytes, and the status page
-        lists it under the queue id the server answered.  The second
+        lists it under the queue id the server answered and serves the
+        file byte for byte.  The second
         message meets --fault DATA=552:2; the third is stored again.
         """
         attachment = os.urandom(50_000)
@@ -161,6 +162,9 @@ class MailSinkLoopbackTests(TestCase):
         self.assertEqual(listed[queue_id]["envelope_to"], ["rcpt@example.test", "other@example.test"])
         self.assertEqual(listed[queue_id]["headers"]["Subject"], "Gr\u00fc\u00dfe from the sink test")
         self.assertEqual(os.listdir(os.path.join(self.data, "Maildir", "tmp")), [])
+        url = f"http://127.0.0.1:{self.status_port}" + listed[queue_id]["url"]
+        with urllib.request.urlopen(url, timeout=10) as response, open(path, "rb") as handle:
+            self.assertEqual(response.read(), handle.read())
 
     def test_raw_socket_starttls_flush_and_smuggling(self):
         """

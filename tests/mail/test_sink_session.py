@@ -408,6 +408,16 @@ class StrictInputTests(SessionMixin, SynchronousTestCase):
         self.assertLessEqual(len(self.session._buffer), 2050)
         self.assertEqual(codes(self.send("\r\nNOOP\r\n")), [500, 250])
 
+    def test_long_lines_in_one_packet_with_others(self):
+        """
+        An overlong line costs only itself: the lines after it in the same
+        packet are processed (a command, or the end of DATA).
+        """
+        self.ready()
+        self.assertEqual(codes(self.send("NOOP " + "a" * 5000 + "\r\nNOOP\r\n")), [500, 250])
+        self.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+        self.assertEqual(codes(self.send("z" * 5000 + "\r\nshort\r\n.\r\nNOOP\r\n")), [500, 250])
+
     def test_invalid_utf8_and_controls(self):
         """
         Invalid UTF-8 and control characters in commands get 500.
@@ -732,3 +742,24 @@ class AddressTests(SynchronousTestCase):
         self.assertEqual(parse_parameters("size=10 SMTPUTF8"), {"SIZE": "10", "SMTPUTF8": None})
         self.assertRaises(AddressError, parse_parameters, "SIZE=1 size=2")
         self.assertRaises(AddressError, parse_parameters, "SIZE=")
+
+
+class PurityTests(SynchronousTestCase):
+    def test_pure_modules_import_no_twisted(self):
+        """
+        The session, fault and Maildir modules load nothing from Twisted
+        (checked in a fresh interpreter).
+        """
+        import subprocess
+        import sys
+
+        from tests.helpers import child_env
+
+        code = (
+            "import sys\n"
+            "import twisted_netlab.mail._session, twisted_netlab.mail._faults, twisted_netlab.mail._maildir\n"
+            "print(sorted(m for m in sys.modules if m == 'twisted' or m.startswith('twisted.')))\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.strip(), "[]")

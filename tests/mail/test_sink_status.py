@@ -7,6 +7,7 @@ foreign Host headers.
 import json
 
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
 from twisted_netlab.mail._maildir import Maildir, trace_headers
@@ -61,7 +62,11 @@ class StatusTests(SynchronousTestCase):
         names are 404.
         """
         request, body = self.get(b"/messages/q1")
-        self.assertTrue(body.endswith(b"\r\n\r\nhi\r\n"))
+        self.assertEqual(body, NOT_DONE_YET)
+        streamed = b"".join(request.written)
+        self.assertTrue(streamed.endswith(b"\r\n\r\nhi\r\n"))
+        self.assertTrue(request.finished)
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-length"), [str(len(streamed)).encode()])
         for path in [b"/messages/nope", b"/messages/..%2Fnew%2Fq1", b"/messages/%2e%2e", b"/other"]:
             request, body = self.get(path)
             self.assertEqual(request.responseCode, 404, path)

@@ -57,6 +57,16 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(tap.default_data_dir({"XDG_DATA_HOME": "rel", "HOME": "/h"}), "/h/.local/share/netlab/mailsink")
         self.assertEqual(tap.default_data_dir({}), os.path.abspath("netlab-mailsink"))
 
+    def test_default_hostname(self):
+        """
+        A machine name that is not a DNS name falls back to localhost
+        instead of refusing to start.
+        """
+        self.assertEqual(tap.default_hostname("build-42.example"), "build-42.example")
+        self.assertEqual(tap.default_hostname("my_laptop"), "localhost")
+        self.assertEqual(tap.default_hostname(""), "localhost")
+        self.assertTrue(tap._HOSTNAME.match(self.parse()["hostname"]))
+
     def test_values(self):
         """
         Repeated --listen and --fault, sizes with suffixes, durations.

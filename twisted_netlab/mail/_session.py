@@ -406,7 +406,10 @@ class SinkSession:
         or L{None} when more data is needed.
         """
         limit = self._line_limit()
-        end = self._buffer.find(b"\r\n", 0, limit + 2)
+        # Search the whole buffer (one packet at most, plus less than one
+        # line): an overlong line followed by more lines in the same packet
+        # must only cost the overlong line.
+        end = self._buffer.find(b"\r\n")
         if end < 0:
             if len(self._buffer) > limit + 1:
                 # Too long already: drop it, keeping a trailing CR that may
@@ -800,9 +803,13 @@ class SinkSession:
             reply = self._data_problem
             self.error_count += 1
             return [MessageRefused(envelope, reply), reply]
-        fault = self._fault(Stage.DATA)
+        fault = self.faults.check(Stage.DATA)
         if fault is not None:
-            return [MessageRefused(envelope, fault[1])] + fault  # type: ignore[list-item]
+            reply = _reply(fault.code, f"{fault.enhanced} {fault.text}")
+            events: List[Event] = [FaultInjected(fault), MessageRefused(envelope, reply), reply]
+            if fault.closes:
+                events.extend(self._close(f"fault {fault.rule.describe()}"))
+            return events
         self.state = SessionState.AWAITING_STORAGE
         return [MessageReceived(envelope, data)]
 

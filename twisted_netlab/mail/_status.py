@@ -13,11 +13,13 @@ import datetime
 import html
 import ipaddress
 import json
+import os
 from typing import Any, Dict, Iterable, List, Optional
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
+from twisted.protocols.basic import FileSender
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.mail._maildir import Maildir, StoredMessage
 
@@ -126,7 +128,8 @@ class StatusResource(Resource):
         return text.encode("utf-8") + b"\n"
 
     def _limit(self, request: Request) -> Optional[int]:
-        values = request.args.get(b"limit")
+        arguments: Dict[bytes, List[bytes]] = request.args or {}
+        values = arguments.get(b"limit")
         if not values:
             return DEFAULT_LIMIT
         try:
@@ -135,10 +138,34 @@ class StatusResource(Resource):
             return None
         return limit if 1 <= limit <= MAX_LIMIT else None
 
-    def render_HEAD(self, request: Request) -> bytes:
+    def _send_file(self, request: Request, path: str) -> Any:
+        """
+        Stream a stored message (it may be as large as --max-size) instead
+        of reading it into memory.
+        """
+        try:
+            handle = open(path, "rb")
+        except OSError:
+            return self._error(request, 404, "No such message")
+        self._headers(request, b"text/plain; charset=utf-8")
+        request.setHeader(b"content-length", str(os.fstat(handle.fileno()).st_size).encode("ascii"))
+        if request.method == b"HEAD":
+            handle.close()
+            return b""
+        sending = FileSender().beginFileTransfer(handle, request)
+
+        def finished(result: Any) -> None:
+            handle.close()
+            if not request.finished:
+                request.finish()
+
+        sending.addBoth(finished)
+        return NOT_DONE_YET
+
+    def render_HEAD(self, request: Request) -> Any:
         return self.render_GET(request)
 
-    def render_GET(self, request: Request) -> bytes:
+    def render_GET(self, request: Request) -> Any:
         if not host_allowed(request.getHeader(b"host"), self.allowed_hosts):
             return self._error(request, 403, "Forbidden: use http://127.0.0.1:<port>/ or http://localhost:<port>/")
         path = request.path
@@ -154,8 +181,6 @@ class StatusResource(Resource):
             self._headers(request, b"application/json")
             return render_json(self.maildir, messages, total)
         if path.startswith(b"/messages/"):
-            from urllib.parse import unquote_to_bytes
-
             try:
                 name = unquote_to_bytes(path[len(b"/messages/") :]).decode("utf-8")
             except UnicodeDecodeError:
@@ -163,8 +188,5 @@ class StatusResource(Resource):
             found = self.maildir.path_of(name) if name else None
             if found is None:
                 return self._error(request, 404, "No such message")
-            with open(found, "rb") as handle:
-                data = handle.read()
-            self._headers(request, b"text/plain; charset=utf-8")
-            return data
+            return self._send_file(request, found)
         return self._error(request, 404, "Not found: try / or /messages.json")

@@ -13,7 +13,6 @@ import os
 from collections import deque
 from typing import Any, Callable, List, Optional
 
-from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -112,7 +111,9 @@ class SinkProtocol(Protocol):
     """
 
     session: Optional[SinkSession] = None
-    _timer: Optional[IDelayedCall] = None
+    # Typed loosely: zope interfaces confuse mypy without its zope plugin.
+    _timer: Any = None
+    transport: Any
 
     def __init__(self, factory: "SinkFactory") -> None:
         self.factory = factory

@@ -46,6 +46,15 @@ def default_data_dir(environ: Optional[Mapping[str, str]] = None) -> str:
     return os.path.abspath("netlab-mailsink")
 
 
+def default_hostname(name: Optional[str] = None) -> str:
+    """
+    This machine's host name when it is a usable DNS name, else
+    ``localhost``.
+    """
+    name = socket.gethostname() if name is None else name
+    return name if name and _HOSTNAME.match(name) else "localhost"
+
+
 def parse_size(value: str) -> int:
     """
     ``10485760``, ``512K``, ``10M``, ``1G`` (binary multiples) in octets.
@@ -141,18 +150,11 @@ class Options(usage.Options):
         self["faults"] = FaultPlan()
 
     def opt_listen(self, endpoint: str) -> None:
-        """
-        Endpoint for SMTP, e.g. tcp:2525 (repeatable; default
-        tcp:2525:interface=127.0.0.1).
-        """
+        """Endpoint for SMTP, e.g. tcp:2525 (repeatable; default tcp:2525:interface=127.0.0.1)."""
         self["listen"].append(endpoint)
 
     def opt_fault(self, value: str) -> None:
-        """
-        Answer a stage with a code, always or only the Nth time: STAGE=CODE
-        or STAGE=CODE:N; stages CONNECT EHLO HELO STARTTLS AUTH MAIL RCPT DATA
-        (repeatable), e.g. RCPT=451 or DATA=552:3.
-        """
+        """Answer a stage with CODE always (STAGE=CODE) or only its Nth time (STAGE=CODE:N), e.g. RCPT=451 or DATA=552:3; stages CONNECT EHLO HELO STARTTLS AUTH MAIL RCPT DATA (repeatable)."""
         try:
             self["faults"].add(parse_fault(value))
         except FaultSyntaxError as error:
@@ -162,7 +164,9 @@ class Options(usage.Options):
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         if self["hostname"] is None:
-            self["hostname"] = socket.gethostname() or "localhost"
+            # A machine name that is no DNS name (my_laptop) must not stop
+            # a start without arguments: fall back to localhost.
+            self["hostname"] = default_hostname()
         if not _HOSTNAME.match(self["hostname"]):
             raise usage.UsageError(f"--hostname must be a DNS name such as mail.example.org, not {self['hostname']!r}")
         if self["timeout"] <= 0:
@@ -288,4 +292,4 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         maildir=maildir.root,
         certificate=config["certificate"] or "none (--no-tls)",
     )
-    return service
+    return service  # type: ignore[return-value]

@@ -276,6 +276,27 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertIn(b"aHVudGVyMg==", written)  # it was sent, base64, on the wire only
         self.assertNotIn("aHVudGVyMg==", out)
 
+    def test_interrupted_exit_130(self):
+        """
+        Ctrl+C (the reactor shutting down) while the server has not even
+        greeted ends with 130 and "interrupted", not a misleading session
+        error from the connection the shutdown closes.
+        """
+        options = parse(*PLAIN)
+        reactor = MemoryReactorClock()
+        out, err = io.StringIO(), io.StringIO()
+        result = main(reactor, options, out=out, err=err)
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        transport = TLSStringTransport()
+        protocol.makeConnection(transport)
+        for trigger, args, kwargs in reactor.triggers["before"]["shutdown"]:
+            trigger(*args, **kwargs)
+        protocol.connectionLost(Failure(ConnectionRefusedError("closed by shutdown")))
+        self.assertEqual(self.successResultOf(result), 130)
+        self.assertIn("netlab mail: interrupted", err.getvalue())
+        self.assertNotIn("error at", err.getvalue())
+
     def test_connect_refused_exit_3(self):
         """
         A refused connection exits 3 naming the server and port.

@@ -25,6 +25,7 @@ import sys
 import time
 from typing import Any, List, Optional, TextIO
 
+from twisted.internet.defer import Deferred
 from twisted.python import usage
 from twisted.python.failure import Failure
 
@@ -49,6 +50,7 @@ EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl+C
 
 #: Bound what we read from files and stdin into memory.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -72,7 +74,7 @@ def _read_input(path: str, what: str, stdin: Any = None) -> bytes:
 
 
 class Options(usage.Options):
-    synopsis = "Usage: netlab mail --from ADDRESS --to ADDRESS [options]"
+    synopsis = "--from ADDRESS --to ADDRESS [options]"
     longdesc = (
         "Send one message over ESMTP and show the dialogue (-v).  TLS is required by "
         "default (STARTTLS); the password comes from --password-file, the "
@@ -393,7 +395,25 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
         err.write(f"netlab mail: error at {error}\n")
         return int(error.phase)
 
-    return finished.addCallbacks(done, failed)
+    # Ctrl+C or SIGTERM stops the reactor, which closes the connection: say
+    # "interrupted" (exit 130) rather than the misleading error that the
+    # closed connection would produce.
+    outcome: Deferred = Deferred()
+
+    def settle(result: Any) -> None:
+        if outcome.called:
+            return  # interrupted: what the closed connection did is noise
+        outcome.callback(failed(result) if isinstance(result, Failure) else done(result))
+
+    def on_shutdown() -> None:
+        if not outcome.called:
+            err.write("netlab mail: interrupted before the session ended; the server may not have the message\n")
+            err.flush()
+            outcome.callback(EXIT_INTERRUPTED)
+
+    reactor.addSystemEventTrigger("before", "shutdown", on_shutdown)
+    finished.addBoth(settle)
+    return outcome
 
 
 __all__ = ["Options", "main"]

@@ -53,8 +53,13 @@ def _lazy(module_name: str) -> Callable[[], usage.Options]:
         base = importlib.import_module(module_name).Options
         # usage.Options' own --version names Twisted's version; ours says
         # which netlab this is, in every sub-command.
-        command = type(base.__name__, (base,), {"opt_version": lambda self: _print_version()})
-        command.opt_version.__doc__ = "Print netlab's version and exit."
+        def opt_version(self: usage.Options) -> None:
+            """
+            Print netlab's version and exit.
+            """
+            _print_version()
+
+        command = type(base.__name__, (base,), {"opt_version": opt_version})
         return command()
 
     return make
@@ -106,6 +111,7 @@ def main(reactor: Any, options: Options) -> defer.Deferred:
     Run the chosen sub-command; the Deferred fails with L{SystemExit} whose
     code is the sub-command's exit code, which is what L{task.react} uses.
     """
+    assert options.subCommand is not None  # postOptions requires one
     module = _module_for(options.subCommand)
 
     def finished(code: Optional[int]) -> None:

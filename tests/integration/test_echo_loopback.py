@@ -195,6 +195,28 @@ class NetlabEchoTests(TestCase):
         self.assertIn("3 packets transmitted, 3 received", result.stdout)
         self.assertIn("from [::1]:", result.stdout)
 
+    def test_closed_stdout_pipe_ends_quietly(self):
+        """
+        ``netlab ping -c 1000 -i 0.05 HOST | head -2``: when the reader
+        leaves, the pinger ends at its next line (not 50 s later) with
+        nothing on stderr (no traceback, no "Exception ignored").
+        """
+        port = start_echo(self)
+        process = subprocess.Popen(
+            [executable("netlab"), "ping", "-c", "1000", "-i", "0.05", "127.0.0.1", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=child_env(),
+        )
+        self.addCleanup(lambda: process.poll() is None and process.kill())
+        assert process.stdout is not None
+        head = [process.stdout.readline(), process.stdout.readline()]
+        process.stdout.close()
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=RUN_TIMEOUT)
+        self.assertTrue(head[1].startswith(b"24 bytes from 127.0.0.1:"), head)
+        self.assertLess(time.monotonic() - started, 20.0)
+        self.assertEqual(stderr, b"")
+        self.assertEqual(process.returncode, 0)
+
     def test_sigint_prints_summary(self):
         """
         Ctrl+C (SIGINT) stops a long run early; the summary is still printed

@@ -12,7 +12,7 @@ from twisted.logger import LogLevel, Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.ping.fakes import FakeUDPPort
-from twisted_netlab.ping._core import AbuseLimits, DropReason, ImpairmentConfig, Refusal
+from twisted_netlab.ping._core import AbuseLimits, Direction, DropReason, ImpairmentConfig, Refusal
 from twisted_netlab.ping.echo import LossyEchoProtocol
 
 CLIENT = ("127.0.0.1", 40000)
@@ -138,6 +138,7 @@ class EchoTests(SynchronousTestCase):
         summaries = [event for event in self.events if event["log_level"] is LogLevel.info]
         self.assertEqual(len(summaries), 1)
         self.assertEqual((summaries[0]["received"], summaries[0]["dropped"]), (1, 1))
+        self.assertEqual(summaries[0]["stages"], "")
 
     def test_write_error_loses_one_echo(self):
         """
@@ -264,3 +265,29 @@ class PerDirectionTests(SynchronousTestCase):
         protocol.stopProtocol()
         self.clock.advance(1)
         self.assertEqual(self.transport.written, [])
+
+    def test_summary_names_the_dropping_stage(self):
+        """
+        With per-direction stages, the info summary says how many drops each
+        stage made; the dropped total still counts them all.
+        """
+        events = []
+        protocol = self.make(
+            summary_interval=10, inbound=ImpairmentConfig(loss=0.5), outbound=ImpairmentConfig(loss=0.5),
+            impairments=ImpairmentConfig(loss=0.5),
+        )
+        protocol.log = Logger(observer=events.append, namespace="test")
+        for _ in range(200):
+            protocol.datagramReceived(b"x", CLIENT)
+        self.clock.advance(10)
+        [summary] = [event for event in events if event["log_level"] is LogLevel.info]
+        stage_drops = protocol.counters.stage_drops
+        self.assertEqual(summary["dropped"], sum(stage_drops.values()))
+        self.assertTrue(all(count > 0 for count in stage_drops.values()), stage_drops)
+        self.assertEqual(protocol.counters.received, 200)
+        self.assertEqual(
+            summary["stages"],
+            f" (in {stage_drops[Direction.INBOUND]}, round-trip {stage_drops[Direction.ROUND_TRIP]}, "
+            f"out {stage_drops[Direction.OUTBOUND]})",
+        )
+        self.assertEqual(protocol.counters.echoed + summary["dropped"], 200)

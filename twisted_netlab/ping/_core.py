@@ -547,6 +547,8 @@ class EchoCounters:
     reordered: int = 0
     refused: Dict[Refusal, int] = field(default_factory=lambda: {reason: 0 for reason in Refusal})
     drops: Dict[DropReason, int] = field(default_factory=lambda: {reason: 0 for reason in DropReason})
+    #: Impairment drops by the stage that dropped (write errors are not here).
+    stage_drops: Dict[Direction, int] = field(default_factory=lambda: {direction: 0 for direction in Direction})
 
     def snapshot(self) -> Tuple[int, ...]:
         return (

@@ -70,6 +70,7 @@ class LossyEchoProtocol(DatagramProtocol):
             impairments, rng if rng is not None else random.Random(), inbound=inbound, outbound=outbound
         )
         self._transparent = self.path.is_transparent
+        self._directional = not (inbound.is_transparent and outbound.is_transparent)
         self.guard = AbuseGuard(limits)
         self.upper = upper
         self.counters = EchoCounters()
@@ -141,6 +142,7 @@ class LossyEchoProtocol(DatagramProtocol):
         if verdict.dropped is not None:
             counters.dropped += 1
             counters.drops[verdict.dropped] += 1
+            counters.stage_drops[direction] += 1
             if self.log_datagrams:
                 self.log.debug(
                     "dropped {size} bytes ({direction}) for {host} port {port}: {reason}",
@@ -192,12 +194,19 @@ class LossyEchoProtocol(DatagramProtocol):
         self._last_summary = snapshot
         counters = self.counters
         refused = ", ".join(f"{reason.value} {count}" for reason, count in counters.refused.items())
+        stages = ""
+        if self._directional:
+            # Only with --in-*/--out-* stages, so the usual line stays short.
+            stages = " (" + ", ".join(
+                f"{direction.value} {counters.stage_drops[direction]}" for direction in EchoPath.ORDER
+            ) + ")"
         self.log.info(
-            "netlab-echo: received {received}, echoed {echoed}, dropped {dropped}, "
+            "netlab-echo: received {received}, echoed {echoed}, dropped {dropped}{stages}, "
             "duplicated {duplicated}, corrupted {corrupted}, reordered {reordered}; refused: {refused}",
             received=counters.received,
             echoed=counters.echoed,
             dropped=counters.dropped,
+            stages=stages,
             duplicated=counters.duplicated,
             corrupted=counters.corrupted,
             reordered=counters.reordered,

@@ -11,7 +11,7 @@ import json
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.ping.fakes import FakeUDPReactor
+from tests.ping.fakes import FakeUDPPort, FakeUDPReactor
 from twisted_netlab.ping._core import (
     CorruptedReply,
     DuplicateReply,
@@ -245,6 +245,28 @@ class MainTests(SynchronousTestCase):
         self.assertEqual(code, 2)
         self.assertEqual(out, "")
         self.assertTrue(err.startswith("netlab ping: error: cannot resolve 'nosuch.invalid'"))
+
+    def test_header_comes_before_the_first_send_error(self):
+        """
+        The first probe leaves as the socket opens; if sending it fails, its
+        error line still comes after the PING header.
+        """
+        reactor = FakeUDPReactor()
+        out = io.StringIO()
+
+        def unreachable_listen(port, protocol, interface="", maxPacketSize=8192):
+            transport = FakeUDPPort(protocol)
+            transport.fail_with = OSError(101, "Network is unreachable")
+            reactor.udp_ports.append((port, protocol, interface, transport))
+            protocol.makeConnection(transport)
+            return transport
+
+        reactor.listenUDP = unreachable_listen
+        main(reactor, parse("-c", "1", "127.0.0.1"), out=out, err=io.StringIO(),
+             monotonic=reactor.seconds, install_signal=False)
+        lines = out.getvalue().splitlines()
+        self.assertTrue(lines[0].startswith("PING 127.0.0.1:12000"), lines)
+        self.assertIn("error", lines[1])
 
     def test_json(self):
         """

@@ -243,11 +243,6 @@ def main(
             observer=printer,
             monotonic=monotonic,
         )
-        try:
-            start_pinger(reactor, address, protocol)
-        except Exception as error:
-            err.write(f"netlab ping: error: cannot open a UDP socket for {address}: {error}\n")
-            return EXIT_ERROR
         if not options["json"]:
             size = options["size"]
             detail = f"probes padded to {size} bytes" if size else "probes unpadded"
@@ -255,7 +250,14 @@ def main(
                 out.write(f"PING {name} (udp): format {options['format'].value}, {detail}\n")
                 out.flush()
             except BrokenPipeError:
-                closed()
+                _silence(out)
+        # The header first: the first probe leaves as the socket opens, and
+        # its send error (no route) belongs under the header.
+        try:
+            start_pinger(reactor, address, protocol)
+        except Exception as error:
+            err.write(f"netlab ping: error: cannot open a UDP socket for {address}: {error}\n")
+            return EXIT_ERROR
         if install_signal:
             _stop_on_sigint(reactor, protocol)
 

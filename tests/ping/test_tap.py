@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import socket
 
+from twisted.internet.task import Clock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.ping.fakes import FakeUDPPort
 from twisted_netlab.ping._core import DelayDistribution, GilbertElliott
-from twisted_netlab.ping.tap import EchoService, Options, makeService, parse_rate
+from twisted_netlab.ping.tap import EchoService, Options, make_protocol, makeService, parse_rate
 
 
 def parse(*argv):
@@ -85,6 +87,24 @@ class OptionsTests(SynchronousTestCase):
             with self.assertRaises(usage.UsageError) as raised:
                 parse(*argv)
             self.assertIn(message, str(raised.exception), argv)
+
+    def test_protocol_gets_every_stage(self):
+        """
+        The service's protocol runs the inbound and outbound stages the
+        options describe, seeded by --seed.
+        """
+        def echoes(seed):
+            protocol = make_protocol(parse("--in-loss", "0.5", "--out-duplicate", "1", "--seed", seed), Clock())
+            transport = FakeUDPPort(protocol)
+            protocol.makeConnection(transport)
+            for index in range(40):
+                protocol.datagramReceived(b"%d" % index, ("127.0.0.1", 40000))
+            return transport.payloads()
+
+        first = echoes("3")
+        self.assertEqual(first, echoes("3"))
+        self.assertEqual(first[::2], first[1::2])
+        self.assertTrue(5 < len(first) // 2 < 35, len(first))
 
     def test_burst_loss_as_netem(self):
         """

@@ -11,7 +11,7 @@ import json
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.ping.fakes import FakeUDPReactor
+from tests.ping.fakes import FakeUDPPort, FakeUDPReactor
 from twisted_netlab.ping._core import (
     CorruptedReply,
     DuplicateReply,
@@ -109,6 +109,85 @@ class PrinterTests(SynchronousTestCase):
         self.assertEqual(out.getvalue(), "")
 
 
+class ClosedAfter(io.StringIO):
+    """
+    A stdout whose reader leaves after C{lines} lines (``| head -N``): every
+    later write raises L{BrokenPipeError}.
+    """
+
+    def __init__(self, lines: int) -> None:
+        io.StringIO.__init__(self)
+        self.lines = lines
+        self.failed_writes = 0
+
+    def write(self, text: str) -> int:
+        if self.getvalue().count("\n") >= self.lines:
+            self.failed_writes += 1
+            raise BrokenPipeError(32, "Broken pipe")
+        return io.StringIO.write(self, text)
+
+
+class ClosedPipeTests(SynchronousTestCase):
+    def test_printer_reports_a_closed_pipe_once(self):
+        """
+        The first write to a closed pipe calls C{on_closed}; after that the
+        printer is quiet and writes nothing more.
+        """
+        out = ClosedAfter(0)
+        calls = []
+        printer = Printer("h", out, quiet=False, on_closed=lambda: calls.append(True))
+        printer(ProbeTimedOut(1))
+        printer(ProbeTimedOut(2))
+        self.assertEqual((calls, out.failed_writes), ([True], 1))
+
+    def test_head_ends_the_run_quietly(self):
+        """
+        ``netlab ping -c 1000 HOST | head -2``: once stdout is closed the run
+        ends at the next line instead of probing on for 1000 intervals, and
+        the exit is quiet (nothing on stderr, the iputils exit code).
+        """
+        reactor = FakeUDPReactor()
+        out, err = ClosedAfter(2), io.StringIO()
+        result = main(
+            reactor, parse("-c", "1000", "127.0.0.1"), out=out, err=err,
+            monotonic=reactor.seconds, install_signal=False,
+        )
+        protocol, transport = reactor.udp_ports[0][1], reactor.udp_ports[0][3]
+        for _ in range(10):
+            for packet, addr in transport.written:
+                protocol.datagramReceived(packet, addr)
+            del transport.written[:]
+            reactor.advance(1.0)
+        self.assertEqual(self.successResultOf(result), 0)
+        self.assertEqual(len(out.getvalue().splitlines()), 2)
+        self.assertEqual(err.getvalue(), "")
+        self.assertLessEqual(protocol.session.transmitted, 3)
+        self.assertFalse(transport.listening)
+
+    def test_closed_before_the_header(self):
+        """
+        Even the header line hitting a closed pipe ends the run quietly.
+        """
+        reactor = FakeUDPReactor()
+        result = main(
+            reactor, parse("-c", "1000", "127.0.0.1"), out=ClosedAfter(0), err=io.StringIO(),
+            monotonic=reactor.seconds, install_signal=False,
+        )
+        reactor.advance(1.0)
+        self.assertEqual(self.successResultOf(result), 1)
+
+    def test_interval_bounds_the_rate(self):
+        """
+        -i 0 and anything under 1 ms are refused with one message naming the
+        bound (at most 1000 probes per second); 1 ms is allowed.
+        """
+        for value in ["0", "0.0009", "0.0005"]:
+            with self.assertRaises(usage.UsageError) as raised:
+                parse("-i", value, "h")
+            self.assertIn("at most 1000 probes per second", str(raised.exception))
+        self.assertEqual(parse("-i", "0.001", "h")["interval"], 0.001)
+
+
 class MainTests(SynchronousTestCase):
     def run_ping(self, *argv, answer=(), upper=False):
         reactor = FakeUDPReactor()
@@ -166,6 +245,28 @@ class MainTests(SynchronousTestCase):
         self.assertEqual(code, 2)
         self.assertEqual(out, "")
         self.assertTrue(err.startswith("netlab ping: error: cannot resolve 'nosuch.invalid'"))
+
+    def test_header_comes_before_the_first_send_error(self):
+        """
+        The first probe leaves as the socket opens; if sending it fails, its
+        error line still comes after the PING header.
+        """
+        reactor = FakeUDPReactor()
+        out = io.StringIO()
+
+        def unreachable_listen(port, protocol, interface="", maxPacketSize=8192):
+            transport = FakeUDPPort(protocol)
+            transport.fail_with = OSError(101, "Network is unreachable")
+            reactor.udp_ports.append((port, protocol, interface, transport))
+            protocol.makeConnection(transport)
+            return transport
+
+        reactor.listenUDP = unreachable_listen
+        main(reactor, parse("-c", "1", "127.0.0.1"), out=out, err=io.StringIO(),
+             monotonic=reactor.seconds, install_signal=False)
+        lines = out.getvalue().splitlines()
+        self.assertTrue(lines[0].startswith("PING 127.0.0.1:12000"), lines)
+        self.assertIn("error", lines[1])
 
     def test_json(self):
         """

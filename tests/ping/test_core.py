@@ -19,8 +19,11 @@ from twisted_netlab.ping._core import (
     AbuseLimits,
     CorruptedReply,
     DelayDistribution,
+    Delivery,
+    Direction,
     DropReason,
     DuplicateReply,
+    EchoPath,
     ForeignReply,
     GilbertElliott,
     ImpairmentConfig,
@@ -564,3 +567,134 @@ class PurityTests(SynchronousTestCase):
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
         self.assertEqual(output.stdout.strip(), "[]", output.stderr)
+
+
+def run_path(path: EchoPath, payload: bytes, now: float) -> list:
+    """
+    Push one request through every stage of C{path}, each copy entering the
+    next stage at its delivery time (in time order, as a reactor would);
+    return the L{Delivery}s that reach the client.
+    """
+    pending = [(now, 0, Direction.INBOUND, payload)]
+    delivered = []
+    counter = 1
+    while pending:
+        pending.sort(key=lambda item: (item[0], item[1]))
+        at, _, direction, data = pending.pop(0)
+        for delivery in path.process(direction, data, at).deliveries:
+            following = EchoPath.next_direction(direction)
+            if following is None:
+                delivered.append(delivery)
+            else:
+                pending.append((delivery.at, counter, following, delivery.payload))
+                counter += 1
+    return delivered
+
+
+class EchoPathTests(SynchronousTestCase):
+    """
+    The per-direction stages of an echo: inbound, round trip, outbound, each
+    independent and each with its own seeded stream.
+    """
+
+    def test_inbound_and_outbound_loss_compose(self):
+        """
+        Over 100,000 seeded requests, independent inbound loss p_in and
+        outbound loss p_out lose 1-(1-p_in)(1-p_out) of the echoes, within 5
+        standard deviations of the binomial.
+        """
+        path = EchoPath(
+            ImpairmentConfig(), random.Random(7),
+            inbound=ImpairmentConfig(loss=0.2), outbound=ImpairmentConfig(loss=0.3),
+        )
+        echoed = sum(len(run_path(path, b"x", index * 0.001)) for index in range(PACKETS))
+        expected = 1 - (1 - 0.2) * (1 - 0.3)
+        assert_within(self, 1 - echoed / PACKETS, expected, binomial_bound(expected, PACKETS))
+
+    def test_three_stages_of_loss_compose(self):
+        """
+        Round-trip loss is a third independent stage on the same path.
+        """
+        path = EchoPath(
+            ImpairmentConfig(loss=0.1), random.Random(8),
+            inbound=ImpairmentConfig(loss=0.2), outbound=ImpairmentConfig(loss=0.25),
+        )
+        echoed = sum(len(run_path(path, b"x", index * 0.001)) for index in range(PACKETS))
+        expected = 1 - 0.9 * 0.8 * 0.75
+        assert_within(self, 1 - echoed / PACKETS, expected, binomial_bound(expected, PACKETS))
+
+    def test_duplication_multiplies_across_directions(self):
+        """
+        A request duplicated inbound is echoed twice, and each echo may be
+        duplicated again outbound: the mean number of echoes per request is
+        (1+d_in)(1+d_out).
+        """
+        path = EchoPath(
+            ImpairmentConfig(), random.Random(9),
+            inbound=ImpairmentConfig(duplicate=0.1), outbound=ImpairmentConfig(duplicate=0.2),
+        )
+        echoes = [len(run_path(path, b"x", index * 0.001)) for index in range(PACKETS)]
+        mean = sum(echoes) / PACKETS
+        variance = sum((count - mean) ** 2 for count in echoes) / PACKETS
+        assert_within(self, mean, 1.1 * 1.2, SIGMAS * math.sqrt(variance / PACKETS))
+        self.assertEqual(max(echoes), 4)
+
+    def test_delays_add_up(self):
+        """
+        An echo reaches the client after the inbound, round-trip and
+        outbound delays together.
+        """
+        path = EchoPath(
+            ImpairmentConfig(delay_seconds=0.01), random.Random(1),
+            inbound=ImpairmentConfig(delay_seconds=0.02), outbound=ImpairmentConfig(delay_seconds=0.03),
+        )
+        [delivery] = run_path(path, b"x", 100.0)
+        self.assertAlmostEqual(delivery.at, 100.06)
+
+    def test_transparent_stage_draws_nothing(self):
+        """
+        A stage with no impairment passes the datagram at once, unchanged.
+        """
+        path = EchoPath(ImpairmentConfig(), random.Random(1))
+        self.assertTrue(path.is_transparent)
+        verdict = path.process(Direction.OUTBOUND, b"abc", 5.0)
+        self.assertEqual(verdict.deliveries, (Delivery(b"abc", 5.0),))
+        self.assertIsNone(EchoPath.next_direction(Direction.OUTBOUND))
+        self.assertIs(EchoPath.next_direction(Direction.INBOUND), Direction.ROUND_TRIP)
+
+    def test_round_trip_stream_unchanged_by_per_direction_stages(self):
+        """
+        The round-trip stage draws exactly what a lone L{Impairments} with
+        the same seed draws, so a seed keeps its results when inbound or
+        outbound impairments are added.
+        """
+        config = ImpairmentConfig(loss=0.3, duplicate=0.2, corrupt=0.1)
+        alone = Impairments(config, random.Random(11))
+        path = EchoPath(
+            config, random.Random(11),
+            inbound=ImpairmentConfig(delay_seconds=0.0), outbound=ImpairmentConfig(loss=0.5),
+        )
+        for index in range(1000):
+            self.assertEqual(
+                path.process(Direction.ROUND_TRIP, b"payload", float(index)),
+                alone.process(b"payload", float(index)),
+            )
+
+    def test_directions_have_their_own_streams(self):
+        """
+        Inbound and outbound stages with the same configuration make
+        different (independent) decisions, and a seed reproduces both.
+        """
+        config = ImpairmentConfig(loss=0.5)
+
+        def decisions(seed):
+            path = EchoPath(ImpairmentConfig(), random.Random(seed), inbound=config, outbound=config)
+            return [
+                tuple(path.process(direction, b"x", float(index)).dropped is None for direction in
+                      (Direction.INBOUND, Direction.OUTBOUND))
+                for index in range(200)
+            ]
+
+        first = decisions(3)
+        self.assertEqual(first, decisions(3))
+        self.assertNotEqual([pair[0] for pair in first], [pair[1] for pair in first])

@@ -12,7 +12,7 @@ from twisted.logger import LogLevel, Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.ping.fakes import FakeUDPPort
-from twisted_netlab.ping._core import AbuseLimits, DropReason, ImpairmentConfig, Refusal
+from twisted_netlab.ping._core import AbuseLimits, Direction, DropReason, ImpairmentConfig, Refusal
 from twisted_netlab.ping.echo import LossyEchoProtocol
 
 CLIENT = ("127.0.0.1", 40000)
@@ -138,6 +138,7 @@ class EchoTests(SynchronousTestCase):
         summaries = [event for event in self.events if event["log_level"] is LogLevel.info]
         self.assertEqual(len(summaries), 1)
         self.assertEqual((summaries[0]["received"], summaries[0]["dropped"]), (1, 1))
+        self.assertEqual(summaries[0]["stages"], "")
 
     def test_write_error_loses_one_echo(self):
         """
@@ -150,3 +151,143 @@ class EchoTests(SynchronousTestCase):
         protocol.datagramReceived(b"y", CLIENT)
         self.assertEqual(self.transport.payloads(), [b"y"])
         self.assertEqual(protocol.counters.dropped, 1)
+
+
+class PerDirectionTests(SynchronousTestCase):
+    """
+    Inbound impairments act on requests as they arrive, before the echo is
+    decided; outbound ones on echoes as they leave.
+    """
+
+    def make(self, **kwargs):
+        self.clock = Clock()
+        kwargs.setdefault("rng", random.Random(1))
+        protocol = LossyEchoProtocol(self.clock, **kwargs)
+        protocol.log = Logger(observer=lambda event: None, namespace="test")
+        self.transport = FakeUDPPort(protocol)
+        protocol.makeConnection(self.transport)
+        self.addCleanup(self.transport.stopListening)
+        return protocol
+
+    def test_inbound_then_outbound_delay(self):
+        """
+        A request delayed 20 ms inbound and its echo delayed 30 ms outbound
+        leaves 50 ms after it arrived, not before.
+        """
+        protocol = self.make(
+            inbound=ImpairmentConfig(delay_seconds=0.02), outbound=ImpairmentConfig(delay_seconds=0.03)
+        )
+        protocol.datagramReceived(b"ping", CLIENT)
+        self.clock.advance(0.049)
+        self.assertEqual(self.transport.written, [])
+        self.clock.advance(0.002)
+        self.assertEqual(self.transport.written, [(b"ping", CLIENT)])
+
+    def test_inbound_loss_is_never_echoed(self):
+        """
+        A request lost inbound never reaches the echo: nothing is written
+        and the drop is counted.
+        """
+        protocol = self.make(inbound=ImpairmentConfig(loss=1.0))
+        for _ in range(3):
+            protocol.datagramReceived(b"ping", CLIENT)
+        self.assertEqual(self.transport.written, [])
+        self.assertEqual(protocol.counters.drops[DropReason.RANDOM_LOSS], 3)
+
+    def test_outbound_loss_after_the_echo_is_decided(self):
+        """
+        With outbound loss 1 every request is received and every echo lost.
+        """
+        protocol = self.make(outbound=ImpairmentConfig(loss=1.0))
+        protocol.datagramReceived(b"ping", CLIENT)
+        self.assertEqual(self.transport.written, [])
+        self.assertEqual((protocol.counters.received, protocol.counters.dropped), (1, 1))
+
+    def test_duplicates_in_both_directions(self):
+        """
+        A request duplicated inbound is echoed twice, each echo duplicated
+        again outbound: four echoes.
+        """
+        protocol = self.make(
+            inbound=ImpairmentConfig(duplicate=1.0), outbound=ImpairmentConfig(duplicate=1.0), upper=True
+        )
+        protocol.datagramReceived(b"ping", CLIENT)
+        self.assertEqual(self.transport.payloads(), [b"PING"] * 4)
+        self.assertEqual(protocol.counters.duplicated, 3)
+
+    def test_inbound_corruption_is_what_is_echoed(self):
+        """
+        A request corrupted inbound is echoed corrupted (one bit differs),
+        and upper-casing happens on what arrived.
+        """
+        protocol = self.make(inbound=ImpairmentConfig(corrupt=1.0))
+        protocol.datagramReceived(b"ping", CLIENT)
+        [echo] = self.transport.payloads()
+        difference = [a ^ b for a, b in zip(echo, b"ping") if a != b]
+        self.assertEqual(len(difference), 1)
+        self.assertEqual(bin(difference[0]).count("1"), 1)
+        self.assertEqual(protocol.counters.corrupted, 1)
+
+    def test_seed_reproduces_both_directions(self):
+        """
+        The same seed gives the same echoes, in the same order, at the same
+        times, with loss and jitter in both directions.
+        """
+
+        def run(seed):
+            protocol = self.make(
+                rng=random.Random(seed),
+                inbound=ImpairmentConfig(loss=0.3, delay_seconds=0.01, jitter_seconds=0.005),
+                outbound=ImpairmentConfig(loss=0.3, delay_seconds=0.01, jitter_seconds=0.005),
+            )
+            seen = []
+            for index in range(50):
+                protocol.datagramReceived(b"%d" % index, CLIENT)
+                self.clock.advance(0.001)
+                seen.extend((self.clock.seconds(), packet) for packet, _ in self.transport.written)
+                del self.transport.written[:]
+            self.clock.advance(1)
+            seen.extend((self.clock.seconds(), packet) for packet, _ in self.transport.written)
+            return seen
+
+        first = run(5)
+        self.assertEqual(first, run(5))
+        self.assertNotEqual(first, run(6))
+        self.assertTrue(10 < len(first) < 40)
+
+    def test_stop_cancels_inbound_delays(self):
+        """
+        Requests still in the inbound delay are cancelled when the protocol
+        stops; no echo is written after.
+        """
+        protocol = self.make(inbound=ImpairmentConfig(delay_seconds=0.5))
+        protocol.datagramReceived(b"ping", CLIENT)
+        protocol.stopProtocol()
+        self.clock.advance(1)
+        self.assertEqual(self.transport.written, [])
+
+    def test_summary_names_the_dropping_stage(self):
+        """
+        With per-direction stages, the info summary says how many drops each
+        stage made; the dropped total still counts them all.
+        """
+        events = []
+        protocol = self.make(
+            summary_interval=10, inbound=ImpairmentConfig(loss=0.5), outbound=ImpairmentConfig(loss=0.5),
+            impairments=ImpairmentConfig(loss=0.5),
+        )
+        protocol.log = Logger(observer=events.append, namespace="test")
+        for _ in range(200):
+            protocol.datagramReceived(b"x", CLIENT)
+        self.clock.advance(10)
+        [summary] = [event for event in events if event["log_level"] is LogLevel.info]
+        stage_drops = protocol.counters.stage_drops
+        self.assertEqual(summary["dropped"], sum(stage_drops.values()))
+        self.assertTrue(all(count > 0 for count in stage_drops.values()), stage_drops)
+        self.assertEqual(protocol.counters.received, 200)
+        self.assertEqual(
+            summary["stages"],
+            f" (in {stage_drops[Direction.INBOUND]}, round-trip {stage_drops[Direction.ROUND_TRIP]}, "
+            f"out {stage_drops[Direction.OUTBOUND]})",
+        )
+        self.assertEqual(protocol.counters.echoed + summary["dropped"], 200)

@@ -255,6 +255,26 @@ class PingFunctionTests(SynchronousTestCase):
         self.failureResultOf(ping(reactor, "nosuch.invalid"), DNSLookupError)
         self.assertEqual(reactor.udp_ports, [])
 
+    def test_bad_ipv6_zone_fails_before_any_probe(self):
+        """
+        An IPv6 literal whose zone names no interface (or a zone on an
+        address that is not link-local) fails like a bad name, before a
+        socket is opened, instead of a send error per probe.
+        """
+        reactor = FakeUDPReactor()
+        for host in ["fe80::1%no-such-interface", "::1%lo"]:
+            failure = self.failureResultOf(ping(reactor, host), DNSLookupError)
+            self.assertIn("bad zone", failure.getErrorMessage())
+        self.assertEqual(reactor.udp_ports, [])
+
+    def test_link_local_with_a_real_zone(self):
+        """
+        A link-local address scoped to an existing interface (lo) is pinged.
+        """
+        reactor = FakeUDPReactor()
+        ping(reactor, "fe80::1%lo", 12000, count=1, monotonic=reactor.seconds)
+        self.assertEqual(reactor.udp_ports[0][2], "::")
+
     def test_cancel_before_resolution(self):
         """
         Cancelled while the name is being resolved, nothing is started.

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import socket
 
+from twisted.internet.task import Clock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.ping.fakes import FakeUDPPort
 from twisted_netlab.ping._core import DelayDistribution, GilbertElliott
-from twisted_netlab.ping.tap import EchoService, Options, makeService, parse_rate
+from twisted_netlab.ping.tap import EchoService, Options, make_protocol, makeService, parse_rate
 
 
 def parse(*argv):
@@ -47,6 +49,62 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual((config.duplicate, config.reorder, config.corrupt), (0.01, 0.02, 0.001))
         self.assertEqual(config.rate_bytes_per_second, 125000.0)
         self.assertEqual((config.limit, options["seed"]), (50, 4))
+
+    def test_per_direction_impairments(self):
+        """
+        --in-<impairment> and --out-<impairment> configure the inbound and
+        outbound stages; the plain flags stay the round-trip stage, and the
+        distribution and limit are shared.
+        """
+        options = parse(
+            "--loss", "0.1", "--in-loss", "20%", "--out-delay", "30ms", "--out-jitter", "2ms",
+            "--distribution", "normal", "--out-duplicate", "0.5", "--in-corrupt", "0.01",
+            "--out-rate", "1mbit", "--limit", "7", "--out-reorder", "0.1",
+        )
+        self.assertEqual(options.impairments.loss, 0.1)
+        self.assertEqual((options.inbound.loss, options.inbound.corrupt), (0.2, 0.01))
+        self.assertEqual(options.inbound.delay_seconds, 0.0)
+        self.assertAlmostEqual(options.outbound.delay_seconds, 0.03)
+        self.assertAlmostEqual(options.outbound.jitter_seconds, 0.002)
+        self.assertEqual((options.outbound.duplicate, options.outbound.reorder), (0.5, 0.1))
+        self.assertEqual(options.outbound.rate_bytes_per_second, 125000.0)
+        self.assertEqual(options.outbound.distribution, DelayDistribution.NORMAL)
+        self.assertEqual((options.inbound.limit, options.outbound.limit), (7, 7))
+        self.assertEqual(options.outbound.loss, 0.0)
+        self.assertEqual(parse("--out-burst-loss", "5%,25%").outbound.burst, GilbertElliott(0.05, 0.25))
+
+    def test_per_direction_rejections(self):
+        """
+        Each direction is validated on its own, naming its own flags.
+        """
+        for argv, message in [
+            (["--in-loss", "2"], "not a probability"),
+            (["--out-loss", "0.1", "--out-burst-loss", "0.1"], "--out-loss or --out-burst-loss"),
+            (["--in-reorder", "0.1"], "--in-reorder needs --in-delay"),
+            (["--in-reorder", "0.1", "--delay", "10ms"], "--in-reorder needs --in-delay"),
+            (["--out-rate", "0"], "not a rate"),
+        ]:
+            with self.assertRaises(usage.UsageError) as raised:
+                parse(*argv)
+            self.assertIn(message, str(raised.exception), argv)
+
+    def test_protocol_gets_every_stage(self):
+        """
+        The service's protocol runs the inbound and outbound stages the
+        options describe, seeded by --seed.
+        """
+        def echoes(seed):
+            protocol = make_protocol(parse("--in-loss", "0.5", "--out-duplicate", "1", "--seed", seed), Clock())
+            transport = FakeUDPPort(protocol)
+            protocol.makeConnection(transport)
+            for index in range(40):
+                protocol.datagramReceived(b"%d" % index, ("127.0.0.1", 40000))
+            return transport.payloads()
+
+        first = echoes("3")
+        self.assertEqual(first, echoes("3"))
+        self.assertEqual(first[::2], first[1::2])
+        self.assertTrue(5 < len(first) // 2 < 35, len(first))
 
     def test_burst_loss_as_netem(self):
         """

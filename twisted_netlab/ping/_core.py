@@ -376,6 +376,84 @@ class Impairments:
         return bytes(data)
 
 
+class Direction(enum.Enum):
+    """
+    Where on the echo path an impairment stage sits.
+
+    C{INBOUND} is client to server: it acts on the request as it arrives,
+    before the server decides what to echo.  C{ROUND_TRIP} is the historical
+    single stage (``--loss``, ``--delay``, ...): applied once per echo, as
+    the echo is decided.  C{OUTBOUND} is server to client: it acts on each
+    echo as it leaves.
+    """
+
+    INBOUND = "in"
+    ROUND_TRIP = "round-trip"
+    OUTBOUND = "out"
+
+
+class EchoPath:
+    """
+    The impairments of a whole echo: an inbound, a round-trip and an
+    outbound L{Impairments} stage, in that order.
+
+    Each stage has its own random stream.  The round-trip stage takes its
+    streams from C{rng} first, exactly as a lone L{Impairments} does, so a
+    seed gives the same round-trip results whether or not the per-direction
+    stages are configured; the inbound and then the outbound stage each get
+    a generator seeded from C{rng} after it.
+
+    The path is pure: a caller feeds a datagram to a stage with the time it
+    reaches that stage, and feeds each resulting L{Delivery} to the next
+    stage at its C{at} time (L{next_direction}).  Stages never look ahead in
+    time, so rate limits and queue caps hold per direction.
+    """
+
+    ORDER = (Direction.INBOUND, Direction.ROUND_TRIP, Direction.OUTBOUND)
+
+    def __init__(
+        self,
+        round_trip: ImpairmentConfig,
+        rng: random.Random,
+        inbound: ImpairmentConfig = ImpairmentConfig(),
+        outbound: ImpairmentConfig = ImpairmentConfig(),
+    ) -> None:
+        round_trip_stage = Impairments(round_trip, rng)
+        inbound_stage = Impairments(inbound, random.Random(rng.getrandbits(64)))
+        outbound_stage = Impairments(outbound, random.Random(rng.getrandbits(64)))
+        self.stages: Dict[Direction, Impairments] = {
+            Direction.INBOUND: inbound_stage,
+            Direction.ROUND_TRIP: round_trip_stage,
+            Direction.OUTBOUND: outbound_stage,
+        }
+
+    @property
+    def is_transparent(self) -> bool:
+        """
+        True when every stage echoes at once, unchanged.
+        """
+        return all(stage.config.is_transparent for stage in self.stages.values())
+
+    def process(self, direction: Direction, payload: bytes, now: float) -> Verdict:
+        """
+        Pass C{payload}, reaching C{direction}'s stage at C{now}, through it.
+        A transparent stage delivers at once, unchanged, drawing nothing.
+        """
+        stage = self.stages[direction]
+        if stage.config.is_transparent:
+            return Verdict((Delivery(payload, now),))
+        return stage.process(payload, now)
+
+    @classmethod
+    def next_direction(cls, direction: Direction) -> Optional[Direction]:
+        """
+        The stage after C{direction}, or L{None} after the outbound one (the
+        datagram is on the wire to the client).
+        """
+        index = cls.ORDER.index(direction) + 1
+        return cls.ORDER[index] if index < len(cls.ORDER) else None
+
+
 # ---------------------------------------------------------------------------
 # Abuse limits of the echo server
 
@@ -469,6 +547,8 @@ class EchoCounters:
     reordered: int = 0
     refused: Dict[Refusal, int] = field(default_factory=lambda: {reason: 0 for reason in Refusal})
     drops: Dict[DropReason, int] = field(default_factory=lambda: {reason: 0 for reason in DropReason})
+    #: Impairment drops by the stage that dropped (write errors are not here).
+    stage_drops: Dict[Direction, int] = field(default_factory=lambda: {direction: 0 for direction in Direction})
 
     def snapshot(self) -> Tuple[int, ...]:
         return (

@@ -9,6 +9,7 @@ closing statistics on stdout, errors on stderr.  Exit codes as iputils:
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -38,8 +39,11 @@ from twisted_netlab.ping.pinger import PingerProtocol, resolve_host, start_pinge
 EXIT_REPLIES = 0
 EXIT_NO_REPLY = 1
 EXIT_ERROR = 2
-#: Shortest -i: 1 ms (iputils lets only root go below 200 ms; a UDP echo
-#: on loopback is cheap, but a pinger should never be a flood tool).
+#: Shortest -i: 1 ms, so at most 1000 probes per second (netlab-echo's
+#: default per-source cap).  iputils refuses short intervals to non-root
+#: users because ICMP echo is answered by every host's kernel; these are
+#: UDP probes to an echo service someone chose to run, so 1 ms is allowed
+#: to anyone, but a pinger should never be a flood tool: no -i 0.
 MIN_INTERVAL_SECONDS = 0.001
 
 
@@ -51,6 +55,16 @@ def _positive_duration(name: str) -> Callable[[str], float]:
         return seconds
 
     return parse
+
+
+def _interval(value: str) -> float:
+    seconds = parse_duration(value)
+    if not seconds >= MIN_INTERVAL_SECONDS:
+        raise usage.UsageError(
+            f"-i must be at least {MIN_INTERVAL_SECONDS:g} s (at most "
+            f"{1 / MIN_INTERVAL_SECONDS:.0f} probes per second), not {value!r}"
+        )
+    return seconds
 
 
 def _count(value: str) -> int:
@@ -85,7 +99,7 @@ class Options(usage.Options):
     ]
     optParameters = [
         ["count", "c", None, "Probes to send (default 10; with -w, replies to wait for).", _count],
-        ["interval", "i", 1.0, "Seconds between probes (>= 0.001).", _positive_duration("-i")],
+        ["interval", "i", 1.0, "Seconds between probes (>= 0.001: 1000 probes/s at most).", _interval],
         ["timeout", "W", 1.0, "Seconds to wait for each reply.", _positive_duration("-W")],
         ["deadline", "w", None, "Stop after this many seconds, whatever happened.", _positive_duration("-w")],
         ["size", "s", None, "Pad each probe to this many bytes.", _size],
@@ -109,8 +123,6 @@ class Options(usage.Options):
             self["format"] = PayloadFormat(self["format"].lower())
         except ValueError:
             raise usage.UsageError(f"--format must be lab or seq, not {self['format']!r}")
-        if self["interval"] < MIN_INTERVAL_SECONDS:
-            raise usage.UsageError(f"-i must be at least {MIN_INTERVAL_SECONDS} s")
         if self["count"] is None and self["deadline"] is None:
             self["count"] = 10
 
@@ -125,12 +137,19 @@ def ms(seconds: float) -> str:
 class Printer:
     """
     Writes one line per event, iputils-like, unless quiet.
+
+    @param on_closed: called once when C{out} turns out to be a closed pipe
+        (``netlab ping ... | head -2``): nobody reads any more, so the run
+        should end, as iputils ends on SIGPIPE.
     """
 
-    def __init__(self, name: str, out: TextIO, quiet: bool) -> None:
+    def __init__(
+        self, name: str, out: TextIO, quiet: bool, on_closed: Optional[Callable[[], None]] = None
+    ) -> None:
         self.name = name
         self.out = out
         self.quiet = quiet
+        self.on_closed = on_closed
 
     def __call__(self, event: PingEvent) -> None:
         if self.quiet:
@@ -142,6 +161,8 @@ class Printer:
                 self.out.flush()
             except BrokenPipeError:  # `netlab ping ... | head`: the reader left
                 self.quiet = True
+                if self.on_closed is not None:
+                    self.on_closed()
 
     def line(self, event: PingEvent) -> Optional[str]:
         name = self.name
@@ -200,7 +221,15 @@ def main(
     def resolved(address: str) -> Any:
         endpoint = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         name = endpoint if address == host else f"{host} ({endpoint})"
-        printer = Printer(endpoint, out, options["quiet"] or options["json"])
+
+        def closed() -> None:
+            # End the run on the next turn (not inside the protocol's own
+            # callback) and keep the exit quiet: no more writes, and the
+            # interpreter's last flush of a dead stdout cannot complain.
+            _silence(out)
+            reactor.callLater(0, protocol.stop)
+
+        printer = Printer(endpoint, out, options["quiet"] or options["json"], on_closed=closed)
         protocol = PingerProtocol(
             reactor,
             address,
@@ -214,16 +243,21 @@ def main(
             observer=printer,
             monotonic=monotonic,
         )
+        if not options["json"]:
+            size = options["size"]
+            detail = f"probes padded to {size} bytes" if size else "probes unpadded"
+            try:
+                out.write(f"PING {name} (udp): format {options['format'].value}, {detail}\n")
+                out.flush()
+            except BrokenPipeError:
+                _silence(out)
+        # The header first: the first probe leaves as the socket opens, and
+        # its send error (no route) belongs under the header.
         try:
             start_pinger(reactor, address, protocol)
         except Exception as error:
             err.write(f"netlab ping: error: cannot open a UDP socket for {address}: {error}\n")
             return EXIT_ERROR
-        if not options["json"]:
-            size = options["size"]
-            detail = f"probes padded to {size} bytes" if size else "probes unpadded"
-            out.write(f"PING {name} (udp): format {options['format'].value}, {detail}\n")
-            out.flush()
         if install_signal:
             _stop_on_sigint(reactor, protocol)
 
@@ -235,12 +269,29 @@ def main(
                     out.write("\n" + "\n".join(report.summary_lines(name)) + "\n")
                 out.flush()
             except BrokenPipeError:
-                pass
+                _silence(out)
             return exit_code(report, options["count"], options["deadline"])
 
         return protocol.finished.addCallback(finished)
 
     return resolve_host(reactor, host).addCallbacks(resolved, bad_host)
+
+
+def _silence(out: TextIO) -> None:
+    """
+    Point a closed stdout at /dev/null (what Python's documentation advises
+    for SIGPIPE), so that the interpreter's flush at exit cannot print
+    "Exception ignored ... BrokenPipeError".  Any other stream (a test's
+    StringIO) is left as it is.
+    """
+    if out is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _stop_on_sigint(reactor: Any, protocol: PingerProtocol) -> None:

@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.ping.test_echo -*-
 """
 The Twisted adapter of netlab-echo: L{LossyEchoProtocol} passes every
-datagram through the abuse limits and the impairment model of
-L{twisted_netlab.ping._core} and writes (or schedules) the echoes.
+datagram through the abuse limits and the impairment stages (inbound,
+round-trip, outbound) of L{twisted_netlab.ping._core.EchoPath} and writes
+(or schedules) the echoes.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from twisted.logger import Logger
 from twisted_netlab.ping._core import (
     AbuseGuard,
     AbuseLimits,
+    Direction,
     EchoCounters,
+    EchoPath,
     ImpairmentConfig,
-    Impairments,
+    Verdict,
 )
 
 SERVICE_NAME = "netlab-echo"
@@ -33,7 +36,16 @@ class LossyEchoProtocol(DatagramProtocol):
 
     @param clock: the reactor's time and scheduling (a L{task.Clock} in
         tests); every delayed echo is a C{callLater} on it.
-    @param rng: the seeded random source of the impairment model.
+    @param impairments: the round-trip stage, applied once to each echo as
+        it is decided (the historical ``--loss``, ``--delay``, ...).
+    @param inbound: the client-to-server stage, applied to each request as
+        it arrives, before the echo is decided: a request lost here is never
+        echoed, a duplicated one is echoed twice, a corrupted one is echoed
+        corrupted, a delayed one is echoed late.
+    @param outbound: the server-to-client stage, applied to each echo as it
+        leaves.
+    @param rng: the seeded random source of the impairment stages (each
+        stage draws from its own stream derived from it).
     @param summary_interval: seconds between info summaries (0: none).
     @param log_datagrams: log one debug line per datagram; off by default
         because twistd's log shows every level.
@@ -46,14 +58,19 @@ class LossyEchoProtocol(DatagramProtocol):
         clock: IReactorTime,
         impairments: ImpairmentConfig = ImpairmentConfig(),
         limits: AbuseLimits = AbuseLimits(),
+        inbound: ImpairmentConfig = ImpairmentConfig(),
+        outbound: ImpairmentConfig = ImpairmentConfig(),
         rng: Optional[random.Random] = None,
         upper: bool = False,
         summary_interval: float = 60.0,
         log_datagrams: bool = False,
     ) -> None:
         self.clock = clock
-        self.model = Impairments(impairments, rng if rng is not None else random.Random())
-        self._transparent = impairments.is_transparent
+        self.path = EchoPath(
+            impairments, rng if rng is not None else random.Random(), inbound=inbound, outbound=outbound
+        )
+        self._transparent = self.path.is_transparent
+        self._directional = not (inbound.is_transparent and outbound.is_transparent)
         self.guard = AbuseGuard(limits)
         self.upper = upper
         self.counters = EchoCounters()
@@ -92,36 +109,64 @@ class LossyEchoProtocol(DatagramProtocol):
                     size=len(datagram), host=host, port=port, reason=refusal.value,
                 )
             return
-        reply = datagram.upper() if self.upper else datagram
         if self._transparent:
-            self._send(reply, (host, port))
+            self._send(datagram.upper() if self.upper else datagram, (host, port))
             return
-        verdict = self.model.process(reply, now)
+        self._enter(Direction.INBOUND, datagram, (host, port), now)
+
+    def _enter(self, direction: Direction, payload: bytes, addr: Tuple[str, int], now: float) -> None:
+        """
+        C{payload} reaches C{direction}'s stage at C{now}; each copy that
+        survives goes on to the next stage at its delivery time.
+        """
+        verdict = self.path.process(direction, payload, now)
+        self._count(verdict, direction, len(payload), addr)
+        for delivery in verdict.deliveries:
+            if delivery.at <= now:
+                self._leave(direction, delivery.payload, addr, now)
+            else:
+                self._schedule(delivery.at, direction, delivery.payload, addr)
+
+    def _leave(self, direction: Direction, payload: bytes, addr: Tuple[str, int], now: float) -> None:
+        if direction is Direction.INBOUND and self.upper:
+            # The request has reached the server: this is what it echoes.
+            payload = payload.upper()
+        following = EchoPath.next_direction(direction)
+        if following is None:
+            self._send(payload, addr)
+        else:
+            self._enter(following, payload, addr, now)
+
+    def _count(self, verdict: Verdict, direction: Direction, size: int, addr: Tuple[str, int]) -> None:
+        counters = self.counters
         if verdict.dropped is not None:
             counters.dropped += 1
             counters.drops[verdict.dropped] += 1
+            counters.stage_drops[direction] += 1
             if self.log_datagrams:
                 self.log.debug(
-                    "dropped {size} bytes from {host} port {port}: {reason}",
-                    size=len(datagram), host=host, port=port, reason=verdict.dropped.value,
+                    "dropped {size} bytes ({direction}) for {host} port {port}: {reason}",
+                    size=size, direction=direction.value, host=addr[0], port=addr[1],
+                    reason=verdict.dropped.value,
                 )
             return
         counters.duplicated += int(verdict.duplicated)
         counters.corrupted += verdict.corrupted
         counters.reordered += int(verdict.reordered)
-        for delivery in verdict.deliveries:
-            wait = delivery.at - now
-            if wait <= 0:
-                self._send(delivery.payload, (host, port))
-            else:
-                self._schedule(wait, delivery.payload, (host, port))
 
-    def _schedule(self, wait: float, payload: bytes, addr: Tuple[str, int]) -> None:
+    def _schedule(self, at: float, direction: Direction, payload: bytes, addr: Tuple[str, int]) -> None:
+        """
+        Finish C{direction}'s stage at C{at}.  The next stage takes C{at},
+        not the time the call really ran, as the datagram's arrival: the
+        delays of the stages add up exactly, and a late reactor does not
+        stretch them.
+        """
+
         def fire() -> None:
             self._pending.discard(call)
-            self._send(payload, addr)
+            self._leave(direction, payload, addr, at)
 
-        call = self.clock.callLater(wait, fire)
+        call = self.clock.callLater(max(0.0, at - self.clock.seconds()), fire)
         self._pending.add(call)
 
     def _send(self, payload: bytes, addr: Tuple[str, int]) -> None:
@@ -149,12 +194,19 @@ class LossyEchoProtocol(DatagramProtocol):
         self._last_summary = snapshot
         counters = self.counters
         refused = ", ".join(f"{reason.value} {count}" for reason, count in counters.refused.items())
+        stages = ""
+        if self._directional:
+            # Only with --in-*/--out-* stages, so the usual line stays short.
+            stages = " (" + ", ".join(
+                f"{direction.value} {counters.stage_drops[direction]}" for direction in EchoPath.ORDER
+            ) + ")"
         self.log.info(
-            "netlab-echo: received {received}, echoed {echoed}, dropped {dropped}, "
+            "netlab-echo: received {received}, echoed {echoed}, dropped {dropped}{stages}, "
             "duplicated {duplicated}, corrupted {corrupted}, reordered {reordered}; refused: {refused}",
             received=counters.received,
             echoed=counters.echoed,
             dropped=counters.dropped,
+            stages=stages,
             duplicated=counters.duplicated,
             corrupted=counters.corrupted,
             reordered=counters.reordered,

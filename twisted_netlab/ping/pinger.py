@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from twisted.internet import defer
-from twisted.internet.error import MessageLengthError
+from twisted.internet.error import DNSLookupError, MessageLengthError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -190,10 +190,21 @@ def resolve_host(reactor: Any, host: str) -> defer.Deferred:
     of the name (fails with L{socket.gaierror}-like errors for bad names).
     """
     try:
-        return defer.succeed(str(ipaddress.ip_address(host)))
+        address = ipaddress.ip_address(host)
     except ValueError:
-        pass
-    return reactor.resolve(host)
+        return reactor.resolve(host)
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        # ipaddress takes any text as a zone; the C library knows whether
+        # the interface exists (and refuses zones on addresses that are not
+        # link-local).  AI_NUMERICHOST: no DNS query is made.  Found here,
+        # a bad zone is one error line and exit 2, not a send error per probe.
+        try:
+            socket.getaddrinfo(host, None, socket.AF_INET6, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST)
+        except OSError as error:
+            return defer.fail(
+                DNSLookupError(f"bad zone {address.scope_id!r} (no such interface, or not link-local): {error.strerror}")
+            )
+    return defer.succeed(str(address))
 
 
 def start_pinger(reactor: Any, address: str, protocol: PingerProtocol) -> Any:

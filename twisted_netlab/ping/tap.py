@@ -95,12 +95,36 @@ def parse_gemodel(value: str) -> GilbertElliott:
         raise usage.UsageError(str(error))
 
 
+#: The impairments that also exist per direction, as
+#: (name, parser, default, what it does).
+_DIRECTIONAL = [
+    ("loss", parse_probability, 0.0, "random loss probability"),
+    ("burst-loss", parse_gemodel, None, "Gilbert-Elliott loss p[,r[,1-h[,1-k]]]"),
+    ("delay", parse_duration, 0.0, "mean added delay"),
+    ("jitter", parse_duration, 0.0, "delay spread"),
+    ("duplicate", parse_probability, 0.0, "duplication probability"),
+    ("reorder", parse_probability, 0.0, "reorder probability (needs the same direction's delay)"),
+    ("corrupt", parse_probability, 0.0, "one-bit corruption probability"),
+    ("rate", parse_rate, None, "link rate"),
+]
+
+#: Option prefix -> what the direction is, for help and error messages.
+_DIRECTIONS = {
+    "": "round trip, applied once to each echo",
+    "in-": "client to server, applied to each request as it arrives",
+    "out-": "server to client, applied to each echo as it leaves",
+}
+
+
 class Options(usage.Options):
     synopsis = "[--port 12000] [--interface 127.0.0.1] [--loss 0.3] [--delay 50ms] ..."
     longdesc = (
         "A UDP echo server (RFC 862) with network impairments, for the UDP "
         "pinger lab.  Each impairment is independent and reproducible with "
-        "--seed.  Listens on 127.0.0.1 unless told otherwise."
+        "--seed.  --loss, --delay, ... act once per echo (the round trip); "
+        "--in-<impairment> acts on requests as they arrive, "
+        "--out-<impairment> on echoes as they leave; all of them compose.  "
+        "Listens on 127.0.0.1 unless told otherwise."
     )
     optFlags = [
         ["upper", None, "Echo upper-cased, like the lab's reference server."],
@@ -125,6 +149,11 @@ class Options(usage.Options):
         ["max-size", None, 8192, "Largest datagram echoed, in bytes.", int],
         ["source-rate", None, 1000.0, "Packets per second echoed to one source address (0: no cap).", float],
         ["summary-interval", None, 60.0, "Seconds between info summaries (0: none).", parse_duration],
+    ] + [
+        [f"{prefix}{name}", None, default, f"{what.capitalize()}, {direction}.", parser]
+        for prefix, direction in _DIRECTIONS.items()
+        if prefix
+        for name, parser, default, what in _DIRECTIONAL
     ]
 
     def postOptions(self) -> None:
@@ -134,33 +163,44 @@ class Options(usage.Options):
             raise usage.UsageError(
                 f"--distribution must be uniform, normal or pareto, not {self['distribution']!r}"
             )
-        if self["burst-loss"] is not None and self["loss"]:
-            raise usage.UsageError("use --loss or --burst-loss, not both")
-        if self["reorder"] and not self["delay"]:
-            raise usage.UsageError("--reorder needs --delay: reordered echoes skip the delay, as with netem")
         if not 1 <= self["max-size"] <= MAX_UDP_PAYLOAD:
             raise usage.UsageError(f"--max-size must be from 1 to {MAX_UDP_PAYLOAD}")
         if self["source-rate"] < 0 or self["source-rate"] != self["source-rate"]:
             raise usage.UsageError("--source-rate must be >= 0")
         if self["limit"] < 1:
             raise usage.UsageError("--limit must be >= 1")
-        self.impairments = ImpairmentConfig(
-            loss=self["loss"],
-            burst=self["burst-loss"],
-            delay_seconds=self["delay"],
-            jitter_seconds=self["jitter"],
-            distribution=self["distribution"],
-            duplicate=self["duplicate"],
-            reorder=self["reorder"],
-            corrupt=self["corrupt"],
-            rate_bytes_per_second=self["rate"],
-            limit=self["limit"],
-        )
+        self.impairments = self._impairment_config("")
+        self.inbound = self._impairment_config("in-")
+        self.outbound = self._impairment_config("out-")
         self.limits = AbuseLimits(
             max_datagram=self["max-size"],
             source_rate=self["source-rate"],
             source_burst=max(1.0, self["source-rate"]),
             allow_low_ports=self["allow-low-ports"],
+        )
+
+    def _impairment_config(self, prefix: str) -> ImpairmentConfig:
+        """
+        One stage's impairments from the options named C{prefix}C{name};
+        the distribution and the queue limit are shared by every stage.
+        """
+        if self[f"{prefix}burst-loss"] is not None and self[f"{prefix}loss"]:
+            raise usage.UsageError(f"use --{prefix}loss or --{prefix}burst-loss, not both")
+        if self[f"{prefix}reorder"] and not self[f"{prefix}delay"]:
+            raise usage.UsageError(
+                f"--{prefix}reorder needs --{prefix}delay: reordered datagrams skip the delay, as with netem"
+            )
+        return ImpairmentConfig(
+            loss=self[f"{prefix}loss"],
+            burst=self[f"{prefix}burst-loss"],
+            delay_seconds=self[f"{prefix}delay"],
+            jitter_seconds=self[f"{prefix}jitter"],
+            distribution=self["distribution"],
+            duplicate=self[f"{prefix}duplicate"],
+            reorder=self[f"{prefix}reorder"],
+            corrupt=self[f"{prefix}corrupt"],
+            rate_bytes_per_second=self[f"{prefix}rate"],
+            limit=self["limit"],
         )
 
 
@@ -203,6 +243,8 @@ def make_protocol(config: Any, reactor: Any = None) -> LossyEchoProtocol:
         default_reactor(reactor),
         impairments=config.impairments,
         limits=config.limits,
+        inbound=config.inbound,
+        outbound=config.outbound,
         rng=random.Random(seed),
         upper=config["upper"],
         summary_interval=config["summary-interval"],

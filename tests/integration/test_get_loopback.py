@@ -101,8 +101,11 @@ class NetlabHTTPTests(TestCase):
     def test_100_mb_streamed_with_bounded_memory(self):
         """
         A 100 MB body arrives byte for byte (sha256) and the client's peak
-        RSS stays within 100 MB of a small-file download: it is streamed,
-        never accumulated.
+        RSS stays within 25 MB of a small-file download: it is streamed,
+        never accumulated.  (Measured: the streaming client peaks within
+        0.1 MB of the small download; a client that keeps the body, even
+        once, needs at least +100 MB, and Twisted's join-based collection
+        about +200 MB.)
         """
         digest = hashlib.sha256()
         block = os.urandom(1024 * 1024)
@@ -134,7 +137,7 @@ class NetlabHTTPTests(TestCase):
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 sha.update(chunk)
         self.assertEqual(sha.hexdigest(), digest.hexdigest())
-        self.assertLess(large - small, 100 * 1024, f"peak RSS {large} KB vs {small} KB for a small file")
+        self.assertLess(large - small, 25 * 1024, f"peak RSS {large} KB vs {small} KB for a small file")
 
     def test_keep_alive_pipeline_and_head(self):
         """

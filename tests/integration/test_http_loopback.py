@@ -474,3 +474,58 @@ class DefaultSiteTests(TestCase):
         server = start_server(self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1"])
         result = subprocess.run([curl, "-sS", f"http://127.0.0.1:{server.port}/"], capture_output=True, timeout=30)
         self.assertIn(b"twisted-netlab", result.stdout)
+
+    def test_default_site_links_resolve(self):
+        """
+        Every same-site link and stylesheet of the bundled index.html and
+        of the docs pages it links answers 200 on netlab-http, and there is
+        a docs page for each service; the other services' live pages
+        (heartbeat 127.0.0.1:8090, mail sink 127.0.0.1:8025) are linked
+        from the index.
+        """
+        import http.client
+        import posixpath
+        from html.parser import HTMLParser
+
+        class Links(HTMLParser):
+            def __init__(self):
+                HTMLParser.__init__(self)
+                self.targets = []
+
+            def handle_starttag(self, tag, attrs):
+                for name, value in attrs:
+                    if name in ("href", "src") and value:
+                        self.targets.append(value)
+
+        server = start_server(self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1"])
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        self.addCleanup(connection.close)
+
+        def fetch(path):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+
+        seen = {}
+        pending = ["/"]
+        while pending:
+            path = pending.pop()
+            if path in seen:
+                continue
+            status, body = fetch(path)
+            seen[path] = status
+            if not path.endswith((".html", "/")) or status != 200:
+                continue
+            parser = Links()
+            parser.feed(body.decode("utf-8"))
+            if path == "/":
+                self.assertIn("http://127.0.0.1:8090/", parser.targets)
+                self.assertIn("http://127.0.0.1:8025/", parser.targets)
+            base = path if path.endswith("/") else posixpath.dirname(path) + "/"
+            for target in parser.targets:
+                if "://" not in target:
+                    pending.append(posixpath.normpath(posixpath.join(base, target.split("#")[0])))
+        for page in ("http", "get", "ping", "heartbeat", "mail"):
+            self.assertIn(f"/docs/{page}.html", seen)
+        self.assertIn("/style.css", seen)
+        self.assertEqual({path: status for path, status in seen.items() if status != 200}, {})

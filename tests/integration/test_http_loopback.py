@@ -521,7 +521,7 @@ class DefaultSiteTests(TestCase):
             if path == "/":
                 self.assertIn("http://127.0.0.1:8090/", parser.targets)
                 self.assertIn("http://127.0.0.1:8025/", parser.targets)
-            base = path if path.endswith("/") else posixpath.dirname(path) + "/"
+            base = path.rsplit("/", 1)[0] + "/"
             for target in parser.targets:
                 if "://" not in target:
                     pending.append(posixpath.normpath(posixpath.join(base, target.split("#")[0])))
@@ -529,3 +529,4 @@ class DefaultSiteTests(TestCase):
             self.assertIn(f"/docs/{page}.html", seen)
         self.assertIn("/style.css", seen)
         self.assertEqual({path: status for path, status in seen.items() if status != 200}, {})
+        self.assertEqual([path for path in seen if path.startswith("//")], [])

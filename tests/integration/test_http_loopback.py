@@ -420,19 +420,32 @@ class ProcessTests(TestCase):
     def test_workers_share_the_socket(self):
         """
         --workers 2 starts one worker child that adopts the listening
-        socket; requests are served; a killed worker is restarted; SIGTERM
-        stops both, exit 0.
+        socket; requests are served; while the parent is stopped (SIGSTOP,
+        so it cannot accept) the worker alone answers, and its access log
+        line comes through the parent marked "worker 1"; a killed worker is
+        restarted; SIGTERM stops both, exit 0.
         """
         curl = require_program("curl")
         root = make_root(self)
         server = start_server(
-            self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1", "--path", root, "--workers", "2"]
+            self,
+            ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1", "--path", root, "--workers", "2", "--access-log", "-"],
         )
         worker_pid = int(server.read_until(r"worker 1: serving on the inherited socket, pid (\d+)", timeout=20).group(1))
         url = f"http://127.0.0.1:{server.port}/small.txt"
-        for _ in range(5):
+        for _ in range(3):
             result = subprocess.run([curl, "-sS", url], capture_output=True, timeout=30)
             self.assertEqual(result.stdout, b"small file\n")
+        # Only the worker can accept while the parent is stopped: these
+        # answers prove a worker process serves the shared socket.
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            for _ in range(3):
+                result = subprocess.run([curl, "-sS", "--max-time", "20", url + "?from-worker"], capture_output=True, timeout=30)
+                self.assertEqual(result.stdout, b"small file\n", result.stderr)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        server.read_until(r'worker 1: .*"GET /small.txt\?from-worker HTTP/1.1" 200 ', timeout=20)
         # A worker that dies is restarted.
         os.kill(worker_pid, signal.SIGKILL)
         server.read_until(r"worker 1 ended unexpectedly", timeout=20)

@@ -26,18 +26,25 @@ class PluginTests(SynchronousTestCase):
     def test_wheel_ships_plugin_and_site(self):
         """
         A wheel built from the tree contains twisted/plugins/netlab.py
-        (and no twisted/plugins/__init__.py) and the bundled site.
+        (and no twisted/plugins/__init__.py) and the bundled site with its
+        docs pages, and setuptools does not warn that a shipped folder is
+        absent from the packages configuration.
         """
         out = self.mktemp()
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out, REPO],
-            check=True, timeout=300, capture_output=True,
+        build = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", out, REPO],
+            check=True, timeout=300, capture_output=True, text=True,
         )
+        warnings = [line for line in (build.stdout + build.stderr).splitlines() if "absent from" in line]
+        self.assertEqual(warnings, [])
         [wheel] = [f for f in os.listdir(out) if f.endswith(".whl")]
         names = zipfile.ZipFile(os.path.join(out, wheel)).namelist()
         self.assertIn("twisted/plugins/netlab.py", names)
         self.assertNotIn("twisted/plugins/__init__.py", names)
         self.assertIn("twisted_netlab/web/site/index.html", names)
+        self.assertIn("twisted_netlab/web/site/style.css", names)
+        for page in ("http", "get", "ping", "heartbeat", "mail"):
+            self.assertIn(f"twisted_netlab/web/site/docs/{page}.html", names)
 
         # Installed from the wheel alone (unpacked, as an installer does;
         # python -S so the editable install of the tree is not on the path),

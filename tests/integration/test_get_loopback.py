@@ -101,8 +101,11 @@ class NetlabHTTPTests(TestCase):
     def test_100_mb_streamed_with_bounded_memory(self):
         """
         A 100 MB body arrives byte for byte (sha256) and the client's peak
-        RSS stays within 100 MB of a small-file download: it is streamed,
-        never accumulated.
+        RSS stays within 25 MB of a small-file download: it is streamed,
+        never accumulated.  (Measured: the streaming client peaks within
+        0.1 MB of the small download; a client that keeps the body, even
+        once, needs at least +100 MB, and Twisted's join-based collection
+        about +200 MB.)
         """
         digest = hashlib.sha256()
         block = os.urandom(1024 * 1024)
@@ -134,7 +137,60 @@ class NetlabHTTPTests(TestCase):
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 sha.update(chunk)
         self.assertEqual(sha.hexdigest(), digest.hexdigest())
-        self.assertLess(large - small, 100 * 1024, f"peak RSS {large} KB vs {small} KB for a small file")
+        self.assertLess(large - small, 25 * 1024, f"peak RSS {large} KB vs {small} KB for a small file")
+
+    def test_ranges_and_conditional_requests(self):
+        """
+        Against the real netlab-http: C{-r 1-3} is a 206 with exactly those
+        bytes; a range running past the end is clipped (206, C{bytes
+        2-5/6}); an unsatisfiable one is 416, exit 22 and nothing written
+        with C{--fail}; C{-z FILE} with the file's own time and C{--etag}
+        with the current entity tag are 304 with no body, while another tag
+        gets the whole file; C{--etag-save}/C{--etag-compare} round-trip.
+        """
+        url = self.base + "/a.txt"  # "alpha\n", 6 bytes
+
+        result = netlab_get(["-s", "-i", "-r", "1-3", url])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        head, _, body = result.stdout.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 206 "), head)
+        self.assertIn(b"Content-Range: bytes 1-3/6", head)
+        self.assertEqual(body, b"lph")
+
+        result = netlab_get(["-s", "-i", "-r", "2-100", url])
+        head, _, body = result.stdout.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 206 "), head)
+        self.assertIn(b"Content-Range: bytes 2-5/6", head)
+        self.assertEqual(body, b"pha\n")
+
+        out = os.path.join(self.root, "out.bin")
+        result = netlab_get(["-s", "-f", "-r", "100-", "-o", out, url])
+        self.assertEqual(result.returncode, 22, result.stderr)
+        self.assertIn(b"416", result.stderr)
+        self.assertFalse(os.path.exists(out) and os.path.getsize(out), "a 416 body was written despite --fail")
+        result = netlab_get(["-s", "-i", "-r", "100-", url])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(result.stdout.startswith(b"HTTP/1.1 416 "), result.stdout[:80])
+        self.assertIn(b"Content-Range: bytes */6", result.stdout)
+
+        result = netlab_get(["-s", "-i", "-z", os.path.join(self.root, "a.txt"), url])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        head, _, body = result.stdout.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 304 "), head)
+        self.assertEqual(body, b"")
+        etag = re.search(rb"(?im)^ETag: (\S+)\r?$", head).group(1).decode()
+
+        result = netlab_get(["-s", "-i", "--etag", etag, url])
+        self.assertTrue(result.stdout.startswith(b"HTTP/1.1 304 "), result.stdout[:80])
+        self.assertTrue(result.stdout.endswith(b"\r\n\r\n"), result.stdout)
+        result = netlab_get(["-s", "--etag", '"not-this-one"', url])
+        self.assertEqual((result.returncode, result.stdout), (0, b"alpha\n"), result.stderr)
+
+        saved = os.path.join(self.root, "etag.txt")
+        result = netlab_get(["-s", "--etag-save", saved, url])
+        self.assertEqual(result.stdout, b"alpha\n")
+        result = netlab_get(["-s", "-i", "--etag-compare", saved, url])
+        self.assertTrue(result.stdout.startswith(b"HTTP/1.1 304 "), result.stdout[:80])
 
     def test_keep_alive_pipeline_and_head(self):
         """

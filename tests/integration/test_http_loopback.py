@@ -420,19 +420,32 @@ class ProcessTests(TestCase):
     def test_workers_share_the_socket(self):
         """
         --workers 2 starts one worker child that adopts the listening
-        socket; requests are served; a killed worker is restarted; SIGTERM
-        stops both, exit 0.
+        socket; requests are served; while the parent is stopped (SIGSTOP,
+        so it cannot accept) the worker alone answers, and its access log
+        line comes through the parent marked "worker 1"; a killed worker is
+        restarted; SIGTERM stops both, exit 0.
         """
         curl = require_program("curl")
         root = make_root(self)
         server = start_server(
-            self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1", "--path", root, "--workers", "2"]
+            self,
+            ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1", "--path", root, "--workers", "2", "--access-log", "-"],
         )
         worker_pid = int(server.read_until(r"worker 1: serving on the inherited socket, pid (\d+)", timeout=20).group(1))
         url = f"http://127.0.0.1:{server.port}/small.txt"
-        for _ in range(5):
+        for _ in range(3):
             result = subprocess.run([curl, "-sS", url], capture_output=True, timeout=30)
             self.assertEqual(result.stdout, b"small file\n")
+        # Only the worker can accept while the parent is stopped: these
+        # answers prove a worker process serves the shared socket.
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            for _ in range(3):
+                result = subprocess.run([curl, "-sS", "--max-time", "20", url + "?from-worker"], capture_output=True, timeout=30)
+                self.assertEqual(result.stdout, b"small file\n", result.stderr)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        server.read_until(r'worker 1: .*"GET /small.txt\?from-worker HTTP/1.1" 200 ', timeout=20)
         # A worker that dies is restarted.
         os.kill(worker_pid, signal.SIGKILL)
         server.read_until(r"worker 1 ended unexpectedly", timeout=20)
@@ -474,3 +487,59 @@ class DefaultSiteTests(TestCase):
         server = start_server(self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1"])
         result = subprocess.run([curl, "-sS", f"http://127.0.0.1:{server.port}/"], capture_output=True, timeout=30)
         self.assertIn(b"twisted-netlab", result.stdout)
+
+    def test_default_site_links_resolve(self):
+        """
+        Every same-site link and stylesheet of the bundled index.html and
+        of the docs pages it links answers 200 on netlab-http, and there is
+        a docs page for each service; the other services' live pages
+        (heartbeat 127.0.0.1:8090, mail sink 127.0.0.1:8025) are linked
+        from the index.
+        """
+        import http.client
+        import posixpath
+        from html.parser import HTMLParser
+
+        class Links(HTMLParser):
+            def __init__(self):
+                HTMLParser.__init__(self)
+                self.targets = []
+
+            def handle_starttag(self, tag, attrs):
+                for name, value in attrs:
+                    if name in ("href", "src") and value:
+                        self.targets.append(value)
+
+        server = start_server(self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1"])
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        self.addCleanup(connection.close)
+
+        def fetch(path):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+
+        seen = {}
+        pending = ["/"]
+        while pending:
+            path = pending.pop()
+            if path in seen:
+                continue
+            status, body = fetch(path)
+            seen[path] = status
+            if not path.endswith((".html", "/")) or status != 200:
+                continue
+            parser = Links()
+            parser.feed(body.decode("utf-8"))
+            if path == "/":
+                self.assertIn("http://127.0.0.1:8090/", parser.targets)
+                self.assertIn("http://127.0.0.1:8025/", parser.targets)
+            base = path.rsplit("/", 1)[0] + "/"
+            for target in parser.targets:
+                if "://" not in target:
+                    pending.append(posixpath.normpath(posixpath.join(base, target.split("#")[0])))
+        for page in ("http", "get", "ping", "heartbeat", "mail"):
+            self.assertIn(f"/docs/{page}.html", seen)
+        self.assertIn("/style.css", seen)
+        self.assertEqual({path: status for path, status in seen.items() if status != 200}, {})
+        self.assertEqual([path for path in seen if path.startswith("//")], [])

@@ -1,9 +1,45 @@
+# -*- test-case-name: tests.web -*-
 """
 netlab-http: a static-file HTTP/1.1 responder (L{server}) over a sans-IO
 request parser (L{_core}), its twistd glue (L{tap}) and the ``netlab get``
-client.
+client (L{client} over the sans-IO L{_client_core}).
 """
 
-from twisted_netlab.web.server import StaticFileFactory, StaticFileProtocol
+#: The adapters are imported on first use (PEP 562): importing a pure core
+#: (``twisted_netlab.web._core`` or ``_client_core``) runs this file first,
+#: and must not load the reactor machinery.
+_ADAPTERS = {
+    "StaticFileFactory": "twisted_netlab.web.server",
+    "StaticFileProtocol": "twisted_netlab.web.server",
+    "get": "twisted_netlab.web.client",
+    "HTTPClient": "twisted_netlab.web.client",
+    "GetError": "twisted_netlab.web.client",
+    "Response": "twisted_netlab.web.client",
+    "ResponseSink": "twisted_netlab.web.client",
+    "TLSPolicy": "twisted_netlab.web.client",
+}
 
-__all__ = ["StaticFileFactory", "StaticFileProtocol"]
+
+def __getattr__(name: str):
+    module = _ADAPTERS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_ADAPTERS))
+
+
+__all__ = [
+    "GetError",
+    "HTTPClient",
+    "Response",
+    "ResponseSink",
+    "StaticFileFactory",
+    "StaticFileProtocol",
+    "TLSPolicy",
+    "get",
+]

@@ -89,3 +89,21 @@ class ValidatorTests(SynchronousTestCase):
         self.assertEqual(parse_duration("2m"), 120.0)
         for bad in ["-1", "nan", "inf", "fast"]:
             self.assertRaises(usage.UsageError, parse_duration, bad)
+
+
+class GracefulExitTests(SynchronousTestCase):
+    def test_stop_clears_the_signal(self):
+        """
+        Stopping a listening service after SIGTERM forgets the signal that
+        twistd would re-raise, so the process exits 0; other signals are
+        kept.
+        """
+        import signal
+
+        for sent, kept in [(signal.SIGTERM, None), (signal.SIGINT, None), (signal.SIGHUP, signal.SIGHUP)]:
+            reactor = MemoryReactor()
+            service = StreamListeningService("svc", "tcp:0", Factory(), reactor=reactor)
+            reactor._exitSignal = sent
+            service.startService()
+            service.stopService()
+            self.assertEqual(reactor._exitSignal, kept)

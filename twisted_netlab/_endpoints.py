@@ -12,6 +12,7 @@ from it.
 from __future__ import annotations
 
 import ipaddress
+import signal
 from typing import Any, Optional
 
 from twisted.application.service import Service
@@ -39,6 +40,17 @@ def default_reactor(reactor: Any = None) -> Any:
 
         return global_reactor
     return reactor
+
+
+def graceful_exit(reactor: Any) -> None:
+    """
+    A netlab server stopped by SIGTERM or SIGINT stops gracefully, so its
+    exit status is 0.  twistd would otherwise re-raise the signal after the
+    reactor stops and the process would end "killed by SIGTERM" (status
+    -15); forget it (a private attribute of Twisted's reactors).
+    """
+    if getattr(reactor, "_exitSignal", None) in (signal.SIGTERM, signal.SIGINT):
+        reactor._exitSignal = None
 
 
 def announce(service: str, port: IListeningPort) -> None:
@@ -134,6 +146,7 @@ class StreamListeningService(Service):
 
     def stopService(self) -> Optional[Deferred]:
         Service.stopService(self)
+        graceful_exit(default_reactor(self._reactor))
         if self.port is not None:
             port, self.port = self.port, None
             return maybeDeferred(port.stopListening)
@@ -182,6 +195,7 @@ class DatagramListeningService(Service):
 
     def stopService(self) -> Optional[Deferred]:
         Service.stopService(self)
+        graceful_exit(default_reactor(self._reactor))
         if self.port is not None:
             port, self.port = self.port, None
             return maybeDeferred(port.stopListening)

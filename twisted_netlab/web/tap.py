@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sys
 from typing import Any, Dict, Optional, Tuple
@@ -23,7 +22,7 @@ from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.logger import Logger
 from twisted.python import usage
 
-from twisted_netlab._endpoints import StreamListeningService, default_reactor, parse_duration
+from twisted_netlab._endpoints import StreamListeningService, default_reactor, graceful_exit, parse_duration
 from twisted_netlab.web.server import (
     StaticFileFactory,
     default_site,
@@ -163,11 +162,8 @@ class HTTPService(MultiService):
             if self._close_log is not None:
                 self._close_log()
             log.info("netlab-http stopped")
-            # twistd re-raises the SIGTERM/SIGINT that stopped it, so the
-            # exit status would say "killed"; a graceful stop is a normal
-            # end, so clear it and exit 0 (private attribute of the reactor).
-            if getattr(self.reactor, "_exitSignal", None) in (signal.SIGTERM, signal.SIGINT):
-                self.reactor._exitSignal = None
+            # A graceful stop is a normal end: exit 0, not "killed".
+            graceful_exit(self.reactor)
             return result
 
         return stopped.addCallback(drain).addBoth(close_log)

@@ -19,11 +19,11 @@ import stat
 from functools import lru_cache
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol as TypingProtocol, Set, Tuple, Union, cast
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocolNegotiationFactory, IPushProducer
+from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IProtocolNegotiationFactory, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -510,7 +510,7 @@ class StaticFileFactory(Factory):
 
         def abort_rest() -> None:
             for protocol in list(self.connections):
-                protocol.transport.abortConnection()
+                protocol._stream.abortConnection()
 
         timer = self.reactor.callLater(timeout, abort_rest)
 
@@ -536,6 +536,30 @@ class _Waiting(Enum):
     RESPONDING = "RESPONDING"
     SENDING = "SENDING"
     CLOSING = "CLOSING"
+
+
+class _StreamTransport(TypingProtocol):
+    """
+    What L{StaticFileProtocol} uses of its transport: Twisted's TCP, UNIX
+    and TLS transports are all of these at once (ITCPTransport, IConsumer
+    and IPushProducer), but no single Twisted interface says so.
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+    def abortConnection(self) -> None: ...
+
+    def getPeer(self) -> IAddress: ...
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None: ...
+
+    def unregisterProducer(self) -> None: ...
+
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
 
 
 @implementer(IPushProducer, IHalfCloseableProtocol)
@@ -576,8 +600,17 @@ class StaticFileProtocol(Protocol):
 
     # -- connection -----------------------------------------------------
 
+    @property
+    def _stream(self) -> _StreamTransport:
+        """
+        The transport, typed as what we use of it; set by C{makeConnection}
+        before C{connectionMade} and never cleared, so never None here.
+        """
+        assert self.transport is not None
+        return cast(_StreamTransport, self.transport)
+
     def connectionMade(self) -> None:
-        peer = self.transport.getPeer()
+        peer = self._stream.getPeer()
         self._client = getattr(peer, "host", None) or "-"
         # As nginx's tcp_nodelay: the last partial segment of a response
         # must not wait for the client's delayed ACK on keep-alive.
@@ -587,7 +620,7 @@ class StaticFileProtocol(Protocol):
                 set_no_delay(True)
             except OSError:
                 pass  # not a TCP socket (unix: endpoints)
-        self.transport.registerProducer(self, True)
+        self._stream.registerProducer(self, True)
         self.factory.connection_started(self)
         self.deadline = self.factory.reactor.seconds() + self.factory.request_timeout
 
@@ -668,9 +701,9 @@ class StaticFileProtocol(Protocol):
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:
-                self.transport.pauseProducing()
+                self._stream.pauseProducing()
             else:
-                self.transport.resumeProducing()
+                self._stream.resumeProducing()
 
     def _process(self) -> None:
         """
@@ -760,7 +793,7 @@ class StaticFileProtocol(Protocol):
             # reach it, so do not wait for buffers to drain.
             self.log.info("netlab-http: send timeout, aborting connection from {client}", client=self._client)
             self._closing = True
-            self.transport.abortConnection()
+            self._stream.abortConnection()
         elif waiting is _Waiting.RESPONDING:
             return
         elif self._request_started and waiting is not _Waiting.IDLE:
@@ -786,8 +819,8 @@ class StaticFileProtocol(Protocol):
         self._waiting = _Waiting.CLOSING
         # Bound the final flush too: a client that never reads would keep it.
         self.deadline = self.factory.reactor.seconds() + self.factory.send_timeout
-        self.transport.unregisterProducer()
-        self.transport.loseConnection()
+        self._stream.unregisterProducer()
+        self._stream.loseConnection()
 
     # -- answering ------------------------------------------------------
 
@@ -831,7 +864,7 @@ class StaticFileProtocol(Protocol):
         ).encode("utf-8")
         lines = f"Content-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n{extra}"
         req = request if isinstance(request, Request) else None
-        self.transport.write(self._head(status, lines, req) + (b"" if head_only else body))
+        self._stream.write(self._head(status, lines, req) + (b"" if head_only else body))
         self._log(request, status, 0 if head_only else len(body))
 
     def _respond(self, request: Request) -> None:
@@ -840,7 +873,7 @@ class StaticFileProtocol(Protocol):
         if method != "GET" and not head_only:
             if method == "OPTIONS":
                 # RFC 9110 8.6: no Content-Length in a 204.
-                self.transport.write(self._head(204, f"Allow: {ALLOW}\r\n", request))
+                self._stream.write(self._head(204, f"Allow: {ALLOW}\r\n", request))
                 self._log(request, 204, 0)
             elif method in KNOWN_METHODS:
                 self._send_simple(405, f"{method} is not allowed here", request, False, f"Allow: {ALLOW}\r\n")
@@ -854,7 +887,7 @@ class StaticFileProtocol(Protocol):
         if isinstance(resolved, Representation):
             if resolved.body is not None and _NEGOTIATION_HEADERS.isdisjoint([name for name, _ in request.headers]):
                 # The fast path: a small file, head and body in one write.
-                self.transport.write(
+                self._stream.write(
                     b"".join(
                         (
                             b"HTTP/1.1 200 OK\r\n",
@@ -885,7 +918,7 @@ class StaticFileProtocol(Protocol):
                 location += "?" + request.query
             self._send_simple(301, "moved to " + location, request, head_only, f"Location: {location}\r\n")
             return
-        entries = []
+        entries: List[ListingEntry] = []
         try:
             with os.scandir(folder.real) as iterator:
                 for entry in iterator:
@@ -913,7 +946,7 @@ class StaticFileProtocol(Protocol):
             f"Content-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
             "Cache-Control: no-cache\r\n"
         )
-        self.transport.write(self._head(200, lines, request) + (b"" if head_only else body))
+        self._stream.write(self._head(200, lines, request) + (b"" if head_only else body))
         self._log(request, 200, 0 if head_only else len(body))
 
     def _send_file(self, request: Request, rep: Representation, head_only: bool) -> None:
@@ -970,7 +1003,7 @@ class StaticFileProtocol(Protocol):
                     f"Cache-Control: {self.factory.cache_control}\r\n"
                 )
                 self._close_handle(handle)
-                self.transport.write(self._head(304, lines, request))
+                self._stream.write(self._head(304, lines, request))
                 self._log(request, 304, 0)
                 return
             if outcome is Precondition.FAILED:
@@ -1034,11 +1067,11 @@ class StaticFileProtocol(Protocol):
             body = rep.body
             data = b"".join(p if isinstance(p, bytes) else body[p[0] : p[0] + p[1]] for p in pieces)
             # Small file: head and body in one write.
-            self.transport.write(head + data)
+            self._stream.write(head + data)
             self._close_handle(handle)
             return
         assert handle is not None
-        self.transport.write(head)
+        self._stream.write(head)
         if not pieces:
             self._close_handle(handle)
             return
@@ -1066,7 +1099,7 @@ class StaticFileProtocol(Protocol):
             self.log.failure("netlab-http: error while sending a body to {client}", client=self._client)
             self._end_body()
             self._closing = True
-            self.transport.abortConnection()
+            self._stream.abortConnection()
 
     def _pump_pieces(self) -> None:
         chunks = 0
@@ -1078,7 +1111,7 @@ class StaticFileProtocol(Protocol):
             piece = pieces[0]
             if isinstance(piece, bytes):
                 pieces.pop(0)
-                self.transport.write(piece)
+                self._stream.write(piece)
                 continue
             offset, length = piece
             assert self._handle is not None
@@ -1092,14 +1125,14 @@ class StaticFileProtocol(Protocol):
                 self.log.warn("netlab-http: {path} shrank while being sent", path=self._handle.name)
                 self._end_body()
                 self._closing = True
-                self.transport.abortConnection()
+                self._stream.abortConnection()
                 return
             chunks += 1
             if len(data) == length:
                 pieces.pop(0)
             else:
                 pieces[0] = (offset + len(data), length - len(data))
-            self.transport.write(data)
+            self._stream.write(data)
         if not pieces and self._handle is not None:
             self._end_body()
             if not self._closing and not self._answering:

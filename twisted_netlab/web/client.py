@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
 
 from twisted.internet import defer, error as internet_error
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator
+from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -372,7 +372,8 @@ class HTTPClientProtocol(Protocol):
         self.closing = True
         self._fail_all(reason)
         if self.transport is not None and not self.lost:
-            self.transport.abortConnection()
+            # TCP, or TLS over TCP (ITLSTransport extends ITCPTransport).
+            cast(ITCPTransport, self.transport).abortConnection()
 
     def connection_failed(self, reason: Any) -> None:
         """
@@ -393,6 +394,7 @@ class HTTPClientProtocol(Protocol):
             # As curl does: request heads are small writes that should
             # never wait for an ACK of the previous one (Nagle's algorithm).
             no_delay(True)
+        assert self.transport is not None  # set by makeConnection
         peer = self.transport.getPeer()
         self.peer_description = f"{getattr(peer, 'host', '?')} port {getattr(peer, 'port', '?')}"
         if not self.tls and not self.ready.called:

@@ -14,11 +14,12 @@ import json
 import os
 import socket
 import sys
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, cast
 
 from twisted.application.service import IService, MultiService
 from twisted.internet import protocol
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.interfaces import IFileDescriptor
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -128,7 +129,7 @@ class HTTPService(MultiService):
         self.settings = settings
         self.reactor = default_reactor(reactor)
         self.factory: Optional[StaticFileFactory] = None
-        self._close_log = None
+        self._close_log: Optional[Callable[[], None]] = None
 
     def build_factory(self) -> StaticFileFactory:
         settings = self.settings
@@ -252,7 +253,9 @@ class WorkerParentService(HTTPListeningService):
             sys.executable,
             [sys.executable, "-m", "twisted_netlab.web.tap", self._payload],
             env=dict(os.environ),
-            childFDs={0: "w", 1: "r", 2: "r", 3: self.port.fileno()},
+            # A stream listening port (tcp.Port, unix.Port) is a file
+            # descriptor, though IListeningPort does not say so.
+            childFDs={0: "w", 1: "r", 2: "r", 3: cast(IFileDescriptor, self.port).fileno()},
         )
         self.children[number] = (child, transport)
 
@@ -344,9 +347,11 @@ def worker_main(payload: str) -> None:
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     service = HTTPService(message["settings"], reactor)
     factory = service.build_factory()
-    port = reactor.adoptStreamPort(3, message["family"], factory)
+    # Stub gap: the global reactor is typed without IReactorSocket.
+    port = reactor.adoptStreamPort(3, message["family"], factory)  # type: ignore[attr-defined]
     os.close(3)  # adoptStreamPort duplicated it
-    StandardIO(_ParentWatch(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY), reactor=reactor)
+    # Stub gap: mypy sees the Windows StandardIO, without stdin/stdout.
+    StandardIO(_ParentWatch(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY), reactor=reactor)  # type: ignore[call-arg]
 
     def stop() -> Deferred:
         stopped = maybeDeferred(port.stopListening)

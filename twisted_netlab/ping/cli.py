@@ -106,7 +106,12 @@ class Options(usage.Options):
         ["format", None, "lab", "Payload format: lab (Ping <seq> <time>) or seq (sequence=<n>\\ttime=<t>)."],
     ]
 
-    def parseArgs(self, host: str, port: str = "12000") -> None:
+    def parseArgs(self, *args: str) -> None:
+        # HOST [PORT]; variadic so the override matches usage.Options.parseArgs.
+        # A wrong count raises what usage.Options raises for a TypeError.
+        if not 1 <= len(args) <= 2:
+            raise usage.UsageError("Wrong number of arguments.")
+        host, port = args[0], (args[1] if len(args) == 2 else "12000")
         if not host or host.startswith("-"):
             raise usage.UsageError(f"not a host: {host!r}")
         self["host"] = host

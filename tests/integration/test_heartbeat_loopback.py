@@ -17,7 +17,7 @@ import urllib.request
 
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import child_env, executable, start_server
+from tests.helpers import child_env, executable, start_process, start_server
 from twisted_netlab.heartbeat import encode_beat
 
 PERIOD = 0.2
@@ -65,15 +65,12 @@ class HeartbeatLoopbackTests(TestCase):
         self.log = self.monitor
 
     def spawn(self, command):
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
-
-        def cleanup():
-            if process.poll() is None:
-                process.kill()
-            process.communicate(timeout=10)
-
-        self.addCleanup(cleanup)
-        return process
+        """
+        Start a sender; it is killed (SIGKILL, as a crash) on cleanup.
+        """
+        child = start_process(self, command, expect=0)
+        self.addCleanup(child.stop, signal.SIGKILL)
+        return child.process
 
     def netlab_beat(self, client_id):
         return self.spawn([executable("netlab"), "beat", "127.0.0.1", str(self.udp_port),

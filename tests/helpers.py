@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -69,6 +70,15 @@ class RunningServer:
         self.process = process
         self.ports = ports
         self.output = output
+        self._cursor = 0
+        self._draining = False
+
+    @property
+    def text(self) -> str:
+        """
+        Everything read from the child's output so far, as one string.
+        """
+        return "".join(self.output)
 
     @property
     def port(self) -> int:
@@ -93,7 +103,65 @@ class RunningServer:
             f"no line matching {pattern!r} within {timeout}s; output:\n" + "".join(self.output[-40:])
         )
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+    def expect(self, pattern: str, timeout: float = 20.0) -> re.Match:
+        """
+        The next line matching C{pattern} after the line of the previous
+        C{expect} match (or after the last line C{start_process} read); fail
+        after C{timeout} seconds or when the output ends.
+        """
+        compiled = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._cursor < len(self.output):
+                line = self.output[self._cursor]
+                self._cursor += 1
+                found = compiled.search(line)
+                if found:
+                    return found
+            line = next(_lines(self.process, deadline), None)
+            if line is None:
+                raise AssertionError(
+                    f"no line matching {pattern!r} within {timeout}s; output:\n" + "".join(self.output[-40:])
+                )
+            self.output.append(line)
+
+    def finish(self, timeout: float = 30.0) -> str:
+        """
+        Read the output until the child closes it and wait for its exit,
+        both bounded by C{timeout}; return the whole output.
+        """
+        deadline = time.monotonic() + timeout
+        self.output.extend(_lines(self.process, deadline))
+        self.process.wait(max(0.1, deadline - time.monotonic()))
+        return self.text
+
+    def drain(self) -> None:
+        """
+        From now on discard the output on a thread, so that a chatty child
+        never blocks on a full pipe; no further lines are recorded.
+        """
+        if self.process.stdout is None:
+            return
+        self._draining = True
+        descriptor = self.process.stdout.fileno()
+
+        def discard() -> None:
+            try:
+                while os.read(descriptor, 65536):
+                    pass
+            except OSError:
+                pass
+
+        threading.Thread(target=discard, daemon=True).start()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0, idle: Optional[float] = None) -> int:
+        """
+        Send C{sig} unless the child already exited, wait C{timeout} (then
+        kill), collect the remaining output and return the exit code.  The
+        output is read for 2 s at most, or with C{idle} until end of file,
+        waiting at most C{idle} seconds for each chunk (children such as
+        workers may hold the pipe open after the parent exited).
+        """
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -101,17 +169,19 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.output.extend(_lines(self.process, time.monotonic() + 2.0))
+        if not self._draining:
+            self.output.extend(_lines(self.process, time.monotonic() + 2.0, idle))
         if self.process.stdout is not None:
             self.process.stdout.close()
         return self.process.returncode
 
 
-def _lines(process: subprocess.Popen, deadline: float):
+def _lines(process: subprocess.Popen, deadline: float, idle: Optional[float] = None):
     """
-    Yield the child's stdout lines until C{deadline}.  Reads the raw file
-    descriptor and splits lines here: select() on a buffered text stream
-    misses lines that already sit in Python's buffer.
+    Yield the child's stdout lines until C{deadline} (with C{idle}: until
+    no chunk arrives for C{idle} seconds).  Reads the raw file descriptor
+    and splits lines here: select() on a buffered text stream misses lines
+    that already sit in Python's buffer.
     """
     if process.stdout is None or process.stdout.closed:
         return
@@ -127,7 +197,7 @@ def _lines(process: subprocess.Popen, deadline: float):
                 del pending[: newline + 1]
                 yield line.decode("utf-8", "replace")
                 continue
-            remaining = deadline - time.monotonic()
+            remaining = idle if idle is not None else deadline - time.monotonic()
             if remaining <= 0 or not selector.select(remaining):
                 return
             chunk = os.read(fd, 65536)
@@ -158,6 +228,11 @@ def start_server(
 
 
 def start_process(testcase, command: Sequence[str], expect: int = 1, timeout: float = 20.0, env=None) -> RunningServer:
+    """
+    Run C{command} with stdout and stderr merged into one pipe, wait until
+    C{expect} listening lines appeared (C{expect=0}: return at once), and
+    register its termination with C{testcase}.
+    """
     process = subprocess.Popen(
         list(command),
         stdout=subprocess.PIPE,
@@ -168,6 +243,8 @@ def start_process(testcase, command: Sequence[str], expect: int = 1, timeout: fl
     )
     server = RunningServer(process, [], [])
     testcase.addCleanup(server.stop)
+    if expect <= 0:
+        return server
     deadline = time.monotonic() + timeout
     for line in _lines(process, deadline):
         server.output.append(line)
@@ -175,6 +252,7 @@ def start_process(testcase, command: Sequence[str], expect: int = 1, timeout: fl
         if match:
             server.ports.append((match.group(2), match.group(3), int(match.group(4))))
             if len(server.ports) >= expect:
+                server._cursor = len(server.output)
                 return server
     server.stop()
     raise AssertionError(

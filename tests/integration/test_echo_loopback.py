@@ -7,19 +7,15 @@ client written like the lab's.
 from __future__ import annotations
 
 import json
-import os
-import re
-import selectors
 import signal
 import socket
 import subprocess
-import threading
 import time
-from typing import Optional, Sequence
+from typing import Sequence
 
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import child_env, executable, require_program
+from tests.helpers import child_env, executable, require_program, start_process
 
 #: Bound on every client run; the runs below take well under a second.
 RUN_TIMEOUT = 30
@@ -36,88 +32,6 @@ def netlab_ping(*argv: str) -> subprocess.CompletedProcess:
     )
 
 
-class Child:
-    """
-    A child process whose merged stdout/stderr is read from the raw pipe
-    (no Python buffering between the selector and the lines, so lines that
-    arrive together are never left unseen), killed on cleanup.
-    """
-
-    def __init__(self, testcase: TestCase, command: Sequence[str], env: Optional[dict] = None) -> None:
-        self.process = subprocess.Popen(
-            list(command),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=child_env(env),
-        )
-        self.text = ""
-        testcase.addCleanup(self.stop)
-
-    def _read(self, deadline: float) -> bool:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        assert self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(remaining):
-                return False
-        chunk = os.read(self.process.stdout.fileno(), 65536)
-        if not chunk:
-            return False
-        self.text += chunk.decode("utf-8", "replace")
-        return True
-
-    def read_until(self, pattern: str, timeout: float = 20.0) -> re.Match:
-        compiled = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            found = compiled.search(self.text)
-            if found:
-                return found
-            if not self._read(deadline):
-                raise AssertionError(f"no {pattern!r} within {timeout}s; output:\n{self.text[-4000:]}")
-
-    def drain(self) -> None:
-        """
-        Keep reading the output in a thread from now on, so that a chatty
-        child (socat -d -d logs every fork) never blocks on a full pipe.
-        """
-        assert self.process.stdout is not None
-        descriptor = self.process.stdout.fileno()
-
-        def discard() -> None:
-            try:
-                while os.read(descriptor, 65536):
-                    pass
-            except OSError:
-                pass
-
-        threading.Thread(target=discard, daemon=True).start()
-
-    def finish(self, timeout: float = RUN_TIMEOUT) -> str:
-        """
-        Wait for the exit (bounded) and return all output.
-        """
-        deadline = time.monotonic() + timeout
-        while self._read(deadline):
-            pass
-        self.process.wait(max(0.1, deadline - time.monotonic()))
-        return self.text
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
 def start_echo(testcase: TestCase, *argv: str, prefix: Sequence[str] = ()) -> int:
     """
     Start ``twistd -n netlab-echo`` on a free loopback port; return the
@@ -127,8 +41,8 @@ def start_echo(testcase: TestCase, *argv: str, prefix: Sequence[str] = ()) -> in
         executable("twistd"), "-n", "--pidfile=", "--logfile=-",
         "netlab-echo", "--port", "0", "--summary-interval", "0", *argv,
     ]
-    child = Child(testcase, command)
-    return int(child.read_until(r"netlab-echo listening on udp \S+ (\d+)").group(1))
+    child = start_process(testcase, command, expect=0)
+    return int(child.read_until(r"netlab-echo listening on udp \S+ (\d+)", timeout=20).group(1))
 
 
 class NetlabEchoTests(TestCase):
@@ -225,10 +139,12 @@ class NetlabEchoTests(TestCase):
         and the exit code says replies came (0).
         """
         port = start_echo(self)
-        pinger = Child(self, [executable("netlab"), "ping", "-c", "1000", "-i", "0.05", "127.0.0.1", str(port)])
+        pinger = start_process(
+            self, [executable("netlab"), "ping", "-c", "1000", "-i", "0.05", "127.0.0.1", str(port)], expect=0
+        )
         pinger.read_until(r"seq=2 time=", timeout=RUN_TIMEOUT)
         pinger.process.send_signal(signal.SIGINT)
-        output = pinger.finish()
+        output = pinger.finish(RUN_TIMEOUT)
         self.assertEqual(pinger.process.returncode, 0, output)
         self.assertIn("ping statistics ---", output)
         transmitted = int(output.split(" packets transmitted")[0].rsplit("\n", 1)[-1])
@@ -296,7 +212,7 @@ class SocatTests(TestCase):
         socat = require_program("socat")
         for _ in range(3):
             port = _free_udp_port()
-            server = Child(self, [socat, "-d", "-d", f"UDP4-RECVFROM:{port},bind=127.0.0.1,fork", "PIPE"])
+            server = start_process(self, [socat, "-d", "-d", f"UDP4-RECVFROM:{port},bind=127.0.0.1,fork", "PIPE"], expect=0)
             try:
                 server.read_until(rf"receiving on AF=2 127\.0\.0\.1:{port}\b", timeout=10)
             except AssertionError:

@@ -18,8 +18,7 @@ import subprocess
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.helpers import child_env, executable, require_program
-from tests.integration.test_echo_loopback import Child
+from tests.helpers import child_env, executable, require_program, start_process
 
 #: A test-only range (RFC 2544 benchmarking, 198.18.0.0/15), and only
 #: inside the namespaces this test creates.
@@ -90,10 +89,11 @@ class NamespaceLossTests(TestCase):
         nftables counted as dropped.
         """
         self.check(self.ip, "netns", "exec", self.echo_ns, self.nft, "-f", "-", stdin=NFT_RULES)
-        socat = Child(
+        socat = start_process(
             self,
             [self.ip, "netns", "exec", self.echo_ns, self.socat, "-d", "-d",
              f"UDP4-RECVFROM:{PORT},bind={ECHO_ADDRESS},fork", "PIPE"],
+            expect=0,
         )
         socat.read_until(rf"receiving on AF=2 {ECHO_ADDRESS}:{PORT}\b", timeout=20)
         socat.drain()

@@ -11,17 +11,15 @@ import datetime
 import hashlib
 import os
 import re
-import select
 import socket
 import subprocess
 import sys
 import threading
-import time
 from typing import List, Optional, Sequence
 
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import child_env, executable
+from tests.helpers import child_env, executable, start_process
 
 TIMEOUT = 60
 
@@ -35,43 +33,14 @@ def netlab_get(args: Sequence[str], cwd: Optional[str] = None) -> subprocess.Com
 
 def start_announcing(testcase, command: List[str], pattern: str, timeout: float = 30.0) -> int:
     """
-    Start a server process and read its port from the first stdout line
-    matching C{pattern}.  Reads the pipe unbuffered with select, so a line
-    that arrives in the same read as an earlier one is never missed.
+    Start a server process and read its port from the first output line
+    matching C{pattern}; from then on its output is discarded, so the
+    server never blocks on logging.
     """
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        bufsize=0, env=child_env(),
-    )
-
-    def stop() -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        process.stdout.close()
-
-    testcase.addCleanup(stop)
-    compiled = re.compile(pattern.encode())
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        data = os.read(process.stdout.fileno(), 65536)
-        if not data:
-            break
-        seen += data
-        found = compiled.search(seen)
-        if found:
-            # Keep draining the pipe so the server never blocks on logging.
-            threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(process.stdout.fileno(), 65536), b"")], daemon=True).start()
-            return int(found.group(1))
-    raise AssertionError(f"{command[0]} did not print {pattern!r} within {timeout}s:\n{seen[-2000:].decode(errors='replace')}")
+    server = start_process(testcase, command, expect=0)
+    port = int(server.read_until(pattern, timeout).group(1))
+    server.drain()
+    return port
 
 
 def start_netlab_http(testcase, root: str, listen: str = "tcp:0:interface=127.0.0.1") -> int:

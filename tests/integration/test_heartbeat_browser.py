@@ -13,8 +13,7 @@ import tempfile
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.heartbeat.processes import start_monitor
-from tests.helpers import child_env, executable
+from tests.helpers import child_env, executable, start_server
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -46,11 +45,14 @@ def row_state(dom, client):
 class StatusPageBrowserTests(TestCase):
     def setUp(self):
         self.chromium = find_chromium()
-        self.log, (self.udp_port, status_port) = start_monitor(
+        self.log = start_server(
             self,
-            ["--port", "0", "--period", "0.2", "--timeout", "1", "--quiet", "--status", "tcp:0:interface=127.0.0.1"],
-            ports=2,
+            ["netlab-heartbeat", "--port", "0", "--period", "0.2", "--timeout", "1", "--quiet",
+             "--status", "tcp:0:interface=127.0.0.1"],
+            expect=2,
+            timeout=40,
         )
+        self.udp_port, status_port = (port for _, _, port in self.log.ports)
         self.url = f"http://127.0.0.1:{status_port}/"
 
     def render(self):

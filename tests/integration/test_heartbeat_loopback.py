@@ -17,8 +17,7 @@ import urllib.request
 
 from twisted.trial.unittest import TestCase
 
-from tests.heartbeat.processes import start_monitor
-from tests.helpers import child_env, executable
+from tests.helpers import child_env, executable, start_process, start_server
 from twisted_netlab.heartbeat import encode_beat
 
 PERIOD = 0.2
@@ -55,23 +54,23 @@ STOPPED = r"{client} stopped \(was \w+\): silent ([\d.]+) s, phi [\d.]+, timeout
 
 class HeartbeatLoopbackTests(TestCase):
     def setUp(self):
-        self.monitor, (self.udp_port, self.status_port) = start_monitor(
+        self.monitor = start_server(
             self,
-            ["--port", "0", "--period", str(PERIOD), "--timeout", str(TIMEOUT), "--status", "tcp:0:interface=127.0.0.1"],
-            ports=2,
+            ["netlab-heartbeat", "--port", "0", "--period", str(PERIOD), "--timeout", str(TIMEOUT),
+             "--status", "tcp:0:interface=127.0.0.1"],
+            expect=2,
+            timeout=40,
         )
+        self.udp_port, self.status_port = (port for _, _, port in self.monitor.ports)
         self.log = self.monitor
 
     def spawn(self, command):
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
-
-        def cleanup():
-            if process.poll() is None:
-                process.kill()
-            process.communicate(timeout=10)
-
-        self.addCleanup(cleanup)
-        return process
+        """
+        Start a sender; it is killed (SIGKILL, as a crash) on cleanup.
+        """
+        child = start_process(self, command, expect=0)
+        self.addCleanup(child.stop, signal.SIGKILL)
+        return child.process
 
     def netlab_beat(self, client_id):
         return self.spawn([executable("netlab"), "beat", "127.0.0.1", str(self.udp_port),
@@ -156,7 +155,7 @@ class HeartbeatLoopbackTests(TestCase):
             port = sock.getsockname()[1]
         self.log.expect(rf"127\.0\.0\.1:{port} alive \(was new\)")
         self.assertEqual(list(self.status()), [f"127.0.0.1:{port}"])
-        self.assertEqual(sum(1 for line in self.monitor.lines if "rejected datagram" in line), 1)
+        self.assertEqual(sum(1 for line in self.monitor.output if "rejected datagram" in line), 1)
 
 
 class SignedLoopbackTests(TestCase):
@@ -175,11 +174,14 @@ class SignedLoopbackTests(TestCase):
         with open(other_key, "wb") as handle:
             handle.write(b"another key, also long enough\n")
         os.chmod(other_key, 0o600)
-        monitor, (udp_port, status_port) = start_monitor(
+        monitor = start_server(
             self,
-            ["--port", "0", "--period", "0.2", "--key-file", key_file, "--status", "tcp:0:interface=127.0.0.1"],
-            ports=2,
+            ["netlab-heartbeat", "--port", "0", "--period", "0.2", "--key-file", key_file,
+             "--status", "tcp:0:interface=127.0.0.1"],
+            expect=2,
+            timeout=40,
         )
+        udp_port, status_port = (port for _, _, port in monitor.ports)
         beat = [executable("netlab"), "beat", "127.0.0.1", str(udp_port), "--interval", "0.2", "--count", "3"]
         result = subprocess.run(beat + ["--id", "signed", "--key-file", key_file], capture_output=True, text=True,
                                 timeout=60, env=child_env())

@@ -7,93 +7,35 @@ graceful stop on SIGTERM; --workers.
 import datetime
 import ipaddress
 import os
-import re
 import select
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import time
 
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import child_env, executable, require_program
+from tests.helpers import executable, require_program, start_process
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
 
-class NetlabProcess:
+def start_server(testcase, args, timeout=30.0):
     """
-    A real ``twistd -n netlab-http`` child.  Its output is read with
-    os.read and split here: tests.helpers reads a text pipe with readline
-    after select, which can leave complete lines stuck in the Python
-    buffer (and then wait out its timeout) when several lines arrive in
-    one read, as the worker lines do.
-    """
-
-    def __init__(self, testcase, args, timeout=30.0):
-        command = [executable("twistd"), "-n", "--pidfile=", "--logfile=-", "netlab-http"] + list(args)
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
-        )
-        testcase.addCleanup(self.stop)
-        self.output = []
-        self._partial = b""
-        self._scanned = 0
-        self.port = int(self.read_until(r"netlab-http listening on \w+ \S+ (\d+)", timeout).group(1))
-
-    def read_until(self, pattern, timeout=20.0):
-        """
-        The first output line matching C{pattern} (bounded wait).
-        """
-        compiled = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        index = 0
-        while True:
-            while index < len(self.output):
-                found = compiled.search(self.output[index])
-                index += 1
-                if found:
-                    return found
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._read(remaining):
-                raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.output[-40:]))
-
-    def _read(self, timeout):
-        fd = self.process.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], timeout)
-        if not ready:
-            return False
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return False
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
-        self.output.extend(line.decode("utf-8", "replace") for line in lines)
-        return True
-
-    def stop(self, sig=signal.SIGTERM, timeout=20.0):
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if not self.process.stdout.closed:
-            while self._read(5):
-                pass
-            self.process.stdout.close()
-        return self.process.returncode
-
-
-def start_server(testcase, args):
-    """
-    Start netlab-http with C{args} (the leading "netlab-http" is dropped).
+    Start ``twistd -n netlab-http`` with C{args} (which begin with
+    "netlab-http") and wait (bounded) for its listening line; its port is
+    the server's C{port}.  On cleanup it gets SIGTERM, 20 s to exit and
+    its output is read to the end (workers may hold the pipe a little
+    longer than the parent).
     """
     assert args[0] == "netlab-http"
-    return NetlabProcess(testcase, args[1:])
+    command = [executable("twistd"), "-n", "--pidfile=", "--logfile=-"] + list(args)
+    server = start_process(testcase, command, expect=0)
+    testcase.addCleanup(lambda: server.stop(timeout=20, idle=5))
+    found = server.read_until(r"netlab-http listening on (\w+) (\S+) (\d+)", timeout)
+    server.ports.append((found.group(1), found.group(2), int(found.group(3))))
+    return server
 
 
 def rss_kib(pid):
@@ -413,7 +355,7 @@ class ProcessTests(TestCase):
         head, body = reader.response()
         self.assertTrue(body == big, "body differs")
         self.assertEqual(reader.read_to_eof(), b"")
-        self.assertEqual(server.stop(timeout=20), 0)
+        self.assertEqual(server.stop(timeout=20, idle=5), 0)
         with open(access_log) as f:
             self.assertIn('"GET /big.bin HTTP/1.1" 200 33554432', f.read())
 
@@ -450,7 +392,7 @@ class ProcessTests(TestCase):
         os.kill(worker_pid, signal.SIGKILL)
         server.read_until(r"worker 1 ended unexpectedly", timeout=20)
         server.read_until(rf"worker 1: serving on the inherited socket, pid (?!{worker_pid}\b)\d+", timeout=20)
-        self.assertEqual(server.stop(signal.SIGTERM, timeout=20), 0)
+        self.assertEqual(server.stop(signal.SIGTERM, timeout=20, idle=5), 0)
         server.read_until("worker 1: netlab-http stopped", timeout=1)
 
 
@@ -473,7 +415,7 @@ class ProcessTests(TestCase):
             self.assertEqual(result.stdout, b"small file\n", result.stderr)
         worker = os.pidfd_open(worker_pid)
         self.addCleanup(os.close, worker)
-        server.stop(signal.SIGKILL, timeout=20)
+        server.stop(signal.SIGKILL, timeout=20, idle=5)
         ended, _, _ = select.select([worker], [], [], 20.0)  # readable once it exits
         self.assertTrue(ended, "the worker outlived its killed parent")
 

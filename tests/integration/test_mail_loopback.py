@@ -13,15 +13,13 @@ import email
 import email.policy
 import hashlib
 import os
-import re
-import select
+import signal
 import subprocess
-import time
 from typing import List, Tuple
 
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import child_env, executable
+from tests.helpers import child_env, executable, start_process
 from tests.mail.aiosmtpd_peer import AiosmtpdPeer
 from tests.mail.certs import make_ca_and_server_certificate
 from twisted_netlab.mail import Credentials, Envelope, TLSMode, client_tls_options, send_messages
@@ -237,43 +235,6 @@ class NoSTARTTLSTests(TestCase):
         self.assertEqual(len(peer.handler.envelopes), 1)
 
 
-class LineReader:
-    """
-    Reads a child's stdout with os.read under select (the text-mode
-    readline of tests.helpers can hold a line in its buffer while select
-    sleeps), so every wait is bounded and no line is missed.
-    """
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.process = process
-        self.buffer = b""
-        self.lines: List[str] = []
-
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> "re.Match":
-        compiled = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        checked = 0
-        while True:
-            for line in self.lines[checked:]:
-                found = compiled.search(line)
-                if found:
-                    return found
-            checked = len(self.lines)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            ready, _, _ = select.select([self.process.stdout], [], [], remaining)
-            if not ready:
-                break
-            chunk = os.read(self.process.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            self.buffer += chunk
-            *complete, self.buffer = self.buffer.split(b"\n")
-            self.lines.extend(line.decode("utf-8", "replace") for line in complete)
-        raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n" + "\n".join(self.lines[-30:]))
-
-
 class MailsinkTests(TestCase):
     """
     ``netlab mail`` against ``twistd -n netlab-mailsink`` (this project's
@@ -292,22 +253,9 @@ class MailsinkTests(TestCase):
             "--listen", "tcp:0:interface=127.0.0.1", "--data-dir", os.path.join(folder, "data"),
             "--users", users, "--hostname", "localhost", "--require-tls", "--require-auth", *args,
         ]
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
-        )
-
-        def stop() -> None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            process.stdout.close()
-
-        self.addCleanup(stop)
-        port = int(LineReader(process).wait_for(r"netlab-mailsink listening on tcp \S+ (\d+)").group(1))
+        sink = start_process(self, command, expect=0)
+        self.addCleanup(sink.stop, signal.SIGTERM, 15)
+        port = int(sink.read_until(r"netlab-mailsink listening on tcp \S+ (\d+)", timeout=30).group(1))
         self.password_file = os.path.join(folder, "password")
         with open(self.password_file, "w") as f:
             f.write(PASSWORD + "\n")

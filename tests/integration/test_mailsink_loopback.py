@@ -10,74 +10,15 @@ import email.policy
 import hashlib
 import json
 import os
-import re
-import selectors
-import signal
 import smtplib
 import socket
 import ssl
-import subprocess
-import time
 import urllib.request
 from email.message import EmailMessage
 
 from twisted.trial.unittest import TestCase
 
-from tests.helpers import child_env, executable
-
-
-class SinkProcess:
-    """
-    ``twistd -n netlab-mailsink`` as a child whose stdout is read without
-    buffering.  (tests.helpers reads with select() plus a buffered
-    readline(), which misses a second "listening" line that arrives in the
-    same burst as the first; the sink announces two.)
-    """
-
-    def __init__(self, testcase, args):
-        command = [executable("twistd"), "-n", "--pidfile=", "--logfile=-", "netlab-mailsink"] + list(args)
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, bufsize=0, env=child_env()
-        )
-        testcase.addCleanup(self.stop)
-        self.output = ""
-        self._seen = 0
-
-    def read_until(self, pattern, timeout=20.0):
-        """
-        Wait (bounded) for a line matching C{pattern} in the output after
-        the previous match.
-        """
-        compiled = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        try:
-            while True:
-                found = compiled.search(self.output, self._seen)
-                if found:
-                    self._seen = found.end()
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    break
-                chunk = os.read(self.process.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                self.output += chunk.decode("utf-8", "replace")
-        finally:
-            selector.close()
-        raise AssertionError(f"no output matching {pattern!r} within {timeout}s:\n{self.output[-4000:]}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process.stdout.close()
+from tests.helpers import start_server
 
 
 class MailSinkLoopbackTests(TestCase):
@@ -87,9 +28,10 @@ class MailSinkLoopbackTests(TestCase):
         users = os.path.join(self.data, "users")
         with open(users, "w") as handle:
             handle.write("alice:correct horse:battery\n")
-        self.server = SinkProcess(
+        self.server = start_server(
             self,
             [
+                "netlab-mailsink",
                 "--listen", "tcp:0:interface=127.0.0.1",
                 "--status", "tcp:0:interface=127.0.0.1",
                 "--data-dir", self.data,
@@ -99,10 +41,12 @@ class MailSinkLoopbackTests(TestCase):
                 "--max-size", "200K",
                 "--hostname", "localhost",
             ],
+            expect=0,
         )
-        self.smtp_port = int(self.server.read_until(r"netlab-mailsink listening on tcp 127.0.0.1 (\d+)").group(1))
-        self.server._seen = 0
-        self.status_port = int(self.server.read_until(r"netlab-mailsink-status listening on tcp 127.0.0.1 (\d+)").group(1))
+        self.smtp_port = int(self.server.read_until(r"netlab-mailsink listening on tcp 127.0.0.1 (\d+)", timeout=20).group(1))
+        self.status_port = int(
+            self.server.read_until(r"netlab-mailsink-status listening on tcp 127.0.0.1 (\d+)", timeout=20).group(1)
+        )
         self.certificate = os.path.join(self.data, "tls", "certificate.pem")
 
     def tls_context(self):
@@ -144,7 +88,7 @@ class MailSinkLoopbackTests(TestCase):
             self.assertEqual(refused.exception.smtp_code, 552)
             client.sendmail("sender@example.test", ["rcpt@example.test"], b"Subject: third\r\n\r\nx\r\n")
 
-        found = self.server.read_until(r"stored message (\S+) from <sender@example.test> to <rcpt@example.test>, <other@example.test>")
+        found = self.server.read_until(r"stored message (\S+) from <sender@example.test> to <rcpt@example.test>, <other@example.test>", timeout=20)
         queue_id = found.group(1)
         path = os.path.join(self.data, "Maildir", "new", queue_id)
         with open(path, "rb") as handle:
@@ -197,5 +141,5 @@ class MailSinkLoopbackTests(TestCase):
             )
             self.assertTrue(tls_reader.readline().startswith(b"554 5.5.2 Bare CR or LF"))
             self.assertTrue(tls_reader.readline().startswith(b"221 "))
-        self.server.read_until(r"discarded \d+ plaintext bytes sent after STARTTLS")
+        self.server.read_until(r"discarded \d+ plaintext bytes sent after STARTTLS", timeout=20)
         self.assertEqual(self.status()["count"], 0)

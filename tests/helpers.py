@@ -152,7 +152,8 @@ class RunningServer:
             except OSError:
                 pass
 
-        threading.Thread(target=discard, daemon=True).start()
+        self._drainer = threading.Thread(target=discard, daemon=True)
+        self._drainer.start()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0, idle: Optional[float] = None) -> int:
         """
@@ -171,6 +172,13 @@ class RunningServer:
                 self.process.wait()
         if not self._draining:
             self.output.extend(_lines(self.process, time.monotonic() + 2.0, idle))
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            # Let the discarding thread see end of file before the pipe is
+            # closed, so it can never read a reused descriptor.
+            drainer.join(idle if idle is not None else 5.0)
+            if drainer.is_alive():
+                return self.process.returncode  # a grandchild holds the pipe: leave it open
         if self.process.stdout is not None:
             self.process.stdout.close()
         return self.process.returncode

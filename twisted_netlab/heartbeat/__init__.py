@@ -5,6 +5,7 @@ netlab-heartbeat: UDP heartbeats for many clients.  The pure core
 observer interface, the sender service, and the status page.
 """
 
+from twisted_netlab._lazy import lazy_exports
 from twisted_netlab.heartbeat._core import (
     Beat,
     BeatKind,
@@ -29,6 +30,7 @@ from twisted_netlab.heartbeat._core import (
 
 #: Adapters are imported on first use (PEP 562), so importing the pure core
 #: (``twisted_netlab.heartbeat._core``) does not load the reactor machinery.
+
 _ADAPTERS = {
     "IHeartbeatObserver": "twisted_netlab.heartbeat.monitor",
     "LoggingObserver": "twisted_netlab.heartbeat.monitor",
@@ -38,13 +40,7 @@ _ADAPTERS = {
 }
 
 
-def __getattr__(name: str):
-    module = _ADAPTERS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _ADAPTERS)
 
 __all__ = [
     "Beat",

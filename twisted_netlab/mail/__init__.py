@@ -5,7 +5,7 @@ here from its private modules, lazily (PEP 562), so that importing
 ``twisted_netlab.mail._core`` still loads nothing from Twisted.
 """
 
-from typing import Any
+from twisted_netlab._lazy import lazy_exports
 
 _FROM_CORE = [
     "Attachment",
@@ -37,20 +37,12 @@ _FROM_CLIENT = [
     "sendmail",
 ]
 
+
 __all__ = sorted(_FROM_CORE + _FROM_CLIENT)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FROM_CORE:
-        from twisted_netlab.mail import _core
-
-        return getattr(_core, name)
-    if name in _FROM_CLIENT:
-        from twisted_netlab.mail import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module 'twisted_netlab.mail' has no attribute {name!r}")
-
-
-def __dir__() -> list:
-    return __all__
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {**{name: "twisted_netlab.mail._core" for name in _FROM_CORE},
+     **{name: "twisted_netlab.mail.client" for name in _FROM_CLIENT}},
+)

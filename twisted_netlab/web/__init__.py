@@ -5,6 +5,8 @@ request parser (L{_core}), its twistd glue (L{tap}) and the ``netlab get``
 client (L{client} over the sans-IO L{_client_core}).
 """
 
+from twisted_netlab._lazy import lazy_exports
+
 #: The adapters are imported on first use (PEP 562): importing a pure core
 #: (``twisted_netlab.web._core`` or ``_client_core``) runs this file first,
 #: and must not load the reactor machinery.
@@ -20,18 +22,7 @@ _ADAPTERS = {
 }
 
 
-def __getattr__(name: str):
-    module = _ADAPTERS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_ADAPTERS))
-
+__getattr__, __dir__ = lazy_exports(__name__, _ADAPTERS)
 
 __all__ = [
     "GetError",

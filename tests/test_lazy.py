@@ -1,0 +1,33 @@
+"""
+Tests for L{twisted_netlab._lazy}: the families' lazy public names.
+"""
+
+import subprocess
+import sys
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.helpers import child_env
+
+
+class LazyExportsTests(SynchronousTestCase):
+    def test_cores_load_no_twisted_yet_names_resolve(self):
+        """
+        Importing every family's pure core loads no twisted.internet; the
+        packages' public adapter names still resolve on first use, and an
+        unknown name is an AttributeError.
+        """
+        probe = (
+            "import sys\n"
+            "import twisted_netlab.web._core, twisted_netlab.web._client_core\n"
+            "import twisted_netlab.heartbeat._core, twisted_netlab.mail._core\n"
+            "assert 'twisted.internet' not in sys.modules, 'a core loaded twisted.internet'\n"
+            "import twisted_netlab.web as w, twisted_netlab.mail as m, twisted_netlab.heartbeat as h\n"
+            "assert w.StaticFileFactory.__module__ == 'twisted_netlab.web.server'\n"
+            "assert m.sendmail.__module__ == 'twisted_netlab.mail.client'\n"
+            "assert h.HeartbeatSender.__module__ == 'twisted_netlab.heartbeat.sender'\n"
+            "assert 'get' in dir(w) and 'sendmail' in dir(m)\n"
+            "try:\n    w.nothing_here\nexcept AttributeError:\n    pass\nelse:\n    raise SystemExit('no AttributeError')\n"
+        )
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=child_env())
+        self.assertEqual(result.returncode, 0, result.stderr)

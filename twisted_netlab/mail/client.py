@@ -28,6 +28,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted_netlab._endpoints import default_reactor
 from twisted_netlab.mail._core import (
     MAX_REPLY_LINE_LENGTH,
     ClientConfig,
@@ -100,8 +101,7 @@ class SMTPClientProtocol(LineReceiver):
         transcript: Optional[Transcript] = None,
         derive_ehlo_name: bool = False,
     ) -> None:
-        if clock is None:
-            from twisted.internet import reactor as clock  # default late
+        clock = default_reactor(clock)
         self.config = config
         self.messages = list(messages)
         self.tls_options = tls_options

@@ -30,6 +30,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_netlab.web._accesslog import combined_line, log_time
+from twisted_netlab._endpoints import default_reactor
 from twisted_netlab.web._core import (
     KNOWN_METHODS,
     NEED_DATA,
@@ -319,11 +320,7 @@ class StaticFileFactory(Factory):
         self.root = os.path.realpath(root)
         self.max_age = max_age
         self.limits = limits
-        if reactor is None:
-            from twisted.internet import reactor as global_reactor
-
-            reactor = global_reactor
-        self.reactor = reactor
+        self.reactor = default_reactor(reactor)
         self.file_cache_seconds = file_cache_seconds
         self.request_timeout = request_timeout
         self.idle_timeout = idle_timeout

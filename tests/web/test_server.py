@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web import server
+from twisted_netlab.web import _files, server
 from twisted_netlab.web.server import MAX_PIPELINED_BYTES, AccessLog, StaticFileFactory
 
 NOW = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
@@ -224,7 +225,7 @@ class SemanticsTests(SynchronousTestCase):
         os.mkfifo(fifo)
         c.get(b"/pipe")
         self.assertEqual(c.responses()[0][0], 404)
-        self.assertIsNone(server.OpenFile.open(fifo))
+        self.assertIsNone(_files.OpenFile.open(fifo))
 
     def test_folder_index(self):
         """
@@ -955,3 +956,190 @@ class ShutdownTests(SynchronousTestCase):
         self.assertTrue(c.transport.disconnected)
         c.protocol.connectionLost(None)
         self.successResultOf(done)
+
+
+class SymlinkSwapRaceTests(SynchronousTestCase):
+    """
+    Issue 14 item 1: a name swapped between a regular file and a symlink
+    leading out of the root, while real requests run.
+    """
+
+    def race(self, inside, outside_bytes, cache_seconds, seconds=1.5):
+        import threading
+        import time
+
+        c = Connection(self, file_cache_seconds=cache_seconds)
+        root = c.factory.root
+        outside = os.path.abspath(self.mktemp())
+        with open(outside, "wb") as f:
+            f.write(outside_bytes)
+        spare = os.path.join(root, "spare")
+        os.makedirs(spare)
+        target = os.path.join(root, "swap.bin")
+        with open(target, "wb") as f:
+            f.write(inside)
+        stop = threading.Event()
+
+        def swap():
+            while not stop.is_set():
+                link = os.path.join(spare, "link")
+                os.symlink(outside, link)
+                os.replace(link, target)
+                regular = os.path.join(spare, "file")
+                with open(regular, "wb") as f:
+                    f.write(inside)
+                os.replace(regular, target)
+
+        thread = threading.Thread(target=swap, daemon=True)
+        thread.start()
+        requests = leaked = 0
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                c.transport.clear()
+                c.get(b"/swap.bin")
+                c.run(200)
+                c.clock.advance(cache_seconds + 0.01)
+                requests += 1
+                if outside_bytes[:16] in c.transport.value():
+                    leaked += 1
+        finally:
+            stop.set()
+            thread.join()
+        self.assertGreater(requests, 50)
+        self.assertEqual(leaked, 0, f"{leaked} of {requests} responses carried the outside file")
+
+    def test_small_files_no_cache(self):
+        """
+        With the file cache off, no response to a name being swapped for a
+        symlink out of the root carries the outside file's bytes.
+        """
+        self.race(b"inside\n", b"OUTSIDE-SECRET\n" * 10, 0)
+
+    def test_small_files_cached(self):
+        """
+        With the file cache on, the cache holds what was opened: no
+        response carries the outside file's bytes either.
+        """
+        self.race(b"inside\n", b"OUTSIDE-SECRET\n" * 10, 1.0)
+
+    def test_large_files(self):
+        """
+        A streamed (large) file is never reopened through a swapped-in
+        symlink: zero outside bytes.
+        """
+        self.race(b"i" * 100_000, b"OUTSIDE-SECRET\n" * 10_000, 1.0)
+
+    def test_symlinks_inside_root_still_served(self):
+        """
+        Symlinks that stay inside the root (to a file, to a folder, and
+        through a symlinked folder) keep working.
+        """
+        c = Connection(self)
+        root = c.factory.root
+        os.symlink(os.path.join(root, "hello.txt"), os.path.join(root, "hello-link.txt"))
+        os.symlink("sub", os.path.join(root, "sub-link"))
+        os.symlink(os.path.join(root, "big.bin"), os.path.join(root, "sub", "big-link.bin"))
+        c.get(b"/hello-link.txt")
+        c.get(b"/sub-link/index.html")
+        c.get(b"/sub-link/big-link.bin")
+        c.run()
+        [hello, index, big] = c.responses()
+        self.assertEqual((hello[0], hello[2]), (200, b"hello world\n"))
+        self.assertEqual((index[0], index[2]), (200, b"<p>sub</p>"))
+        self.assertEqual((big[0], big[2]), (200, BIG))
+
+    def test_sibling_folder_sharing_the_root_prefix_is_outside(self):
+        """
+        A symlink to C{<root>-secret/...}, a folder whose name merely starts
+        with the root's, leads outside the root: 404, and not listed.
+        """
+        c = Connection(self)
+        root = c.factory.root
+        sibling = root + "-secret"
+        os.makedirs(sibling)
+        with open(os.path.join(sibling, "key.txt"), "wb") as f:
+            f.write(b"SIBLING-SECRET")
+        os.symlink(os.path.join(sibling, "key.txt"), os.path.join(root, "list", "key.txt"))
+        os.symlink(sibling, os.path.join(root, "sib"))
+        c.get(b"/list/key.txt")
+        c.get(b"/sib/key.txt")
+        c.get(b"/list/")
+        [key, through_folder, listing] = c.responses()
+        self.assertEqual(key[0], 404)
+        self.assertEqual(through_folder[0], 404)
+        self.assertNotIn(b"key.txt", listing[2])
+
+
+class ResourceErrorTests(SynchronousTestCase):
+    """
+    Issue 14 item 2: running out of descriptors or memory is not "not found".
+    """
+
+    def test_out_of_descriptors_is_503_with_retry_after(self):
+        """
+        EMFILE, ENFILE and ENOMEM while opening a file that exists answer
+        503 with Retry-After (never a 404 a cache would believe), log a
+        line, and keep the connection usable.
+        """
+        import errno
+
+        real_open = os.open
+        for number in (errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO):
+            c = Connection(self, file_cache_seconds=0)
+            events = []
+            globalLogPublisher.addObserver(events.append)
+            self.addCleanup(globalLogPublisher.removeObserver, events.append)
+
+            def fake_open(path, flags, mode=0o777, *, dir_fd=None, number=number):
+                if "hello" in str(path) or "big" in str(path):
+                    raise OSError(number, os.strerror(number))
+                return real_open(path, flags, mode, dir_fd=dir_fd)
+
+            self.patch(server.os, "open", fake_open)
+            c.get(b"/hello.txt")
+            c.get(b"/big.bin")
+            [small, big] = c.responses()
+            for status, headers, _ in (small, big):
+                self.assertEqual(status, 503, errno.errorcode[number])
+                self.assertIn(b"retry-after", headers)
+            self.assertFalse(c.transport.disconnecting)
+            texts = [formatEvent(e) for e in events]
+            self.assertTrue(any("503" in t and errno.errorcode[number] in t for t in texts), texts)
+
+    def test_absent_and_forbidden_stay_404(self):
+        """
+        ENOENT and EACCES (absent, forbidden) are still 404.
+        """
+        import errno
+
+        real_open = os.open
+        for number in (errno.ENOENT, errno.EACCES):
+            c = Connection(self, file_cache_seconds=0)
+
+            def fake_open(path, flags, mode=0o777, *, dir_fd=None, number=number):
+                if "hello" in str(path):
+                    raise OSError(number, os.strerror(number))
+                return real_open(path, flags, mode, dir_fd=dir_fd)
+
+            self.patch(server.os, "open", fake_open)
+            c.get(b"/hello.txt")
+            self.assertEqual(c.responses()[0][0], 404)
+
+
+class TrailingSlashTests(SynchronousTestCase):
+    """
+    Issue 14 item 4: a slash after a file name names a folder that is not there.
+    """
+
+    def test_file_with_trailing_slash_is_404(self):
+        """
+        C{/file.txt/}, C{/file.txt/.} and C{/sub/index.html/} are 404, as
+        with nginx and Apache; C{/hello.txt} is still 200.
+        """
+        c = Connection(self)
+        for target in (b"/hello.txt/", b"/hello.txt/.", b"/hello.txt/%2e", b"/sub/index.html/", b"/big.bin/"):
+            c.get(target)
+        c.get(b"/hello.txt")
+        statuses = [r[0] for r in c.responses()]
+        self.assertEqual(statuses, [404, 404, 404, 404, 404, 200])

@@ -12,14 +12,11 @@ does the I/O: filesystem, transport, timers, the access-log file.
 from __future__ import annotations
 
 import html
-import mimetypes
 import os
 import secrets
-import stat
 from functools import lru_cache
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Dict, List, Optional, Protocol as TypingProtocol, Set, Tuple, Union, cast
+from typing import Any, Callable, List, Optional, Protocol as TypingProtocol, Set, Tuple, Union, cast
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, succeed
@@ -42,9 +39,16 @@ from twisted_netlab.web._server_core import (
     RequestParser,
     UnsafePath,
     http_date,
-    target_segments,
 )
-from twisted_netlab.web._listing import ListingEntry, render_listing
+from twisted_netlab.web._files import (
+    FileTree,
+    Folder,
+    NotFound,
+    Representation,
+    Resolution,
+    Unavailable,
+)
+from twisted_netlab.web._listing import render_listing
 from twisted_netlab.web._negotiation import (
     FullResponse,
     PartialResponse,
@@ -53,7 +57,6 @@ from twisted_netlab.web._negotiation import (
     content_range,
     evaluate_preconditions,
     if_range_allows,
-    make_etag,
     multipart_layout,
     select_ranges,
 )
@@ -67,16 +70,9 @@ CHUNK_SIZE = 64 * 1024
 #: starve the others (and a transport that never pauses us cannot make us
 #: read a whole file into memory).
 CHUNKS_PER_TURN = 16
-#: Files up to this size are read whole and sent with their head in one
-#: write; with the file cache on, their bytes are cached too.
-SMALL_FILE = 32 * 1024
-#: Entries in the open-file cache; when full it is emptied.
-MAX_CACHE_ENTRIES = 512
 #: Pipelined bytes we hold unparsed while a response is streaming; beyond
 #: it we stop reading from the client (CVE-2023-46137 family).
 MAX_PIPELINED_BYTES = 64 * 1024
-#: Entries shown in one directory listing.
-MAX_LISTING_ENTRIES = 10000
 
 # Request headers that take the slow path (conditional requests, ranges).
 _NEGOTIATION_HEADERS = frozenset(
@@ -94,128 +90,9 @@ def default_site() -> str:
 #: Formatting a date is slow and files share few distinct mtimes.
 _http_date = lru_cache(maxsize=4096)(http_date)
 
-
-@lru_cache(maxsize=1024)
-def content_type_for(path_or_suffix: str) -> str:
-    """
-    The Content-Type for a file name, with a charset for text (our bundled
-    site and students' pages are UTF-8).  Cached: call it with the
-    lowercased suffix (or any name) to share entries.
-    """
-    return _guess_content_type(path_or_suffix)
-
-
-def content_type_of(path: str) -> str:
-    """
-    L{content_type_for} keyed by the file's last suffix(es), so the
-    cache does not grow with the number of files.
-    """
-    name = os.path.basename(path).lower()
-    dot = name.rfind(".")
-    if dot <= 0:
-        return content_type_for("x")
-    # ".tar.gz" needs two suffixes to be told apart from ".gz".
-    second = name.rfind(".", 0, dot)
-    return content_type_for("x" + (name[second:] if second > 0 else name[dot:]))
-
-
-def _guess_content_type(path: str) -> str:
-    guessed, encoding = mimetypes.guess_type(path)
-    if encoding is not None or guessed is None:
-        # A .gz served as-is is opaque bytes, never "text/plain; gzip".
-        return "application/octet-stream"
-    if guessed.startswith("text/") or guessed in ("application/javascript", "application/json", "image/svg+xml"):
-        return guessed + "; charset=utf-8"
-    return guessed
-
-
-class OpenFile:
-    """
-    A regular file opened for reading with C{O_NONBLOCK}, so that a FIFO
-    or device swapped in under a served name can never block the reactor
-    (it is refused instead).  Used through C{os.pread} and C{os.read}.
-    """
-
-    def __init__(self, fd: int, name: str) -> None:
-        self.fd = fd
-        self.name = name
-
-    @classmethod
-    def open(cls, path: str) -> Optional[Tuple["OpenFile", os.stat_result]]:
-        """
-        The opened file and its fstat, or L{None} if it is missing,
-        unreadable or not a regular file.
-        """
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except (OSError, ValueError):
-            return None
-        try:
-            info = os.fstat(fd)
-        except OSError:
-            os.close(fd)
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            return None
-        return cls(fd, path), info
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def read_whole(self, limit: int) -> bytes:
-        """
-        Up to C{limit} bytes from the start (C{limit + 1} tells a file
-        that grew past it).
-        """
-        chunks = []
-        total = 0
-        while total <= limit:
-            chunk = os.pread(self.fd, limit + 1 - total, total)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        return b"".join(chunks)
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            fd, self.fd = self.fd, -1
-            os.close(fd)
-
-
-@dataclass(frozen=True)
-class Representation:
-    """
-    What we know about one regular file at one moment, and the header
-    lines of its 200 answer precomputed (without Date, Server,
-    Connection).  C{body} holds the bytes of small files.
-    """
-
-    real: str
-    size: int
-    mtime: float
-    etag: str
-    content_type: str
-    fragment: bytes
-    body: Optional[bytes]
-
-
-@dataclass(frozen=True)
-class Folder:
-    """
-    A folder below the root; C{segments} are its decoded path segments.
-    """
-
-    real: str
-    segments: Tuple[str, ...]
-
-
-class NotFound(Enum):
-    NOT_FOUND = "NOT_FOUND"
-
-
-Resolution = Union[Representation, Folder, NotFound]
+#: Seconds a client is asked to wait after a 503 (a resource shortage
+#: such as EMFILE is usually over by then).
+RETRY_AFTER_SECONDS = 5
 
 
 class AccessLog:
@@ -317,7 +194,6 @@ class StaticFileFactory(Factory):
         send_timeout: float = 60.0,
         access_log: Optional[AccessLog] = None,
     ) -> None:
-        self.root = os.path.realpath(root)
         self.max_age = max_age
         self.limits = limits
         self.reactor = default_reactor(reactor)
@@ -327,8 +203,9 @@ class StaticFileFactory(Factory):
         self.send_timeout = send_timeout
         self.access_log = access_log
         self.cache_control = "no-cache" if max_age is None else f"max-age={max_age}"
+        self.files = FileTree(root, file_cache_seconds, self.cache_control)
+        self.root = self.files.root
         self.connections: Set["StaticFileProtocol"] = set()
-        self._cache: Dict[str, Tuple[float, Resolution]] = {}
         self._date_second = -1
         self._date_lines = b""
         self._log_stamp = ""
@@ -371,97 +248,10 @@ class StaticFileFactory(Factory):
 
         @raise UnsafePath: for targets that could leave the root.
         """
-        if self.file_cache_seconds <= 0:
-            return self._resolve(path)
-        now = self.reactor.seconds()
-        hit = self._cache.get(path)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        result = self._resolve(path)
-        if len(self._cache) >= MAX_CACHE_ENTRIES:
-            self._cache.clear()
-        self._cache[path] = (now + self.file_cache_seconds, result)
-        return result
-
-    def _inside(self, real: str) -> bool:
-        return real == self.root or real.startswith(self.root + os.sep)
-
-    def _locate(self, segments: Tuple[str, ...]) -> Optional[Tuple[str, os.stat_result]]:
-        """
-        The real path and stat of C{segments} below the root, or L{None} if
-        it does not exist or resolves outside the root.
-
-        One lstat per segment; only when a segment is a symlink do we pay
-        for a full realpath and check that it stays inside the root (a
-        symlink leading out is as if it did not exist).
-        """
-        path = self.root
-        info = None
-        try:
-            for segment in segments:
-                path = path + os.sep + segment
-                info = os.lstat(path)
-                if stat.S_ISLNK(info.st_mode):
-                    real = os.path.realpath(os.path.join(self.root, *segments))
-                    if not self._inside(real):
-                        return None
-                    return real, os.stat(real)
-            if info is None:
-                info = os.stat(path)
-        except (OSError, ValueError):
-            return None
-        return path, info
+        return self.files.resolve(path, self.reactor.seconds())
 
     def _resolve(self, path: str) -> Resolution:
-        segments = target_segments(path)
-        located = self._locate(segments)
-        if located is None:
-            return NotFound.NOT_FOUND
-        real, info = located
-        if stat.S_ISDIR(info.st_mode):
-            if path.endswith("/"):
-                # The index is located like any path: a symlinked
-                # index.html leading out of the root is not served.
-                index = self._locate(segments + ("index.html",))
-                if index is not None and stat.S_ISREG(index[1].st_mode):
-                    return self.representation(index[0], index[1], small_body=True) or NotFound.NOT_FOUND
-            return Folder(real, segments)
-        if not stat.S_ISREG(info.st_mode):
-            return NotFound.NOT_FOUND
-        return self.representation(real, info, small_body=True) or NotFound.NOT_FOUND
-
-    def representation(self, real: str, info: os.stat_result, small_body: bool, body: Optional[bytes] = None) -> Optional[Representation]:
-        """
-        Build a L{Representation}; small files are read here (their size
-        then comes from the bytes read, so head and body always agree).
-        L{None} when a small file vanished meanwhile.
-        """
-        if small_body and body is None and info.st_size <= SMALL_FILE:
-            opened = OpenFile.open(real)
-            if opened is None:
-                return None
-            handle, info = opened
-            try:
-                body = handle.read_whole(SMALL_FILE)
-            except OSError:
-                return None
-            finally:
-                handle.close()
-        if body is not None and len(body) > SMALL_FILE:
-            body = None  # it grew meanwhile: stream it instead
-        size = len(body) if body is not None else info.st_size
-        mtime = float(int(info.st_mtime))
-        etag = make_etag(info.st_ino, size, info.st_mtime_ns)
-        content_type = content_type_of(real)
-        fragment = (
-            f"Content-Type: {content_type}\r\n"
-            f"Content-Length: {size}\r\n"
-            f"Last-Modified: {_http_date(mtime)}\r\n"
-            f"ETag: {etag}\r\n"
-            f"Cache-Control: {self.cache_control}\r\n"
-            "Accept-Ranges: bytes\r\n"
-        ).encode("latin-1")
-        return Representation(real, size, mtime, etag, content_type, fragment, body)
+        return self.files.resolve_uncached(path)
 
     # -- connections, timeouts, graceful stop -------------------------------
 
@@ -902,8 +692,24 @@ class StaticFileProtocol(Protocol):
             self._send_file(request, resolved, head_only)
         elif isinstance(resolved, Folder):
             self._send_folder(request, resolved, head_only)
+        elif isinstance(resolved, Unavailable):
+            self._send_unavailable(request, resolved, head_only)
         else:
             self._send_simple(404, "not found", request, head_only)
+
+    def _send_unavailable(self, request: Request, failure: Unavailable, head_only: bool) -> None:
+        """
+        A resource shortage (EMFILE, ENOMEM, EIO, ...) is not "not found":
+        503 with Retry-After, and a line in the server log.
+        """
+        self.log.warn(
+            "netlab-http: cannot serve {target} ({reason}): answered 503",
+            target=request.target,
+            reason=failure.reason,
+        )
+        self._send_simple(
+            503, "temporarily unable to serve this file", request, head_only, f"Retry-After: {RETRY_AFTER_SECONDS}\r\n"
+        )
 
     def _send_folder(self, request: Request, folder: Folder, head_only: bool) -> None:
         if not request.path.endswith("/"):
@@ -915,26 +721,11 @@ class StaticFileProtocol(Protocol):
                 location += "?" + request.query
             self._send_simple(301, "moved to " + location, request, head_only, f"Location: {location}\r\n")
             return
-        entries: List[ListingEntry] = []
-        try:
-            with os.scandir(folder.real) as iterator:
-                for entry in iterator:
-                    if len(entries) >= MAX_LISTING_ENTRIES:
-                        break
-                    if entry.name.startswith("."):
-                        # As nginx's autoindex: dotfiles (.git, .env) are
-                        # not advertised, though served when named.
-                        continue
-                    try:
-                        if entry.is_symlink() and not self.factory._inside(os.path.realpath(entry.path)):
-                            continue
-                        info = entry.stat()
-                    except OSError:
-                        continue
-                    if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
-                        continue  # FIFOs, sockets, devices: never served
-                    entries.append(ListingEntry(entry.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime))
-        except OSError:
+        entries = self.factory.files.list_folder(folder)
+        if isinstance(entries, Unavailable):
+            self._send_unavailable(request, entries, head_only)
+            return
+        if isinstance(entries, NotFound):
             self._send_simple(404, "not found", request, head_only)
             return
         url_path = "/" + "".join(s + "/" for s in folder.segments)
@@ -949,26 +740,16 @@ class StaticFileProtocol(Protocol):
     def _send_file(self, request: Request, rep: Representation, head_only: bool) -> None:
         handle = None
         if rep.body is None:
-            # Large file: open it now and describe what we opened, so the
-            # length we announce is the length of what we stream.
-            opened = OpenFile.open(rep.real)
-            if opened is None:
+            # Large file: reopen it safely now and describe what we
+            # opened, so the length we announce is what we stream.
+            opened = self.factory.files.open_for_streaming(rep)
+            if isinstance(opened, Unavailable):
+                self._send_unavailable(request, opened, head_only)
+                return
+            if isinstance(opened, NotFound):
                 self._send_simple(404, "not found", request, head_only)
                 return
-            handle, info = opened
-            if info.st_size <= SMALL_FILE:
-                # It shrank into a small file: read it whole.
-                try:
-                    body = handle.read_whole(SMALL_FILE)
-                finally:
-                    handle.close()
-                handle = None
-                rep = self.factory.representation(rep.real, info, small_body=True, body=body) or rep
-                if rep.body is None:
-                    self._send_simple(404, "not found", request, head_only)
-                    return
-            else:
-                rep = self.factory.representation(rep.real, info, small_body=False) or rep
+            handle, rep = opened
         try:
             self._send_representation(request, rep, head_only, handle)
         except BaseException:

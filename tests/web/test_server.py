@@ -1127,6 +1127,33 @@ class ResourceErrorTests(SynchronousTestCase):
             self.assertEqual(c.responses()[0][0], 404)
 
 
+class HeadRejectionTests(SynchronousTestCase):
+    """
+    Issue 14 item 3: a HEAD answer never carries a body.
+    """
+
+    def test_rejected_head_requests_carry_no_body(self):
+        """
+        HEAD requests the parser rejects (400, 413, 414, 431, 501, 505)
+        get their status and Content-Length but no body.
+        """
+        cases = [
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400),
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999\r\n\r\n", 413),
+            (b"HEAD /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431),
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            (b"HEAD / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        ]
+        for request, status in cases:
+            c = Connection(self)
+            c.send(request)
+            data = c.transport.value()
+            head, _, body = data.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 %d " % status), (status, head[:60]))
+            self.assertEqual(body, b"", status)
+
+
 class TrailingSlashTests(SynchronousTestCase):
     """
     Issue 14 item 4: a slash after a file name names a folder that is not there.

@@ -1118,3 +1118,24 @@ class PipelineOrderTests(SynchronousTestCase):
         for got in (events(data), bytewise(data)):
             self.assertEqual([getattr(e, "path", None) for e in got], ["/a", "/b", "/", "/d", None])
             self.assertEqual(got[-1].status, 400)
+
+
+class HeadRejectionTests(SynchronousTestCase):
+    def test_rejection_says_whether_it_answers_a_head(self):
+        """
+        A rejected HEAD request's Rejection says so (its answer must carry
+        no body), after CRLF empty lines too; a GET, or bytes that only
+        look like HEAD after a bare LF, do not.
+        """
+        cases = [
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", True),
+            (b"\r\n\r\nHEAD / HTTP/2.0\r\nHost: h\r\n\r\n", True),
+            (b"HEAD /" + b"a" * 9000 + b" HTTP/1.1\r\n", True),
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", True),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", False),
+            (b"\nHEAD / HTTP/1.1\r\nHost: h\r\n\r\n", False),
+        ]
+        for data, head_only in cases:
+            for got in (events(data), bytewise(data)):
+                self.assertIsInstance(got[-1], Rejection, data[:40])
+                self.assertEqual(got[-1].head_only, head_only, data[:40])

@@ -513,7 +513,7 @@ class StaticFileProtocol(Protocol):
                     self._answer(event)
                 elif isinstance(event, Rejection):
                     self._keep_alive = False
-                    self._send_simple(event.status, event.reason, "-", False)
+                    self._send_simple(event.status, event.reason, "-", event.head_only)
                     self._finish_response()
                 else:
                     assert isinstance(event, ConnectionClosed)

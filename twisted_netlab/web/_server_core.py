@@ -810,7 +810,7 @@ def _list_tokens(value: bytes) -> List[bytes]:
     return tokens
 
 
-def _starts_head(start: bytes) -> bool:
+def _starts_head(start: Union[bytes, bytearray]) -> bool:
     """
     Whether a head starting with C{start} is a HEAD request: C{HEAD }
     after whole CRLF empty lines only (after anything else, the rejection

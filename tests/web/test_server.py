@@ -1170,3 +1170,68 @@ class TrailingSlashTests(SynchronousTestCase):
         c.get(b"/hello.txt")
         statuses = [r[0] for r in c.responses()]
         self.assertEqual(statuses, [404, 404, 404, 404, 404, 200])
+
+
+class ConnectionLimitTests(SynchronousTestCase):
+    """
+    Issue 14 item 6: a cap on connections, and little memory per reader
+    that stops reading.
+    """
+
+    def test_over_max_connections_is_closed_at_once(self):
+        """
+        With max_connections open, a new connection gets no protocol (Twisted
+        closes it at once) and one log line says why; once one closes, new
+        connections are served again.
+        """
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        first = Connection(self, max_connections=2)
+        Connection(self, factory=first.factory)
+        self.assertIsNone(first.factory.buildProtocol(None))
+        self.assertIsNone(first.factory.buildProtocol(None))
+        self.assertEqual(first.factory.refused_connections, 2)
+        lines = [formatEvent(e) for e in events if "max-connections" in formatEvent(e)]
+        self.assertEqual(len(lines), 1, lines)
+        first.protocol.connectionLost(None)
+        third = Connection(self, factory=first.factory)
+        third.get(b"/hello.txt")
+        self.assertEqual(third.responses()[0][0], 200)
+
+    def test_default_is_in_the_thousands(self):
+        """
+        The default cap is 4096 connections per process.
+        """
+        self.assertEqual(Connection(self).factory.max_connections, 4096)
+
+    def test_stalled_reader_of_a_large_file_holds_little(self):
+        """
+        A client that never reads a large file: we shrink the transport's
+        write buffer and write small chunks, so at most about 32 KiB of the
+        body is ever buffered for it (Twisted's defaults let 128 KiB pile
+        up per connection).
+        """
+
+        class BufferingTransport(StringTransport):
+            """
+            Pauses its producer once more than C{bufferSize} bytes wait,
+            as Twisted's FileDescriptor.write does; nothing is ever sent.
+            """
+
+            bufferSize = 64 * 1024
+
+            def write(self, data):
+                StringTransport.write(self, data)
+                if len(self.value()) > self.bufferSize and self.producer is not None:
+                    self.producer.pauseProducing()
+
+        transport = BufferingTransport()
+        c = Connection(self, transport=transport)
+        c.get(b"/big.bin")
+        c.run()
+        head, _, body = transport.value().partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"))
+        self.assertGreater(len(body), 0)
+        self.assertLessEqual(len(body), 32 * 1024)
+        self.assertEqual(transport.producerState, "paused")

@@ -65,7 +65,15 @@ SERVER_NAME = "netlab-http"
 #: The one Allow value, used by 405 and OPTIONS alike.
 ALLOW = "GET, HEAD, OPTIONS"
 #: File bodies are read and written this much at a time.
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 16 * 1024
+#: The transport's write buffer pauses us past this many bytes (Twisted's
+#: default is 64 KiB): with one chunk more, a client that never reads
+#: holds at most about 32 KiB of our memory, not 128 KiB.
+TRANSPORT_BUFFER = 16 * 1024
+#: Default of --max-connections (per process).
+MAX_CONNECTIONS = 4096
+#: Seconds between two "--max-connections reached" log lines.
+FULL_LOG_INTERVAL = 10.0
 #: At most this many chunks per reactor turn, so one fast client cannot
 #: starve the others (and a transport that never pauses us cannot make us
 #: read a whole file into memory).
@@ -175,6 +183,10 @@ class StaticFileFactory(Factory):
     @param idle_timeout: seconds an idle keep-alive connection is kept.
     @param send_timeout: seconds a client may leave our writes unread.
     @param access_log: an L{AccessLog}, or L{None} for no access log.
+    @param max_connections: connections served at once (keep-alive and
+        streaming alike); a connection over it is accepted and closed at
+        once (as a full accept queue would, but without stalling the
+        others), with a log line at most every L{FULL_LOG_INTERVAL} s.
     @param reactor: the reactor whose clock dates responses and runs the
         timeouts; default late.
     """
@@ -193,6 +205,7 @@ class StaticFileFactory(Factory):
         idle_timeout: float = 60.0,
         send_timeout: float = 60.0,
         access_log: Optional[AccessLog] = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.max_age = max_age
         self.limits = limits
@@ -202,6 +215,9 @@ class StaticFileFactory(Factory):
         self.idle_timeout = idle_timeout
         self.send_timeout = send_timeout
         self.access_log = access_log
+        self.max_connections = max_connections
+        self.refused_connections = 0
+        self._full_logged_at: Optional[float] = None
         self.cache_control = "no-cache" if max_age is None else f"max-age={max_age}"
         self.files = FileTree(root, file_cache_seconds, self.cache_control)
         self.root = self.files.root
@@ -212,7 +228,23 @@ class StaticFileFactory(Factory):
         self._sweeper: Optional[LoopingCall] = None
         self._stopping: Optional[Deferred] = None
 
-    def buildProtocol(self, addr: Any) -> "StaticFileProtocol":
+    def buildProtocol(self, addr: Any) -> Optional["StaticFileProtocol"]:
+        """
+        A protocol for a new connection, or L{None} (Twisted then closes
+        it at once) when C{max_connections} are open.
+        """
+        if len(self.connections) >= self.max_connections:
+            self.refused_connections += 1
+            now = self.reactor.seconds()
+            if self._full_logged_at is None or now - self._full_logged_at >= FULL_LOG_INTERVAL:
+                self._full_logged_at = now
+                StaticFileProtocol.log.warn(
+                    "netlab-http: {count} connections open (--max-connections): closing new ones "
+                    "({refused} so far)",
+                    count=len(self.connections),
+                    refused=self.refused_connections,
+                )
+            return None
         return StaticFileProtocol(self)
 
     def acceptableProtocols(self) -> List[bytes]:
@@ -407,6 +439,10 @@ class StaticFileProtocol(Protocol):
                 set_no_delay(True)
             except OSError:
                 pass  # not a TCP socket (unix: endpoints)
+        if getattr(self.transport, "bufferSize", None) is not None:
+            # Twisted's TCP and UNIX transports: pause us sooner, so a client
+            # that stops reading a large file holds little of our memory.
+            self.transport.bufferSize = TRANSPORT_BUFFER  # type: ignore[union-attr]
         self._stream.registerProducer(self, True)
         self.factory.connection_started(self)
         self.deadline = self.factory.reactor.seconds() + self.factory.request_timeout

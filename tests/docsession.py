@@ -322,7 +322,7 @@ class Session:
         if os.environ.get("NETLAB_DOCS_RECORD"):
             # For page authors: print what the commands print now, check nothing.
             with open(os.environ["NETLAB_DOCS_RECORD"], "a", encoding="utf-8") as record:
-                record.write(f"{where}\n$ {command.text}\n" + "\n".join(actual) + "\n\n")
+                record.write(f"@@@@ {where}\n$ {command.text}\n" + "\n".join(actual) + "\n")
             return
         if not match_lines(command.expected, actual):
             raise AssertionError(

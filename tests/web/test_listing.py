@@ -1,11 +1,9 @@
 """
-Tests for L{twisted_netlab.web._listing} and L{twisted_netlab.web._accesslog}
-(the two small pure renderers).
+Tests for L{twisted_netlab.web._listing}: the pure listing renderer.
 """
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web._accesslog import combined_line, log_time
 from twisted_netlab.web._listing import ListingEntry, render_listing
 
 
@@ -49,32 +47,3 @@ class ListingTests(SynchronousTestCase):
         self.assertIn("1970-01-02 00:00", page)
         self.assertIn("<title>Index of /docs/</title>", page)
         self.assertNotIn('href="../"', render_listing("/", []).decode("utf-8"))
-
-
-class AccessLogLineTests(SynchronousTestCase):
-    def test_combined_format(self):
-        """
-        A line has host, identity, user, time, request, status, bytes,
-        referer and user agent in Combined Log Format.
-        """
-        line = combined_line("127.0.0.1", log_time(784111777), "GET / HTTP/1.1", 200, 12, b"http://r/", b"curl/8")
-        self.assertEqual(
-            line, '127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 12 "http://r/" "curl/8"'
-        )
-
-    def test_no_body_and_missing_headers_are_dashes(self):
-        """
-        Zero bytes and absent headers are written as "-".
-        """
-        line = combined_line("::1", "[t]", "HEAD / HTTP/1.1", 304, 0, None, None)
-        self.assertTrue(line.endswith('304 - "-" "-"'))
-
-    def test_quotes_and_controls_escaped(self):
-        """
-        Quotes, backslashes and bytes outside printable ASCII are written as
-        \\xHH, so a client cannot end the field or forge a line.
-        """
-        line = combined_line("h", "[t]", "GET /a\"b HTTP/1.1", 200, 1, None, b'evil" \\ \x1b\xff')
-        self.assertIn('"GET /a\\x22b HTTP/1.1"', line)
-        self.assertIn('"evil\\x22 \\x5C \\x1B\\xFF"', line)
-        self.assertNotIn("\n", line)

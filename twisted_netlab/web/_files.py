@@ -18,15 +18,14 @@ import errno
 import mimetypes
 import os
 import stat
-from dataclasses import dataclass
-from enum import Enum
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote
 
 from twisted_netlab.web._listing import ListingEntry
 from twisted_netlab.web._negotiation import make_etag
-from twisted_netlab.web._server_core import UnsafePath, http_date, target_segments  # noqa: F401 (UnsafePath re-exported)
+from twisted_netlab.web._plan import Folder, Listing, NotFound, Representation, Resolution, Unavailable
+from twisted_netlab.web._server_core import http_date, target_segments
 
 #: Files up to this size are read whole and sent with their head in one
 #: write; with the file cache on, their bytes are cached too.
@@ -150,58 +149,6 @@ class OpenFile:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
-
-
-@dataclass(frozen=True)
-class Representation:
-    """
-    What we know about one regular file at one moment, and the header
-    lines of its 200 answer precomputed (without Date, Server,
-    Connection).  C{body} holds the bytes of small files, read from the
-    fd the safe walk opened; a large file is reopened by walking
-    C{segments} (its symlink-free path below the root) with
-    C{O_NOFOLLOW} again, and C{identity} (st_dev, st_ino) tells whether
-    it is still the file that was checked.
-    """
-
-    real: str
-    segments: Tuple[str, ...]
-    identity: Tuple[int, int]
-    size: int
-    mtime: float
-    etag: str
-    content_type: str
-    fragment: bytes
-    body: Optional[bytes]
-
-
-@dataclass(frozen=True)
-class Folder:
-    """
-    A folder below the root: C{segments} are the request's decoded path
-    segments, C{real_segments} its symlink-free path below the root.
-    """
-
-    real: str
-    segments: Tuple[str, ...]
-    real_segments: Tuple[str, ...] = ()
-
-
-class NotFound(Enum):
-    NOT_FOUND = "NOT_FOUND"
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    """
-    The filesystem failed for a reason that says nothing about the file
-    (C{reason}: the errno name, e.g. C{EMFILE}): answer 503, never cache.
-    """
-
-    reason: str
-
-
-Resolution = Union[Representation, Folder, NotFound, Unavailable]
 
 
 def _failure(error: BaseException) -> Union[NotFound, Unavailable]:
@@ -410,7 +357,7 @@ class FileTree:
 
     # -- listings -----------------------------------------------------------
 
-    def list_folder(self, folder: Folder) -> Union[List[ListingEntry], NotFound, Unavailable]:
+    def list_folder(self, folder: Folder) -> Union[Listing, NotFound, Unavailable]:
         """
         The entries of a folder's listing: at most L{MAX_LISTING_ENTRIES},
         no dotfiles (as nginx's autoindex: .git and .env are not
@@ -444,19 +391,13 @@ class FileTree:
             return _failure(error)
         finally:
             os.close(fd)
-        return entries
+        return Listing(folder, tuple(entries))
 
 
 __all__ = [
     "FileTree",
-    "Folder",
-    "NotFound",
     "OpenFile",
-    "Representation",
-    "Resolution",
     "SMALL_FILE",
-    "UnsafePath",
-    "Unavailable",
     "content_type_for",
     "content_type_of",
     "inside",

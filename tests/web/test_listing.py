@@ -2,6 +2,8 @@
 Tests for L{twisted_netlab.web._listing}: the pure listing renderer.
 """
 
+import re
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.web._listing import ListingEntry, render_listing
@@ -47,3 +49,29 @@ class ListingTests(SynchronousTestCase):
         self.assertIn("1970-01-02 00:00", page)
         self.assertIn("<title>Index of /docs/</title>", page)
         self.assertNotIn('href="../"', render_listing("/", []).decode("utf-8"))
+
+
+class NaturalSortTests(SynchronousTestCase):
+    def test_numbers_sort_as_people_count(self):
+        """
+        Names sort as people count (file1, file2, file10, file100), as
+        miniserve and file managers do; case is ignored, then used to break
+        ties; folders still come first.
+        """
+        names = ["file100", "file10", "File2", "file1", "file2", "a10b2", "a10b10", "a9", "x", "001", "1", "10"]
+        entries = [ListingEntry(name, False, 1, 0) for name in names] + [ListingEntry("dir10", True, 0, 0),
+                                                                          ListingEntry("dir9", True, 0, 0)]
+        page = render_listing("/", entries).decode("utf-8")
+        shown = re.findall(r'href="\./([^"]+)"', page)
+        self.assertEqual(
+            shown,
+            ["dir9/", "dir10/", "001", "1", "10", "a9", "a10b2", "a10b10", "file1", "File2", "file2", "file10",
+             "file100", "x"],
+        )
+
+    def test_non_ascii_digits_do_not_break_the_order(self):
+        """
+        Only ASCII digits count as numbers: a superscript two is text.
+        """
+        page = render_listing("/", [ListingEntry("a\u00b2", False, 1, 0), ListingEntry("a1", False, 1, 0)])
+        self.assertLess(page.index(b"a1"), page.index("a\u00b2".encode("utf-8")))

@@ -37,6 +37,15 @@ class AccessLogLineTests(SynchronousTestCase):
         self.assertIn('"evil\\x22 \\x5C \\x1B\\xFF"', line)
         self.assertNotIn("\n", line)
 
+    def test_reason_is_one_more_escaped_field(self):
+        """
+        A reason follows the user agent as one more quoted, escaped field;
+        without one the line is plain Combined Log Format.
+        """
+        line = combined_line("h", "[t]", "-", 400, 10, None, None, 'bad "x"\n')
+        self.assertTrue(line.endswith('400 10 "-" "-" "bad \\x22x\\x22\\x0A"'), line)
+        self.assertTrue(combined_line("h", "[t]", "-", 200, 1, None, None).endswith('"-" "-"'))
+
 
 class AccessLogBufferTests(SynchronousTestCase):
     def test_batches_by_interval_size_and_close(self):

@@ -837,7 +837,9 @@ class AccessLogTests(SynchronousTestCase):
         c.send(b"BAD\r\n\r\n")
         log.close()
         self.assertEqual(len(batches[1]), 1)
-        self.assertRegex(batches[1][0], r'^10\.0\.0\.7 - - \[06/Nov/1994:08:49:38 \+0000\] "-" 400 [0-9]+ "-" "-"$')
+        self.assertRegex(
+            batches[1][0], r'^10\.0\.0\.7 - - \[06/Nov/1994:08:49:38 \+0000\] "-" 400 [0-9]+ "-" "-" "malformed request line"$'
+        )
 
 
 class TwistedAccessLogTests(SynchronousTestCase):
@@ -1199,3 +1201,71 @@ class ConnectionLimitTests(SynchronousTestCase):
         self.assertGreater(len(body), 0)
         self.assertLessEqual(len(body), 32 * 1024)
         self.assertEqual(transport.producerState, "paused")
+
+
+class AccessLogBytesTests(SynchronousTestCase):
+    """
+    Issue 13: the access log says what was sent, and why a request failed.
+    """
+
+    def connection(self):
+        batches = []
+        clock = Clock()
+        clock.advance(NOW)
+        log = AccessLog(batches.append, clock, interval=1.0)
+        factory = StaticFileFactory(make_site(self), reactor=clock, access_log=log)
+        return Connection(self, factory=factory), log, batches
+
+    def test_aborted_download_logs_the_bytes_sent(self):
+        """
+        A client that goes away after part of a large file: the line has
+        the bytes handed on before it left, not the file's size; a whole
+        download logs the whole size.
+        """
+        c, log, batches = self.connection()
+        c.get(b"/big.bin")
+        c.protocol.pauseProducing()
+        sent = len(c.transport.value().partition(b"\r\n\r\n")[2])
+        self.assertLess(sent, len(BIG))
+        c.protocol.connectionLost(None)
+        whole = Connection(self, factory=c.factory)
+        whole.get(b"/big.bin")
+        whole.run()
+        self.assertEqual(len(whole.responses()[0][2]), len(BIG))
+        log.close()
+        [partial, complete] = batches[0]
+        self.assertIn('"GET /big.bin HTTP/1.1" 200 %d "-" "-"' % sent, partial)
+        self.assertTrue(partial.endswith('"-" "-"'), partial)
+        self.assertIn('"GET /big.bin HTTP/1.1" 200 %d "-" "-"' % len(BIG), complete)
+
+    def test_unsent_transport_buffer_is_not_counted(self):
+        """
+        Bytes still in Twisted's write buffer when the connection is lost
+        never reached the client and are not counted.
+        """
+        c, log, batches = self.connection()
+        c.get(b"/big.bin")
+        c.protocol.pauseProducing()
+        sent = len(c.transport.value().partition(b"\r\n\r\n")[2])
+        c.transport.dataBuffer = b"x" * 5000
+        c.transport.offset = 1000
+        c.transport._tempDataLen = 100
+        c.protocol.connectionLost(None)
+        log.close()
+        self.assertIn(" 200 %d " % (sent - 4100), batches[0][0])
+
+    def test_rejection_and_timeout_reasons_follow_the_user_agent(self):
+        """
+        A parser rejection logs its reason, and a 408 "request timeout", as
+        one more quoted field after the user agent; a 503 logs the errno.
+        """
+        c, log, batches = self.connection()
+        c.send(b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+        slow = Connection(self, factory=c.factory)
+        slow.send(b"GET / HT")
+        c.clock.advance(c.factory.request_timeout + 1)
+        log.close()
+        lines = [line for batch in batches for line in batch]
+        self.assertRegex(lines[0], r'"-" 400 [0-9]+ "-" "-" "duplicate content-length field"$')
+        self.assertTrue(lines[1].endswith('"-" "-" "request timeout"'), lines[1])
+        self.assertIn('"-" 408 ', lines[1])

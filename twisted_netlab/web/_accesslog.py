@@ -50,16 +50,23 @@ def combined_line(
     size: int,
     referer: Optional[bytes],
     user_agent: Optional[bytes],
+    reason: Optional[str] = None,
 ) -> str:
     """
     One Combined Log Format line (without newline):
     C{host - - [time] "request" status bytes "referer" "user-agent"};
-    C{stamp} comes from L{log_time}; C{size} is body bytes sent.
+    C{stamp} comes from L{log_time}; C{size} is the body bytes sent.
+    When the answer has a C{reason} worth knowing (why the parser
+    rejected the request, an errno behind a 503), it follows the user
+    agent as one more quoted field, which Combined Log readers ignore.
     """
     referer_text = _escape(referer.decode("latin-1")) if referer else "-"
     agent_text = _escape(user_agent.decode("latin-1")) if user_agent else "-"
     body = str(size) if size else "-"
-    return f'{client} - - {stamp} "{_escape(request_line)}" {status} {body} "{referer_text}" "{agent_text}"'
+    line = f'{client} - - {stamp} "{_escape(request_line)}" {status} {body} "{referer_text}" "{agent_text}"'
+    if reason:
+        line += f' "{_escape(reason)}"'
+    return line
 
 
 class AccessLog:

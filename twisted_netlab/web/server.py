@@ -383,6 +383,10 @@ class StaticFileProtocol(Protocol):
         self._pieces: List[Piece] = []
         self._handle: Optional[OpenFile] = None
         self._pump_call: Optional[Any] = None
+        # The log line of the body being streamed waits for its end, so it
+        # counts the bytes actually handed on, not the bytes announced.
+        self._pending_log: Optional[Tuple[Optional[Request], int, Optional[str]]] = None
+        self._body_sent = 0
         self._client = "-"
 
     def _enter(self, phase: Phase) -> None:
@@ -425,15 +429,17 @@ class StaticFileProtocol(Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self.phase = Phase.CLOSED
-        self._end_body()
+        self._end_body(lost=True)
         self.deadline = None
         self.factory.connection_ended(self)
 
     def abort(self) -> None:
         """
-        Drop the connection now (the end of a bounded graceful stop).
+        Drop the connection now (a send timeout, a failed body, the end of
+        a bounded graceful stop).
         """
         self.phase = Phase.CLOSED
+        self._end_body(lost=True)
         self._stream.abortConnection()
 
     # -- IHalfCloseableProtocol ------------------------------------------
@@ -473,7 +479,7 @@ class StaticFileProtocol(Protocol):
 
     def stopProducing(self) -> None:
         self.phase = Phase.CLOSED
-        self._end_body()
+        self._end_body(lost=True)
 
     # -- receiving ------------------------------------------------------
 
@@ -544,7 +550,7 @@ class StaticFileProtocol(Protocol):
             self.log.failure("error answering {method} {target}", method=request.method, target=request.target)
             self._end_body()
             self._keep_alive = False
-            self._carry_out(error_page(500, "internal server error", self._framing(request)), request)
+            self._carry_out(error_page(500, "internal server error", self._framing(request), note="internal error"), request)
         if not self._pieces and self.phase not in _FINISHED:
             self._finish_response()
 
@@ -581,7 +587,8 @@ class StaticFileProtocol(Protocol):
             self.abort()
         elif expiry is _Expiry.ANSWER_408:
             self._keep_alive = False
-            self._carry_out(error_page(408, "the request did not arrive in time", self._framing(None)), None)
+            timeout = error_page(408, "the request did not arrive in time", self._framing(None), note="request timeout")
+            self._carry_out(timeout, None)
             self._close()
         else:
             self._close()
@@ -654,19 +661,23 @@ class StaticFileProtocol(Protocol):
         The one write path: the head and the bytes of the body in one
         write, or the head and then file pieces streamed from C{handle}.
         """
-        self._log(request, plan.status, plan.size)
         if not plan.reads_file:
             self._stream.write(plan.head + b"".join(cast(Tuple[bytes, ...], plan.body)) if plan.body else plan.head)
+            self._log(request, plan.status, plan.size, plan.note)
             return
         assert handle is not None
         self._stream.write(plan.head)
         self._handle = handle
         self._pieces = list(plan.body)
+        self._pending_log = (request, plan.status, plan.note)
+        self._body_sent = 0
         self._send_pieces()
 
-    def _log(self, request: Optional[Request], status: int, size: int) -> None:
+    def _log(self, request: Optional[Request], status: int, size: int, note: Optional[str] = None) -> None:
         """
-        The one log path: a Combined Log Format line per response.
+        The one log path: a Combined Log Format line per response, with
+        the body bytes sent and, after the user agent, why (C{note}) when
+        the planner gave a reason.
         """
         access_log = self.factory.access_log
         if access_log is None:
@@ -676,7 +687,7 @@ class StaticFileProtocol(Protocol):
             referer, agent = request.header(b"referer"), request.header(b"user-agent")
         else:
             line, referer, agent = "-", None, None
-        access_log.add(combined_line(self._client, self.factory.log_stamp(), line, status, size, referer, agent))
+        access_log.add(combined_line(self._client, self.factory.log_stamp(), line, status, size, referer, agent, note))
 
     # -- streaming -------------------------------------------------------
 
@@ -702,7 +713,6 @@ class StaticFileProtocol(Protocol):
             return self._write_pieces()
         except Exception:
             self.log.failure("netlab-http: error while sending a body to {client}", client=self._client)
-            self._end_body()
             self.abort()
             return False
 
@@ -716,6 +726,7 @@ class StaticFileProtocol(Protocol):
             piece = pieces[0]
             if isinstance(piece, bytes):
                 pieces.pop(0)
+                self._body_sent += len(piece)
                 self._stream.write(piece)
                 continue
             offset, length = piece
@@ -728,7 +739,6 @@ class StaticFileProtocol(Protocol):
                 # Truncated under us: the announced length cannot be met,
                 # so the only honest signal left is to abort.
                 self.log.warn("netlab-http: {path} shrank while being sent", path=self._handle.name)
-                self._end_body()
                 self.abort()
                 return False
             chunks += 1
@@ -736,13 +746,18 @@ class StaticFileProtocol(Protocol):
                 pieces.pop(0)
             else:
                 pieces[0] = (offset + len(data), length - len(data))
+            self._body_sent += len(data)
             self._stream.write(data)
         if not pieces and self._handle is not None:
             self._end_body()
             return True
         return False
 
-    def _end_body(self) -> None:
+    def _end_body(self, lost: bool = False) -> None:
+        """
+        The streamed body ended (sent, or C{lost} with the connection):
+        close the file and write its log line with the bytes sent.
+        """
         self._pieces = []
         if self._pump_call is not None:
             if self._pump_call.active():
@@ -751,6 +766,25 @@ class StaticFileProtocol(Protocol):
         if self._handle is not None:
             handle, self._handle = self._handle, None
             handle.close()
+        if self._pending_log is not None:
+            request, status, note = self._pending_log
+            self._pending_log = None
+            sent = self._body_sent - (self._unsent() if lost else 0)
+            self._log(request, status, max(sent, 0), note)
+
+    def _unsent(self) -> int:
+        """
+        Bytes still in Twisted's write buffer (a TCP or UNIX transport's
+        C{dataBuffer}, C{offset}, C{_tempDataLen}); they never reach the
+        client once the connection is lost.  0 where a transport keeps
+        no such buffer.
+        """
+        buffered = getattr(self.transport, "dataBuffer", None)
+        if not isinstance(buffered, (bytes, bytearray, memoryview)):
+            return 0
+        offset = getattr(self.transport, "offset", 0)
+        pending = getattr(self.transport, "_tempDataLen", 0)
+        return len(buffered) - (offset if isinstance(offset, int) else 0) + (pending if isinstance(pending, int) else 0)
 
 
 StaticFileFactory.protocol = StaticFileProtocol  # type: ignore[assignment]

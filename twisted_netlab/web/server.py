@@ -4,9 +4,9 @@ The Twisted adapter of netlab-http: L{StaticFileProtocol} feeds received
 bytes to the sans-IO L{RequestParser}, asks the filesystem side
 (L{_files}) what is at the target, lets the pure planner (L{_plan})
 decide the whole response, and carries that out: one write path with
-flow control, one log path, the timers of one phase enum.  (About 760
-lines: the factory's shared state, per-second caches and graceful stop
-sit with the protocol they serve.)
+flow control, one log path, the timers of one phase enum.  (Over 700
+lines, about 510 of them code: the factory's shared state, per-second
+caches and graceful stop sit with the protocol they serve.)
 """
 
 from __future__ import annotations

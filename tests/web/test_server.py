@@ -1235,6 +1235,25 @@ class ConnectionLimitTests(SynchronousTestCase):
         self.assertEqual(transport.producerState, "paused")
 
 
+    def test_memory_released_once_half_of_many_connections_left(self):
+        """
+        After 300 connections were open at once, freed memory is handed
+        back once when half of them have closed (not once per close), and
+        again only after a new high-water mark halves.
+        """
+        calls = []
+        self.patch(server, "release_memory", lambda: calls.append(1))
+        first = Connection(self)
+        protocols = [first.protocol] + [Connection(self, factory=first.factory).protocol for _ in range(299)]
+        for protocol in protocols[:149]:
+            protocol.connectionLost(None)
+        self.assertEqual(calls, [])
+        protocols[149].connectionLost(None)
+        self.assertEqual(calls, [1])
+        for protocol in protocols[150:]:
+            protocol.connectionLost(None)
+        self.assertEqual(calls, [1])
+
 class AccessLogBytesTests(SynchronousTestCase):
     """
     Issue 13: the access log says what was sent, and why a request failed.

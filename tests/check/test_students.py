@@ -437,6 +437,23 @@ class HttpGoodTests(HttpServerTestMixin, TestCase):
         self.assert_no_traversal()
 
 
+    def test_rfc_answers(self):
+        """
+        One byte range gets 206, a range past the end 416 with "bytes */N",
+        a foreign If-Match 412, a 1.1 request without Host 400.
+        """
+        client = self.client()
+        client.get("/hello.txt", extra="Range: bytes=0-4\r\n")
+        found = client.response()
+        self.assertEqual((found.status, found.body, found.headers["content-range"]), (206, b"hello", "bytes 0-4/13"))
+        client.get("/hello.txt", extra="Range: bytes=100-\r\n")
+        found = client.response()
+        self.assertEqual((found.status, found.headers["content-range"]), (416, "bytes */13"))
+        client.get("/hello.txt", extra='If-Match: "elsewhere"\r\n')
+        self.assertEqual(client.response().status, 412)
+        client.send(b"GET /hello.txt HTTP/1.1\r\n\r\n")
+        self.assertEqual(client.response().status, 400)
+
 # --------------------------------------------------------------------------
 # UDP pinger
 

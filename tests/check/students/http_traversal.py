@@ -12,6 +12,9 @@ Flaw: the file is found by gluing the percent-decoded URL path to the root,
   the root, so "/../secret.txt", "/%2e%2e/secret.txt" and "/..%2fsecret.txt"
   all return the file beside the root (and enough "../" reach
   /etc/passwd).  The lab's other requests are answered correctly.
+Not attempted, as in most submissions: the request checks of RFC 9112
+(Host, Content-Length, Transfer-Encoding/chunked bodies, version), Range,
+conditional requests, time-outs.
 """
 import os
 import sys

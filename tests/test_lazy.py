@@ -19,8 +19,8 @@ class LazyExportsTests(SynchronousTestCase):
         """
         probe = (
             "import sys\n"
-            "import twisted_netlab.web._core, twisted_netlab.web._client_core\n"
-            "import twisted_netlab.heartbeat._core, twisted_netlab.mail._core\n"
+            "import twisted_netlab.web._server_core, twisted_netlab.web._client_core\n"
+            "import twisted_netlab.heartbeat._monitor_core, twisted_netlab.mail._client_core, twisted_netlab.mail._sink_core\n"
             "assert 'twisted.internet' not in sys.modules, 'a core loaded twisted.internet'\n"
             "import twisted_netlab.web as w, twisted_netlab.mail as m, twisted_netlab.heartbeat as h\n"
             "assert w.StaticFileFactory.__module__ == 'twisted_netlab.web.server'\n"

@@ -369,7 +369,10 @@ class AbuseGuardTests(SynchronousTestCase):
         The memory of recent echoes holds at most C{max_remembered} entries
         and forgets the ones older than the window.
         """
-        guard = AbuseGuard(AbuseLimits(max_remembered=3))
+        guard = AbuseGuard(AbuseLimits(max_remembered=4))
+        for index in range(50):
+            guard.echoed(b"%d" % index, 0.0)
+            self.assertLessEqual(guard.remembered, 4)
         for index in range(5):
             guard.echoed(b"%d" % index, 0.0)
         self.assertEqual(guard.remembered, 3)

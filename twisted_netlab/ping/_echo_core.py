@@ -519,6 +519,8 @@ class AbuseGuard:
         self._current: Dict[int, float] = {}
         self._previous: Dict[int, float] = {}
         self._generation_started = -math.inf
+        self._rotate_at = -math.inf  # when the current generation is a window old
+        self._generation_cap = max(1, limits.max_remembered // 2)
 
     @property
     def remembered(self) -> int:
@@ -535,9 +537,10 @@ class AbuseGuard:
             return Refusal.PRIVILEGED_PORT
         if port in REFLECTOR_PORTS:
             return Refusal.SERVICE_PORT
-        if self._current:
+        current = self._current
+        if current:
             key = hash(datagram)
-            sent_at = self._current.get(key)
+            sent_at = current.get(key)
             if sent_at is None:
                 sent_at = self._previous.get(key)
             if sent_at is not None and now - sent_at < limits.loop_window_seconds:
@@ -552,17 +555,15 @@ class AbuseGuard:
         """
         C{payload} left as an echo at C{now}: refuse it back for the window.
         """
-        limits = self.limits
-        if (
-            now - self._generation_started >= limits.loop_window_seconds
-            or len(self._current) * 2 >= limits.max_remembered
-        ):
-            if now - self._generation_started >= 2 * limits.loop_window_seconds:
-                self._previous = {}  # nothing in the current one is recent either
-                self._current = {}
-            self._previous, self._current = self._current, {}
+        current = self._current
+        if now >= self._rotate_at or len(current) >= self._generation_cap:
+            window = self.limits.loop_window_seconds
+            # Past two windows nothing in the current one is recent either.
+            self._previous = current if now - self._generation_started < 2 * window else {}
+            self._current = current = {}
             self._generation_started = now
-        self._current[hash(payload)] = now
+            self._rotate_at = now + window
+        current[hash(payload)] = now
 
     def _take_token(self, host: str, now: float) -> bool:
         limits = self.limits

@@ -98,10 +98,6 @@ class LossyEchoProtocol(DatagramProtocol):
         self._summary: Optional[LoopingCall] = None
         self._last_summary: Optional[Tuple[int, ...]] = None
 
-    @property
-    def _tracing(self) -> bool:
-        return self.log_datagrams or self.observer is not None
-
     def startProtocol(self) -> None:
         if self.summary_interval > 0:
             self._summary = LoopingCall(self.log_summary)
@@ -133,7 +129,7 @@ class LossyEchoProtocol(DatagramProtocol):
         counters.received += 1
         now = self.reactor.seconds()
         recorder = None
-        if self._tracing:
+        if self.log_datagrams or self.observer is not None:
             recorder = FateRecorder(counters.received, now, host, port, len(datagram), probe_sequence(datagram))
         refusal = self.guard.check(datagram, host, port, now)
         if refusal is not None:

@@ -57,8 +57,9 @@ class TranscriptFiles:
     the instance with each L{TranscriptEntry}.
     """
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, max_lines: int = MAX_LINES_PER_SESSION) -> None:
         self.folder = os.path.abspath(folder)
+        self.max_lines = max_lines
         self._open: Dict[int, IO[str]] = {}
         self._lines: Dict[int, int] = {}
 
@@ -74,12 +75,12 @@ class TranscriptFiles:
             self._lines[entry.session] = 0
         count = self._lines[entry.session] + 1
         self._lines[entry.session] = count
-        if count < MAX_LINES_PER_SESSION:
+        if count < self.max_lines:
             handle.write(entry.format())
-        elif count == MAX_LINES_PER_SESSION:
-            handle.write(f"[transcript cut after {MAX_LINES_PER_SESSION} lines]\n")
+        elif count == self.max_lines:
+            handle.write(f"[transcript cut after {self.max_lines} lines]\n")
         if entry.kind is EntryKind.CLOSED:
-            if count >= MAX_LINES_PER_SESSION:
+            if count >= self.max_lines:
                 handle.write(entry.format())
             handle.close()
             del self._open[entry.session], self._lines[entry.session]

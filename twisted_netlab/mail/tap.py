@@ -18,6 +18,7 @@ from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from twisted_netlab._endpoints import StreamListeningService, default_reactor, parse_duration
+from twisted_netlab.mail import _servers
 from twisted_netlab.mail._faults import FaultPlan, FaultSyntaxError, parse_fault
 from twisted_netlab.mail._maildir import Maildir
 from twisted_netlab.mail._sink_core import MAX_RECIPIENTS, MIN_DATA_RATE, SinkPolicy
@@ -31,19 +32,11 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 def default_data_dir(environ: Optional[Mapping[str, str]] = None) -> str:
     """
-    Where the Maildir and the generated certificate live by default:
-    ``$XDG_DATA_HOME/netlab/mailsink``, else
-    ``~/.local/share/netlab/mailsink`` (the XDG default), else (no home
-    folder) ``./netlab-mailsink`` in the current folder.
+    Where the Maildir and the generated certificate live by default (see
+    L{_servers.default_data_dir}: ``netlab mail --server lab`` finds the
+    certificate there too).
     """
-    environ = os.environ if environ is None else environ
-    xdg = environ.get("XDG_DATA_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "netlab", "mailsink")
-    home = environ.get("HOME", "")
-    if home and os.path.isabs(home):
-        return os.path.join(home, ".local", "share", "netlab", "mailsink")
-    return os.path.abspath("netlab-mailsink")
+    return _servers.default_data_dir(environ)
 
 
 def default_hostname(name: Optional[str] = None) -> str:

@@ -446,6 +446,20 @@ class StrictInputTests(SessionMixin, SynchronousTestCase):
         self.make(max_junk_commands=2)
         self.assertEqual(codes(self.send("NOOP\r\nNOOP\r\nNOOP\r\n")), [250, 250, 421])
 
+    def test_junk_count_restarts_after_delivered_mail(self):
+        """
+        RSET after each of many delivered messages (smtplib's habit) never
+        reaches the junk command limit: the count restarts with each
+        delivered message, as Postfix's does.
+        """
+        self.make(max_junk_commands=2)
+        self.send("EHLO c\r\n")
+        for number in range(5):
+            events = self.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\n")
+            self.assertIsInstance(events[-1], MessageReceived, number)
+            self.assertEqual(codes(self.session.message_stored(f"Q{number}")), [250])
+            self.assertEqual(codes(self.send("RSET\r\nRSET\r\n")), [250, 250], number)
+
     def test_timeout(self):
         """
         The adapter's timer turns into 421 and a close.

@@ -477,6 +477,9 @@ class SinkSession:
         """
         self._expect_storage()
         self.state = SessionState.AWAITING_COMMAND
+        # Postfix's rule: the junk command count restarts once mail is
+        # delivered (an RSET after every message is no abuse).
+        self.junk_count = 0
         return [_reply(250, f"2.0.0 Ok: queued as {queue_id}")] + self._process()
 
     def message_not_stored(self, reason: str) -> List[Event]:

@@ -47,6 +47,7 @@ from twisted_netlab.mail._sink_core import (
     next_deadline,
 )
 from twisted_netlab.mail._transcript import EntryKind, TranscriptEntry, TranscriptFiles
+from twisted_netlab.mail._write_now import write_now
 
 log = Logger()
 
@@ -179,6 +180,7 @@ class SinkProtocol(Protocol):
         self._queue_id = ""
         self._size = 0
         self._store_error: Optional[OSError] = None
+        self._replies: List[bytes] = []
 
     # -- Twisted callbacks
 
@@ -195,6 +197,7 @@ class SinkProtocol(Protocol):
         if refusal is not None:
             log.info("{peer}: refused: {why}", peer=self.peer, why=refusal)
             self._write_reply(SendReply(421, (f"4.7.0 {refusal}, try again later",)))
+            self._flush_replies()
             self.transport.loseConnection()
             return
         self._counted = True
@@ -273,6 +276,8 @@ class SinkProtocol(Protocol):
         so a packet carrying thousands of pipelined messages is fine.
         """
         pending = deque(events)
+        # Replies to pipelined commands leave in one write.
+        self._replies = []
         while pending:
             event = pending.popleft()
             if isinstance(event, SendReply):
@@ -282,8 +287,10 @@ class SinkProtocol(Protocol):
             elif isinstance(event, CommandReceived):
                 self._note(EntryKind.CLIENT, event.text)
             elif isinstance(event, AcceptTLS):
+                self._flush_replies()
                 self.transport.startTLS(self.factory.tls_context)
             elif isinstance(event, CloseSession):
+                self._flush_replies()
                 self._cancel_timer()
                 self.transport.loseConnection()
             elif isinstance(event, MessageReceived):
@@ -327,9 +334,15 @@ class SinkProtocol(Protocol):
                     count=event.fault.count,
                 )
                 self._note(EntryKind.WARNING, f"fault {event.fault.rule.describe()} injected")
+        self._flush_replies()
+
+    def _flush_replies(self) -> None:
+        replies, self._replies = self._replies, []
+        if replies:
+            write_now(self.transport, b"".join(replies))
 
     def _write_reply(self, reply: SendReply) -> None:
-        self.transport.write(reply.to_bytes())
+        self._replies.append(reply.to_bytes())
         if self.factory.observers:
             last = len(reply.lines) - 1
             for index, line in enumerate(reply.lines):

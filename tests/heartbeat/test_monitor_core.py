@@ -17,6 +17,7 @@ from twisted_netlab.heartbeat._monitor_core import (
     KeyBy,
     MonitorSettings,
     StateChanged,
+    TableFull,
 )
 from twisted_netlab.heartbeat._phi import threshold_y
 
@@ -246,7 +247,7 @@ class TrackingTests(SynchronousTestCase):
         """
         A stopped client is forgotten after forget_after of silence.
         """
-        monitor = HeartbeatMonitor(settings(forget_after=100.0))
+        monitor = HeartbeatMonitor(settings(forget_after=100.0, summary_interval=0))
         Feeder(monitor).send(0, 0.0)
         monitor.sweep(T0 + 10.0)
         self.assertEqual(monitor.sweep(T0 + 99.0), [])
@@ -276,24 +277,28 @@ class RejectionTests(SynchronousTestCase):
     def setUp(self):
         self.monitor = HeartbeatMonitor(settings())
 
-    def test_malformed_counted_reported_once_a_minute(self):
+    def test_malformed_counted_reported_once_a_minute_per_source_port(self):
         """
         Bad datagrams never create a client; they are counted, and reported
-        at most once per source host per minute with the number suppressed.
+        at most once per source address (host and port) per minute with the
+        number suppressed: another port of the same host (a restarted lab
+        sender) is reported at once.
         """
         receive = self.monitor.datagram_received
         [first] = receive(b"garbage", ("10.0.0.1", 1), T0)
         self.assertEqual((first.reason, first.report, first.suppressed), (RejectReason.MALFORMED, True, 0))
         for second in range(1, 60):
-            [event] = receive(b"x" * 1000, ("10.0.0.1", 2), T0 + second)
+            [event] = receive(b"x" * 1000, ("10.0.0.1", 1), T0 + second)
             self.assertFalse(event.report)
+        [other_port] = receive(b"x" * 1000, ("10.0.0.1", 2), T0 + 30)
+        self.assertEqual((other_port.reason, other_port.report), (RejectReason.OVERSIZED, True))
         [other_host] = receive(b"garbage", ("10.0.0.2", 1), T0 + 30)
         self.assertTrue(other_host.report)
         [again] = receive(b"garbage", ("10.0.0.1", 1), T0 + 60)
         self.assertEqual((again.report, again.suppressed), (True, 59))
         self.assertEqual(len(self.monitor), 0)
         self.assertEqual(self.monitor.counters["malformed"], 3)
-        self.assertEqual(self.monitor.counters["oversized"], 59)
+        self.assertEqual(self.monitor.counters["oversized"], 60)
 
     def test_absurd_timestamps(self):
         """
@@ -311,8 +316,9 @@ class RejectionTests(SynchronousTestCase):
         monitor = HeartbeatMonitor(settings(max_clients=2))
         for port in (1, 2):
             Feeder(monitor, ("10.0.0.1", port)).send(0, 0.0)
-        [event] = Feeder(monitor, ("10.0.0.1", 3)).send(0, 0.0)
+        [event, pressure] = Feeder(monitor, ("10.0.0.1", 3)).send(0, 0.0)
         self.assertEqual(event.reason, RejectReason.TOO_MANY_CLIENTS)
+        self.assertEqual(pressure, TableFull(T0, 2, 2, evicted=0, refused=1))
         self.assertEqual(len(Feeder(monitor, ("10.0.0.1", 1)).send(1, 1.0)), 1)
 
     def test_bad_settings(self):

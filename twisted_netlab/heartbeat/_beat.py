@@ -162,7 +162,6 @@ _CANONICAL = re.compile(
     rb"(?: boot=([0-9a-f]{16})(?: mac=([0-9a-f]{64}))?)?"
 )
 _new = object.__new__
-_set = object.__setattr__
 
 
 def decode_beat(data: bytes) -> Beat:
@@ -187,18 +186,16 @@ def decode_beat(data: bytes) -> Beat:
     if sequence > MAX_SEQUENCE:
         return _decode_slowly(data)
     # Every field was checked by the pattern as Beat.__post_init__ would:
-    # build the frozen instance without checking again.
+    # fill the frozen instance in one step, without checking again.
     beat = _new(Beat)
-    _set(beat, "sequence", sequence)
-    _set(beat, "sent_at", float(sent_text))
-    _set(beat, "client_id", None if client_id is None else client_id.decode("ascii"))
-    _set(beat, "boot", None if boot is None else boot.decode("ascii"))
-    if mac is None:
-        _set(beat, "mac", None)
-        _set(beat, "signed_part", b"")
-    else:
-        _set(beat, "mac", mac.decode("ascii"))
-        _set(beat, "signed_part", text[: match.start(5) - 5])
+    beat.__dict__.update(
+        sequence=sequence,
+        sent_at=float(sent_text),
+        client_id=None if client_id is None else client_id.decode("ascii"),
+        boot=None if boot is None else boot.decode("ascii"),
+        mac=None if mac is None else mac.decode("ascii"),
+        signed_part=b"" if mac is None else text[: match.start(5) - 5],
+    )
     return beat
 
 

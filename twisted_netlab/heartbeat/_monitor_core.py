@@ -613,7 +613,7 @@ class HeartbeatMonitor:
                 late_by, client.offset, client.jitter, previous_sequence,
             )
         ]
-        if kind in LIVE_KINDS:
+        if kind is not BeatKind.DUPLICATE and kind is not BeatKind.OUT_OF_ORDER:  # LIVE_KINDS, without hashing
             detector = client.detector
             if new:
                 self._clients[client.name] = client

@@ -281,3 +281,44 @@ class LoggingObserverTests(SynchronousTestCase):
             "summary: 1 clients (0 alive, 0 suspect, 1 stopped, 0 recovered); in the last 10 s 1 beats accepted, "
             "rejected: 1 malformed, 1 too many clients",
         )
+
+
+class Partial:
+    """
+    An observer written before table_full and summary existed.
+    """
+
+    def __init__(self):
+        self.changes = []
+
+    def beat_received(self, beat):
+        pass
+
+    def state_changed(self, change):
+        self.changes.append(change.state)
+
+    def datagram_rejected(self, rejection):
+        pass
+
+    def client_forgotten(self, forgotten):
+        pass
+
+
+class PartialObserverTests(SynchronousTestCase):
+    def test_missing_methods_skipped(self):
+        """
+        Events an observer has no method for are skipped, not logged as
+        failures; its other methods still get theirs.
+        """
+        clock = Clock()
+        clock.advance(T0)
+        monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=3.0, max_clients=1, summary_interval=1.0))
+        observer = Partial()
+        protocol = MonitorProtocol(monitor, 0.5, [observer], reactor=clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        protocol.datagramReceived(encode_beat(0, T0, client_id="beta"), LAB)  # table full
+        for _ in range(10):
+            clock.advance(0.5)
+        self.assertEqual((observer.changes[0], observer.changes[-1]), (ClientState.ALIVE, ClientState.STOPPED))
+        self.assertEqual(self.flushLoggedErrors(), [])

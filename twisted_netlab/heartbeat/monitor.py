@@ -43,7 +43,8 @@ class IHeartbeatObserver(Interface):
     """
     Receives what the monitor learns.  Called synchronously from the
     reactor thread; an observer that raises is logged and the others still
-    run.
+    run; a method an observer lacks is skipped (observers written before
+    L{table_full} and L{summary} existed keep working).
     """
 
     def beat_received(beat: BeatReceived) -> None:
@@ -143,8 +144,11 @@ class MonitorProtocol(DatagramProtocol):
         for event in events:
             method = _OBSERVER_METHODS[type(event)]
             for observer in self.observers:
+                deliver = getattr(observer, method, None)
+                if deliver is None:  # an observer written before this event existed
+                    continue
                 try:
-                    getattr(observer, method)(event)
+                    deliver(event)
                 except Exception:
                     log.failure("heartbeat observer {observer!r} failed", observer=observer)
 

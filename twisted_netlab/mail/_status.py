@@ -255,7 +255,7 @@ class StatusResource(Resource):
             total = self.maildir.count()
             if path == b"/":
                 return html_body(request, render_html(self.maildir, messages, total))
-            return json_body(request, render_json(self.maildir, messages, total))
+            return json_body(request, render_json(self.maildir, messages, total), indent=1)
         if path.startswith(b"/messages/"):
             return self._message(request, path[len(b"/messages/") :].split(b"/"))
         return error_body(request, 404, "Not found: try / or /messages.json")

@@ -1,9 +1,8 @@
 # -*- test-case-name: tests.test_statuspage -*-
 """
-Shared helpers for netlab's small read-only status pages (twisted.web):
-the security headers every response carries, the Host rule against DNS
-rebinding, and HTML/JSON rendering with escaping.  Used by the heartbeat
-monitor's page and the mail sink's page; a family adds only its content.
+Shared helpers for netlab's small read-only status pages (twisted.web): the
+security headers, the Host rule against DNS rebinding, HTML/JSON rendering
+with escaping.  Used by the heartbeat monitor's and the mail sink's pages.
 """
 
 from __future__ import annotations

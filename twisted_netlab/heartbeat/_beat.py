@@ -3,11 +3,14 @@
 The beat wire format both sides of netlab-heartbeat share (pure, standard
 library only): L{encode_beat} for the sender, L{decode_beat} and
 L{verify_beat} for the monitor, and the two error families.
-
-Three shapes share one grammar: the lab's classic C{<seq> - <epoch>}, the
-same followed by C{id=NAME boot=HEX} (extended), and that followed by
-C{mac=HEX} (signed: HMAC-SHA256 over everything before C{" mac="}).
 """
+
+# Three shapes share one grammar: the lab's classic "<seq> - <epoch>", the
+# same followed by "id=NAME boot=HEX" (extended), and that followed by
+# "mac=HEX" (signed: HMAC-SHA256 over everything before " mac=").  The
+# canonical shapes are decoded with one regular expression (the monitor's hot
+# path); anything else goes field by field, which gives every refusal its
+# reason.
 
 from __future__ import annotations
 

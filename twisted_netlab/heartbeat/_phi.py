@@ -1,14 +1,15 @@
 # -*- test-case-name: tests.heartbeat.test_phi -*-
 """
 The phi accrual failure detector of netlab-heartbeat's monitor (pure,
-standard library only): Akka's detector (Hayashibara et al.), a window of
-inter-arrival times and phi from a logistic approximation of the normal CDF.
-
-Because phi depends only on C{y = (elapsed - mean - pause) / std}, the
-moment phi crosses the threshold is computed once per beat
-(L{PhiAccrualDetector.suspect_at}), so a sweep over thousands of clients is
-one comparison per client.
+standard library only): Akka's detector (Hayashibara et al.), and phi as a
+person reads it.
 """
+
+# A window of inter-arrival times, phi from a logistic approximation of the
+# normal CDF.  Because phi depends only on y = (elapsed - mean - pause) / std,
+# the moment phi crosses the threshold is computed once per beat
+# (PhiAccrualDetector.suspect_at), so a sweep over thousands of clients is one
+# comparison per client.
 
 from __future__ import annotations
 

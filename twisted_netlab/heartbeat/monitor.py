@@ -17,19 +17,19 @@ from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
 from twisted_netlab._endpoints import default_reactor
-from twisted_netlab.heartbeat._phi import readable_phi
-from twisted_netlab.heartbeat._monitor_core import (
+from twisted_netlab.heartbeat._events import (
     BeatKind,
     BeatReceived,
     ClientForgotten,
     ClientState,
     DatagramRejected,
-    HeartbeatMonitor,
     MonitorEvent,
     MonitorSummary,
     StateChanged,
     TableFull,
 )
+from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor
+from twisted_netlab.heartbeat._phi import readable_phi
 
 log = Logger()
 

@@ -1,17 +1,16 @@
 # -*- test-case-name: tests.heartbeat.test_status -*-
 """
 The status page of netlab-heartbeat (twisted.web adapter, on the shared
-L{twisted_netlab._statuspage}): C{/} is an HTML overview that refreshes
-itself, C{/status.json} a summary for scripts with the client rows a page
-at a time (C{?limit=&offset=}).  Read-only, no scripts, no outside
-resources, Host checked.
-
-Cost: the page runs on the reactor thread, so what one request can cost is
-bounded whatever the number of clients: the HTML shows at most
-L{MAX_HTML_ROWS} rows (problems first), the JSON at most L{MAX_LIMIT} rows
-per request, and each rendering is kept until the next sweep (pollers
-asking again within a sweep get the same bytes).  The sweep never renders.
+twisted_netlab._statuspage): C{/} an HTML overview that refreshes itself,
+C{/status.json} a summary with client rows a page at a time.
 """
+
+# Cost: the page runs on the reactor thread, so what one request may cost is
+# bounded whatever the number of clients: the HTML shows at most
+# MAX_HTML_ROWS rows (problems first), the JSON at most MAX_LIMIT rows per
+# request (?limit=&offset=; none by default), and each rendering is kept until
+# the monitor's next sweep (pollers asking again within a sweep get the same
+# bytes).  The sweep never renders.
 
 from __future__ import annotations
 
@@ -32,7 +31,8 @@ from twisted_netlab._statuspage import (
     query_int,
     table,
 )
-from twisted_netlab.heartbeat._monitor_core import ClientState, ClientStatus, HeartbeatMonitor
+from twisted_netlab.heartbeat._events import ClientState, ClientStatus
+from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor
 from twisted_netlab.heartbeat._phi import readable_phi
 
 #: The HTML shows at most this many rows (problems first); the JSON pages through all.

@@ -1,14 +1,16 @@
 # -*- test-case-name: tests.mail.test_sink_status -*-
 """
 The mail sink's status page (twisted.web adapter, on the shared
-L{twisted_netlab._statuspage}): ``/`` lists the stored messages as HTML,
-``/messages.json`` as JSON, ``/messages/<id>`` shows one message with its
-MIME parts, ``/messages/<id>/raw`` is the stored bytes as text and
-``/messages/<id>/parts/<n>`` serves an image part (PNG, JPEG, GIF, WebP
-only, checked by content) under its own sandboxing policy.  Read-only,
-every value escaped, Host checked (DNS rebinding would otherwise let any
-web page read the mail).
+twisted_netlab._statuspage): the stored messages as HTML and JSON, one
+message with its MIME parts, its raw text, and its images, sandboxed.
 """
+
+# Routes: / and /messages.json list the newest messages; /messages/<id>
+# shows one (headers, then each MIME part: text as escaped text, HTML never
+# rendered); /messages/<id>/raw is the stored file; /messages/<id>/parts/<n>
+# serves an image part only if it is PNG, JPEG, GIF or WebP by label *and* by
+# content, under a policy that lets nothing run.  Every route checks Host
+# (DNS rebinding would otherwise let any web page read the mail).
 
 from __future__ import annotations
 

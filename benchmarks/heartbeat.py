@@ -22,6 +22,11 @@ what page rendering costs everyone else on the reactor thread.
 Usage: .venv/bin/python benchmarks/heartbeat.py [--clients 1000,10000]
        [--seconds 15] [--timeout 5] [--pollers 0] [--rounds 1] [--code DIR]
        [--profile FILE]
+       .venv/bin/python benchmarks/heartbeat.py --in-process [--clients 10000]
+       .venv/bin/python benchmarks/heartbeat.py --render 100000
+The last two run in this process, without sockets: the monitor's CPU per
+beat (median of --rounds, at least 5) and what one status page request
+costs at N clients; on a busy machine they are steadier than the CPU share.
 Linux only (/proc).  Runs about (seconds + 7) s per N and round.
 """
 
@@ -293,6 +298,113 @@ def run(clients, seconds, timeout, env, pollers=0, profile=None):
                 child.stop()
 
 
+def in_process(clients, rounds, profile=None):
+    """
+    The monitor's own cost per beat, without sockets: N clients' beats fed
+    to MonitorProtocol.datagramReceived (default logging, a do-nothing log
+    observer), CPU time per beat for each round of N beats, and the sweep.
+    """
+    import cProfile
+    import pstats
+
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import FakeDatagramTransport
+    from twisted.logger import Logger
+
+    from twisted_netlab.heartbeat import HeartbeatMonitor, LoggingObserver, MonitorProtocol, MonitorSettings
+
+    start = 1_700_000_000.0
+    clock = Clock()
+    clock.rightNow = start
+    monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0, max_clients=clients + 10))
+    observer = LoggingObserver(5.0, 0.5, all_beats=False, logger=Logger(observer=lambda event: None))
+    try:
+        protocol = MonitorProtocol(monitor, 0.5, [observer], reactor=clock)
+    except TypeError:  # code older than reactor= (PYTHONPATH=<old checkout> for a before figure)
+        protocol = MonitorProtocol(monitor, 0.5, [observer], clock=clock)
+    protocol.makeConnection(FakeDatagramTransport())
+    tails = [f" id=c{i} boot={os.urandom(8).hex()}".encode() for i in range(clients)]
+    address = ("127.0.0.1", 40000)
+
+    def feed(second):
+        datagrams = [
+            (start + second + i / clients, b"%d - %.6f" % (second, start + second + i / clients) + tails[i])
+            for i in range(clients)
+        ]
+        receive = protocol.datagramReceived
+        began = time.process_time()
+        for at, data in datagrams:
+            clock.rightNow = at
+            receive(data, address)
+        return time.process_time() - began
+
+    feed(0)
+    per_beat, sweeps = [], []
+    profiler = cProfile.Profile() if profile else None
+    for second in range(1, rounds + 1):
+        if profiler is not None and second == rounds:
+            profiler.enable()
+        per_beat.append(feed(second) / clients * 1e6)
+        if profiler is not None and second == rounds:
+            profiler.disable()
+        clock.rightNow = start + second + 0.99
+        began = time.process_time()
+        protocol.sweep()
+        sweeps.append((time.process_time() - began) * 1000)
+    middle = sorted(per_beat)[len(per_beat) // 2]
+    print(
+        f"in process, N={clients}: {middle:.2f} us CPU per beat (median of {rounds} rounds of {clients} beats; "
+        f"each: {', '.join(f'{value:.2f}' for value in per_beat)}), sweep {sorted(sweeps)[len(sweeps) // 2]:.1f} ms; "
+        f"at 1 beat/s per client that is {middle * clients / 1e4:.1f}% of a core before the reactor's UDP path",
+        flush=True,
+    )
+    if profiler is not None:
+        profiler.dump_stats(profile)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+
+
+def render_cost(clients):
+    """
+    What the status page costs per request at N clients, in process: HTML,
+    the default JSON summary and a 1,000-row JSON page, each first and then
+    asked again before the next sweep (the kept rendering).
+    """
+    from twisted.internet.task import Clock
+    from twisted.web.test.requesthelper import DummyRequest
+
+    from twisted_netlab.heartbeat import HeartbeatMonitor, MonitorSettings, encode_beat, status_site
+
+    start = 1_700_000_000.0
+    clock = Clock()
+    clock.rightNow = start
+    monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0, max_clients=clients + 10))
+    for i in range(clients):
+        monitor.datagram_received(encode_beat(0, start, client_id=f"c{i}", boot=f"{i:016x}"), ("127.0.0.1", 1), start + i / clients)
+    clock.rightNow = start + 1.5
+    site = status_site(monitor, reactor=clock)
+
+    def get(path, args=None):
+        request = DummyRequest(path.split(b"/")[1:] if path != b"/" else [b""])
+        request.args = args or {}
+        request.requestHeaders.setRawHeaders(b"host", [b"127.0.0.1:8090"])
+        began = time.process_time()
+        body = site.getResourceFor(request).render(request)
+        return (time.process_time() - began) * 1000, len(body)
+
+    began = time.process_time()
+    monitor.sweep(clock.seconds())
+    print(f"status page at N={clients} (in process): sweep {(time.process_time() - began) * 1000:.1f} ms", flush=True)
+    offset = str(clients // 2).encode()
+    for label, path, args in [
+        ("/", b"/", None),
+        ("/status.json", b"/status.json", None),
+        (f"/status.json?limit=1000&offset={clients // 2}", b"/status.json", {b"limit": [b"1000"], b"offset": [offset]}),
+    ]:
+        first, size = get(path, args)
+        again, _ = get(path, args)
+        print(f"  {label}: {first:.1f} ms, {size} bytes; again before the next sweep {again:.2f} ms", flush=True)
+
+
 def report(result, pollers):
     probes = result["probe_seconds"]
     polled = (
@@ -332,7 +444,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=1, help="runs per N (medians reported when > 1)")
     parser.add_argument("--code", default=REPO, help="run the monitor from this checkout (before/after comparisons)")
     parser.add_argument("--profile", help="run the monitor under cProfile, stats saved to this file, top printed")
+    parser.add_argument("--in-process", action="store_true", help="feed the monitor in process (no sockets): CPU per beat")
+    parser.add_argument("--render", type=int, help="only measure the status page's cost at this many clients, in process")
     arguments = parser.parse_args()
+    if arguments.render:
+        render_cost(arguments.render)
+        return
+    if arguments.in_process:
+        for clients in [int(n) for n in arguments.clients.split(",")]:
+            in_process(clients, max(arguments.rounds, 5), arguments.profile)
+        return
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.abspath(arguments.code) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"

@@ -95,14 +95,21 @@ def refuse_foreign_host(request: Request, extra_names: Iterable[str] = ()) -> Op
     return error_body(request, 403, FORBIDDEN_HOST_TEXT)
 
 
-def json_body(request: Request, document: Any, indent: Optional[int] = None) -> bytes:
+def json_bytes(document: Any, indent: Optional[int] = None) -> bytes:
     """
-    C{document} as UTF-8 JSON (compact unless C{indent}), with the headers.
+    C{document} as UTF-8 JSON (compact unless C{indent}; no NaN or infinity).
     """
-    set_security_headers(request, b"application/json")
     if indent is None:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     return json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
+
+
+def json_body(request: Request, document: Any, indent: Optional[int] = None) -> bytes:
+    """
+    C{document} as JSON (L{json_bytes}), with the headers.
+    """
+    set_security_headers(request, b"application/json")
+    return json_bytes(document, indent)
 
 
 def escape(value: Any) -> str:

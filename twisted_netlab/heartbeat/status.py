@@ -27,8 +27,9 @@ from twisted_netlab._statuspage import (
     escape,
     html_body,
     html_page,
-    json_body,
+    json_bytes,
     query_int,
+    set_security_headers,
     table,
 )
 from twisted_netlab.heartbeat._events import ClientState, ClientStatus
@@ -212,10 +213,11 @@ class StatusJSON(Resource):
         offset = query_int(request, b"offset", 0, 0, 2**31)
         if limit is None or offset is None:
             return error_body(request, 400, f"limit must be 0-{MAX_LIMIT} and offset >= 0")
-        document = self.cache.get(
-            ("json", offset, limit), lambda: render_json(self.monitor, self.reactor.seconds(), offset, limit)
+        body = self.cache.get(
+            ("json", offset, limit), lambda: json_bytes(render_json(self.monitor, self.reactor.seconds(), offset, limit))
         )
-        return json_body(request, document)
+        set_security_headers(request, b"application/json")
+        return body  # type: ignore[no-any-return]
 
 
 class StatusPage(Resource):

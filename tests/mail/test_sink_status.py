@@ -199,3 +199,26 @@ class MessagePageTests(SynchronousTestCase):
             self.assertTrue(host_allowed(host, ["mx.test"]), host)
         for host in [b"evil.test", b"localhost.evil.test:80", b"\xff"]:
             self.assertFalse(host_allowed(host, ["mx.test"]), host)
+
+    def test_odd_messages_still_shown(self):
+        """
+        A plain (non-MIME) message, an unknown charset and broken base64
+        are shown as well as they can be, never an error page.
+        """
+        header = trace_headers("a@b.test", ["r@y.test"], "h", "p", "mx", "ESMTP", "q3", 0.0)
+        body = (
+            b"Subject: odd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+            b"--XX\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\nplain \xe9t\xe9\r\n"
+            b"--XX\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n!!not base64!!\r\n"
+            b"--XX--\r\n"
+        )
+        self.maildir.deliver("q3", [header, body])
+        request, page = self.get(b"/messages/q3")
+        self.assertIsNone(request.responseCode)  # DummyRequest: None means 200
+        self.assertIn(b"Part 0: text/plain", page)
+        self.assertIn("plain \ufffdt\ufffd".encode("utf-8"), page)
+        self.assertIn(b"Part 1: image/png", page)
+        self.assertNotIn(b"<img", page)
+        self.maildir.deliver("q4", [header, b"Subject: plain\r\n\r\njust text <b>\r\n"])
+        request, page = self.get(b"/messages/q4")
+        self.assertIn(b"just text &lt;b&gt;", page)

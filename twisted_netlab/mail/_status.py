@@ -22,6 +22,7 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote_to_bytes
 
+from twisted.logger import Logger
 from twisted.protocols.basic import FileSender
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
@@ -42,6 +43,8 @@ from twisted_netlab._statuspage import (
 from twisted_netlab.mail._maildir import Maildir, StoredMessage
 
 __all__ = ["StatusResource", "host_allowed", "message_parts", "image_type"]
+
+log = Logger(namespace="netlab-mailsink")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -158,7 +161,9 @@ def render_html(maildir: Maildir, messages: List[StoredMessage], total: int) -> 
     return html_page("netlab-mailsink", body)
 
 
-def render_message(name: str, message: Optional[email.message.Message]) -> bytes:
+def render_message(
+    name: str, message: Optional[email.message.Message], unavailable: str = "Too large to show here; see the raw message."
+) -> bytes:
     """
     One message: its main headers, then each MIME part (type, name, size);
     text parts shown as escaped text (HTML parts as their source, never
@@ -167,7 +172,7 @@ def render_message(name: str, message: Optional[email.message.Message]) -> bytes
     link = escape(_link(name))
     parts: List[str] = [f"<h1>Message <code>{escape(name)}</code></h1>", f'<p><a href="{link}/raw">Raw message</a> · <a href="/">All messages</a></p>']
     if message is None:
-        parts.append("<p>Too large to show here; see the raw message.</p>")
+        parts.append(f"<p>{escape(unavailable)}</p>")
         return html_page("netlab-mailsink: " + name, "\n".join(parts), _STYLE)
     headers = [(escape(field), escape(str(message.get(field, "")))) for field in ("From", "To", "Cc", "Subject", "Date") if field in message]
     parts.append(table(("Header", "Value"), headers, "No headers."))
@@ -272,7 +277,12 @@ class StatusResource(Resource):
             return error_body(request, 404, "No such message")
         rest = segments[1:]
         if not rest:
-            return html_body(request, render_message(name, _parse(found)))
+            try:
+                page = render_message(name, _parse(found))
+            except Exception:  # the email package on hostile input: say so, keep serving
+                log.failure("message {name} could not be shown", name=name)
+                page = render_message(name, None, "This message could not be parsed; see the raw message.")
+            return html_body(request, page)
         if rest == [b"raw"]:
             return self._send_file(request, found)
         if len(rest) == 2 and rest[0] == b"parts" and rest[1].isdigit() and len(rest[1]) < 6:

@@ -281,6 +281,8 @@ class LoggingObserverTests(SynchronousTestCase):
             "summary: 1 clients (0 alive, 0 suspect, 1 stopped, 0 recovered); in the last 10 s 1 beats accepted, "
             "rejected: 1 malformed, 1 too many clients",
         )
+        [event] = [e for e in self.logged if formatEvent(e).startswith("summary:")]
+        self.assertEqual((event["alive"], event["stopped"], event["rejected"]), (0, 1, {"malformed": 1, "too many clients": 1}))
 
 
 class Partial:

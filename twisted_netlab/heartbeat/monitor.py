@@ -245,13 +245,14 @@ class LoggingObserver:
         )
 
     def summary(self, summary: MonitorSummary) -> None:
-        rejected = ", ".join(f"{count} {reason.value}" for reason, count in summary.rejected) or "none"
+        fields = _fields(summary)
+        fields["rejected"] = {reason.value: count for reason, count in summary.rejected}
         self.log.info(
             "summary: {tracked} clients ({alive} alive, {suspect} suspect, {stopped} stopped, "
             "{recovered} recovered); in the last {interval_seconds:.0f} s {accepted} beats accepted, "
             "rejected: {rejected_text}",
-            rejected_text=rejected,
-            **_fields(summary),
+            rejected_text=", ".join(f"{count} {reason.value}" for reason, count in summary.rejected) or "none",
+            **fields,
         )
 
 

@@ -19,6 +19,7 @@ from twisted.internet import defer
 from twisted.python import usage
 
 from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._options import CommandOptions, host_and_port
 from twisted_netlab.ping._core import (
     MAX_UDP_PAYLOAD,
     CorruptedReply,
@@ -87,8 +88,8 @@ def _size(value: str) -> int:
     return size
 
 
-class Options(usage.Options):
-    synopsis = "[options] HOST [PORT]"
+class Options(CommandOptions):
+    synopsis = "[options] HOST[:PORT] [PORT]"
     longdesc = (
         "Send sequenced UDP probes to an echo server (PORT defaults to 12000) "
         "and report RTTs and loss like iputils ping."
@@ -107,21 +108,8 @@ class Options(usage.Options):
     ]
 
     def parseArgs(self, *args: str) -> None:
-        # HOST [PORT]; variadic so the override matches usage.Options.parseArgs.
-        # A wrong count raises what usage.Options raises for a TypeError.
-        if not 1 <= len(args) <= 2:
-            raise usage.UsageError("Wrong number of arguments.")
-        host, port = args[0], (args[1] if len(args) == 2 else "12000")
-        if not host or host.startswith("-"):
-            raise usage.UsageError(f"not a host: {host!r}")
-        self["host"] = host
-        try:
-            number = int(port)
-        except ValueError:
-            raise usage.UsageError(f"port must be a number from 1 to 65535, not {port!r}")
-        if not 1 <= number <= 65535:
-            raise usage.UsageError(f"port must be a number from 1 to 65535, not {port!r}")
-        self["port"] = number
+        # HOST[:PORT] [PORT], [IPv6]:PORT: the rule shared by every client.
+        self["host"], self["port"] = host_and_port(args, 12000)
 
     def postOptions(self) -> None:
         try:

@@ -216,25 +216,23 @@ class EchoService(DatagramListeningService):
         self.skip_if_taken = skip_if_taken
         self.max_datagram = max_datagram
 
-    def startService(self) -> None:
-        Service.startService(self)
+    def listen(self, reactor: Any) -> Any:
         try:
             # Read one byte more than the largest datagram echoed: the
             # kernel truncates silently, so a read of max+1 bytes is how an
             # oversize datagram shows (and is refused, never echoed cut).
-            self.port = default_reactor(self._reactor).listenUDP(
+            return reactor.listenUDP(
                 self.port_number, self.protocol, interface=self.interface, maxPacketSize=self.max_datagram + 1
             )
         except CannotListenError as error:
+            if not self.skip_if_taken:
+                raise
             message = (
                 f"netlab-echo: error: cannot listen on udp {self.interface} port {self.port_number}: "
-                f"{error.socketError} (choose another with --port)"
+                f"{error.socketError} (choose another with {self.port_option})"
             )
-            if not self.skip_if_taken:
-                raise SystemExit(message)
             log.error("{message}; netlab-echo is not running", message=message)
-            return
-        announce(self.service_name, self.port)
+            return None
 
 
 def make_protocol(config: Any, reactor: Any = None) -> LossyEchoProtocol:

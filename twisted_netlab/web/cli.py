@@ -17,6 +17,7 @@ from twisted.internet import defer
 from twisted.python import usage
 
 from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._options import CommandOptions
 from twisted_netlab.web._client_core import (
     BodyData,
     InformationalResponse,
@@ -48,8 +49,9 @@ PROGRESS_MIN_BYTES = 1024 * 1024
 PROGRESS_INTERVAL_SECONDS = 0.25
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     synopsis = "[options] URL..."
+    single_valued = ("output",)
     longdesc = (
         "Fetch URLs over HTTP/1.1 (http and https) and write the body to stdout. "
         "Several URLs to one host share one kept-alive connection. "
@@ -105,27 +107,6 @@ class Options(usage.Options):
         self["header"].append((name, rest))
 
     opt_H = opt_header
-
-    def parseOptions(self, options: Optional[List[str]] = None) -> None:
-        """
-        Accept options after URLs too (``netlab get URL -o FILE``), as curl
-        does: GNU-style permutation first, then Twisted's parser.
-        """
-        import getopt
-
-        argv = sys.argv[1:] if options is None else list(options)
-        try:
-            pairs, rest = getopt.gnu_getopt(argv, self.shortOpt, self.longOpt)
-        except getopt.error as error:
-            raise usage.UsageError(str(error))
-        tokens: List[str] = []
-        for name, value in pairs:
-            if name.startswith("--"):
-                takes = (name[2:] + "=") in self.longOpt
-            else:
-                takes = (name[1:] + ":") in self.shortOpt
-            tokens += [name, value] if takes else [name]
-        usage.Options.parseOptions(self, tokens + ["--"] + rest)
 
     def parseArgs(self, *urls: str) -> None:
         if not urls:

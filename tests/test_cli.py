@@ -41,13 +41,17 @@ class NetlabCommandTests(SynchronousTestCase):
 
     def test_version_everywhere(self):
         """
-        --version names netlab's version, also after a sub-command.
+        --version names netlab's version and Twisted's, also after a
+        sub-command, for every sub-command.
         """
+        import twisted
+
         from twisted_netlab import __version__
 
-        for args in (["--version"], ["get", "--version"]):
+        expected = f"netlab {__version__}\nTwisted {twisted.__version__}\n"
+        for args in (["--version"], ["get", "--version"], ["ping", "--version"], ["beat", "--version"], ["mail", "--version"]):
             result = self.run_netlab(*args)
-            self.assertEqual((result.returncode, result.stdout), (0, f"netlab {__version__}\n"))
+            self.assertEqual((result.returncode, result.stdout), (0, expected), args)
 
     def test_unknown_command(self):
         """

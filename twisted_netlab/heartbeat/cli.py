@@ -10,17 +10,17 @@ Exit codes: 0 when done or interrupted (a summary is printed either way);
 from __future__ import annotations
 
 import sys
-from typing import Any, List
+from typing import TYPE_CHECKING, Any, List
 
-from twisted.internet.defer import Deferred
-from twisted.internet.error import DNSLookupError
 from twisted.python import usage
 
 from twisted_netlab._endpoints import parse_duration
 from twisted_netlab._options import CommandOptions, host_and_port
 from twisted_netlab.heartbeat._core import CLIENT_ID_PATTERN
 from twisted_netlab.heartbeat.keyfile import read_key_file
-from twisted_netlab.heartbeat.sender import HeartbeatSender
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 #: Faster than this is a flood, not a heartbeat.
 MIN_INTERVAL_SECONDS = 0.01
@@ -61,6 +61,11 @@ class Options(CommandOptions):
 
 
 def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> Deferred:
+    # Imported here: --help and usage errors need no reactor machinery.
+    from twisted.internet.error import DNSLookupError
+
+    from twisted_netlab.heartbeat.sender import HeartbeatSender
+
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     target = f"{options['host']}:{options['port']}"

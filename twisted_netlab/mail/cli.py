@@ -24,9 +24,7 @@ import sys
 import time
 from typing import Any, List, Optional, TextIO
 
-from twisted.internet.defer import Deferred
 from twisted.python import usage
-from twisted.python.failure import Failure
 
 from twisted_netlab._endpoints import parse_duration
 from twisted_netlab._options import CommandOptions, parse_host_port
@@ -309,6 +307,10 @@ def report(result: MessageResult, out: TextIO) -> int:
 
 
 def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> Any:
+    # Imported here: --help and usage errors need no reactor machinery.
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+
     from twisted_netlab.mail.client import client_tls_options, send_messages
 
     out = out or sys.stdout

@@ -13,9 +13,8 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO
 
-from twisted.internet import defer
 from twisted.python import usage
 
 from twisted_netlab._endpoints import default_reactor, parse_duration
@@ -35,7 +34,11 @@ from twisted_netlab.ping._core import (
     format_us,
     seconds_to_us,
 )
-from twisted_netlab.ping.pinger import PingerProtocol, resolve_host, start_pinger
+
+if TYPE_CHECKING:
+    from twisted.internet import defer
+
+    from twisted_netlab.ping.pinger import PingerProtocol
 
 EXIT_REPLIES = 0
 EXIT_NO_REPLY = 1
@@ -202,6 +205,9 @@ def main(
     Run ``netlab ping``; fire with the exit code.  SIGINT (Ctrl+C) ends the
     run early and the summary is still printed.
     """
+    # Imported here: --help and usage errors need no reactor machinery.
+    from twisted_netlab.ping.pinger import PingerProtocol, resolve_host, start_pinger
+
     reactor = default_reactor(reactor)
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err

@@ -1,0 +1,138 @@
+"""
+Benchmark: how long each ``netlab`` sub-command takes from exec to exit,
+next to curl, iputils ping and bare Python, in the same run.
+
+Every command runs once to warm up, then ROUNDS times (default 7), the commands interleaved round
+by round so that load on the machine hits them alike; the median wall time
+and the median CPU time (user + system of the child, from wait4) are
+reported.  Connections go to 127.0.0.1 only: a closed TCP port (refused),
+a UDP echo responder in this process for ``ping``, a closed UDP port for
+``beat`` (it sends one beat and exits).
+
+Usage: .venv/bin/python benchmarks/startup.py [ROUNDS]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(REPO, ".venv", "bin")
+NETLAB = os.path.join(BIN, "netlab")
+PYTHON = os.path.join(BIN, "python")
+
+
+def closed_port(kind: int) -> int:
+    """
+    A loopback port nobody listens on (bound, then released).
+    """
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def echo_responder() -> Tuple[int, threading.Event]:
+    """
+    A UDP echo on 127.0.0.1 for ``netlab ping``, until the event is set.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            sock.sendto(data, peer)
+        sock.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock.getsockname()[1], stop
+
+
+#: As a user's shell runs them: byte-compiled modules are written and
+#: reused (a development shell may set PYTHONDONTWRITEBYTECODE, which
+#: would make every run compile netlab's modules again).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
+def run_once(argv: List[str]) -> Tuple[float, float, int]:
+    """
+    Wall seconds, CPU seconds (user + system) and exit status of one run.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=ENV
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, process.returncode
+
+
+def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
+    tcp = closed_port(socket.SOCK_STREAM)
+    udp = closed_port(socket.SOCK_DGRAM)
+    echo, stop = echo_responder()
+    mail = ["--from", "a@example.com", "--to", "b@example.com", "--body", "hi", "--server", f"127.0.0.1:{tcp}"]
+    table: List[Tuple[str, List[str]]] = [
+        ("netlab get http:// (refused)", [NETLAB, "get", "-s", "-o", "/dev/null", f"http://127.0.0.1:{tcp}/"]),
+        ("netlab get https:// (refused)", [NETLAB, "get", "-s", "-o", "/dev/null", f"https://127.0.0.1:{tcp}/"]),
+        ("netlab ping -c 1 (echo answers)", [NETLAB, "ping", "-c", "1", "-q", "127.0.0.1", str(echo)]),
+        ("netlab beat -c 1", [NETLAB, "beat", "-c", "1", "-q", "127.0.0.1", str(udp)]),
+        ("netlab mail --tls none (refused)", [NETLAB, "mail", "--tls", "none", *mail]),
+        ("netlab mail STARTTLS (refused)", [NETLAB, "mail", *mail]),
+        ("netlab get --help", [NETLAB, "get", "--help"]),
+        ("netlab ping (usage error)", [NETLAB, "ping", "--bogus"]),
+        ("python -c pass", [PYTHON, "-c", "pass"]),
+        ("python: import the reactor", [PYTHON, "-c", "from twisted.internet import reactor"]),
+    ]
+    curl = shutil.which("curl")
+    if curl:
+        table.append(("curl http:// (refused)", [curl, "-s", "-o", "/dev/null", f"http://127.0.0.1:{tcp}/"]))
+    ping = shutil.which("ping")
+    if ping and subprocess.run([ping, "-c", "1", "-W", "1", "127.0.0.1"], capture_output=True).returncode == 0:
+        table.append(("ping -c 1 127.0.0.1 (ICMP)", [ping, "-c", "1", "-q", "127.0.0.1"]))
+    return table, stop
+
+
+def main(rounds: int) -> None:
+    table, stop = commands()
+    walls: Dict[str, List[float]] = {name: [] for name, _ in table}
+    cpus: Dict[str, List[float]] = {name: [] for name, _ in table}
+    codes: Dict[str, set] = {name: set() for name, _ in table}
+    try:
+        for name, argv in table:  # warm-up, not counted: compiles modules, fills the page cache
+            run_once(argv)
+        for _ in range(rounds):
+            for name, argv in table:
+                wall, cpu, code = run_once(argv)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+                codes[name].add(code)
+    finally:
+        stop.set()
+    reference: Optional[float] = statistics.median(walls["curl http:// (refused)"]) if "curl http:// (refused)" in walls else None
+    print(f"{rounds} rounds, median; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
+    print(f"{'command':36} {'wall ms':>8} {'cpu ms':>8} {'x curl':>7}  exit")
+    for name, _ in table:
+        wall = statistics.median(walls[name]) * 1000
+        cpu = statistics.median(cpus[name]) * 1000
+        ratio = f"{wall / (reference * 1000):6.1f}x" if reference else "      -"
+        exits = ",".join(str(code) for code in sorted(codes[name]))
+        print(f"{name:36} {wall:8.1f} {cpu:8.1f} {ratio:>7}  {exits}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)

@@ -9,7 +9,10 @@ reported.  Connections go to 127.0.0.1 only: a closed TCP port (refused),
 a UDP echo responder in this process for ``ping``, a closed UDP port for
 ``beat`` (it sends one beat and exits).
 
-Usage: .venv/bin/python benchmarks/startup.py [ROUNDS]
+Usage: .venv/bin/python benchmarks/startup.py [ROUNDS] [--source DIR]
+(--source: run the netlab package found in DIR, e.g. a checkout of an
+older commit, with this environment's Python and Twisted: a before/after
+comparison on one machine.)
 """
 
 from __future__ import annotations
@@ -135,4 +138,11 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    arguments = sys.argv[1:]
+    if "--source" in arguments:
+        at = arguments.index("--source")
+        source = os.path.abspath(arguments[at + 1])
+        del arguments[at : at + 2]
+        ENV["PYTHONPATH"] = source
+        print(f"netlab package from {source}")
+    main(int(arguments[0]) if arguments else 7)

@@ -187,12 +187,14 @@ class DatagramListeningService(Service):
         port: int,
         interface: str,
         reactor: Any = None,
+        max_packet_size: int = 8192,
     ) -> None:
         self.service_name = service_name
         self.protocol = protocol
         self.port_number = port
         self.interface = interface
         self._reactor = reactor
+        self.max_packet_size = max_packet_size
         self.port: Optional[IListeningPort] = None
         self._bound = False
 
@@ -219,7 +221,9 @@ class DatagramListeningService(Service):
         """
         Open the UDP port (subclasses may pass more to C{listenUDP}).
         """
-        return reactor.listenUDP(self.port_number, self.protocol, interface=self.interface)
+        return reactor.listenUDP(
+            self.port_number, self.protocol, interface=self.interface, maxPacketSize=self.max_packet_size
+        )
 
     def startService(self) -> None:
         self.bind()

@@ -16,7 +16,7 @@ from twisted.python import usage
 
 from twisted_netlab._endpoints import parse_duration
 from twisted_netlab._options import CommandOptions, host_and_port
-from twisted_netlab.heartbeat._core import CLIENT_ID_PATTERN
+from twisted_netlab.heartbeat._beat import CLIENT_ID_PATTERN
 from twisted_netlab.heartbeat.keyfile import read_key_file
 
 if TYPE_CHECKING:

@@ -9,10 +9,11 @@ reported.  Connections go to 127.0.0.1 only: a closed TCP port (refused),
 a UDP echo responder in this process for ``ping``, a closed UDP port for
 ``beat`` (it sends one beat and exits).
 
-Usage: .venv/bin/python benchmarks/startup.py [ROUNDS] [--source DIR]
-(--source: run the netlab package found in DIR, e.g. a checkout of an
-older commit, with this environment's Python and Twisted: a before/after
-comparison on one machine.)
+Usage: .venv/bin/python benchmarks/startup.py [ROUNDS] [--before DIR]
+(--before DIR: also run every netlab command with the netlab package found
+in DIR, e.g. a checkout of an older commit, with this environment's Python
+and Twisted, interleaved with the current one: a before/after comparison
+under the same load.)
 """
 
 from __future__ import annotations
@@ -70,13 +71,13 @@ def echo_responder() -> Tuple[int, threading.Event]:
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run_once(argv: List[str]) -> Tuple[float, float, int]:
+def run_once(argv: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float, int]:
     """
     Wall seconds, CPU seconds (user + system) and exit status of one run.
     """
     started = time.perf_counter()
     process = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=ENV
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env or ENV
     )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
@@ -110,39 +111,50 @@ def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
     return table, stop
 
 
-def main(rounds: int) -> None:
+def main(rounds: int, before: Optional[str] = None) -> None:
     table, stop = commands()
-    walls: Dict[str, List[float]] = {name: [] for name, _ in table}
-    cpus: Dict[str, List[float]] = {name: [] for name, _ in table}
-    codes: Dict[str, set] = {name: set() for name, _ in table}
+    variants: List[Tuple[str, Dict[str, str]]] = [("now", ENV)]
+    if before is not None:
+        variants.insert(0, ("before", dict(ENV, PYTHONPATH=before)))
+    runs = [
+        (name, label, argv, env)
+        for name, argv in table
+        for label, env in (variants if argv[0] == NETLAB else variants[-1:])
+    ]
+    walls: Dict[Tuple[str, str], List[float]] = {(name, label): [] for name, label, _, _ in runs}
+    cpus: Dict[Tuple[str, str], List[float]] = {key: [] for key in walls}
+    codes: Dict[Tuple[str, str], set] = {key: set() for key in walls}
     try:
-        for name, argv in table:  # warm-up, not counted: compiles modules, fills the page cache
-            run_once(argv)
+        for _, _, argv, env in runs:  # warm-up, not counted: compiles modules, fills the page cache
+            run_once(argv, env)
         for _ in range(rounds):
-            for name, argv in table:
-                wall, cpu, code = run_once(argv)
-                walls[name].append(wall)
-                cpus[name].append(cpu)
-                codes[name].add(code)
+            for name, label, argv, env in runs:
+                wall, cpu, code = run_once(argv, env)
+                walls[name, label].append(wall)
+                cpus[name, label].append(cpu)
+                codes[name, label].add(code)
     finally:
         stop.set()
-    reference: Optional[float] = statistics.median(walls["curl http:// (refused)"]) if "curl http:// (refused)" in walls else None
+    curl = ("curl http:// (refused)", "now")
+    reference: Optional[float] = statistics.median(walls[curl]) if curl in walls else None
     print(f"{rounds} rounds, median; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
-    print(f"{'command':36} {'wall ms':>8} {'cpu ms':>8} {'x curl':>7}  exit")
-    for name, _ in table:
-        wall = statistics.median(walls[name]) * 1000
-        cpu = statistics.median(cpus[name]) * 1000
+    if before is not None:
+        print(f"'before' runs the netlab package in {before}")
+    print(f"{'command':36} {'':6} {'wall ms':>8} {'cpu ms':>8} {'x curl':>7}  exit")
+    for name, label, _, _ in runs:
+        wall = statistics.median(walls[name, label]) * 1000
+        cpu = statistics.median(cpus[name, label]) * 1000
         ratio = f"{wall / (reference * 1000):6.1f}x" if reference else "      -"
-        exits = ",".join(str(code) for code in sorted(codes[name]))
-        print(f"{name:36} {wall:8.1f} {cpu:8.1f} {ratio:>7}  {exits}")
+        exits = ",".join(str(code) for code in sorted(codes[name, label]))
+        shown = label if len(variants) > 1 and label != "now" or (len(variants) > 1 and name.startswith("netlab")) else ""
+        print(f"{name:36} {shown:6} {wall:8.1f} {cpu:8.1f} {ratio:>7}  {exits}")
 
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    if "--source" in arguments:
-        at = arguments.index("--source")
-        source = os.path.abspath(arguments[at + 1])
+    previous: Optional[str] = None
+    if "--before" in arguments:
+        at = arguments.index("--before")
+        previous = os.path.abspath(arguments[at + 1])
         del arguments[at : at + 2]
-        ENV["PYTHONPATH"] = source
-        print(f"netlab package from {source}")
-    main(int(arguments[0]) if arguments else 7)
+    main(int(arguments[0]) if arguments else 7, previous)

@@ -89,11 +89,8 @@ class CommandOptions(usage.Options):
             takes_value = (name + "=") in self.longOpt
             index += 2 if takes_value else 1
 
-    def opt_h(self) -> None:
-        """
-        Display this help and exit.
-        """
-        self.opt_help()
+    # The same function: usage.Options shows "-h, --help".
+    opt_h = usage.Options.opt_help
 
     def opt_version(self) -> None:
         """

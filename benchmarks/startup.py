@@ -85,6 +85,9 @@ def run_once(argv: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[flo
     return wall, usage.ru_utime + usage.ru_stime, process.returncode
 
 
+FLOOR = "import sys; sys.modules['OpenSSL'] = None; from twisted.internet import reactor, defer, task"
+
+
 def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
     tcp = closed_port(socket.SOCK_STREAM)
     udp = closed_port(socket.SOCK_DGRAM)
@@ -101,6 +104,9 @@ def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
         ("netlab ping (usage error)", [NETLAB, "ping", "--bogus"]),
         ("python -c pass", [PYTHON, "-c", "pass"]),
         ("python: import the reactor", [PYTHON, "-c", "from twisted.internet import reactor"]),
+        # What netlab's plain clients start from: the reactor and Deferreds
+        # without the reactor's TLS support (twisted_netlab._endpoints.defer_tls).
+        ("python: reactor without TLS", [PYTHON, "-c", FLOOR]),
     ]
     curl = shutil.which("curl")
     if curl:

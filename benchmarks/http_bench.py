@@ -213,7 +213,8 @@ def idle_connections_rss(root: str) -> Dict[str, float]:
     """
     raise_fd_limit()
     port = free_port()
-    server = Server("netlab-http", netlab(root, port), port)
+    # Above the default --max-connections (4096), which would close the rest.
+    server = Server("netlab-http", netlab(root, port, "--max-connections", str(CONNECTIONS + 100)), port)
     sockets: List[socket.socket] = []
     try:
         # Warm up once so the first request's imports are not counted.

@@ -26,6 +26,7 @@ from twisted_netlab.ping._pinger_core import (
     LateReply,
     PingEvent,
     PingReport,
+    ProbeError,
     ProbeTimedOut,
     ReplyReceived,
     SendFailed,
@@ -174,6 +175,8 @@ class Printer:
             return f"{event.size} bytes from {name}: not our probe ({event.reason})"
         if isinstance(event, ProbeTimedOut):
             return f"no answer yet for seq={event.sequence}"
+        if isinstance(event, ProbeError):
+            return f"From {event.source} seq={event.sequence} {event.text}"
         if isinstance(event, SendFailed):
             where = f" seq={event.sequence}" if event.sequence is not None else ""
             return f"From {name}:{where} error: {event.reason}"

@@ -533,7 +533,7 @@ class AbuseGuard:
         limits = self.limits
         if len(datagram) > limits.max_datagram:
             return Refusal.OVERSIZE
-        if port == 0 or (port < 1024 and not limits.allow_low_ports):
+        if port < 1024 and (port == 0 or not limits.allow_low_ports):
             return Refusal.PRIVILEGED_PORT
         if port in REFLECTOR_PORTS:
             return Refusal.SERVICE_PORT

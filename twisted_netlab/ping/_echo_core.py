@@ -19,7 +19,7 @@ import math
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Protocol, Tuple
 
 # ---------------------------------------------------------------------------
 # The impairment model
@@ -373,6 +373,25 @@ class EchoPath:
         """
         index = cls.ORDER.index(direction) + 1
         return cls.ORDER[index] if index < len(cls.ORDER) else None
+
+
+class StagedPath(Protocol):
+    """
+    What the echo adapter needs of a path: L{EchoPath}, or a scripted
+    stand-in (an instrument that decides each datagram's fate itself).
+    """
+
+    @property
+    def is_transparent(self) -> bool:
+        """
+        True when every datagram is echoed at once, unchanged (the adapter
+        then skips the stages).
+        """
+
+    def process(self, direction: Direction, payload: bytes, now: float) -> Verdict:
+        """
+        Pass C{payload}, reaching C{direction}'s stage at C{now}, through it.
+        """
 
 
 # ---------------------------------------------------------------------------

@@ -332,6 +332,17 @@ class AbuseGuardTests(SynchronousTestCase):
         self.assertEqual(results[25:], [Refusal.OVER_BUDGET] * 15)
         self.assertIsNone(guard.check(b"x", "10.0.0.1", 5000, 0.04))  # one token back after 1/25 s
 
+    def test_source_over_its_cap_spends_no_budget(self):
+        """
+        A source refused for its own rate spends nothing of the global
+        budget, so one flooding source cannot starve the others.
+        """
+        guard = AbuseGuard(AbuseLimits(source_rate=1, source_burst=1, global_rate=5))
+        flood = [guard.check(b"x", "10.0.0.1", 5000, 0.0) for _ in range(10)]
+        self.assertEqual(flood, [None] + [Refusal.RATE_LIMITED] * 9)
+        others = [guard.check(b"x", f"10.0.1.{index}", 5000, 0.0) for index in range(5)]
+        self.assertEqual(others, [None] * 4 + [Refusal.OVER_BUDGET])
+
     def test_eviction_never_raises_the_total(self):
         """
         Rotating more sources than the table holds hands out fresh buckets,

@@ -669,7 +669,7 @@ class BeatSenderTests(TestCase):
         beat_good's datagrams are beats netlab-heartbeat tracks (alive, then
         on time), none rejected.
         """
-        monitor = start_server(self, ["netlab-heartbeat", "--port", "0", "--period", "0.2", "--timeout", "1"],
+        monitor = start_server(self, ["netlab-heartbeat", "--port", "0", "--period", "0.2", "--timeout", "1", "--verbose"],
                                timeout=40)
         self.sender("beat_good.py", monitor.port, "0.2")
         monitor.expect(r"127\.0\.0\.1:\d+ alive \(was new\)")

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import sys
 import time
 from typing import Any, List, Optional, TextIO
 
-from twisted.internet.defer import Deferred
 from twisted.python import usage
-from twisted.python.failure import Failure
 
 from twisted_netlab._endpoints import parse_duration
+from twisted_netlab._options import CommandOptions, parse_host_port
 from twisted_netlab.mail._client_core import Credentials, Envelope, MessageResult, TLSMode
 from twisted_netlab.mail._message import Attachment, Mailbox, build_message, frame_data, make_message_id
 from twisted_netlab.mail._replies import LocalProtocolError, Phase, SMTPClientError, Step
@@ -70,7 +68,7 @@ def _read_input(path: str, what: str, stdin: Any = None) -> bytes:
     return data
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     synopsis = "--from ADDRESS --to ADDRESS [options]"
     longdesc = (
         "Send one message over ESMTP and show the dialogue (-v).  TLS is required by "
@@ -247,18 +245,11 @@ class Options(usage.Options):
         Accept ``host:port`` and ``[ipv6]:port`` in --server, as swaks does; a
         bare IPv6 address (several colons) stays a host.
         """
-        server = self["server"].strip()
-        match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:\[\]]+):(\d+)", server)
-        if match:
-            host = match.group(1) or match.group(3)
-            port = match.group(2) or match.group(4)
-            if port is not None:
-                if self["port"] is not None and self["port"] != int(port):
-                    raise usage.UsageError(f"--server {server} and --port {self['port']} disagree")
-                self["port"] = int(port)
-            server = host
-        if not server or any(c.isspace() or c in "/@" for c in server):
-            raise usage.UsageError(f"--server wants a host name or address, not {self['server']!r}")
+        server, port = parse_host_port(self["server"], None, "--server")
+        if port is not None:
+            if self["port"] is not None and self["port"] != port:
+                raise usage.UsageError(f"--server {self['server']} and --port {self['port']} disagree")
+            self["port"] = port
         self["server"] = server
 
     def _password_from_file_or_environment(self) -> Optional[str]:
@@ -376,6 +367,10 @@ def list_servers(out: TextIO, err: TextIO) -> int:
 
 
 def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> Any:
+    # Imported here: --help and usage errors need no reactor machinery.
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+
     from twisted_netlab.mail.client import client_tls_options, send_messages
 
     out = out or sys.stdout

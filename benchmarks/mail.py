@@ -24,7 +24,6 @@ import smtplib
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any, Dict, List
 

@@ -35,6 +35,7 @@ from twisted_netlab.check._report import Report, render_json, render_junit, rend
 #: (name, adapter module, one-line help); modules are imported when used.
 KINDS: List[tuple] = [
     ("http", "twisted_netlab.check.http", "grade an HTTP/1.1 server: lab rubric, RFC 9110/9112, hardening"),
+    ("smtp", "twisted_netlab.check.smtp", "grade an SMTP server: RFC 5321/3207/4954, smuggling"),
 ]
 
 EXIT_OK = 0

@@ -36,6 +36,7 @@ from twisted_netlab.check._report import Report, render_json, render_junit, rend
 KINDS: List[tuple] = [
     ("http", "twisted_netlab.check.http", "grade an HTTP/1.1 server: lab rubric, RFC 9110/9112, hardening"),
     ("smtp", "twisted_netlab.check.smtp", "grade an SMTP server: RFC 5321/3207/4954, smuggling"),
+    ("ping-client", "twisted_netlab.check.ping_client", "run a UDP pinger against a scripted netlab-echo and judge what it prints"),
 ]
 
 EXIT_OK = 0

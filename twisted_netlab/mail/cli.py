@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sys
 import time
 from typing import Any, List, Optional, TextIO

@@ -37,6 +37,7 @@ KINDS: List[tuple] = [
     ("http", "twisted_netlab.check.http", "grade an HTTP/1.1 server: lab rubric, RFC 9110/9112, hardening"),
     ("smtp", "twisted_netlab.check.smtp", "grade an SMTP server: RFC 5321/3207/4954, smuggling"),
     ("ping-client", "twisted_netlab.check.ping_client", "run a UDP pinger against a scripted netlab-echo and judge what it prints"),
+    ("smtp-client", "twisted_netlab.check.smtp_client", "run an SMTP client against netlab-mailsink and judge its dialogue and message"),
 ]
 
 EXIT_OK = 0

@@ -155,25 +155,25 @@ def units_of(events: Sequence[WireEvent], replies: Sequence[Reply]) -> List[Unit
     position = 0
     next_kind = "command"
     while position < len(data):
-        event, tls = owner(position)
+        where, tls = owner(position)
         if next_kind == "body":
             end = data.find(b"\r\n.\r\n", position - 2 if position >= 2 else position)
             if data.startswith(b".\r\n", position):
                 end, stop = position, position + 3
                 body = b""
             elif end < 0:
-                units.append(Unit("body", data[position:], event, tls))
+                units.append(Unit("body", data[position:], where, tls))
                 break
             else:
                 body = data[position:end + 2]
                 stop = end + 5
-            units.append(Unit("body", body, event, tls))
+            units.append(Unit("body", body, where, tls))
             position = stop
             next_kind = "command"
             continue
         end = data.find(b"\n", position)
         line = data[position:] if end < 0 else data[position:end + 1]
-        unit = Unit(next_kind, line, event, tls)
+        unit = Unit(next_kind, line, where, tls)
         units.append(unit)
         position += len(line)
         reply = replies[len(units)] if len(units) < len(replies) else None
@@ -378,8 +378,8 @@ def judge_message_parses(session: SmtpClientSession) -> Finding:
         for part in message.walk():
             if part.is_multipart() or part.get_content_maintype() == "text":
                 continue
-            payload = part.get_payload(decode=True) or b""
-            found.append(hashlib.sha256(payload).hexdigest())
+            payload = part.get_payload(decode=True)
+            found.append(hashlib.sha256(payload if isinstance(payload, bytes) else b"").hexdigest())
         if session.attachment_sha256 not in found:
             problems.append(
                 "the attachment does not match --expect-attachment"

@@ -112,6 +112,17 @@ class StudentProgram:
             _Protocol(self), self.argv[0], self.argv, env=self._env, path=self.cwd, childFDs={0: "w", 1: "r", 2: "r"}
         )
 
+    def rebase(self, origin: float) -> None:
+        """
+        Count line times from C{origin} from now on, lines already kept
+        included (a session that starts after the program did).
+        """
+        shift = self.origin - origin
+        self.lines = [OutputLine(line.at + shift, line.stream, line.text) for line in self.lines]
+        if self.ended_at is not None:
+            self.ended_at += shift
+        self.origin = origin
+
     def _now(self) -> float:
         return self._reactor.seconds() - self.origin
 
@@ -147,7 +158,8 @@ class StudentProgram:
         self.ended_at = self._now()
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
-            waiter.callback(self.exit_description)
+            if not waiter.called:
+                waiter.callback(self.exit_description)
 
     def wait(self, seconds: float) -> defer.Deferred:
         """
@@ -160,6 +172,8 @@ class StudentProgram:
         self._waiters.append(waiter)
 
         def expire() -> None:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
             if not waiter.called:
                 waiter.callback(None)
 

@@ -292,6 +292,25 @@ class LoopbackTests(TestCase):
         self.assertTrue(any("run after STARTTLS" in note for note in document["notes"]))
 
     @defer.inlineCallbacks
+    def test_aiosmtpd_strict_with_login(self):
+        """
+        The same strict aiosmtpd with --user: the checker logs in over TLS
+        before the transaction cases, every case passes, the messages it
+        submitted carry the login, and the transcripts never show the
+        credentials.
+        """
+        peer = self.start_aiosmtpd(strict=True)
+        password = os.path.join(os.path.abspath(self.mktemp()))
+        with open(password, "w") as handle:
+            handle.write("secret\n")
+        code, verdicts, document = yield run_check("--send", "--user", "alice", "--password-file", password, f"127.0.0.1:{peer.port}")
+        self.assertEqual(verdicts, EVERYTHING_PASSES)
+        self.assertEqual(code, 0)
+        self.assertEqual([e["login"] for e in peer.handler.envelopes], ["alice"] * 4)
+        token = __import__("base64").b64encode(b"\0alice\0secret").decode()
+        self.assertNotIn(token, json.dumps(document))
+
+    @defer.inlineCallbacks
     def test_unreachable_exits_7(self):
         """
         Nothing listening: exit 7 and no report.

@@ -130,20 +130,33 @@ def tls_first(context: Context) -> bool:
     return bool(context.extra.get("tls_first"))
 
 
-def offset(context: Context) -> int:
+def login_line(context: Context) -> Optional[bytes]:
     """
-    The replies a dialogue's TLS preamble adds before its own (EHLO, 220).
+    ``AUTH PLAIN <token>`` for the C{--user} the checker was given, or L{None}.
     """
-    return 2 if tls_first(context) else 0
+    login = context.extra.get("login")
+    if not login:
+        return None
+    token = base64.b64encode(b"\0" + login[0].encode("utf-8") + b"\0" + login[1].encode("utf-8"))
+    return b"AUTH PLAIN " + token + b"\r\n"
 
 
-def dialogue(context: Context, commands: Sequence[object], greet: bool = True, clear: bool = False) -> Stream:
+def offset(context: Context, login: bool = True) -> int:
+    """
+    The replies a dialogue's preamble adds before its own: EHLO and 220
+    for TLS, EHLO and 235 for a login.
+    """
+    return (2 if tls_first(context) else 0) + (2 if login and login_line(context) is not None else 0)
+
+
+def dialogue(context: Context, commands: Sequence[object], greet: bool = True, clear: bool = False, login: bool = True) -> Stream:
     """
     A stream that waits for the greeting, then plays C{commands}: bytes are
     sent with an L{Await} for one more reply; other steps (L{Pause},
     L{StartTLS}, an L{Await}) are played as they are.  When the server
     wants TLS first (L{tls_first}) and not C{clear}, EHLO and STARTTLS come
-    before C{commands}, so they meet a fresh session over TLS.
+    before C{commands}, so they meet a fresh session over TLS; with a
+    C{--user} (and C{login}), EHLO and AUTH PLAIN too.
     """
     bound = context.timeout_seconds
     steps: List[Step] = []
@@ -154,6 +167,10 @@ def dialogue(context: Context, commands: Sequence[object], greet: bool = True, c
         if tls_first(context) and not clear:
             steps += [Send(ehlo_line(context)), Await(replies_seen(2), bound), Send(b"STARTTLS\r\n"), Await(replies_seen(3), bound), StartTLS()]
             expected = 3
+        auth = login_line(context)
+        if auth is not None and login and not clear:
+            steps += [Send(ehlo_line(context)), Await(replies_seen(expected + 1), bound), Send(auth), Await(replies_seen(expected + 2), bound)]
+            expected += 2
     for command in commands:
         if isinstance(command, bytes):
             expected += 1
@@ -176,14 +193,14 @@ def _replies(recording: Recording) -> List[Reply]:
     return parse_replies(_only(recording).received)
 
 
-def _reply(recording: Recording, index: int, context: Optional[Context] = None) -> Optional[Reply]:
+def _reply(recording: Recording, index: int, context: Optional[Context] = None, login: bool = True) -> Optional[Reply]:
     """
     Reply C{index} of the dialogue (0: the greeting), past the TLS preamble
     when C{context} says there is one.
     """
     got = _replies(recording)
     if index > 0 and context is not None:
-        index += offset(context)
+        index += offset(context, login)
     return got[index] if index < len(got) else None
 
 
@@ -238,11 +255,11 @@ def _judge_ehlo(recording: Recording, context: Context) -> Outcome:
 
 
 def _plan_helo(context: Context) -> Tuple[Stream, ...]:
-    return (dialogue(context, [b"HELO checker." + context.extra.get("domain", "example.com").encode() + b"\r\n", b"QUIT\r\n"]),)
+    return (dialogue(context, [b"HELO checker." + context.extra.get("domain", "example.com").encode() + b"\r\n", b"QUIT\r\n"], login=False),)
 
 
 def _judge_helo(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 1, context)
+    reply = _reply(recording, 1, context, login=False)
     if reply is None:
         return _missing(recording, "the HELO reply")
     if reply.code == 250 and len(reply.lines) == 1:
@@ -271,11 +288,11 @@ def _judge_unknown(recording: Recording, context: Context) -> Outcome:
 
 
 def _plan_mail_before_ehlo(context: Context) -> Tuple[Stream, ...]:
-    return (dialogue(context, [b"MAIL FROM:<" + sender(context).encode() + b">\r\n", b"QUIT\r\n"]),)
+    return (dialogue(context, [b"MAIL FROM:<" + sender(context).encode() + b">\r\n", b"QUIT\r\n"], login=False),)
 
 
 def _judge_mail_before_ehlo(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 1, context)
+    reply = _reply(recording, 1, context, login=False)
     if reply is None:
         return _missing(recording, "the reply to MAIL before EHLO")
     if reply.code == 503:

@@ -37,7 +37,11 @@ class Options(TargetOptions):
         "2 usage error, 7 the server could not be reached."
     )
     optFlags = [["send", None, "Allow the cases that submit a message (DATA transparency, smuggling)."]]
-    optParameters = [["domain", None, "example.com", "The domain of every address the checker uses."]]
+    optParameters = [
+        ["domain", None, "example.com", "The domain of every address the checker uses."],
+        ["user", None, None, "Log in as this user (AUTH PLAIN, over TLS when offered) before the transaction cases."],
+        ["password-file", None, None, "File whose first line is --user's password."],
+    ]
 
     def __init__(self) -> None:
         TargetOptions.__init__(self)
@@ -50,6 +54,15 @@ class Options(TargetOptions):
         TargetOptions.postOptions(self)
         if not _DOMAIN.match(self["domain"]):
             raise usage.UsageError(f"--domain {self['domain']!r} is not a domain name")
+        if (self["user"] is None) != (self["password-file"] is None):
+            raise usage.UsageError("--user and --password-file go together")
+        self["password"] = None
+        if self["password-file"] is not None:
+            try:
+                with open(self["password-file"], encoding="utf-8") as handle:
+                    self["password"] = handle.readline().rstrip("\r\n")
+            except OSError as problem:
+                raise usage.UsageError(f"cannot read --password-file {self['password-file']!r}: {problem.strerror}")
         if self["list"]:
             return
         if (self["address"] is None) == (self["run"] is None):
@@ -166,16 +179,37 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
         if mail is not None and mail.code == 530 and STARTTLS in available:
             extra["tls_first"] = True
             notes.append(f"MAIL in clear got {mail.text!r}: the dialogue cases run after STARTTLS")
+        if options["user"] is not None:
+            extra["login"] = (options["user"], options["password"])
+            if STARTTLS in available and not extra.get("tls_first"):
+                extra["tls_first"] = True
+                notes.append("the dialogue cases run after STARTTLS (credentials never cross in clear)")
+            notes.append(f"the transaction cases log in as {options['user']!r} first (AUTH PLAIN, masked in the transcripts)")
         context = Context(host, port, "/", None, available, options["timeout"], extra)
         runnable = [case for case in chosen if not case.missing(context)]
         state = runner.RunState(context, notes, {})
         ran = await runner.run_cases(reactor, runnable, state, runner.stream_driver(reactor), child)
-        results = _in_order(chosen, ran, context)
+        results = _masked(_in_order(chosen, ran, context), context)
         report = Report("smtp", shown, options["profile"], results, tuple(notes))
         return conclude(report, options, stdout, stderr, state.elapsed)
     finally:
         if child is not None:
             await child.stop()
+
+
+def _masked(results: List[CaseResult], context: Context) -> List[CaseResult]:
+    """
+    The results with the AUTH PLAIN token of C{--user} masked in transcripts.
+    """
+    from dataclasses import replace
+
+    from twisted_netlab.check._cases_smtp import login_line
+
+    line = login_line(context)
+    if line is None:
+        return results
+    token = line.split(b" ")[2].strip().decode("ascii")
+    return [replace(r, transcript=r.transcript.replace(token, "<credentials masked>")) for r in results]
 
 
 def _in_order(chosen: List[Case], ran: List[CaseResult], context: Context) -> List[CaseResult]:

@@ -311,6 +311,39 @@ class LoopbackTests(TestCase):
         self.assertNotIn(token, json.dumps(document))
 
     @defer.inlineCallbacks
+    def test_naive_student_server(self):
+        """
+        A lab server as students write it (tests/check/smtp_naive_server.py,
+        started with --run): smuggling through <LF>.<LF> and <LF>.<CR><LF>,
+        DATA without a recipient and RCPT after RSET fail; MAIL before
+        EHLO, VRFY 250, a 5007-octet line and no STARTTLS warn.
+        """
+        import sys
+
+        server = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_naive_server.py")
+        code, verdicts, document = yield run_check("--send", "--run", f"{sys.executable} {server} {{port}}")
+        expected = dict(
+            EVERYTHING_PASSES,
+            **{
+                "smtp.order.mail-before-ehlo": "warn",
+                "smtp.order.data-before-rcpt": "fail",
+                "smtp.rset": "fail",
+                "smtp.vrfy": "warn",
+                "smtp.line-length": "warn",
+                "smtp.smuggling.lf": "fail",
+                "smtp.smuggling.lf-crlf": "fail",
+                "smtp.starttls.offered": "warn",
+                "smtp.starttls.injection": "skip",
+                "smtp.starttls.resets-state": "skip",
+                "smtp.size.enforced": "skip",
+                "smtp.8bitmime": "skip",
+                "smtp.smtputf8": "skip",
+            },
+        )
+        self.assertEqual(verdicts, expected)
+        self.assertEqual(code, 1)
+
+    @defer.inlineCallbacks
     def test_unreachable_exits_7(self):
         """
         Nothing listening: exit 7 and no report.

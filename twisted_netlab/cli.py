@@ -76,9 +76,12 @@ class Options(usage.Options):
 
     def opt_version(self) -> None:
         """
-        Print netlab's version and exit.
+        Print netlab's version and Twisted's, and exit.
         """
         _print_version()
+
+    # The same function: usage.Options shows "-h, --help".
+    opt_h = usage.Options.opt_help
 
     def getSynopsis(self) -> str:
         # A sub-command's synopsis is appended to its parent's: while one

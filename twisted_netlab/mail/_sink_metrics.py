@@ -22,7 +22,10 @@ class SinkCollector:
 
     def collect(self) -> Iterator[Any]:
         factory = self.factory
-        yield counter("netlab_mailsink_sessions", "SMTP sessions accepted.", [], [((), factory.session_count)])
+        yield counter(
+            "netlab_mailsink_connections", "Connections received (those refused by a limit included).",
+            [], [((), factory.session_count)],
+        )
         yield counter(
             "netlab_mailsink_connections_refused", "Connections refused by --max-connections(-per-address).",
             [], [((), factory.refused_connections)],
@@ -34,6 +37,6 @@ class SinkCollector:
         )
         yield counter("netlab_mailsink_messages_stored", "Messages stored.", [], [((), factory.messages_stored)])
         yield counter(
-            "netlab_mailsink_stored_bytes", "Bytes of the messages stored (trace headers included).",
+            "netlab_mailsink_stored_bytes", "Bytes of the messages stored, as the clients sent them (trace headers not counted).",
             [], [((), factory.bytes_stored)],
         )

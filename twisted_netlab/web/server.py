@@ -170,6 +170,8 @@ class StaticFileFactory(Factory):
         self.access_log = access_log
         self.max_connections = max_connections
         self.refused_connections = 0
+        #: L{ServerStats} when --metrics is on (updated once per response).
+        self.stats: Optional[Any] = None
         self._full_logged_at: Optional[float] = None
         self.cache_control = "no-cache" if max_age is None else f"max-age={max_age}"
         self.files = FileTree(root, file_cache_seconds, self.cache_control)
@@ -430,6 +432,8 @@ class StaticFileProtocol(Protocol):
         self._pending_log: Optional[Tuple[Optional[Request], int, Optional[str]]] = None
         self._body_sent = 0
         self._client = "-"
+        # When the response being written began (for --metrics only).
+        self._answer_started = 0.0
 
     def _enter(self, phase: Phase) -> None:
         """
@@ -574,6 +578,9 @@ class StaticFileProtocol(Protocol):
                     self._answer(event)
                 elif isinstance(event, Rejection):
                     self._keep_alive = False
+                    if self.factory.stats is not None:
+                        self.factory.stats.reject(event.reason)
+                        self._answer_started = self.factory.reactor.seconds()
                     plan = error_page(event.status, event.reason, self._framing(None), event.head_only, note=event.reason)
                     self._carry_out(plan, None)
                     self._finish_response()
@@ -584,6 +591,8 @@ class StaticFileProtocol(Protocol):
             self._in_process = False
 
     def _answer(self, request: Request) -> None:
+        if self.factory.stats is not None:
+            self._answer_started = self.factory.reactor.seconds()
         self._enter(Phase.RESPONDING)
         self._keep_alive = request.keep_alive and not self._draining
         try:
@@ -713,7 +722,7 @@ class StaticFileProtocol(Protocol):
                 self._stream.write(plan.head + body[0])  # type: ignore[operator]
             else:
                 self._stream.write(plan.head + b"".join(body))  # type: ignore[arg-type]
-            if self.factory.access_log is not None:
+            if self.factory.access_log is not None or self.factory.stats is not None:
                 self._log(request, plan.status, plan.size, plan.note)
             return
         assert handle is not None
@@ -730,6 +739,10 @@ class StaticFileProtocol(Protocol):
         the body bytes sent and, after the user agent, why (C{note}) when
         the planner gave a reason.
         """
+        stats = self.factory.stats
+        if stats is not None:
+            duration = self.factory.reactor.seconds() - self._answer_started
+            stats.observe(request.method if request is not None else "other", status, size, duration)
         access_log = self.factory.access_log
         if access_log is None:
             return

@@ -375,6 +375,35 @@ class AbuseGuardTests(SynchronousTestCase):
         self.assertIsNone(guard.check(b"Ping 2 2.0", "a", 5000, 10.5))
         self.assertIsNone(guard.check(b"Ping 1 2.0", "a", 5000, 11.0))
 
+    def test_loop_memory_spans_a_generation_change(self):
+        """
+        An echo sent just before the memory starts a new generation is
+        still recognised until a full window after it left.
+        """
+        guard = AbuseGuard(AbuseLimits())
+        guard.echoed(b"a", 100.0)
+        guard.echoed(b"b", 100.9)
+        guard.echoed(b"c", 101.2)  # a window after the first: a new generation
+        self.assertEqual(guard.check(b"b", "h", 5000, 101.5), Refusal.LOOP)
+        self.assertIsNone(guard.check(b"a", "h", 5000, 101.5))
+        self.assertIsNone(guard.check(b"b", "h", 5000, 101.95))
+
+    def test_limits_validation(self):
+        """
+        Abuse limits accept their edge values and refuse anything beyond.
+        """
+        for valid in [
+            {"max_datagram": 1}, {"max_datagram": 65535}, {"source_rate": 0}, {"source_burst": 1},
+            {"max_sources": 1}, {"global_rate": 0}, {"loop_window_seconds": 0}, {"max_remembered": 1},
+        ]:
+            AbuseLimits(**valid)
+        for invalid in [
+            {"max_datagram": 0}, {"max_datagram": 65536}, {"source_rate": -1}, {"source_burst": 0.5},
+            {"max_sources": 0}, {"global_rate": -1}, {"global_rate": float("nan")},
+            {"loop_window_seconds": -1}, {"max_remembered": 0},
+        ]:
+            self.assertRaises(ValueError, AbuseLimits, **invalid)
+
     def test_loop_memory_is_bounded(self):
         """
         The memory of recent echoes holds at most C{max_remembered} entries

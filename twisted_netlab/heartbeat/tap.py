@@ -144,7 +144,7 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         StreamListeningService(
             "netlab-heartbeat-status", config["status"], status_site(monitor, reactor, allowed_hosts=config["status-hosts"]), reactor=reactor
         ).setServiceParent(service)
-    collectors = [MonitorCollector(monitor, reactor.seconds, config["metrics-clients"])]
+    collectors = [MonitorCollector(monitor, lambda: reactor.seconds(), config["metrics-clients"])]
     if config["metrics"]:
         metrics_service("netlab-heartbeat-metrics", config["metrics"], collectors, ["heartbeat"], reactor).setServiceParent(service)
     # netlab-all serves every family's collectors on its own --metrics.

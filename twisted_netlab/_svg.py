@@ -18,6 +18,7 @@ __all__ = [
     "element",
     "escape",
     "nice_ticks",
+    "sparkline",
     "number",
     "start",
     "svg_document",
@@ -150,3 +151,48 @@ def svg_document(width: int, height: int, body: Sequence[str], title: str, **ext
     }
     values.update({name.replace("_", "-"): value for name, value in extra.items()})
     return element("svg", values, "\n" + element("title", {}, escape(title)) + "\n" + "\n".join(body) + "\n")
+
+
+def sparkline(
+    values: Sequence[float],
+    width: int = 120,
+    height: int = 24,
+    top: Optional[float] = None,
+    reference: Optional[float] = None,
+    colour: str = "#1f5fa8",
+    **extra: AttributeValue,
+) -> str:
+    """
+    A word-sized inline chart of C{values} (oldest first) from 0 up to
+    C{top} (default: the largest value), with an optional dashed
+    C{reference} line (a threshold); values above C{top} are drawn at the
+    top.  The values themselves go into ``data-values`` (comma-separated)
+    and the title says last, min and max.
+    """
+    values = [float(value) for value in values]
+    ceiling = top if top is not None else max(values + [reference or 0.0, 1e-9])
+    y = Scale((0.0, ceiling), (height - 1.5, 1.5))
+    x = Scale((0.0, max(1, len(values) - 1)), (1.5, width - 4.0))
+    parts = [element("rect", {"width": width, "height": height, "fill": "#f4f4f4"})]
+    if reference is not None:
+        parts.append(element("line", {"x1": 0.0, "x2": float(width), "y1": y(min(reference, ceiling)),
+                                      "y2": y(min(reference, ceiling)), "stroke": "#c8102e",
+                                      "stroke-dasharray": "3,2", "class": "reference"}))
+    points = [(x(index), y(min(value, ceiling))) for index, value in enumerate(values)]
+    if len(points) > 1:
+        parts.append(element("polyline", {"points": " ".join(f"{number(px, 1)},{number(py, 1)}" for px, py in points),
+                                          "fill": "none", "stroke": colour, "stroke-width": 1.2}))
+    if points:
+        parts.append(element("circle", {"cx": points[-1][0], "cy": points[-1][1], "r": 1.8, "fill": colour}))
+        summary = f"last {number(values[-1])}, min {number(min(values))}, max {number(max(values))}"
+    else:
+        summary = "no data yet"
+    parts.append(element("title", {}, escape(summary)))
+    values_text = ",".join(number(value) for value in values)
+    attributes_: Dict[str, AttributeValue] = {
+        "xmlns": "http://www.w3.org/2000/svg", "width": width, "height": height,
+        "viewBox": f"0 0 {width} {height}", "class": "sparkline", "data-values": values_text,
+        "data-reference": reference,
+    }
+    attributes_.update({name.replace("_", "-"): value for name, value in extra.items()})
+    return element("svg", attributes_, "".join(parts))

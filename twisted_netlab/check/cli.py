@@ -68,6 +68,27 @@ class TargetOptions(usage.Options):
         usage.Options.__init__(self)
         self["only"] = []
 
+    def parseOptions(self, options: Optional[List[str]] = None) -> None:
+        """
+        Accept options after the target too (``netlab check http URL
+        --root www``): GNU-style permutation first, then Twisted's parser.
+        """
+        import getopt
+
+        argv = sys.argv[1:] if options is None else list(options)
+        try:
+            pairs, rest = getopt.gnu_getopt(argv, self.shortOpt, self.longOpt)
+        except getopt.error as problem:
+            raise usage.UsageError(str(problem))
+        tokens: List[str] = []
+        for name, value in pairs:
+            if name.startswith("--"):
+                takes = (name[2:] + "=") in self.longOpt
+            else:
+                takes = (name[1:] + ":") in self.shortOpt
+            tokens += [name, value] if takes else [name]
+        usage.Options.parseOptions(self, tokens + ["--"] + rest)
+
     def opt_only(self, value: str) -> None:
         """
         Run only these case ids (comma-separated, repeatable; "get." means every get.* case).

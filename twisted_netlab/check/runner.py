@@ -479,6 +479,28 @@ class ChildServer:
             yield _sleep(self._reactor, delay)
             delay = min(delay * 2, 0.1)
 
+    @defer.inlineCallbacks
+    def check(self, grace_seconds: float = 2.0) -> Any:
+        """
+        Fire with whether the child still serves: alive and listening.  A
+        crash shows first as a closed connection and only later as an
+        exit, so a child that no longer listens gets C{grace_seconds} to
+        finish exiting; one that is alive but stopped listening is killed.
+        """
+        if not self.alive:
+            return False
+        if listening_on(self.port) is not False:
+            return True
+        deadline = self._reactor.seconds() + grace_seconds
+        while self.alive and self._reactor.seconds() < deadline:
+            yield _sleep(self._reactor, 0.02)
+        if self.alive:
+            ended = self._wait_ended()
+            self._signal("KILL")
+            yield ended
+            self.exit_description = f"stopped listening on port {self.port} (killed)"
+        return False
+
     def _connects(self) -> defer.Deferred:
         from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
@@ -580,10 +602,8 @@ def run_cases(
             outcome = _judge(case, recording, context)
             result = CaseResult(case, outcome, transcript(recording))
             if child is not None:
-                # Give the child's exit a moment to be reported before we
-                # look: a crash shows as a reset first, then SIGCHLD.
-                yield _sleep(reactor, 0.02)
-                if not child.alive:
+                serving = yield child.check()
+                if not serving:
                     result = yield _after_crash(child, result, state)
         results.append(result)
         if on_result is not None:

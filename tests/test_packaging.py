@@ -26,8 +26,9 @@ class PluginTests(SynchronousTestCase):
     def test_wheel_ships_plugin_and_site(self):
         """
         A wheel built from the tree contains twisted/plugins/netlab.py
-        (and no twisted/plugins/__init__.py) and the bundled site with its
-        docs pages, and setuptools does not warn that a shipped folder is
+        (and no twisted/plugins/__init__.py), the bundled site and the
+        manual its docs pages are built from (no hand-kept HTML copy), and
+        setuptools does not warn that a shipped folder is
         absent from the packages configuration.
         """
         out = self.mktemp()
@@ -43,8 +44,9 @@ class PluginTests(SynchronousTestCase):
         self.assertNotIn("twisted/plugins/__init__.py", names)
         self.assertIn("twisted_netlab/web/site/index.html", names)
         self.assertIn("twisted_netlab/web/site/style.css", names)
-        for page in ("http", "get", "ping", "heartbeat", "mail"):
-            self.assertIn(f"twisted_netlab/web/site/docs/{page}.html", names)
+        for page in ("index", "http", "get", "ping", "heartbeat", "mail"):
+            self.assertIn(f"twisted_netlab/manual/{page}.rst", names)
+        self.assertEqual([n for n in names if n.startswith("twisted_netlab/web/site/docs/")], [])
 
         # Installed from the wheel alone (unpacked, as an installer does;
         # python -S so the editable install of the tree is not on the path),
@@ -58,8 +60,11 @@ class PluginTests(SynchronousTestCase):
             "import sys; from twisted.scripts.twistd import run; sys.argv = ['twistd', '--help']\n"
             "import twisted_netlab.web.server as s, os; assert s.default_site().startswith(%r), s.default_site()\n"
             "assert os.path.isfile(os.path.join(s.default_site(), 'index.html'))\n"
+            "import twisted_netlab.web._manual as m; assert m.manual_folder().startswith(%r), m.manual_folder()\n"
+            "assert os.path.isfile(os.path.join(m.built_site(), 'docs', 'ping.html'))\n"
             "run()\n"
-        ) % (os.path.abspath(installed),)
+        ) % (os.path.abspath(installed), os.path.abspath(installed))
+        env["XDG_CACHE_HOME"] = os.path.abspath(self.mktemp())
         result = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=60, env=env)
         self.assertEqual(result.returncode, 0, result.stderr)
         for name in ["netlab-http", "netlab-echo", "netlab-heartbeat", "netlab-mailsink", "netlab-all"]:

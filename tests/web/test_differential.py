@@ -1,5 +1,5 @@
 """
-Differential test of L{twisted_netlab.web._core.RequestParser} against h11,
+Differential test of L{twisted_netlab.web._server_core.RequestParser} against h11,
 a parser nobody here wrote (the HTTP Garden approach, in the test suite).
 
 The same generated and mutated streams go to both.  Two claims hold for
@@ -9,7 +9,7 @@ every stream:
   2. netlab never frames a body differently: each request both accept
      ends at the same byte, so the next one starts at the same byte.
 
-except for the differences listed in README.rst ("Differences from h11"),
+except for the differences listed in docs/http-parsing.rst ("Differences from h11"),
 each of which is recognised by L{documented_difference} and pinned by
 L{DocumentedDifferenceTests}.  Rejecting what h11 accepts is allowed (RFC
 9112 lets a server reject much of what h11 tolerates) and is listed there
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.web.test_parser_properties import SETTINGS, mutated, request
-from twisted_netlab.web._core import NEED_DATA, ConnectionClosed, Rejection, Request, RequestParser
+from twisted_netlab.web._server_core import NEED_DATA, ConnectionClosed, Rejection, Request, RequestParser
 
 # (method, target, offset just after the request and its body, or None
 # when netlab stopped reading there)
@@ -127,7 +127,7 @@ def request_start(data: bytes, done: List[Done], index: int) -> bytes:
 
 def documented_difference(data: bytes, index: int, netlab: Outcome, h11_result: Outcome) -> Optional[str]:
     """
-    The README entry that explains why netlab accepted request C{index}
+    The docs entry (docs/http-parsing.rst) that explains why netlab accepted request C{index}
     where h11 did not, or L{None}.
     """
     start = request_start(data, netlab.done, index)
@@ -153,7 +153,7 @@ def compare(testcase: SynchronousTestCase, data: bytes, eof: bool) -> None:
                 testcase.assertEqual(offset, theirs.done[index][2], message)
             continue
         if theirs.end == "stopped" and index == len(theirs.done):
-            # h11 closes after this point (HTTP/1.0 keep-alive, see README).
+            # h11 closes after this point (HTTP/1.0 keep-alive, see docs/http-parsing.rst).
             testcase.assertIn(b"http/1.0", data.lower(), message)
             return
         reason = documented_difference(data, index, netlab, theirs)
@@ -199,10 +199,25 @@ class DifferentialTests(SynchronousTestCase):
 
 class DocumentedDifferenceTests(SynchronousTestCase):
     """
-    Each difference README.rst lists, pinned so the list stays true.
+    Each difference docs/http-parsing.rst lists, pinned so the list stays true.
     """
 
     GET = b"GET / HTTP/1.1\r\nHost: h\r\n"
+
+    def test_docs_page_lists_the_differences(self):
+        """
+        The "Differences from h11" section of docs/http-parsing.rst names
+        each difference pinned below, so the page and the tests agree.
+        """
+        import os
+
+        page = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "http-parsing.rst")
+        with open(page, encoding="utf-8") as handle:
+            text = handle.read()
+        section = text[text.index("Differences from h11\n") :]
+        for title in ["**Empty lines before a request line**", "**HTTP/1.0 keep-alive**", "**Expect: 100-continue with a body**"]:
+            self.assertIn(title, section)
+        self.assertIn("netlab rejects, where h11 accepts", section)
 
     def assert_accepted_by_netlab_only(self, data: bytes) -> None:
         netlab, theirs = netlab_outcome(data, False), h11_outcome(data, False)

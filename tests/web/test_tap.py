@@ -14,7 +14,8 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab import _endpoints as endpoints_module
-from twisted_netlab.web.server import AccessLog, default_site
+from twisted_netlab.web._manual import built_site
+from twisted_netlab.web.server import AccessLog
 from twisted_netlab.web.tap import HTTPListeningService, HTTPService, Options, WorkerParentService, factory_settings, makeService
 
 
@@ -33,7 +34,7 @@ class OptionsTests(SynchronousTestCase):
         """
         options = parse()
         self.assertEqual(options["listen"], ["tcp:8080:interface=127.0.0.1"])
-        self.assertEqual(options["path"], default_site())
+        self.assertEqual(options["path"], built_site())
         self.assertIsNone(options["max-age"])
         self.assertEqual(
             [options[n] for n in ("request-timeout", "idle-timeout", "send-timeout", "shutdown-timeout", "file-cache-seconds")],

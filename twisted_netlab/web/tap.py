@@ -24,9 +24,9 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from twisted_netlab._endpoints import StreamListeningService, default_reactor, graceful_exit, parse_duration
+from twisted_netlab.web._manual import built_site
 from twisted_netlab.web.server import (
     StaticFileFactory,
-    default_site,
     file_access_log,
     twisted_access_log,
 )
@@ -69,7 +69,7 @@ class Options(usage.Options):
         if not self["listen"]:
             self["listen"] = ["tcp:8080:interface=127.0.0.1"]
         if self["path"] is None:
-            self["path"] = default_site()
+            self["path"] = built_site()
         if not os.path.isdir(self["path"]):
             raise usage.UsageError(f"--path {self['path']!r} is not a folder")
         if self["max-age"] is not None and self["max-age"] < 0:

@@ -1,0 +1,428 @@
+"""
+Tests for L{twisted_netlab.heartbeat._monitor_core}: per-client tracking
+(kinds, loss, lateness, restarts), states and the sweep, rejections and
+their reports, signed beats and replays.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_netlab.heartbeat._beat import LocalProtocolError, RejectReason, encode_beat
+from twisted_netlab.heartbeat._monitor_core import (
+    BeatKind,
+    BeatReceived,
+    ClientForgotten,
+    ClientState,
+    DatagramRejected,
+    HeartbeatMonitor,
+    KeyBy,
+    MonitorSettings,
+    StateChanged,
+)
+from twisted_netlab.heartbeat._phi import threshold_y
+
+KEY = b"0123456789abcdef0123456789abcdef"
+BOOT_A = "a" * 16
+BOOT_B = "b" * 16
+T0 = 1_700_000_000.0
+SOURCE = ("127.0.0.1", 5000)
+
+
+def beats(events):
+    return [e for e in events if isinstance(e, BeatReceived)]
+
+
+def changes(events):
+    return [(e.previous, e.state) for e in events if isinstance(e, StateChanged)]
+
+
+
+def settings(**kwargs):
+    """
+    Period 1 s, timeout 10 s, tolerance 0.5 s, pause 3 s unless told.
+    """
+    return MonitorSettings(period=1.0, **kwargs)
+
+
+class Feeder:
+    def __init__(self, monitor, source=SOURCE):
+        self.monitor = monitor
+        self.source = source
+
+    def send(self, sequence, at, sent_offset=0.0, **kwargs):
+        data = encode_beat(sequence, T0 + at - sent_offset, **kwargs)
+        return self.monitor.datagram_received(data, self.source, T0 + at)
+
+    def one(self, *args, **kwargs):
+        [beat] = beats(self.send(*args, **kwargs))
+        return beat
+
+
+class TrackingTests(SynchronousTestCase):
+    def setUp(self):
+        self.monitor = HeartbeatMonitor(settings())
+        self.feed = Feeder(self.monitor)
+
+    def test_first_beat_creates_client(self):
+        """
+        The first beat makes an ALIVE client keyed by its address.
+        """
+        events = self.feed.send(0, 0.0)
+        self.assertEqual(beats(events)[0].kind, BeatKind.FIRST)
+        self.assertEqual(changes(events), [(None, ClientState.ALIVE)])
+        self.assertEqual(self.monitor.state_of("127.0.0.1:5000"), ClientState.ALIVE)
+
+    def test_gap_counts_lost_exactly(self):
+        """
+        Sequence 1 then 4: exactly 2 lost, counted from the gap, not from
+        time (the beat is on time for its sequence).
+        """
+        self.feed.send(0, 0.0)
+        self.feed.send(1, 1.0)
+        beat = self.feed.one(4, 4.0)
+        self.assertEqual((beat.kind, beat.lost, beat.since_last_seconds), (BeatKind.ON_TIME, 2, 3.0))
+        self.assertEqual(self.monitor.status(T0 + 4)[0].lost, 2)
+
+    def test_late(self):
+        """
+        A beat more than the tolerance after its expected time is LATE, with
+        the lateness reported; within the tolerance it is on time.
+        """
+        self.feed.send(0, 0.0)
+        self.assertEqual(self.feed.one(1, 1.4).kind, BeatKind.ON_TIME)
+        late = self.feed.one(2, 3.0)
+        self.assertEqual(late.kind, BeatKind.LATE)
+        self.assertAlmostEqual(late.late_by_seconds, 0.6, places=6)
+        self.assertEqual(self.monitor.status(T0 + 3)[0].late, 1)
+
+    def test_duplicate(self):
+        """
+        A sequence received twice is a DUPLICATE and is no sign of life: it
+        does not postpone the stop.
+        """
+        self.feed.send(0, 0.0)
+        self.feed.send(1, 1.0)
+        self.assertEqual(self.feed.one(1, 5.0).kind, BeatKind.DUPLICATE)
+        self.assertEqual(changes(self.monitor.sweep(T0 + 11.0)), [(ClientState.ALIVE, ClientState.STOPPED)])
+
+    def test_out_of_order_fills_the_gap(self):
+        """
+        0, 2, 1: the gap counted at 2 is filled when 1 arrives late, so no
+        beat is lost in the end.
+        """
+        self.feed.send(0, 0.0)
+        self.assertEqual(self.feed.one(2, 2.0).lost, 1)
+        beat = self.feed.one(1, 2.01)
+        self.assertEqual((beat.kind, beat.lost), (BeatKind.OUT_OF_ORDER, -1))
+        row = self.monitor.status(T0 + 3)[0]
+        self.assertEqual((row.lost, row.out_of_order, row.last_sequence), (0, 1, 2))
+
+    def test_huge_jump_is_cheap_and_exact(self):
+        """
+        A jump to the largest sequence counts every skipped number as lost
+        and costs no memory (the duplicate window is not shifted by it).
+        """
+        self.feed.send(0, 0.0)
+        beat = self.feed.one(2**63 - 1, 1.0)
+        self.assertEqual(beat.lost, 2**63 - 2)
+        self.assertEqual(self.feed.one(2**63 - 1, 1.5).kind, BeatKind.DUPLICATE)
+        self.assertEqual(self.feed.one(2**63 - 2, 1.6).kind, BeatKind.OUT_OF_ORDER)
+
+    def test_restart_to_zero(self):
+        """
+        A sequence back at 0 is a restart, not 2^n lost beats.
+        """
+        for sequence in range(6):
+            self.feed.send(sequence, float(sequence))
+        beat = self.feed.one(0, 6.0)
+        self.assertEqual((beat.kind, beat.previous_sequence, beat.lost), (BeatKind.RESTART, 5, 0))
+        beat = self.feed.one(1, 7.0)
+        self.assertEqual((beat.kind, beat.lost), (BeatKind.ON_TIME, 0))
+        row = self.monitor.status(T0 + 7)[0]
+        self.assertEqual((row.restarts, row.lost, row.last_sequence), (1, 0, 1))
+
+    def test_restart_far_down(self):
+        """
+        A sequence further down than the reorder window is a restart too.
+        """
+        self.feed.send(100, 0.0)
+        self.assertEqual(self.feed.one(30, 1.0).kind, BeatKind.RESTART)
+        self.assertEqual(self.feed.one(29, 1.5).kind, BeatKind.OUT_OF_ORDER)
+
+    def test_restart_by_boot_id(self):
+        """
+        With boot ids, a new boot id is the restart, whatever the sequence.
+        """
+        self.feed.send(0, 0.0, client_id="alpha", boot=BOOT_A)
+        self.feed.send(1, 1.0, client_id="alpha", boot=BOOT_A)
+        self.assertEqual(self.feed.one(5, 2.0, client_id="alpha", boot=BOOT_B).kind, BeatKind.RESTART)
+
+    def test_suspect_then_stopped_then_recovered(self):
+        """
+        Silence makes a client SUSPECT once phi passes 8, STOPPED after the
+        timeout, and a beat after that RECOVERED; after a further timeout of
+        health it is ALIVE again.  Each change carries its figures.
+        """
+        for sequence in range(5):
+            self.feed.send(sequence, float(sequence))
+        self.assertEqual(self.monitor.sweep(T0 + 5.0), [])
+        # mean of [0.75, 1.25, 1, 1, 1, 1] = 1, std floor... suspect before 10 s.
+        suspect_at = T0 + 4.0 + 1.0 + 3.0 + threshold_y(8.0) * 0.14433756729740643
+        self.assertEqual(self.monitor.sweep(suspect_at - 0.01), [])
+        [suspected] = self.monitor.sweep(suspect_at + 0.01)
+        self.assertEqual((suspected.previous, suspected.state), (ClientState.ALIVE, ClientState.SUSPECT))
+        self.assertGreaterEqual(suspected.phi, 8.0)
+        self.assertEqual(self.monitor.sweep(T0 + 13.9), [])
+        [stopped] = self.monitor.sweep(T0 + 14.0)
+        self.assertEqual((stopped.state, stopped.silence_seconds, stopped.last_sequence, stopped.beats),
+                         (ClientState.STOPPED, 10.0, 4, 5))
+        self.assertEqual(self.monitor.sweep(T0 + 15.0), [])
+        events = self.feed.send(5, 20.0)
+        self.assertEqual(beats(events)[0].kind, BeatKind.LATE)
+        self.assertEqual(changes(events), [(ClientState.STOPPED, ClientState.RECOVERED)])
+        self.assertEqual(events[-1].silence_seconds, 16.0)
+        for sequence in range(6, 14):
+            self.feed.send(sequence, 15.0 + sequence)
+        self.assertEqual(self.monitor.sweep(T0 + 29.9), [])
+        self.assertEqual(changes(self.monitor.sweep(T0 + 30.0)), [(ClientState.RECOVERED, ClientState.ALIVE)])
+
+    def test_suspect_comes_back(self):
+        """
+        A beat from a SUSPECT client makes it ALIVE again.
+        """
+        self.feed.send(0, 0.0)
+        self.assertEqual(changes(self.monitor.sweep(T0 + 9.0)), [(ClientState.ALIVE, ClientState.SUSPECT)])
+        self.assertEqual(changes(self.feed.send(1, 9.5)), [(ClientState.SUSPECT, ClientState.ALIVE)])
+
+    def test_offset_and_rfc3550_jitter(self):
+        """
+        Offset is arrival minus the sender's timestamp; jitter follows RFC
+        3550: J += (|D| - J) / 16 with D the change in transit time.
+        Transits 0.1, 0.3, 0.2 give J = 0.2/16 = 0.0125, then
+        0.0125 + (0.1 - 0.0125)/16 = 0.01796875.
+        """
+        first = self.feed.one(0, 0.0, sent_offset=0.1)
+        self.assertAlmostEqual(first.offset_seconds, 0.1, places=6)
+        self.assertEqual(first.jitter_seconds, 0.0)
+        second = self.feed.one(1, 1.0, sent_offset=0.3)
+        self.assertAlmostEqual(second.jitter_seconds, 0.0125, places=6)
+        third = self.feed.one(2, 2.0, sent_offset=0.2)
+        self.assertAlmostEqual(third.jitter_seconds, 0.01796875, places=6)
+        self.assertAlmostEqual(third.offset_seconds, 0.2, places=6)
+
+    def test_clients_are_separate(self):
+        """
+        Clients are tracked by id when given, else by address; one client's
+        gap is not another's.
+        """
+        other = Feeder(self.monitor, ("127.0.0.1", 5001))
+        self.feed.send(0, 0.0)
+        other.send(0, 0.0)
+        other.send(5, 1.0)
+        self.feed.send(0, 1.0, client_id="alpha")
+        rows = {row.client: row for row in self.monitor.status(T0 + 2)}
+        self.assertEqual(sorted(rows), ["127.0.0.1:5000", "127.0.0.1:5001", "alpha"])
+        self.assertEqual((rows["127.0.0.1:5000"].lost, rows["127.0.0.1:5001"].lost), (0, 4))
+
+    def test_key_by_host(self):
+        """
+        Keyed by host, a lab sender restarted on a new port is the same
+        client, and its restart is seen.
+        """
+        monitor = HeartbeatMonitor(settings(key_by=KeyBy.HOST))
+        Feeder(monitor, ("10.0.0.5", 40000)).send(0, 0.0)
+        Feeder(monitor, ("10.0.0.5", 40000)).send(1, 1.0)
+        [beat] = beats(Feeder(monitor, ("10.0.0.5", 40001)).send(0, 2.0))
+        self.assertEqual((beat.client, beat.kind, beat.source), ("10.0.0.5", BeatKind.RESTART, "10.0.0.5:40001"))
+
+    def test_ipv6_source_name(self):
+        """
+        IPv6 sources are named [host]:port.
+        """
+        monitor = HeartbeatMonitor(settings())
+        Feeder(monitor, ("::1", 7)).send(0, 0.0)
+        self.assertEqual(monitor.status(T0)[0].client, "[::1]:7")
+
+    def test_forget_after(self):
+        """
+        A stopped client is forgotten after forget_after of silence.
+        """
+        monitor = HeartbeatMonitor(settings(forget_after=100.0))
+        Feeder(monitor).send(0, 0.0)
+        monitor.sweep(T0 + 10.0)
+        self.assertEqual(monitor.sweep(T0 + 99.0), [])
+        [forgotten] = monitor.sweep(T0 + 100.0)
+        self.assertEqual(forgotten, ClientForgotten("127.0.0.1:5000", T0 + 100.0, 100.0))
+        self.assertEqual(len(monitor), 0)
+
+    def test_thousands_of_clients_one_sweep(self):
+        """
+        5,000 clients are all checked by one sweep: none early, all stopped
+        at the timeout, none twice.
+        """
+        for number in range(5000):
+            data = encode_beat(0, T0, client_id=f"c{number}")
+            self.monitor.datagram_received(data, ("127.0.0.1", 6000), T0 + number * 1e-4)
+        self.assertEqual(len(self.monitor), 5000)
+        suspected = self.monitor.sweep(T0 + 9.0)
+        self.assertEqual(len(suspected), 5000)
+        self.assertEqual(self.monitor.sweep(T0 + 9.9), [])
+        stopped = self.monitor.sweep(T0 + 10.5)
+        self.assertEqual(len(stopped), 5000)
+        self.assertEqual({e.state for e in stopped}, {ClientState.STOPPED})
+        self.assertEqual(self.monitor.sweep(T0 + 11.0), [])
+
+
+class RejectionTests(SynchronousTestCase):
+    def setUp(self):
+        self.monitor = HeartbeatMonitor(settings())
+
+    def test_malformed_counted_reported_once_a_minute(self):
+        """
+        Bad datagrams never create a client; they are counted, and reported
+        at most once per source host per minute with the number suppressed.
+        """
+        receive = self.monitor.datagram_received
+        [first] = receive(b"garbage", ("10.0.0.1", 1), T0)
+        self.assertEqual((first.reason, first.report, first.suppressed), (RejectReason.MALFORMED, True, 0))
+        for second in range(1, 60):
+            [event] = receive(b"x" * 1000, ("10.0.0.1", 2), T0 + second)
+            self.assertFalse(event.report)
+        [other_host] = receive(b"garbage", ("10.0.0.2", 1), T0 + 30)
+        self.assertTrue(other_host.report)
+        [again] = receive(b"garbage", ("10.0.0.1", 1), T0 + 60)
+        self.assertEqual((again.report, again.suppressed), (True, 59))
+        self.assertEqual(len(self.monitor), 0)
+        self.assertEqual(self.monitor.counters["malformed"], 3)
+        self.assertEqual(self.monitor.counters["oversized"], 59)
+
+    def test_absurd_timestamps(self):
+        """
+        Timestamps a day or more away from our clock are refused.
+        """
+        for sent_at in (0.0, T0 + 86400.5, T0 - 86401):
+            [event] = self.monitor.datagram_received(encode_beat(0, sent_at), SOURCE, T0)
+            self.assertEqual(event.reason, RejectReason.ABSURD_TIMESTAMP)
+        self.assertEqual(len(self.monitor), 0)
+
+    def test_too_many_clients(self):
+        """
+        Beyond max_clients, new clients are refused; known ones still beat.
+        """
+        monitor = HeartbeatMonitor(settings(max_clients=2))
+        for port in (1, 2):
+            Feeder(monitor, ("10.0.0.1", port)).send(0, 0.0)
+        [event] = Feeder(monitor, ("10.0.0.1", 3)).send(0, 0.0)
+        self.assertEqual(event.reason, RejectReason.TOO_MANY_CLIENTS)
+        self.assertEqual(len(Feeder(monitor, ("10.0.0.1", 1)).send(1, 1.0)), 1)
+
+    def test_bad_settings(self):
+        """
+        Impossible settings are the caller's error.
+        """
+        for kwargs in ({"period": 0}, {"period": 1, "timeout": 0}, {"period": 1, "timeout": 1}, {"period": 1, "key": b"short"},
+                       {"period": 1, "phi_threshold": 0}, {"period": 1, "tolerance": -1}):
+            self.assertRaises(LocalProtocolError, MonitorSettings, **kwargs)
+
+    def test_defaults_follow_the_period(self):
+        """
+        Timeout 10 periods (the lab's), tolerance half a period, min std a
+        tenth, acceptable pause 3 periods (Akka's 1 s / 100 ms / 3 s shape)
+        but at most a third of the timeout, so phi can act before the stop.
+        """
+        s = MonitorSettings(period=2.0)
+        self.assertEqual((s.timeout, s.tolerance, s.min_std_deviation, s.acceptable_pause, s.max_skew),
+                         (20.0, 1.0, 0.2, 6.0, 86400.0))
+        self.assertEqual(MonitorSettings(key=KEY).max_skew, 300.0)
+        short = MonitorSettings(period=1.0, timeout=3.0)
+        self.assertEqual(short.acceptable_pause, 1.0)  # a third of a short timeout
+
+
+class SignedTests(SynchronousTestCase):
+    def setUp(self):
+        self.monitor = HeartbeatMonitor(settings(key=KEY))
+        self.feed = Feeder(self.monitor)
+
+    def signed(self, sequence, at, boot=BOOT_A, client_id="alpha", source=SOURCE):
+        data = encode_beat(sequence, T0 + at, client_id=client_id, boot=boot, key=KEY)
+        return self.monitor.datagram_received(data, source, T0 + at)
+
+    def reason(self, events):
+        [event] = events
+        self.assertIsInstance(event, DatagramRejected)
+        return event.reason
+
+    def test_unsigned_and_forged_dropped(self):
+        """
+        With a key, unsigned beats and beats signed with another key never
+        create a client.
+        """
+        self.assertEqual(self.reason(self.feed.send(0, 0.0)), RejectReason.UNSIGNED)
+        self.assertEqual(self.reason(self.feed.send(0, 0.0, client_id="a", boot=BOOT_A)), RejectReason.UNSIGNED)
+        forged = encode_beat(0, T0, client_id="alpha", boot=BOOT_A, key=b"another key of 16 bytes")
+        self.assertEqual(self.reason(self.monitor.datagram_received(forged, SOURCE, T0)), RejectReason.FORGED)
+        absurd_and_forged = encode_beat(0, 0.0, client_id="alpha", boot=BOOT_A, key=b"another key of 16 bytes")
+        self.assertEqual(self.reason(self.monitor.datagram_received(absurd_and_forged, SOURCE, T0)), RejectReason.FORGED)
+        self.assertEqual(len(self.monitor), 0)
+        self.assertEqual((self.monitor.counters["unsigned"], self.monitor.counters["forged"]), (2, 2))
+
+    def test_signed_beats_tracked(self):
+        """
+        Signed beats are tracked like unsigned ones: gaps and reordering included.
+        """
+        self.assertEqual(beats(self.signed(0, 0.0))[0].kind, BeatKind.FIRST)
+        self.assertEqual(beats(self.signed(1, 1.0))[0].kind, BeatKind.ON_TIME)
+        self.assertEqual(beats(self.signed(3, 3.0))[0].lost, 1)
+        self.assertEqual(beats(self.signed(2, 3.1))[0].kind, BeatKind.OUT_OF_ORDER)
+
+    def test_replay_dropped(self):
+        """
+        The same signed datagram twice: the second is a replay, dropped and
+        counted, not a duplicate.
+        """
+        data = encode_beat(0, T0, client_id="alpha", boot=BOOT_A, key=KEY)
+        self.monitor.datagram_received(data, SOURCE, T0)
+        self.assertEqual(self.reason(self.monitor.datagram_received(data, SOURCE, T0 + 0.5)), RejectReason.REPLAYED)
+        self.assertEqual(self.monitor.status(T0 + 1)[0].beats, 1)
+
+    def test_replay_never_revives(self):
+        """
+        Replaying a stopped client's recorded beats, from any address, does
+        not revive it.
+        """
+        recorded = [encode_beat(n, T0 + n, client_id="alpha", boot=BOOT_A, key=KEY) for n in range(3)]
+        for n, data in enumerate(recorded):
+            self.monitor.datagram_received(data, SOURCE, T0 + n)
+        self.monitor.sweep(T0 + 20)
+        for data in recorded:
+            for source in (SOURCE, ("10.9.9.9", 1)):
+                self.assertEqual(self.reason(self.monitor.datagram_received(data, source, T0 + 30)), RejectReason.REPLAYED)
+        self.assertEqual(self.monitor.state_of("alpha"), ClientState.STOPPED)
+
+    def test_restart_accepted_old_run_refused(self):
+        """
+        A real restart (new boot id, newer timestamp) is accepted; beats of
+        the previous run are replays from then on, and so is a new boot id
+        whose timestamp is older than the last accepted beat.
+        """
+        self.signed(0, 0.0)
+        self.signed(1, 1.0)
+        self.assertEqual(beats(self.signed(0, 2.0, boot=BOOT_B))[0].kind, BeatKind.RESTART)
+        self.assertEqual(self.reason(self.signed(2, 2.5, boot=BOOT_A)), RejectReason.REPLAYED)
+        self.assertEqual(self.reason(self.signed(0, 1.5, boot="c" * 16)), RejectReason.REPLAYED)
+
+    def test_boot_of_another_client(self):
+        """
+        A boot id belongs to one client: reusing it under another name (or,
+        without an id, another address) is a replay.
+        """
+        self.signed(0, 0.0, client_id=None)
+        events = self.signed(1, 1.0, client_id=None, source=("10.0.0.9", 5000))
+        self.assertEqual(self.reason(events), RejectReason.REPLAYED)
+
+    def test_stale_timestamp(self):
+        """
+        With a key, beats more than 300 s from our clock are refused, which
+        bounds how old a recording can be replayed to a restarted monitor.
+        """
+        data = encode_beat(0, T0 - 301, client_id="alpha", boot=BOOT_A, key=KEY)
+        self.assertEqual(self.reason(self.monitor.datagram_received(data, SOURCE, T0)), RejectReason.ABSURD_TIMESTAMP)

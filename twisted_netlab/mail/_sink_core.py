@@ -1,0 +1,844 @@
+# -*- test-case-name: tests.mail.test_sink_core -*-
+"""
+Pure, sans-IO server side of one SMTP session of the mail sink: feed it the
+bytes a client sent, get back events (replies to write, STARTTLS to start,
+a received message to store, the connection to close).  Standard library
+only: no reactor, no clock, no files.
+
+How it works: L{SinkSession.receive_data} appends to a bounded buffer and
+cuts it into lines at CRLF only (RFC 5321 2.3.8).  A bare CR or LF is never
+a line end: in a command it is a syntax error, in DATA it taints the
+message, which is then refused after the final ``<CRLF>.<CRLF>`` (the SMTP
+smuggling family: CVE-2023-51764, CVE-2024-27305).  Processing stops when
+the session waits for the adapter (a message is being stored) and resumes
+in L{SinkSession.message_stored}.  At STARTTLS every byte after the command
+is discarded (CVE-2024-34083) and the session forgets EHLO and AUTH
+(RFC 3207 4.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+from twisted_netlab.mail._faults import FaultPlan, FaultReply, Stage
+
+# RFC 5321 4.5.3.1.4 allows 512 octets per command line; extensions (AUTH
+# initial responses, ESMTP parameters) need more, so like Postfix we allow
+# 2048 octets before CRLF.
+MAX_COMMAND_LINE = 2048
+# RFC 5321 4.5.3.1.6: a text line is at most 1000 octets including CRLF.
+MAX_DATA_LINE = 998
+# RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted.
+MAX_RECIPIENTS = 100
+
+
+class SessionState(enum.Enum):
+    """
+    What the session is waiting for.
+    """
+
+    AWAITING_COMMAND = "awaiting command"
+    AWAITING_AUTH_RESPONSE = "awaiting AUTH response"
+    RECEIVING_DATA = "receiving DATA"
+    AWAITING_STORAGE = "awaiting storage"
+    # A CONNECT fault answered 554: RFC 5321 3.1 wants the server to
+    # answer 503 to everything but QUIT.
+    REFUSING = "refusing"
+    CLOSED = "closed"
+
+
+# -- events ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendReply:
+    """
+    A reply to write: C{code} and one or more text lines (multi-line
+    replies use ``code-`` on every line but the last, RFC 5321 4.2.1).
+    """
+
+    code: int
+    lines: Tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not 200 <= self.code <= 599:
+            raise ValueError(f"not an SMTP reply code: {self.code}")
+        if not self.lines:
+            raise ValueError("a reply has at least one line")
+        for line in self.lines:
+            if "\r" in line or "\n" in line:
+                raise ValueError(f"reply text must not contain CR or LF: {line!r}")
+
+    def to_bytes(self) -> bytes:
+        last = len(self.lines) - 1
+        return b"".join(
+            f"{self.code}{' ' if index == last else '-'}{line}\r\n".encode("utf-8")
+            for index, line in enumerate(self.lines)
+        )
+
+
+@dataclass(frozen=True)
+class AcceptTLS:
+    """
+    Start the TLS handshake now (after writing the preceding 220 reply).
+    """
+
+
+@dataclass(frozen=True)
+class CloseSession:
+    """
+    Close the connection after writing what came before.
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlaintextDiscarded:
+    """
+    Bytes that followed STARTTLS in the plaintext stream were thrown away
+    (a client pipelining them, or an injection attempt).
+    """
+
+    byte_count: int
+
+
+@dataclass(frozen=True)
+class AuthenticationAttempted:
+    """
+    An AUTH exchange finished; C{username} is what the client claimed.
+    """
+
+    mechanism: str
+    username: str
+    succeeded: bool
+
+
+@dataclass(frozen=True)
+class FaultInjected:
+    """
+    A configured fault answered instead of the normal reply.
+    """
+
+    fault: FaultReply
+
+
+@dataclass(frozen=True)
+class ReceivedEnvelope:
+    """
+    The SMTP envelope of one received message.  C{sender} is ``""`` for
+    the null reverse-path ``<>``.
+    """
+
+    sender: str
+    recipients: Tuple[str, ...]
+    hello: str
+    tls: bool
+    authenticated_as: Optional[str]
+    smtputf8: bool = False
+    body: str = "7BIT"
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """
+    A complete, acceptable message: store it, then call
+    L{SinkSession.message_stored} or L{SinkSession.message_not_stored}.
+    C{data} is the content exactly as sent (CRLF line ends), dot-stuffing
+    removed (RFC 5321 4.5.2).
+    """
+
+    envelope: ReceivedEnvelope
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MessageRefused:
+    """
+    A message body arrived in full but was refused (C{reply} says why).
+    """
+
+    envelope: ReceivedEnvelope
+    reply: SendReply
+
+
+Event = Union[
+    SendReply,
+    AcceptTLS,
+    CloseSession,
+    PlaintextDiscarded,
+    AuthenticationAttempted,
+    FaultInjected,
+    MessageReceived,
+    MessageRefused,
+]
+
+
+# -- policy ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SinkPolicy:
+    """
+    What one sink offers and enforces; shared by all its sessions.
+    """
+
+    hostname: str = "localhost"
+    max_size: int = 10 * 1024 * 1024
+    users: Mapping[str, str] = field(default_factory=dict, hash=False)
+    tls_available: bool = True
+    allow_plaintext_auth: bool = False
+    require_tls: bool = False
+    require_auth: bool = False
+    smtputf8: bool = True
+    max_recipients: int = MAX_RECIPIENTS
+    max_errors: int = 20
+    max_junk_commands: int = 100
+    max_command_line: int = MAX_COMMAND_LINE
+    max_data_line: int = MAX_DATA_LINE
+
+
+# -- address syntax (RFC 5321 4.1.2, RFC 6531 3.3) ---------------------------
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]"
+_UTEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
+_QUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"'
+_LABEL = r"[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\-\u0080-\U0010ffff]*[A-Za-z0-9\u0080-\U0010ffff])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[\x21-\x5a\x5e-\x7e]+\])"
+_MAILBOX = re.compile(
+    rf"^(?P<local>{_UTEXT}+(?:\.{_UTEXT}+)*|{_QUOTED})@(?P<domain>{_DOMAIN})$"
+)
+_KEYWORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
+# Refuse everything but printable characters in a command (after UTF-8
+# decoding): controls, DEL and the like have no place in SMTP.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class AddressError(ValueError):
+    """
+    A reverse- or forward-path that is not a mailbox; str() is the reply text.
+    """
+
+
+def split_path(text: str) -> Tuple[str, str]:
+    """
+    Split ``<path> params`` into the path (without brackets) and the rest.
+    A ``>`` inside a quoted local part does not close the path.
+
+    @raise AddressError: when there is no bracketed path.
+    """
+    if not text.startswith("<"):
+        raise AddressError("the address must be in angle brackets, e.g. <user@example.org>")
+    quoted = escaped = False
+    for index in range(1, len(text)):
+        char = text[index]
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == ">" and not quoted:
+            rest = text[index + 1 :]
+            if rest and not rest.startswith(" "):
+                raise AddressError("parameters must be separated from the address by a space")
+            return text[1:index], rest.strip()
+    raise AddressError("the address has no closing '>'")
+
+
+def parse_mailbox(path: str, allow_utf8: bool) -> str:
+    """
+    Validate a path as a mailbox and return it without a source route
+    (RFC 5321 4.1.2 and 3.3: ``@relay:`` prefixes are accepted and ignored).
+
+    @raise AddressError: with the reason.
+    """
+    if path.startswith("@"):
+        route_end = path.find(":")
+        if route_end < 0:
+            raise AddressError("malformed source route")
+        path = path[route_end + 1 :]
+    match = _MAILBOX.match(path)
+    if match is None:
+        raise AddressError("not a valid mailbox (local-part@domain)")
+    if len(match.group("local").encode("utf-8")) > 64:
+        raise AddressError("local part longer than 64 octets (RFC 5321 4.5.3.1.1)")
+    if len(match.group("domain").encode("utf-8")) > 255:
+        raise AddressError("domain longer than 255 octets (RFC 5321 4.5.3.1.2)")
+    if len(path.encode("utf-8")) > 254:
+        raise AddressError("path longer than 256 octets (RFC 5321 4.5.3.1.3)")
+    if not allow_utf8 and not path.isascii():
+        raise AddressError("non-ASCII address needs the SMTPUTF8 parameter (RFC 6531)")
+    return path
+
+
+def parse_parameters(text: str) -> Dict[str, Optional[str]]:
+    """
+    Parse ``KEY=value KEY`` ESMTP parameters (RFC 5321 4.1.2), keys
+    upper-cased.
+
+    @raise AddressError: on bad syntax or a repeated key.
+    """
+    parameters: Dict[str, Optional[str]] = {}
+    for item in text.split():
+        key, equals, value = item.partition("=")
+        if not _KEYWORD.match(key) or (equals and not value):
+            raise AddressError(f"malformed parameter {item!r}")
+        key = key.upper()
+        if key in parameters:
+            raise AddressError(f"parameter {key} given twice")
+        parameters[key] = value if equals else None
+    return parameters
+
+
+# -- the session ----------------------------------------------------------
+
+_OVERLONG = object()
+_HTTP_VERBS = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "DELETE"})
+_JUNK = frozenset({"NOOP", "RSET", "VRFY", "HELP"})
+_USERNAME_PROMPT = base64.b64encode(b"Username:").decode("ascii")
+_PASSWORD_PROMPT = base64.b64encode(b"Password:").decode("ascii")
+
+
+def _reply(code: int, *lines: str) -> SendReply:
+    return SendReply(code, tuple(lines))
+
+
+class SinkSession:
+    """
+    One SMTP server session.  Not thread-safe; one per connection.
+
+    @ivar state: a L{SessionState}.
+    @ivar tls_active: whether STARTTLS was accepted on this connection.
+    @ivar authenticated_as: the user name after a successful AUTH.
+    """
+
+    def __init__(self, policy: SinkPolicy, faults: Optional[FaultPlan] = None) -> None:
+        self.policy = policy
+        self.faults = faults if faults is not None else FaultPlan()
+        self.state = SessionState.AWAITING_COMMAND
+        self.tls_active = False
+        self.authenticated_as: Optional[str] = None
+        self.hello: Optional[str] = None
+        self.error_count = 0
+        self.junk_count = 0
+        self._buffer = bytearray()
+        self._discarding_line = False
+        self._reset_transaction()
+        self._auth_mechanism = ""
+        self._auth_username: Optional[str] = None
+        self._data_parts: List[bytes] = []
+        self._data_size = 0
+        self._data_problem: Optional[SendReply] = None
+
+    # -- input --------------------------------------------------------
+
+    def start(self) -> List[Event]:
+        """
+        The greeting (RFC 5321 4.3.1), or a CONNECT fault.
+        """
+        fault = self.faults.check(Stage.CONNECT)
+        if fault is None:
+            return [_reply(220, f"{self.policy.hostname} ESMTP netlab-mailsink")]
+        # RFC 5321 4.2.3: no enhanced codes in the greeting.
+        events: List[Event] = [FaultInjected(fault), _reply(fault.code, f"{self.policy.hostname} {fault.text}")]
+        if fault.code == 554:
+            self.state = SessionState.REFUSING
+        elif fault.closes or fault.code >= 500:
+            events.extend(self._close("refused at connect"))
+        return events
+
+    def receive_data(self, data: bytes) -> List[Event]:
+        """
+        Feed bytes from the client; return what to do.
+        """
+        if self.state is SessionState.CLOSED:
+            return []
+        self._buffer += data
+        return self._process()
+
+    def message_stored(self, queue_id: str) -> List[Event]:
+        """
+        The adapter stored the message of the last L{MessageReceived}.
+        """
+        self._expect_storage()
+        self.state = SessionState.AWAITING_COMMAND
+        return [_reply(250, f"2.0.0 Ok: queued as {queue_id}")] + self._process()
+
+    def message_not_stored(self, reason: str) -> List[Event]:
+        """
+        Storing failed; the client is told to try again later (nothing is
+        acknowledged that is not on disk).
+        """
+        self._expect_storage()
+        self.state = SessionState.AWAITING_COMMAND
+        return [_reply(451, f"4.3.0 Could not store the message ({reason}), try again later")] + self._process()
+
+    def timed_out(self) -> List[Event]:
+        """
+        The adapter's idle timer fired (RFC 5321 4.5.3.2.7).
+        """
+        if self.state is SessionState.CLOSED:
+            return []
+        return [_reply(421, f"4.4.2 {self.policy.hostname} Error: timeout exceeded")] + self._close("idle timeout")
+
+    def _expect_storage(self) -> None:
+        if self.state is not SessionState.AWAITING_STORAGE:
+            raise RuntimeError(f"no message is being stored (state {self.state})")
+
+    # -- line splitting ---------------------------------------------------
+
+    def _line_limit(self) -> int:
+        if self.state is SessionState.RECEIVING_DATA:
+            return self.policy.max_data_line
+        return self.policy.max_command_line
+
+    def _next_line(self) -> object:
+        """
+        The next CRLF-terminated line (without CRLF), L{_OVERLONG} for a
+        line that exceeded the limit (its bytes are dropped as they come),
+        or L{None} when more data is needed.
+        """
+        limit = self._line_limit()
+        # Search the whole buffer (one packet at most, plus less than one
+        # line): an overlong line followed by more lines in the same packet
+        # must only cost the overlong line.
+        end = self._buffer.find(b"\r\n")
+        if end < 0:
+            if len(self._buffer) > limit + 1:
+                # Too long already: drop it, keeping a trailing CR that may
+                # be the first half of the CRLF.
+                self._discarding_line = True
+                keep = self._buffer[-1:] if self._buffer.endswith(b"\r") else b""
+                self._buffer = bytearray(keep)
+            return None
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 2]
+        if self._discarding_line:
+            self._discarding_line = False
+            return _OVERLONG
+        if len(line) > limit:
+            return _OVERLONG
+        return line
+
+    def _process(self) -> List[Event]:
+        events: List[Event] = []
+        while self.state not in (SessionState.AWAITING_STORAGE, SessionState.CLOSED):
+            line = self._next_line()
+            if line is None:
+                break
+            if self.state is SessionState.RECEIVING_DATA:
+                events.extend(self._data_line(line))
+            elif self.state is SessionState.AWAITING_AUTH_RESPONSE:
+                events.extend(self._auth_line(line))
+            else:
+                events.extend(self._command_line(line))
+        return events
+
+    # -- helpers ----------------------------------------------------------
+
+    def _close(self, reason: str) -> List[Event]:
+        self.state = SessionState.CLOSED
+        self._buffer = bytearray()
+        return [CloseSession(reason)]
+
+    def _error(self, code: int, text: str) -> List[Event]:
+        """
+        A protocol error reply; too many of them end the session (a client
+        that is lost, or someone probing).
+        """
+        self.error_count += 1
+        events: List[Event] = [_reply(code, text)]
+        if self.error_count >= self.policy.max_errors:
+            events.append(_reply(421, "4.7.0 Too many errors, closing connection"))
+            events.extend(self._close("too many errors"))
+        return events
+
+    def _fault(self, stage: Stage) -> Optional[List[Event]]:
+        fault = self.faults.check(stage)
+        if fault is None:
+            return None
+        events: List[Event] = [FaultInjected(fault), _reply(fault.code, f"{fault.enhanced} {fault.text}")]
+        if fault.closes:
+            events.extend(self._close(f"fault {fault.rule.describe()}"))
+        return events
+
+    def _reset_transaction(self) -> None:
+        self.sender: Optional[str] = None
+        self.recipients: List[str] = []
+        self._smtputf8 = False
+        self._body = "7BIT"
+
+    def _envelope(self) -> ReceivedEnvelope:
+        return ReceivedEnvelope(
+            sender=self.sender or "",
+            recipients=tuple(self.recipients),
+            hello=self.hello or "",
+            tls=self.tls_active,
+            authenticated_as=self.authenticated_as,
+            smtputf8=self._smtputf8,
+            body=self._body,
+        )
+
+    def _auth_offered(self) -> bool:
+        return bool(self.policy.users) and (self.tls_active or self.policy.allow_plaintext_auth)
+
+    # -- commands -----------------------------------------------------------
+
+    def _command_line(self, line: object) -> List[Event]:
+        if line is _OVERLONG:
+            return self._error(500, f"5.5.2 Line too long (at most {self.policy.max_command_line} octets)")
+        assert isinstance(line, bytes)
+        if b"\r" in line or b"\n" in line:
+            return self._error(500, "5.5.2 Bare CR or LF in command: lines end with CRLF")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._error(500, "5.5.2 Command is not valid UTF-8")
+        if _CONTROL.search(text):
+            return self._error(500, "5.5.2 Control character in command")
+        verb, _, argument = text.strip(" ").partition(" ")
+        verb = verb.upper()
+        argument = argument.strip(" ")
+        if self.state is SessionState.REFUSING:
+            if verb == "QUIT":
+                return [_reply(221, "2.0.0 Bye")] + self._close("quit")
+            return self._error(503, "5.3.2 No SMTP service here; only QUIT is accepted")
+        if verb in _HTTP_VERBS:
+            return [_reply(502, "5.5.1 This is an SMTP server, not a web server")] + self._close(
+                "HTTP request"
+            )
+        if verb in _JUNK:
+            self.junk_count += 1
+            if self.junk_count > self.policy.max_junk_commands:
+                return [_reply(421, "4.7.0 Too many commands without mail, closing connection")] + self._close(
+                    "too many junk commands"
+                )
+        handler: Optional[Callable[[str], List[Event]]] = getattr(self, "_do_" + verb, None) if verb.isalpha() else None
+        if handler is None:
+            return self._error(500, "5.5.2 Command not recognized")
+        return handler(argument)
+
+    def _do_EHLO(self, argument: str) -> List[Event]:
+        return self._hello(argument, extended=True)
+
+    def _do_HELO(self, argument: str) -> List[Event]:
+        return self._hello(argument, extended=False)
+
+    def _hello(self, argument: str, extended: bool) -> List[Event]:
+        verb = "EHLO" if extended else "HELO"
+        if not argument or " " in argument:
+            return self._error(501, f"5.5.4 Syntax: {verb} your.domain (or an address literal)")
+        fault = self._fault(Stage.EHLO if extended else Stage.HELO)
+        if fault is not None:
+            return fault
+        # RFC 5321 4.1.4: a new EHLO also resets any transaction.
+        self._reset_transaction()
+        self.hello = argument
+        greeting = f"{self.policy.hostname} Hello {argument}"
+        if not extended:
+            return [_reply(250, greeting)]
+        lines = [greeting, "PIPELINING", f"SIZE {self.policy.max_size}", "8BITMIME"]
+        if self.policy.smtputf8:
+            lines.append("SMTPUTF8")
+        lines.append("ENHANCEDSTATUSCODES")
+        if self.policy.tls_available and not self.tls_active:
+            lines.append("STARTTLS")
+        if self._auth_offered():
+            lines.append("AUTH PLAIN LOGIN")
+        return [SendReply(250, tuple(lines))]
+
+    def _do_STARTTLS(self, argument: str) -> List[Event]:
+        if argument:
+            return self._error(501, "5.5.4 Syntax: STARTTLS (no parameters)")
+        if not self.policy.tls_available:
+            return self._error(502, "5.5.1 STARTTLS not offered by this server")
+        if self.tls_active:
+            return self._error(503, "5.5.1 TLS already active")
+        if self.sender is not None:
+            return self._error(503, "5.5.1 STARTTLS not allowed during a mail transaction")
+        fault = self._fault(Stage.STARTTLS)
+        if fault is not None:
+            return fault
+        discarded = len(self._buffer)
+        # CVE-2024-34083: whatever the client pipelined after STARTTLS
+        # arrived in plaintext and must not be read as if protected.
+        self._buffer = bytearray()
+        self._discarding_line = False
+        # RFC 3207 4.2: forget everything learned from the client.
+        self.tls_active = True
+        self.hello = None
+        self.authenticated_as = None
+        self._reset_transaction()
+        events: List[Event] = [_reply(220, "2.0.0 Ready to start TLS"), AcceptTLS()]
+        if discarded:
+            events.append(PlaintextDiscarded(discarded))
+        return events
+
+    def _do_AUTH(self, argument: str) -> List[Event]:
+        if not self.policy.users:
+            return self._error(502, "5.5.1 AUTH not available (the sink has no --users file)")
+        if not self._auth_offered():
+            # RFC 4954 6: 538 when the mechanism needs an encrypted channel.
+            return self._error(538, "5.7.11 Encryption required for requested authentication mechanism: STARTTLS first")
+        if self.hello is None:
+            return self._error(503, "5.5.1 Send EHLO first")
+        if self.authenticated_as is not None:
+            return self._error(503, "5.5.1 Already authenticated")
+        if self.sender is not None:
+            return self._error(503, "5.5.1 AUTH not allowed during a mail transaction")
+        mechanism, _, initial = argument.partition(" ")
+        mechanism = mechanism.upper()
+        if mechanism not in ("PLAIN", "LOGIN"):
+            return self._error(504, "5.5.4 Unrecognized authentication type; offered: PLAIN LOGIN")
+        self._auth_mechanism = mechanism
+        self._auth_username = None
+        initial = initial.strip(" ")
+        if not initial:
+            self.state = SessionState.AWAITING_AUTH_RESPONSE
+            return [_reply(334, "" if mechanism == "PLAIN" else _USERNAME_PROMPT)]
+        return self._auth_response(initial)
+
+    def _auth_line(self, line: object) -> List[Event]:
+        self.state = SessionState.AWAITING_COMMAND
+        if line is _OVERLONG or not isinstance(line, bytes):
+            return self._error(500, "5.5.2 Line too long")
+        try:
+            text = line.decode("ascii").strip(" ")
+        except UnicodeDecodeError:
+            return self._error(501, "5.5.2 AUTH response is not base64")
+        return self._auth_response(text)
+
+    def _auth_response(self, text: str) -> List[Event]:
+        """
+        One client response of an AUTH exchange (RFC 4954 4).
+        """
+        self.state = SessionState.AWAITING_COMMAND
+        if text == "*":
+            return self._error(501, "5.0.0 Authentication cancelled")
+        try:
+            # RFC 4954 4: "=" is an empty initial response.
+            decoded = b"" if text == "=" else base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return self._error(501, "5.5.2 Cannot decode base64 response")
+        if self._auth_mechanism == "LOGIN" and self._auth_username is None:
+            try:
+                self._auth_username = decoded.decode("utf-8")
+            except UnicodeDecodeError:
+                return self._error(501, "5.5.2 User name is not UTF-8")
+            self.state = SessionState.AWAITING_AUTH_RESPONSE
+            return [_reply(334, _PASSWORD_PROMPT)]
+        if self._auth_mechanism == "LOGIN":
+            username, password_bytes = self._auth_username or "", decoded
+        else:
+            # RFC 4616: authzid NUL authcid NUL passwd.
+            parts = decoded.split(b"\x00")
+            if len(parts) != 3:
+                return self._error(501, "5.5.2 Malformed PLAIN response (authzid NUL user NUL password)")
+            authzid, user_bytes, password_bytes = parts
+            try:
+                username = user_bytes.decode("utf-8")
+                if authzid and authzid.decode("utf-8") != username:
+                    return self._finish_auth(username, succeeded=False)
+            except UnicodeDecodeError:
+                return self._error(501, "5.5.2 User name is not UTF-8")
+        fault = self._fault(Stage.AUTH)
+        if fault is not None:
+            return [AuthenticationAttempted(self._auth_mechanism, username, False)] + fault
+        expected = self.policy.users.get(username)
+        succeeded = expected is not None and hmac.compare_digest(expected.encode("utf-8"), password_bytes)
+        if expected is None:
+            # Compare anyway so a missing user costs the same time.
+            hmac.compare_digest(password_bytes, password_bytes)
+        return self._finish_auth(username, succeeded)
+
+    def _finish_auth(self, username: str, succeeded: bool) -> List[Event]:
+        attempt = AuthenticationAttempted(self._auth_mechanism, username, succeeded)
+        if succeeded:
+            self.authenticated_as = username
+            return [attempt, _reply(235, "2.7.0 Authentication successful")]
+        return [attempt] + self._error(535, "5.7.8 Authentication credentials invalid")
+
+    def _do_MAIL(self, argument: str) -> List[Event]:
+        if self.hello is None:
+            return self._error(503, "5.5.1 Send EHLO or HELO first")
+        if self.sender is not None:
+            return self._error(503, "5.5.1 Nested MAIL command")
+        if self.policy.require_tls and not self.tls_active:
+            return self._error(530, "5.7.0 Must issue a STARTTLS command first")
+        if self.policy.require_auth and self.authenticated_as is None:
+            return self._error(530, "5.7.0 Authentication required")
+        keyword, colon, rest = argument.partition(":")
+        if keyword.upper() != "FROM" or not colon:
+            return self._error(501, "5.5.4 Syntax: MAIL FROM:<address> [parameters]")
+        try:
+            path, parameter_text = split_path(rest.strip(" "))
+            parameters = parse_parameters(parameter_text)
+        except ValueError as error:
+            return self._error(501, f"5.5.4 Syntax: {error}")
+        smtputf8 = False
+        body = "7BIT"
+        for key, value in parameters.items():
+            if key == "SIZE":
+                if value is None or not value.isdigit() or len(value) > 20:
+                    return self._error(501, "5.5.4 SIZE needs a number of octets")
+                if int(value) > self.policy.max_size:
+                    return self._error(
+                        552, f"5.3.4 Message size exceeds fixed maximum message size ({self.policy.max_size} octets)"
+                    )
+            elif key == "BODY":
+                if value is None or value.upper() not in ("7BIT", "8BITMIME"):
+                    return self._error(501, "5.5.4 BODY must be 7BIT or 8BITMIME")
+                body = value.upper()
+            elif key == "SMTPUTF8" and self.policy.smtputf8:
+                if value is not None:
+                    return self._error(501, "5.5.4 SMTPUTF8 takes no value")
+                smtputf8 = True
+            elif key == "AUTH":
+                pass  # RFC 4954 5: accepted; we do not relay, so it is not used.
+            else:
+                return self._error(555, f"5.5.4 Unsupported MAIL parameter {key}")
+        if path:
+            try:
+                path = parse_mailbox(path, allow_utf8=smtputf8)
+            except AddressError as error:
+                code = 553 if "SMTPUTF8" in str(error) else 501
+                enhanced = "5.6.7" if code == 553 else "5.1.7"
+                return self._error(code, f"{enhanced} Bad sender address: {error}")
+        fault = self._fault(Stage.MAIL)
+        if fault is not None:
+            return fault
+        self.sender = path
+        self._smtputf8 = smtputf8
+        self._body = body
+        return [_reply(250, f"2.1.0 Sender <{path}> ok")]
+
+    def _do_RCPT(self, argument: str) -> List[Event]:
+        if self.sender is None:
+            return self._error(503, "5.5.1 Need MAIL before RCPT")
+        keyword, colon, rest = argument.partition(":")
+        if keyword.upper() != "TO" or not colon:
+            return self._error(501, "5.5.4 Syntax: RCPT TO:<address>")
+        try:
+            path, parameter_text = split_path(rest.strip(" "))
+            parameters = parse_parameters(parameter_text)
+        except ValueError as error:
+            return self._error(501, f"5.5.4 Syntax: {error}")
+        if parameters:
+            return self._error(555, f"5.5.4 Unsupported RCPT parameter {next(iter(parameters))}")
+        if path.lower() == "postmaster":
+            path = "postmaster"  # RFC 5321 4.5.1: accepted without a domain.
+        else:
+            try:
+                path = parse_mailbox(path, allow_utf8=self._smtputf8)
+            except AddressError as error:
+                code = 553 if "SMTPUTF8" in str(error) else 501
+                enhanced = "5.6.7" if code == 553 else "5.1.3"
+                return self._error(code, f"{enhanced} Bad recipient address: {error}")
+        if len(self.recipients) >= self.policy.max_recipients:
+            # RFC 5321 4.5.3.1.10: 452 for too many recipients.
+            return [_reply(452, f"4.5.3 Too many recipients (at most {self.policy.max_recipients})")]
+        fault = self._fault(Stage.RCPT)
+        if fault is not None:
+            return fault
+        self.recipients.append(path)
+        return [_reply(250, f"2.1.5 Recipient <{path}> ok")]
+
+    def _do_DATA(self, argument: str) -> List[Event]:
+        if argument:
+            return self._error(501, "5.5.4 Syntax: DATA (no parameters)")
+        if self.sender is None:
+            return self._error(503, "5.5.1 Need MAIL command")
+        if not self.recipients:
+            # RFC 5321 3.3: 554 when no recipient was accepted.
+            return self._error(554, "5.5.1 No valid recipients")
+        self.state = SessionState.RECEIVING_DATA
+        self._data_parts = []
+        self._data_size = 0
+        self._data_problem = None
+        return [_reply(354, "End data with <CR><LF>.<CR><LF>")]
+
+    def _data_line(self, line: object) -> List[Event]:
+        if line == b".":
+            return self._end_of_data()
+        if self._data_problem is not None and self._data_problem.code == 552:
+            return []  # Already too big: only look for the end.
+        if line is _OVERLONG:
+            self._data_problem = self._data_problem or _reply(
+                500, f"5.5.2 Line too long (RFC 5321 4.5.3.1.6: at most {self.policy.max_data_line} octets + CRLF)"
+            )
+            return []
+        assert isinstance(line, bytes)
+        if b"\r" in line or b"\n" in line:
+            # SMTP smuggling: a bare LF or CR is not a line end here, and a
+            # message carrying one is refused rather than passed on.
+            self._data_problem = self._data_problem or _reply(
+                554, "5.5.2 Bare CR or LF in message: lines must end with CRLF"
+            )
+        if line.startswith(b"."):
+            line = line[1:]  # RFC 5321 4.5.2: a leading "." was doubled.
+        self._data_size += len(line) + 2
+        if self._data_size > self.policy.max_size:
+            self._data_problem = _reply(
+                552, f"5.3.4 Message size exceeds fixed maximum message size ({self.policy.max_size} octets)"
+            )
+            self._data_parts = []
+            return []
+        self._data_parts.append(line + b"\r\n")
+        return []
+
+    def _end_of_data(self) -> List[Event]:
+        envelope = self._envelope()
+        data = b"".join(self._data_parts)
+        self._data_parts = []
+        self._reset_transaction()
+        self.state = SessionState.AWAITING_COMMAND
+        if self._data_problem is not None:
+            reply = self._data_problem
+            self.error_count += 1
+            return [MessageRefused(envelope, reply), reply]
+        fault = self.faults.check(Stage.DATA)
+        if fault is not None:
+            reply = _reply(fault.code, f"{fault.enhanced} {fault.text}")
+            events: List[Event] = [FaultInjected(fault), MessageRefused(envelope, reply), reply]
+            if fault.closes:
+                events.extend(self._close(f"fault {fault.rule.describe()}"))
+            return events
+        self.state = SessionState.AWAITING_STORAGE
+        return [MessageReceived(envelope, data)]
+
+    def _do_RSET(self, argument: str) -> List[Event]:
+        if argument:
+            return self._error(501, "5.5.4 Syntax: RSET (no parameters)")
+        self._reset_transaction()
+        return [_reply(250, "2.0.0 Ok")]
+
+    def _do_NOOP(self, argument: str) -> List[Event]:
+        return [_reply(250, "2.0.0 Ok")]
+
+    def _do_QUIT(self, argument: str) -> List[Event]:
+        return [_reply(221, "2.0.0 Bye")] + self._close("quit")
+
+    def _do_VRFY(self, argument: str) -> List[Event]:
+        return [_reply(252, "2.5.0 Cannot VRFY user, but will accept message and attempt delivery")]
+
+    def _do_EXPN(self, argument: str) -> List[Event]:
+        return self._error(502, "5.5.1 EXPN not implemented")
+
+    def _do_HELP(self, argument: str) -> List[Event]:
+        return [
+            SendReply(
+                214,
+                (
+                    "2.0.0 netlab-mailsink: a local test server that stores mail in a Maildir",
+                    "2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT",
+                ),
+            )
+        ]
+

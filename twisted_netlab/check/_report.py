@@ -157,10 +157,10 @@ def render_junit(report: Report, elapsed: Optional[Dict[str, float]] = None) -> 
                 time=f"{elapsed.get(result.case.id, 0.0):.3f}",
             )
             if result.verdict is Verdict.FAIL:
-                failure = ElementTree.SubElement(case, "failure", message=result.outcome.detail, type="fail")
+                failure = ElementTree.SubElement(case, "failure", message=_xml_safe(result.outcome.detail), type="fail")
                 failure.text = _xml_safe(result.transcript)
             elif result.verdict is Verdict.SKIP:
-                ElementTree.SubElement(case, "skipped", message=result.outcome.detail)
+                ElementTree.SubElement(case, "skipped", message=_xml_safe(result.outcome.detail))
             else:
                 out = ElementTree.SubElement(case, "system-out")
                 out.text = _xml_safe(f"{result.verdict.value}: {result.outcome.detail}")

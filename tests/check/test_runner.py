@@ -161,6 +161,18 @@ class HelperTests(SynchronousTestCase):
         self.assertRaises(ValueError, runner.substitute, "  ", 1)
         self.assertRaises(ValueError, runner.substitute, "python3 'open", 1)
 
+    def test_anchor_makes_local_files_absolute(self):
+        """
+        Words naming a file where netlab was run become absolute (the
+        server runs in the fixture folder); options and other words stay.
+        """
+        here = os.path.abspath(self.mktemp())
+        os.makedirs(here)
+        open(os.path.join(here, "server.py"), "w").close()
+        os.makedirs(os.path.join(here, "www"))
+        self.assertEqual(runner.anchor(["python3", "server.py", "8080", "-m", "--root=x", ".", "www"], here),
+                         ["python3", os.path.join(here, "server.py"), "8080", "-m", "--root=x", ".", "www"])
+
     def test_listening_on_reads_the_kernel_table(self):
         """
         A LISTEN row (state 0A) on the port counts; other states do not.

@@ -653,6 +653,8 @@ def _date_plan(context: Context) -> Tuple[Stream, ...]:
 def _date_judge(recording: Recording, context: Context) -> Outcome:
     stream = recording.streams[0]
     response = first(stream)
+    if response is not None and not response.head_complete and response.status is not None:
+        return failed(f"{shown(response)}: {framing_problem(response, stream)}")
     if response is None or not response.head_complete:
         return no_response(stream, context, "a response with a Date")
     problems = date_findings(response)

@@ -232,7 +232,7 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
                     stderr.write("its output:\n" + "".join(f"  | {line}\n" for line in problem.output.splitlines()[-30:]))
                 return EXIT_FAILED if problem.exited else EXIT_UNREACHABLE
             host, base, shown = "127.0.0.1", "/", f"http://127.0.0.1:{port}/ ({options['run']})"
-            notes.append(f"server: {' '.join(runner.substitute(options['run'], port))} (cwd {root})")
+            notes.append(f"server: {' '.join(child.argv)} (cwd {root})")
         else:
             target: Target = options["target"]
             host, port, base = target.host, target.port, target.path

@@ -324,6 +324,22 @@ def substitute(command: str, port: int) -> List[str]:
     return [word.replace("{port}", str(port)) for word in words]
 
 
+def anchor(argv: Sequence[str], here: str) -> List[str]:
+    """
+    C{argv} with every word that names an existing file (not a folder: a
+    server given ``.`` must still serve the fixture folder) relative to
+    C{here} (where netlab was run) made absolute: the server runs in the
+    fixture folder, and ``--run 'python3 server.py {port}'`` must still
+    find ``server.py``.  Options (``-m``, ``--x=y``) are left alone.
+    """
+    out = []
+    for word in argv:
+        if word and not word.startswith("-") and not os.path.isabs(word) and os.path.isfile(os.path.join(here, word)):
+            word = os.path.abspath(os.path.join(here, word))
+        out.append(word)
+    return out
+
+
 def listening_on(port: int, tables: Sequence[str] = ("/proc/net/tcp", "/proc/net/tcp6")) -> Optional[bool]:
     """
     Whether some socket is in LISTEN state on C{port}, read from the
@@ -379,8 +395,10 @@ class ChildServer:
         stop_timeout_seconds: float = 2.0,
         output_limit: int = 64 * 1024,
         env: Optional[Mapping[str, str]] = None,
+        here: Optional[str] = None,
     ) -> None:
         substitute(command, 0)  # fail early on an unusable command
+        self.here = os.getcwd() if here is None else here
         self._reactor = reactor
         self.command = command
         self.cwd = cwd
@@ -392,6 +410,7 @@ class ChildServer:
         self._chunks: Deque[bytes] = deque()
         self._kept = 0
         self.port = 0
+        self.argv: List[str] = []
         self.starts = 0
         self.exit_description: Optional[str] = None
         self._process: Any = None
@@ -443,7 +462,8 @@ class ChildServer:
         it, or fail with L{ChildFailed} (exited, or silent past the bound).
         """
         self.port = free_port(self.host)
-        argv = substitute(self.command, self.port)
+        argv = anchor(substitute(self.command, self.port), self.here)
+        self.argv = argv
         env = dict(self._env, PORT=str(self.port))
         self.exit_description = None
         self.starts += 1

@@ -36,6 +36,10 @@ LENGTH_MISMATCH = "content-length-mismatch"
 BAD_CONTENT_LENGTH = "bad-content-length"
 BAD_CHUNKED = "bad-chunked"
 
+#: Why ``netlab get`` sends a request again on a new connection, when the
+#: server closed a kept-alive one without having said so.
+UNANNOUNCED_CLOSE = "server closed the connection after the response without Connection: close"
+
 #: The findings ``netlab get`` warns about (the others are for the checker).
 GET_WARNINGS = frozenset(
     [BARE_LF, NO_COLON, OBS_FOLD, NO_STATUS_LINE, BAD_STATUS_LINE, HEAD_UNTERMINATED, EXTRA_BYTES,

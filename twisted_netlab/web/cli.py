@@ -30,6 +30,7 @@ from twisted_netlab.web._client_core import (
     parse_url,
     remote_file_name,
 )
+from twisted_netlab.web._response_checks import KEEP_ALIVE_CLOSED, UNANNOUNCED_CLOSE, Finding, response_findings
 from twisted_netlab.web.client import (
     GetError,
     HTTPClient,
@@ -46,6 +47,11 @@ PROGRAM = "netlab get"
 #: Bodies at least this large get a progress bar (when stderr is a TTY).
 PROGRESS_MIN_BYTES = 1024 * 1024
 PROGRESS_INTERVAL_SECONDS = 0.25
+#: Bytes of each URL's responses kept for the response checks and for
+#: showing a head that never completed; past this only the head is checked.
+CHECKED_BYTES = 4 * 1024 * 1024
+#: Exit code of --strict when a response broke HTTP/1.1.
+STRICT_EXIT = 9
 
 
 class Options(usage.Options):
@@ -55,6 +61,7 @@ class Options(usage.Options):
         "Several URLs to one host share one kept-alive connection. "
         "Exit codes follow curl: 2 usage, 3 malformed URL, 6 cannot resolve, "
         "7 cannot connect, 8 weird reply, 18 partial body, 22 HTTP error with --fail, "
+        "9 a response broke HTTP/1.1 (--strict), "
         "23 write error, 28 timeout, 35 TLS handshake, 47 too many redirects, "
         "52 empty reply, 56 receive error, 60 certificate rejected."
     )
@@ -70,6 +77,7 @@ class Options(usage.Options):
         ["fail", "f", "Exit 22 without writing the body when the final status is 400 or more."],
         ["insecure", "k", "Do not verify TLS certificates (warns on stderr)."],
         ["pipeline", None, "Send all requests to a host at once before reading responses."],
+        ["strict", None, "Treat the response warnings (bare LF, bytes after the body, ...) as errors: exit 9."],
     ]
     optParameters = [
         ["output", "o", None, "Write the body to FILE ('-' for stdout); one URL only."],
@@ -273,6 +281,10 @@ class CommandSink(ResponseSink):
         self._bar_shown = False
         self._received = 0
         self._started = clock.seconds()
+        self._raw = bytearray()
+        self._raw_cut = False
+        self._heads = 0
+        self._reconnects: List[Finding] = []
 
     def _note(self, line: str) -> None:
         self.stderr.write(line + "\n")
@@ -292,12 +304,53 @@ class CommandSink(ResponseSink):
                 self._note(f"< {line}")
             self._note("<")
 
+    def bytes_received(self, data: bytes) -> None:
+        room = CHECKED_BYTES - len(self._raw)
+        if room > 0:
+            self._raw += data[:room]
+        if len(data) > room:
+            self._raw_cut = True
+
+    def reconnecting(self, reason: str) -> None:
+        if self.options["verbose"]:
+            self._note(f"* Reconnecting: {reason}")
+        if reason == UNANNOUNCED_CLOSE:
+            self._reconnects.append(Finding(KEEP_ALIVE_CLOSED, reason))
+
+    def show_unparsed(self) -> None:
+        """
+        After a failure before any head was parsed, show what came anyway
+        (``-v`` on stderr, ``--raw`` as is): a 404 without its empty line
+        must not vanish.
+        """
+        if self._heads or not self._raw:
+            return
+        if self.options["verbose"]:
+            lines = bytes(self._raw).split(b"\n")
+            for line in lines[:-1] if not lines[-1] else lines:
+                self._note("< " + line.rstrip(b"\r").decode("latin-1").encode("unicode_escape").decode("ascii"))
+        if self.options["raw"]:
+            self.output.write(bytes(self._raw))
+
+    def findings(self, method: str, failed: bool) -> List[Finding]:
+        """
+        What the response checks say about this URL's responses (only the
+        head when they were too large to keep, or pipelined).
+        """
+        if (self._raw_cut or self.options["pipeline"]) and self.final is not None:
+            found = response_findings(self.final.raw, ["HEAD"], False)
+        else:
+            closed = failed or (self.final is not None and not self.final.keep_alive)
+            found = response_findings(bytes(self._raw), [method] * max(1, self._heads), closed)
+        return self._reconnects + found
+
     def informational(self, response: InformationalResponse) -> None:
         self._verbose_head(response.raw.rstrip(b"\r\n"))
         if self.options["raw"]:
             self.output.write(response.raw)
 
     def head_received(self, head: ResponseHead, redirecting: bool) -> None:
+        self._heads += 1
         self._verbose_head(head.raw.rstrip(b"\r\n"))
         if redirecting and self.options["verbose"]:
             self._note(f"* Following redirect to {head.get('Location')}")
@@ -402,6 +455,17 @@ def main(
     return defer.ensureDeferred(_run(reactor, options, out, err, endpoint_factory))
 
 
+def _speak_up(stderr: IO[str], sink: CommandSink, method: str, failed: bool, strict: bool) -> int:
+    """
+    Print one line per response finding (``warning:``, or ``error:`` with
+    --strict); return how many.
+    """
+    found = sink.findings(method, failed)
+    for finding in found:
+        stderr.write(f"{PROGRAM}: {'error' if strict else 'warning'}: {finding.message}\n")
+    return len(found)
+
+
 def _fail(stderr: IO[str], error: GetError) -> int:
     stderr.write(f"{PROGRAM}: {error}\n")
     stderr.flush()
@@ -466,12 +530,16 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
             except Exception as error:
                 for later in pending[index + 1:]:
                     later.addErrback(lambda _: None)
+                sinks[index].show_unparsed()
+                _speak_up(stderr, sinks[index], method, True, options["strict"])
                 return _fail(stderr, classify(error))
             finally:
                 try:
                     outputs[index].close()
                 except GetError as error:
                     return _fail(stderr, error)
+            if _speak_up(stderr, sinks[index], method, False, options["strict"]) and options["strict"]:
+                return _fail(stderr, GetError("the response broke HTTP/1.1 (--strict)", STRICT_EXIT))
             if options["timing"]:
                 stderr.write(_timing_report(response))
             if options["etag-save"] is not None and 200 <= response.status < 300:

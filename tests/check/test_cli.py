@@ -133,6 +133,27 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertIn("get.missing", result.stdout)
         self.assertIn("hardening.slowloris", result.stdout)
 
+    def test_server_that_closes_at_once(self):
+        """
+        A server that closes every connection at once: the run completes,
+        every case has a verdict saying what came, exit 1.
+        """
+        script = os.path.abspath(self.mktemp())
+        with open(script, "w") as handle:
+            handle.write(
+                "import socket, sys\n"
+                "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(64)\n"
+                "while True:\n"
+                "    c, _ = s.accept(); c.close()\n"
+            )
+        result = netlab("check", "http", "--run", f"{sys.executable} {script} {{port}}", "--json",
+                        "--only", "get.,status-line.form,keepalive.reuse", "--timeout", "2s", timeout=120)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        cases = json.loads(result.stdout)["cases"]
+        self.assertEqual({c["verdict"] for c in cases}, {"fail"})
+        for case in cases:
+            self.assertIn("closed", case["detail"], case)
+
     def test_garbage_server(self):
         """
         A server that answers every connection with garbage and closes:

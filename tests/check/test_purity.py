@@ -14,6 +14,7 @@ PURE = [
     "twisted_netlab.check._case",
     "twisted_netlab.check._cases_http",
     "twisted_netlab.check._cases_http_rfc",
+    "twisted_netlab.check._cases_http_hardening",
     "twisted_netlab.check._report",
     "twisted_netlab.web._response_checks",
 ]

@@ -123,6 +123,27 @@ class PlayTests(SynchronousTestCase):
         self.assertTrue(recording.timed_out)
         self.assertEqual(recording.streams[0].entries[-1].kind, EntryKind.ABORTED)
 
+    def test_ends_case(self):
+        """
+        When a stream marked ends_case is done, the streams still open are
+        aborted (recorded as such) and the case ends without waiting out
+        their steps.
+        """
+        clock = MemoryReactorClock()
+        silent = Stream((Pause(30),), "silent")
+        served = Stream((Send(b"x"), Await(some_bytes, 9)), "served", ends_case=True)
+        d = runner.play(clock, (silent, served), "127.0.0.1", 8080, 60.0)
+        silent_protocol, silent_transport = connect(clock, 0)
+        protocol, transport = connect(clock, 1)
+        protocol.dataReceived(b"done")
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertTrue(silent_transport.disconnecting)
+        silent_protocol.connectionLost(Failure(ConnectionDone()))
+        recording = self.successResultOf(d)
+        self.assertFalse(recording.timed_out)
+        self.assertEqual(recording.streams[0].entries[-1].kind, EntryKind.ABORTED)
+        self.assertEqual(recording.streams[1].received, b"done")
+
     def test_connect_failure(self):
         """
         A refused connection is recorded and ends the stream.

@@ -163,12 +163,15 @@ class Stream:
     One connection to the target and the steps played on it, in order.
     After the last step the runner closes it.  C{after}: the index of an
     earlier stream of the plan that must be closed before this one
-    connects (L{None}: connect at once).
+    connects (L{None}: connect at once).  C{ends_case}: when this stream
+    is done, the case is: the runner closes the streams still open (a
+    silent client held only until the other one was served).
     """
 
     steps: Tuple[Step, ...]
     label: str = ""
     after: Optional[int] = None
+    ends_case: bool = False
 
 
 Plan = Tuple[Stream, ...]

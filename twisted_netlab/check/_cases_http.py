@@ -2,9 +2,9 @@
 """
 The pure cases of ``netlab check http``, lab profile, plus what every HTTP
 case shares: the fixtures (names and bytes), request building, the
-L{Await} predicates and the wording of what came.  The RFC and hardening
-cases live in L{_cases_http_rfc}; L{CASES} is all of them, in report
-order.  Responses are read with the web family's tolerant reader
+L{Await} predicates and the wording of what came.  The RFC cases live in
+L{_cases_http_rfc}, the hardening ones in L{_cases_http_hardening};
+L{all_cases} lists every case in report order.  Responses are read with the web family's tolerant reader
 (L{twisted_netlab.web._response_checks}), the same one ``netlab get``
 warns with.  Standard library only.
 """
@@ -268,6 +268,8 @@ def _file_case(case_id: str, title: str, name: str, compare_hash: bool = False) 
             return no_response(stream, context, "200 and the file")
         expected = files(context)[name]
         problem = same_file(response, expected, name)
+        if problem and response.status == 404:
+            problem += " (is --root the folder this server serves at this URL?)"
         if problem:
             if compare_hash and response.status == 200:
                 digest = hashlib.sha256(response.body).hexdigest()[:16]
@@ -535,7 +537,7 @@ def _idle_plan(context: Context) -> Tuple[Stream, ...]:
     hold = max(1.0, context.timeout_seconds - 1.0)
     idle = Stream((Pause(hold),), "idle client")
     served = Stream((Pause(0.2), Send(request(context, url(context, SMALL))),
-                     Await(answered(["GET"]), hold - 0.5)), "second client")
+                     Await(answered(["GET"]), hold - 0.5)), "second client", ends_case=True)
     return (idle, served)
 
 
@@ -711,6 +713,7 @@ def all_cases() -> List[Case]:
     """
     Every HTTP case in report order: lab, then RFC, then hardening.
     """
-    from twisted_netlab.check._cases_http_rfc import HARDENING_CASES, RFC_CASES
+    from twisted_netlab.check._cases_http_hardening import HARDENING_CASES
+    from twisted_netlab.check._cases_http_rfc import RFC_CASES
 
     return LAB_CASES + RFC_CASES + HARDENING_CASES

@@ -270,6 +270,16 @@ def play(
             finished.callback(result())
 
     defer.DeferredList([p.done for p in players]).addCallback(all_done)
+
+    def case_done(_: Any) -> None:
+        for player in players:
+            if not player.done.called:
+                player.entries.append(Entry(reactor.seconds() - started, EntryKind.ABORTED, b"case complete"))
+                player.abort()
+
+    for player, stream in zip(players, plan):
+        if stream.ends_case:
+            player.done.addCallback(case_done)
     for player, stream in zip(players, plan):
         if stream.after is None:
             player.start(host, port, tls)

@@ -6,8 +6,10 @@ options, the loopback rule, and the exit codes scripts rely on (2 usage,
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
@@ -22,6 +24,14 @@ from tests.helpers import child_env, executable
 
 def parse(*argv):
     return netlab_cli.parse(["check", "http", *argv]).subOptions.subOptions
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 def netlab(*argv, timeout=60):
@@ -153,6 +163,41 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertEqual({c["verdict"] for c in cases}, {"fail"})
         for case in cases:
             self.assertIn("closed", case["detail"], case)
+
+    def test_interrupted_run_leaves_nothing_behind(self):
+        """
+        SIGTERM to a running check stops the --run server and removes the
+        fixture folder before netlab exits.
+        """
+        script = os.path.abspath(self.mktemp())
+        facts = os.path.abspath(self.mktemp())
+        with open(script, "w") as handle:
+            handle.write(
+                "import os, socket, sys\n"
+                "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(64)\n"
+                "open(sys.argv[2], 'w').write(f'{os.getpid()} {os.getcwd()}')\n"
+                "while True:\n"
+                "    c, _ = s.accept()\n"  # accepts and never answers: every case waits
+            )
+        netlab_process = subprocess.Popen(
+            [executable("netlab"), "check", "http", "--run", f"{sys.executable} {script} {{port}} {facts}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=child_env(),
+        )
+        self.addCleanup(netlab_process.kill)
+        deadline = time.monotonic() + 30
+        while not (os.path.exists(facts) and os.path.getsize(facts)):
+            self.assertLess(time.monotonic(), deadline, "the --run server never started")
+            time.sleep(0.05)
+        with open(facts) as handle:
+            pid, cwd = handle.read().split(" ", 1)
+        self.assertTrue(os.path.isdir(cwd))
+        netlab_process.send_signal(signal.SIGTERM)
+        netlab_process.wait(30)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and _state(pid) != "Z":
+            self.assertLess(time.monotonic(), deadline, "the --run server outlived netlab")
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(cwd))
 
     def test_garbage_server(self):
         """

@@ -212,6 +212,17 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
     child: Optional[runner.ChildServer] = None
     fixtures: Optional[Fixtures] = None
     tls = None
+
+    def interrupted() -> Any:
+        # The reactor stops before the run ended (Ctrl-C, SIGTERM): neither
+        # the server nor the fixtures may outlive the checker.
+        if fixtures is not None:
+            fixtures.remove()
+        if child is not None:
+            return child.stop()
+        return None
+
+    trigger = reactor.addSystemEventTrigger("before", "shutdown", interrupted)
     try:
         if options["run"] is not None:
             temporary = tempfile.mkdtemp(prefix="netlab-check-")
@@ -259,6 +270,7 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
         report = Report("http", shown, options["profile"], results, tuple(notes))
         return conclude(report, options, stdout, stderr, state.elapsed)
     finally:
+        reactor.removeSystemEventTrigger(trigger)
         if child is not None:
             await child.stop()
         if fixtures is not None:

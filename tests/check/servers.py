@@ -120,6 +120,18 @@ def start_nginx(testcase: Any, root: str, workdir: str) -> str:
     return f"http://127.0.0.1:{port}/"
 
 
+def start_http_server(testcase: Any, root: str) -> str:
+    """
+    ``python -m http.server`` serving C{root} on a free loopback port.
+    """
+    port = free_port()
+    server = start_process(testcase, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
+                                      "--directory", os.path.abspath(root)], expect=0)
+    _wait_listening(port, server)
+    server.drain()
+    return f"http://127.0.0.1:{port}/"
+
+
 def http_server_command() -> str:
     return f"{sys.executable} -m http.server --bind 127.0.0.1 {{port}}"
 
@@ -129,6 +141,6 @@ def student_command(name: str) -> str:
 
 
 __all__: List[str] = [
-    "check", "http_server_command", "nginx_program", "start_netlab_http", "start_nginx", "start_twistd_web",
+    "check", "http_server_command", "start_http_server", "nginx_program", "start_netlab_http", "start_nginx", "start_twistd_web",
     "student_command", "verdicts", "TEST_TIMEOUT",
 ]

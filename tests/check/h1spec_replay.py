@@ -73,6 +73,9 @@ CASES: Sequence[H1Case] = [H1Case(f"fragment {i + 1}", f, WAIT, ("request.incomp
 ]
 
 READ_SECONDS = 0.5
+#: Answers are waited for this long, not 500 ms: on a loaded machine a late
+#: answer must not count as a failure.  Silence is still judged at 500 ms.
+ANSWER_SECONDS = 2.0
 _STATUS = re.compile(rb"HTTP/1\.\d (\d{3})")
 
 
@@ -92,8 +95,9 @@ def passes(case: H1Case, first: Optional[bytes]) -> bool:
 
 def replay(host: str, port: int) -> Dict[str, bool]:
     """
-    Send every case on its own connection, all at once, read each once
-    within 500 ms, and judge as h1spec does.  Loopback only, bounded.
+    Send every case on its own connection, all at once, read each once,
+    and judge as h1spec does (answers get L{ANSWER_SECONDS}, silence is
+    judged at 500 ms).  Loopback only, bounded.
     """
     sockets = []
     for case in CASES:
@@ -102,19 +106,22 @@ def replay(host: str, port: int) -> Dict[str, bool]:
         connection.setblocking(False)
         sockets.append(connection)
     firsts: Dict[int, Optional[bytes]] = {}
-    deadline = time.monotonic() + READ_SECONDS
+    started = time.monotonic()
     with selectors.DefaultSelector() as selector:
         for index, connection in enumerate(sockets):
             selector.register(connection, selectors.EVENT_READ, index)
         while len(firsts) < len(sockets):
-            remaining = deadline - time.monotonic()
+            remaining = started + ANSWER_SECONDS - time.monotonic()
             if remaining <= 0:
                 break
             for key, _ in selector.select(remaining):
+                late = time.monotonic() - started > READ_SECONDS
                 try:
-                    firsts[key.data] = key.fileobj.recv(1024)  # type: ignore[union-attr]
+                    data = key.fileobj.recv(1024)  # type: ignore[union-attr]
                 except OSError:
-                    firsts[key.data] = b""
+                    data = b""
+                # Something after 500 ms on a case that must wait: it waited.
+                firsts[key.data] = None if late and CASES[key.data].ranges is None else data
                 selector.unregister(key.fileobj)
     for connection in sockets:
         connection.close()

@@ -50,6 +50,19 @@ class TextTests(SynchronousTestCase):
         self.assertNotIn("200, 360 bytes", text)
         self.assertIn("200, 360 bytes", render_text(REPORT, verbose=True))
 
+    def test_server_output_shown_when_something_failed(self):
+        """
+        A --run server's last output lines are shown when a case failed,
+        and carried in the JSON document.
+        """
+        from dataclasses import replace
+
+        with_output = replace(REPORT, server_output="Ready to serve...\nTraceback (most recent call last):")
+        self.assertIn("server output (last lines):\n  | Ready to serve...\n", render_text(with_output))
+        self.assertEqual(json.loads(render_json(with_output))["server_output"], with_output.server_output)
+        passing = replace(with_output, results=REPORT.results[:1])
+        self.assertNotIn("server output", render_text(passing))
+
     def test_colour_only_when_asked(self):
         """
         No escape sequences unless colour is on.

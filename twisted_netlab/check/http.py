@@ -267,7 +267,8 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
         results = await runner.run_cases(reactor, chosen, state, runner.stream_driver(reactor, tls), child)
         if child is not None and child.starts > 1:
             notes.append(f"server was started {child.starts} times")
-        report = Report("http", shown, options["profile"], results, tuple(notes))
+        output = child.output_text(last_lines=20) if child is not None else ""
+        report = Report("http", shown, options["profile"], results, tuple(notes), output)
         return conclude(report, options, stdout, stderr, state.elapsed)
     finally:
         reactor.removeSystemEventTrigger(trigger)

@@ -134,6 +134,17 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertIn("exited with status 1 before accepting connections", result.stderr)
         self.assertIn("Usage: server.py PORT ROOT", result.stderr)
 
+    def test_help_and_version(self):
+        """
+        'netlab check http --help' names the command as typed and exits 0;
+        --version is netlab's.
+        """
+        result = netlab("check", "http", "--help")
+        self.assertEqual(result.returncode, 0)
+        self.assertTrue(result.stdout.startswith("Usage: netlab check http [options] [URL]\n"), result.stdout[:80])
+        result = netlab("check", "http", "--version")
+        self.assertEqual((result.returncode, result.stdout.split()[0]), (0, "netlab"))
+
     def test_list(self):
         """
         --list prints every case id and exits 0 without a target.

@@ -167,7 +167,19 @@ def list_cases(cases: Sequence[Any], stdout: IO[str]) -> int:
 
 def _lazy(module_name: str) -> Any:
     def make() -> usage.Options:
-        return importlib.import_module(module_name).Options()
+        base = importlib.import_module(module_name).Options
+
+        # As for netlab's own sub-commands: --version names netlab's version.
+        def opt_version(self: usage.Options) -> None:
+            """
+            Print netlab's version and exit.
+            """
+            from twisted_netlab import __version__
+
+            print(f"netlab {__version__}")
+            sys.exit(0)
+
+        return type(base.__name__, (base,), {"opt_version": opt_version})()
 
     return make
 
@@ -179,6 +191,14 @@ class Options(usage.Options):
         "2 usage error, 7 the target could not be reached."
     )
     subCommands = [(name, None, _lazy(module), doc) for name, module, doc in KINDS]
+
+    def getSynopsis(self) -> str:
+        # A kind's synopsis is appended to ours: while one is described,
+        # ours stops at "netlab check".
+        synopsis = str(usage.Options.getSynopsis(self))
+        if self.subCommand is not None and synopsis.endswith(self.synopsis):
+            return synopsis[: -len(self.synopsis)].rstrip()
+        return synopsis
 
     def postOptions(self) -> None:
         if self.subCommand is None:

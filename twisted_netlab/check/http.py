@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.check.test_http -*-
+# -*- test-case-name: tests.check.test_cli -*-
 """
 ``netlab check http``: the adapter that runs the pure HTTP cases
 (L{_cases_http}, L{_cases_http_rfc}) against a server: it parses the

@@ -222,12 +222,14 @@ class ExitCodeTests(SynchronousTestCase):
             handle.write(
                 "import socket, sys, os\n"
                 "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(64)\n"
+                "open(sys.argv[2], 'w').write(os.getcwd())\n"
                 "while True:\n"
                 "    c, _ = s.accept(); c.sendall(b'\\x00\\xffgarbage\\r\\n'); c.close()\n"
             )
         junit = os.path.abspath(self.mktemp())
-        result = netlab("check", "http", "--run", f"{sys.executable} {script} {{port}}", "--json", "--junit", junit,
-                        "--profile", "lab", "--timeout", "2s", timeout=120)
+        facts = os.path.abspath(self.mktemp())
+        result = netlab("check", "http", "--run", f"{sys.executable} {script} {{port}} {facts}", "--json", "--junit",
+                        junit, "--profile", "lab", "--timeout", "2s", timeout=120)
         self.assertEqual(result.returncode, 1, result.stderr)
         document = json.loads(result.stdout)
         verdicts = {case["id"]: case["verdict"] for case in document["cases"]}
@@ -237,3 +239,7 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertEqual(document["failed"] + document["passed"] + document["warned"] + document["skipped"], 15)
         with open(junit) as handle:
             self.assertIn("<testcase", handle.read())
+        with open(facts) as handle:
+            cwd = handle.read()
+        self.assertTrue(os.path.basename(os.path.dirname(cwd)).startswith("netlab-check-"), cwd)
+        self.assertFalse(os.path.exists(os.path.dirname(cwd)))

@@ -222,6 +222,12 @@ class ServerVerdictTests(TestCase):
             self.assertEqual(wrong, {}, f"{name}: verdicts differ from the expected ones")
         self.assertEqual(code, 1 if FAIL in verdicts.values() else 0, stderr)
         self.assertEqual(document["skipped"], 0)
+        if "--root" in args:
+            # The fixtures and the marker beside the root are gone.
+            root = args[args.index("--root") + 1]
+            leftovers = [n for n in os.listdir(root) if n.startswith("netlab-check-")]
+            leftovers += [n for n in os.listdir(os.path.dirname(os.path.abspath(root))) if n.startswith("netlab-check-")]
+            self.assertEqual(leftovers, [])
         _RESULTS[name] = verdicts
         return verdicts
 

@@ -301,6 +301,12 @@ class Session:
             if code != 0:
                 raise AssertionError(f"{where}: {service} exited with {code} on SIGTERM:\n{server.text}")
         server._cursor = 0
+        if os.environ.get("NETLAB_DOCS_RECORD"):
+            if server.process.stdout is not None and not server.process.stdout.closed:
+                server.output.extend(_lines(server.process, time.monotonic() + 8, idle=8))
+            with open(os.environ["NETLAB_DOCS_RECORD"], "a", encoding="utf-8") as record:
+                record.write(f"@@@@ {where} log\n" + self.to_doc(server.text))
+            return
         self.expect_log(server, block.lines, where)
 
     def run(self, command: Command, where: str) -> None:

@@ -209,6 +209,7 @@ class Session:
         os.makedirs(self.home, exist_ok=True)
         self.ports: Dict[int, int] = {}
         self.servers: Dict[str, RunningServer] = {}
+        self.status = 0
         self.env = {
             "HOME": self.home,
             "XDG_DATA_HOME": os.path.join(self.home, ".local", "share"),
@@ -310,8 +311,10 @@ class Session:
         self.expect_log(server, block.lines, where)
 
     def run(self, command: Command, where: str) -> None:
+        # Each command runs in its own bash; $? is carried over so that
+        # "$ echo $?" shows the previous command's exit status.
         result = subprocess.run(
-            ["bash", "-c", self.to_real(command.text)],
+            ["bash", "-c", f"(exit {self.status}); " + self.to_real(command.text)],
             cwd=self.folder,
             env=child_env(self.env),
             stdin=subprocess.DEVNULL,
@@ -319,6 +322,7 @@ class Session:
             stderr=subprocess.STDOUT,
             timeout=120,
         )
+        self.status = result.returncode
         actual = self.to_doc(result.stdout.decode("utf-8", "replace")).split("\n")
         if actual and actual[-1] == "":
             actual.pop()

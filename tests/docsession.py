@@ -13,7 +13,9 @@ The convention, for a page author:
   folder, same servers), ``log=SERVICE`` (the block is not commands but
   lines the running SERVICE logged, e.g. ``log=netlab-http``), ``stop``
   (with ``log=``: stop the service with SIGTERM first, so its shutdown
-  lines can be shown).
+  lines can be shown), ``write=FILE`` (the block is not a session but
+  the contents of FILE, e.g. an example program the next session runs;
+  port numbers in it are mapped like those of commands).
 - In a session, ``$ command`` runs the command with bash (a line ending in
   a backslash continues on the next line); the lines up to the next
   ``$`` line are its output, stdout and stderr together.  ``$ twistd -n
@@ -210,6 +212,7 @@ class Session:
         self.ports: Dict[int, int] = {}
         self.servers: Dict[str, RunningServer] = {}
         self.status = 0
+        self.files: Dict[str, str] = {}
         self.env = {
             "HOME": self.home,
             "XDG_DATA_HOME": os.path.join(self.home, ".local", "share"),
@@ -238,6 +241,11 @@ class Session:
         where = f"{block.page}:{block.line}"
         for name in filter(None, block.options.get("files", "").split(",")):
             self.fixtures[name](self.folder)
+        if "write" in block.options:
+            # The block is a file the next commands use (an example program).
+            # Written just before each command runs, with the ports known then.
+            self.files[block.options["write"]] = "\n".join(block.lines) + "\n"
+            return
         if "log" in block.options:
             self.check_log(block, where)
             return
@@ -311,6 +319,9 @@ class Session:
         self.expect_log(server, block.lines, where)
 
     def run(self, command: Command, where: str) -> None:
+        for name, text in self.files.items():
+            with open(os.path.join(self.folder, name), "w", encoding="utf-8") as handle:
+                handle.write(self.to_real(text))
         # Each command runs in its own bash; $? is carried over so that
         # "$ echo $?" shows the previous command's exit status.
         result = subprocess.run(

@@ -13,8 +13,17 @@ Benchmark netlab-http against its peers, all in one run on this machine:
    file (created in a temp folder, deleted after).
 3. Server RSS per connection with 10,000 idle keep-alive connections from
    127.0.0.1 (the fd limit is raised for this process and the server).
+4. Server RSS per stalled reader: 1,000 clients each ask for a 4 MB file
+   and never read; RSS while they wait and after they left.
 
-Usage: bash benchmarks/http.sh   (needs wrk; about 6 minutes)
+Every wrk run also reports the server's CPU time per request (utime +
+stime from /proc/PID/stat over the run, divided by the requests wrk
+completed): on a shared, noisy machine that, and its ratio to the bare
+responder measured in the same run, moves much less than req/s does.
+
+Usage: bash benchmarks/http.sh [--quick]   (about 6 minutes; --quick: only
+netlab-http and the bare responder, one round, plus sections 2 and 4)
+Needs wrk (Debian: apt-get install -y wrk).
 Everything listens on 127.0.0.1 and stops by itself.
 """
 
@@ -29,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.dirname(sys.executable)
@@ -72,6 +81,15 @@ class Server:
         )
         wait_listening(port, self.process)
 
+    def cpu_seconds(self) -> float:
+        """
+        utime + stime of the server process so far (fields 14 and 15 of
+        /proc/PID/stat, in clock ticks).
+        """
+        with open(f"/proc/{self.process.pid}/stat") as stat_file:
+            fields = stat_file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_kib(self) -> int:
         with open(f"/proc/{self.process.pid}/status") as status:
             for line in status:
@@ -98,19 +116,27 @@ def netlab(root: str, port: int, *extra: str) -> List[str]:
 DISTINCT_HEADS = os.path.join(HERE, "distinct_heads.lua")
 
 
-def wrk(port: int, path: str, script: Optional[str] = None) -> float:
+def wrk(port: int, path: str, script: Optional[str] = None, server: Optional[Server] = None) -> Tuple[float, float]:
+    """
+    Requests per second, and the server's CPU microseconds per request
+    (0 without C{server}).
+    """
     command = ["wrk", "-t1", "-c20", "-d5s"] + (["-s", script] if script else [])
+    cpu_before = server.cpu_seconds() if server else 0.0
     result = subprocess.run(
         command + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=60
     )
+    cpu = (server.cpu_seconds() - cpu_before) if server else 0.0
     found = re.search(r"Requests/sec:\s+([0-9.]+)", result.stdout)
+    count = re.search(r"(\d+) requests in", result.stdout)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", result.stdout)
     if errors:
         print(f"    (wrk on {port}: {errors.group(0)})")
-    return float(found.group(1)) if found else 0.0
+    requests = int(count.group(1)) if count else 0
+    return (float(found.group(1)) if found else 0.0), (cpu * 1e6 / requests if requests else 0.0)
 
 
-def throughput(root: str) -> Dict[str, float]:
+def throughput(root: str, quick: bool = False) -> Tuple[Dict[str, float], Dict[str, float]]:
     builders = {
         "netlab-http": lambda p: netlab(root, p),
         "netlab-http --workers 2": lambda p: netlab(root, p, "--workers", "2"),
@@ -132,20 +158,25 @@ def throughput(root: str) -> Dict[str, float]:
         "bare responder, distinct heads": builders["bare Twisted responder"],
     }
     builders.update(distinct)
+    if quick:
+        builders = {name: builders[name] for name in ("netlab-http", "bare Twisted responder")}
     best: Dict[str, float] = {name: 0.0 for name in builders}
-    for round_number in (1, 2, 3):
+    cpu_best: Dict[str, float] = {name: 0.0 for name in builders}
+    for round_number in ((1,) if quick else (1, 2, 3)):
         for name, build in builders.items():
             port = free_port()
             server = Server(name, build(port), port)
             try:
                 script = DISTINCT_HEADS if name in distinct else None
                 wrk(port, "/file2k.txt", script)  # warm up (caches, JIT-free but page cache)
-                rate = wrk(port, "/file2k.txt", script)
+                rate, cpu_us = wrk(port, "/file2k.txt", script, server)
             finally:
                 server.stop()
-            print(f"  round {round_number}: {name:28s} {rate:10.0f} req/s", flush=True)
+            print(f"  round {round_number}: {name:28s} {rate:10.0f} req/s {cpu_us:7.1f} us CPU/request", flush=True)
             best[name] = max(best[name], rate)
-    return best
+            if cpu_us and (not cpu_best[name] or cpu_us < cpu_best[name]):
+                cpu_best[name] = cpu_us
+    return best, cpu_best
 
 
 def slow_reader_rss(root: str) -> Dict[str, float]:
@@ -220,27 +251,93 @@ def idle_connections_rss(root: str) -> Dict[str, float]:
         server.stop()
 
 
+STALLED = 1_000
+
+
+def stalled_readers_rss(root: str) -> Dict[str, float]:
+    """
+    STALLED clients each ask for a 4 MB file and never read a byte; the
+    server's RSS before, while they hang, and 3 s after they closed.
+    """
+    raise_fd_limit()
+    big = os.path.join(root, "four-mb.bin")
+    with open(big, "wb") as f:
+        f.write(os.urandom(4 << 20))
+    port = free_port()
+    server = Server("netlab-http", netlab(root, port), port)
+    sockets: List[socket.socket] = []
+    try:
+        warm = socket.create_connection(("127.0.0.1", port), timeout=10)
+        warm.sendall(b"GET /file2k.txt HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        while warm.recv(65536):
+            pass
+        warm.close()
+        time.sleep(0.5)
+        before = server.rss_kib()
+        for _ in range(STALLED):
+            sock = socket.socket()
+            # A small receive buffer, as a stalled phone client has.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(10)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /four-mb.bin HTTP/1.1\r\nHost: bench\r\n\r\n")
+            sockets.append(sock)
+        time.sleep(3.0)
+        during = server.rss_kib()
+        refused = 0
+        for sock in sockets:
+            try:
+                sock.setblocking(False)
+                if sock.recv(1, socket.MSG_PEEK) == b"":
+                    refused += 1
+            except OSError:
+                pass
+        for sock in sockets:
+            sock.close()
+        sockets = []
+        time.sleep(3.0)
+        after = server.rss_kib()
+        return {"before_kib": before, "during_kib": during, "after_kib": after,
+                "per_client_bytes": (during - before) * 1024 / STALLED, "closed_by_server": refused}
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
+        os.unlink(big)
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed")
+        raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
+    quick = "--quick" in sys.argv[1:]
     root = tempfile.mkdtemp(prefix="netlab-bench-")
     try:
         with open(os.path.join(root, "file2k.txt"), "wb") as f:
             f.write((b"netlab benchmark payload. " * 80)[:2048])
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
         print("1. wrk -t1 -c20 -d5s, 2 KB file, keep-alive (best of 3 interleaved rounds)")
-        best = throughput(root)
-        web, bare = best["twistd web --path"], best["bare Twisted responder"]
+        best, cpu = throughput(root, quick)
+        web, bare = best.get("twistd web --path", 0.0), best["bare Twisted responder"]
+        bare_cpu = cpu["bare Twisted responder"]
         print()
-        print(f"  {'server':28s} {'req/s':>10s} {'vs twistd web':>14s} {'vs bare':>8s}")
+        print(f"  {'server':28s} {'req/s':>10s} {'vs twistd web':>14s} {'vs bare':>8s} {'us CPU/req':>11s} {'CPU vs bare':>12s}")
         for name, rate in best.items():
-            print(f"  {name:28s} {rate:10.0f} {rate / web if web else 0:13.2f}x {rate / bare if bare else 0:7.2f}x")
+            print(f"  {name:28s} {rate:10.0f} {rate / web if web else 0:13.2f}x {rate / bare if bare else 0:7.2f}x"
+                  f" {cpu[name]:11.1f} {cpu[name] / bare_cpu if bare_cpu else 0:11.2f}x")
         print()
         print("2. RSS while a slow reader (~4 MB/s) downloads a 1 GB file for 6 s")
         slow = slow_reader_rss(root)
         print(f"  idle {slow['idle_kib'] / 1024:.1f} MiB, peak {slow['peak_kib'] / 1024:.1f} MiB "
               f"(+{(slow['peak_kib'] - slow['idle_kib']) / 1024:.1f} MiB), client read {slow['received_mb']:.0f} MB")
         print()
+        print(f"4. {STALLED} clients that ask for a 4 MB file and never read")
+        stalled = stalled_readers_rss(root)
+        print(f"  RSS {stalled['before_kib'] / 1024:.1f} MiB -> {stalled['during_kib'] / 1024:.1f} MiB while they wait "
+              f"({stalled['per_client_bytes'] / 1024:.1f} KiB per client), {stalled['after_kib'] / 1024:.1f} MiB 3 s "
+              f"after they left; {stalled['closed_by_server']:.0f} closed by the server")
+        print()
+        if quick:
+            return
         print(f"3. {CONNECTIONS} idle keep-alive connections")
         idle = idle_connections_rss(root)
         print(f"  RSS {idle['before_kib'] / 1024:.1f} MiB -> {idle['after_kib'] / 1024:.1f} MiB: "

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_core -*-
+# -*- test-case-name: tests.web.test_server_core -*-
 """
 Micro-benchmark of the netlab-http request parser against h11, same
 requests, same process, one run.
@@ -22,7 +22,7 @@ from typing import Callable, List, Tuple
 
 import h11
 
-from twisted_netlab.web._core import NEED_DATA, Limits, Request, RequestParser
+from twisted_netlab.web._server_core import NEED_DATA, Limits, Request, RequestParser
 
 #: A Chrome-like GET for a page, 300 bytes or so.
 BROWSER_REQUEST = (

@@ -1,6 +1,6 @@
 """
 A diagnostic yardstick for benchmarks/http.sh: netlab's request parser
-(twisted_netlab.web._core) plus a fixed answer, nothing else.  Comparing it
+(twisted_netlab.web._server_core) plus a fixed answer, nothing else.  Comparing it
 with netlab-http shows what the server adds beyond parsing; comparing it
 with bare_responder.py shows what strict parsing costs.  Usage: PORT FILE
 """
@@ -8,7 +8,7 @@ import sys
 
 from twisted.internet import protocol, reactor
 
-from twisted_netlab.web._core import NEED_DATA, Limits, Request, RequestParser
+from twisted_netlab.web._server_core import NEED_DATA, Limits, Request, RequestParser
 
 BODY = open(sys.argv[2], "rb").read()
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)

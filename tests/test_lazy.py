@@ -19,8 +19,8 @@ class LazyExportsTests(SynchronousTestCase):
         """
         probe = (
             "import sys\n"
-            "import twisted_netlab.web._core, twisted_netlab.web._client_core\n"
-            "import twisted_netlab.heartbeat._core, twisted_netlab.mail._core\n"
+            "import twisted_netlab.web._server_core, twisted_netlab.web._client_core\n"
+            "import twisted_netlab.heartbeat._monitor_core, twisted_netlab.mail._client_core, twisted_netlab.mail._sink_core\n"
             "assert 'twisted.internet' not in sys.modules, 'a core loaded twisted.internet'\n"
             "import twisted_netlab.web as w, twisted_netlab.mail as m, twisted_netlab.heartbeat as h\n"
             "assert w.StaticFileFactory.__module__ == 'twisted_netlab.web.server'\n"
@@ -31,3 +31,27 @@ class LazyExportsTests(SynchronousTestCase):
         )
         result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=child_env())
         self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_ping_cores_load_no_twisted(self):
+        """
+        Each of the ping family's pure modules (the probe format, the echo's
+        impairment model, the pinger's session) imports no Twisted module at
+        all, even through the package; every name in C{twisted_netlab.ping.__all__}
+        still resolves, the adapters from their own modules on first use.
+        """
+        for core in ("_probe", "_echo_core", "_pinger_core"):
+            probe = (
+                "import sys\n"
+                f"import twisted_netlab.ping.{core}\n"
+                "loaded = sorted(m for m in sys.modules if m == 'twisted' or m.startswith('twisted.'))\n"
+                "assert not loaded, loaded\n"
+                "import twisted_netlab.ping as p\n"
+                "missing = [name for name in p.__all__ if not hasattr(p, name)]\n"
+                "assert not missing, missing\n"
+                "assert p.ping.__module__ == 'twisted_netlab.ping.pinger'\n"
+                "assert p.LossyEchoProtocol.__module__ == 'twisted_netlab.ping.echo'\n"
+            )
+            result = subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=child_env()
+            )
+            self.assertEqual(result.returncode, 0, f"{core}: {result.stderr}")

@@ -168,12 +168,14 @@ class DatagramListeningService(Service):
         port: int,
         interface: str,
         reactor: Any = None,
+        max_packet_size: int = 8192,
     ) -> None:
         self.service_name = service_name
         self.protocol = protocol
         self.port_number = port
         self.interface = interface
         self._reactor = reactor
+        self.max_packet_size = max_packet_size
         self.port: Optional[IListeningPort] = None
 
     def startService(self) -> None:
@@ -184,7 +186,7 @@ class DatagramListeningService(Service):
         Service.startService(self)
         try:
             self.port = default_reactor(self._reactor).listenUDP(
-                self.port_number, self.protocol, interface=self.interface
+                self.port_number, self.protocol, interface=self.interface, maxPacketSize=self.max_packet_size
             )
         except CannotListenError as error:
             raise SystemExit(

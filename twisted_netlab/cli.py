@@ -35,6 +35,7 @@ SUBCOMMANDS: List[tuple] = [
     ("ping", "twisted_netlab.ping.cli", "UDP pinger with iputils-style statistics"),
     ("beat", "twisted_netlab.heartbeat.cli", "send UDP heartbeats to a monitor"),
     ("mail", "twisted_netlab.mail.cli", "send mail over ESMTP, showing the dialogue"),
+    ("check", "twisted_netlab.check.cli", "grade someone's lab program case by case (check http ...)"),
 ]
 
 USAGE_ERROR = 2

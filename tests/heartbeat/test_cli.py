@@ -9,7 +9,7 @@ import os
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.heartbeat.fakes import UDPClock
+from tests.udp_fakes import FakeUDPReactor as UDPClock
 from twisted_netlab.heartbeat import decode_beat, verify_beat
 from twisted_netlab.heartbeat.cli import Options, main
 

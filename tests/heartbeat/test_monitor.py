@@ -64,7 +64,7 @@ class MonitorProtocolTests(SynchronousTestCase):
         self.clock.advance(T0)
         self.monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0))
         self.recorder = Recorder()
-        self.protocol = MonitorProtocol(self.monitor, sweep_interval=0.5, observers=[self.recorder], clock=self.clock)
+        self.protocol = MonitorProtocol(self.monitor, sweep_interval=0.5, observers=[self.recorder], reactor=self.clock)
         self.protocol.makeConnection(FakeDatagramTransport())
 
     def beat(self, sequence, addr=LAB, **kwargs):
@@ -170,7 +170,7 @@ class LoggingObserverTests(SynchronousTestCase):
         self.clock.advance(T0)
         monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=3.0))
         self.observer = LoggingObserver(3.0, 0.5, all_beats=False, logger=Logger(observer=self.logged.append))
-        self.protocol = MonitorProtocol(monitor, 0.5, [self.observer], clock=self.clock)
+        self.protocol = MonitorProtocol(monitor, 0.5, [self.observer], reactor=self.clock)
         self.protocol.makeConnection(FakeDatagramTransport())
 
     def text(self):

@@ -7,7 +7,7 @@ whatever order beats arrive in.
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.heartbeat._core import (
+from twisted_netlab.heartbeat import (
     BeatReceived,
     HeartbeatMonitor,
     MonitorSettings,

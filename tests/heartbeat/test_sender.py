@@ -5,7 +5,7 @@ Tests for L{twisted_netlab.heartbeat.sender.HeartbeatSender} on a clock.
 from twisted.internet.error import DNSLookupError
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.heartbeat.fakes import UDPClock
+from tests.udp_fakes import FakeUDPReactor as UDPClock
 from twisted_netlab.heartbeat import HeartbeatSender, LocalProtocolError, decode_beat, verify_beat
 
 T0 = 1_700_000_000.0

@@ -19,7 +19,7 @@ class StatusPageTests(SynchronousTestCase):
         self.clock = Clock()
         self.clock.advance(T0)
         self.monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=3.0))
-        self.site = status_site(self.monitor, self.clock, reactor=self.clock)
+        self.site = status_site(self.monitor, reactor=self.clock)
         for sequence in range(3):
             self.monitor.datagram_received(encode_beat(sequence, T0 + sequence, client_id="alpha"), ("127.0.0.1", 1), T0 + sequence)
         self.monitor.datagram_received(encode_beat(0, T0), ("127.0.0.1", 2), T0)

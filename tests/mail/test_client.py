@@ -99,7 +99,7 @@ class Session:
             config,
             messages if messages is not None else [message()],
             tls_options=TLS_OPTIONS,
-            clock=self.clock,
+            reactor=self.clock,
             timeout_seconds=timeout,
             transcript=self.transcript.append,
         )
@@ -720,7 +720,7 @@ class InMemorySTARTTLSTests(SynchronousTestCase):
             ClientConfig(tls=TLSMode.REQUIRED, credentials=Credentials("a", "b"), ehlo_name="c.test"),
             [message(b"Subject: x\r\n\r\n.dot\r\n")],
             tls_options=FakeTLSOptions(),
-            clock=clock,
+            reactor=clock,
         )
         results: list = []
         client.finished.addBoth(results.append)
@@ -821,7 +821,7 @@ class CloseTests(SynchronousTestCase):
         """
         clock = Clock()
         protocol = SMTPClientProtocol(
-            ClientConfig(tls=TLSMode.NONE, ehlo_name="c.test"), [message()], clock=clock, timeout_seconds=5
+            ClientConfig(tls=TLSMode.NONE, ehlo_name="c.test"), [message()], reactor=clock, timeout_seconds=5
         )
         transport = StringTransport()
         protocol.makeConnection(transport)

@@ -22,7 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted_netlab.mail import sink
 from twisted_netlab.mail._faults import FaultPlan, parse_fault
 from twisted_netlab.mail._maildir import Maildir
-from twisted_netlab.mail._session import SinkPolicy
+from twisted_netlab.mail._sink_core import SinkPolicy
 
 USERS = {"alice": "wonder land"}
 

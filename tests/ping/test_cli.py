@@ -11,16 +11,16 @@ import json
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.ping.fakes import FakeUDPPort, FakeUDPReactor
-from twisted_netlab.ping._core import (
+from tests.udp_fakes import FakeUDPPort, FakeUDPReactor
+from twisted_netlab.ping._pinger_core import (
     CorruptedReply,
     DuplicateReply,
     ForeignReply,
     LateReply,
-    PayloadFormat,
     ProbeTimedOut,
     ReplyReceived,
 )
+from twisted_netlab.ping._probe import PayloadFormat
 from twisted_netlab.ping.cli import Options, Printer, main
 
 
@@ -152,7 +152,7 @@ class ClosedPipeTests(SynchronousTestCase):
             reactor, parse("-c", "1000", "127.0.0.1"), out=out, err=err,
             monotonic=reactor.seconds, install_signal=False,
         )
-        protocol, transport = reactor.udp_ports[0][1], reactor.udp_ports[0][3]
+        protocol, transport = reactor.listened[0][2], reactor.listened[0][3]
         for _ in range(10):
             for packet, addr in transport.written:
                 protocol.datagramReceived(packet, addr)
@@ -195,8 +195,8 @@ class MainTests(SynchronousTestCase):
         result = main(reactor, parse(*argv), out=out, err=err, monotonic=reactor.seconds, install_signal=False)
         done = []
         result.addBoth(lambda value: done.append(True) or value)
-        if reactor.udp_ports:
-            protocol, transport = reactor.udp_ports[0][1], reactor.udp_ports[0][3]
+        if reactor.listened:
+            protocol, transport = reactor.listened[0][2], reactor.listened[0][3]
             for _ in range(100):
                 for index, (packet, addr) in enumerate(list(transport.written)):
                     if index in answer and transport.listening:
@@ -257,7 +257,7 @@ class MainTests(SynchronousTestCase):
         def unreachable_listen(port, protocol, interface="", maxPacketSize=8192):
             transport = FakeUDPPort(protocol)
             transport.fail_with = OSError(101, "Network is unreachable")
-            reactor.udp_ports.append((port, protocol, interface, transport))
+            reactor.listened.append((port, interface, protocol, transport))
             protocol.makeConnection(transport)
             return transport
 

@@ -11,8 +11,8 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, Logger
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.ping.fakes import FakeUDPPort
-from twisted_netlab.ping._core import AbuseLimits, Direction, DropReason, ImpairmentConfig, Refusal
+from tests.udp_fakes import FakeUDPPort
+from twisted_netlab.ping._echo_core import AbuseLimits, Direction, DropReason, ImpairmentConfig, Refusal
 from twisted_netlab.ping.echo import LossyEchoProtocol
 
 CLIENT = ("127.0.0.1", 40000)

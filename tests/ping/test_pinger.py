@@ -10,18 +10,18 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import DNSLookupError
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.ping.fakes import FakeUDPReactor
-from twisted_netlab.ping._core import (
+from tests.udp_fakes import FakeUDPReactor
+from twisted_netlab.ping._pinger_core import (
     DuplicateReply,
     ForeignReply,
     LateReply,
-    PayloadFormat,
     ProbeFate,
     ProbeSent,
     ProbeTimedOut,
     ReplyReceived,
     SendFailed,
 )
+from twisted_netlab.ping._probe import PayloadFormat
 from twisted_netlab.ping.pinger import PingerProtocol, ping
 
 SERVER = ("127.0.0.1", 12000)
@@ -34,7 +34,7 @@ class PingerProtocolTests(SynchronousTestCase):
         kwargs.setdefault("interval_seconds", 1.0)
         kwargs.setdefault("timeout_seconds", 1.0)
         protocol = PingerProtocol(
-            self.reactor, "127.0.0.1", 12000, observer=self.events.append, monotonic=self.reactor.seconds, **kwargs
+            "127.0.0.1", 12000, observer=self.events.append, monotonic=self.reactor.seconds, reactor=self.reactor, **kwargs
         )
         self.transport = self.reactor.listenUDP(0, protocol)
         self.protocol = protocol
@@ -89,7 +89,7 @@ class PingerProtocolTests(SynchronousTestCase):
         """
         self.reactor = FakeUDPReactor()
         offsets = iter([0.0] + [0.9999995] * 10)
-        protocol = PingerProtocol(self.reactor, "127.0.0.1", 12000, count=1, monotonic=lambda: next(offsets))
+        protocol = PingerProtocol("127.0.0.1", 12000, count=1, monotonic=lambda: next(offsets), reactor=self.reactor)
         self.reactor.listenUDP(0, protocol)
         self.reactor.advance(1.0)
         report = self.successResultOf(protocol.finished)
@@ -229,7 +229,7 @@ class PingFunctionTests(SynchronousTestCase):
         """
         reactor = FakeUDPReactor()
         result = ping(reactor, "localhost", 12000, count=1, monotonic=reactor.seconds)
-        port, protocol, interface, transport = reactor.udp_ports[0]
+        port, interface, protocol, transport = reactor.listened[0]
         self.assertEqual((port, interface), (0, "0.0.0.0"))
         packet, addr = transport.written[0]
         self.assertEqual(addr, ("127.0.0.1", 12000))
@@ -245,7 +245,7 @@ class PingFunctionTests(SynchronousTestCase):
         """
         reactor = FakeUDPReactor()
         ping(reactor, "::1", 12000, count=1, monotonic=reactor.seconds)
-        self.assertEqual(reactor.udp_ports[0][2], "::")
+        self.assertEqual(reactor.listened[0][1], "::")
 
     def test_bad_host_fails(self):
         """
@@ -253,7 +253,7 @@ class PingFunctionTests(SynchronousTestCase):
         """
         reactor = FakeUDPReactor()
         self.failureResultOf(ping(reactor, "nosuch.invalid"), DNSLookupError)
-        self.assertEqual(reactor.udp_ports, [])
+        self.assertEqual(reactor.listened, [])
 
     def test_bad_ipv6_zone_fails_before_any_probe(self):
         """
@@ -265,7 +265,7 @@ class PingFunctionTests(SynchronousTestCase):
         for host in ["fe80::1%no-such-interface", "::1%lo"]:
             failure = self.failureResultOf(ping(reactor, host), DNSLookupError)
             self.assertIn("bad zone", failure.getErrorMessage())
-        self.assertEqual(reactor.udp_ports, [])
+        self.assertEqual(reactor.listened, [])
 
     def test_link_local_with_a_real_zone(self):
         """
@@ -273,7 +273,7 @@ class PingFunctionTests(SynchronousTestCase):
         """
         reactor = FakeUDPReactor()
         ping(reactor, "fe80::1%lo", 12000, count=1, monotonic=reactor.seconds)
-        self.assertEqual(reactor.udp_ports[0][2], "::")
+        self.assertEqual(reactor.listened[0][1], "::")
 
     def test_cancel_before_resolution(self):
         """
@@ -288,7 +288,7 @@ class PingFunctionTests(SynchronousTestCase):
         result.cancel()
         self.failureResultOf(result, CancelledError)
         pending.callback("192.0.2.1")
-        self.assertEqual(reactor.udp_ports, [])
+        self.assertEqual(reactor.listened, [])
 
     def test_cancel_stops_the_run(self):
         """
@@ -298,5 +298,5 @@ class PingFunctionTests(SynchronousTestCase):
         result = ping(reactor, "127.0.0.1", count=5, monotonic=reactor.seconds)
         result.cancel()
         self.failureResultOf(result, CancelledError)
-        self.assertFalse(reactor.udp_ports[0][3].listening)
+        self.assertFalse(reactor.listened[0][3].listening)
         self.assertEqual(reactor.getDelayedCalls(), [])

@@ -1,5 +1,5 @@
 """
-Differential test of L{twisted_netlab.web._core.RequestParser} against h11,
+Differential test of L{twisted_netlab.web._server_core.RequestParser} against h11,
 a parser nobody here wrote (the HTTP Garden approach, in the test suite).
 
 The same generated and mutated streams go to both.  Two claims hold for
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.web.test_parser_properties import SETTINGS, mutated, request
-from twisted_netlab.web._core import NEED_DATA, ConnectionClosed, Rejection, Request, RequestParser
+from twisted_netlab.web._server_core import NEED_DATA, ConnectionClosed, Rejection, Request, RequestParser
 
 # (method, target, offset just after the request and its body, or None
 # when netlab stopped reading there)

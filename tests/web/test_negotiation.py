@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web._core import http_date
+from twisted_netlab.web._server_core import http_date
 from twisted_netlab.web._negotiation import (
     MAX_RANGES,
     FullResponse,

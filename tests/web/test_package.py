@@ -38,13 +38,13 @@ class ExportTests(SynchronousTestCase):
 class PurityTests(SynchronousTestCase):
     def test_importing_cores_loads_no_twisted(self):
         """
-        C{import twisted_netlab.web._core} (which runs the package's
+        C{import twisted_netlab.web._server_core} (which runs the package's
         C{__init__} first) and C{_client_core} leave C{twisted.internet}
         unloaded; the exported adapters load it only when first used.
         """
         code = (
             "import sys\n"
-            "import twisted_netlab.web._core, twisted_netlab.web._client_core\n"
+            "import twisted_netlab.web._server_core, twisted_netlab.web._client_core\n"
             "print('twisted.internet' in sys.modules)\n"
             "from twisted_netlab.web import get\n"
             "print('twisted.internet' in sys.modules)\n"

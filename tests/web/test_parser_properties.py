@@ -1,5 +1,5 @@
 """
-Property tests for L{twisted_netlab.web._core.RequestParser}: generated,
+Property tests for L{twisted_netlab.web._server_core.RequestParser}: generated,
 then mutated, requests fed in random pieces.  Whatever arrives, the parser
 never raises, gives the same events however the bytes are split, and
 answers every bad input with a 4xx (or exactly 505 for an HTTP version it
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web._core import (
+from twisted_netlab.web._server_core import (
     NEED_DATA,
     ConnectionClosed,
     Limits,

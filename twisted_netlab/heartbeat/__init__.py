@@ -1,37 +1,42 @@
-# -*- test-case-name: tests.heartbeat -*-
+# -*- test-case-name: tests.heartbeat.test_package -*-
 """
-netlab-heartbeat: UDP heartbeats for many clients.  The pure core
-(formats, phi accrual detector, tracking), the monitor protocol and its
-observer interface, the sender service, and the status page.
+netlab-heartbeat: UDP heartbeats for many clients.  The sans-IO layer (the
+beat format in L{_beat}, the phi detector in L{_phi}, the monitor's core in
+L{_monitor_core}), the monitor protocol, the sender service and the status
+page.  One C{__all__}; every name is imported on first use (PEP 562).
 """
 
 from twisted_netlab._lazy import lazy_exports
-from twisted_netlab.heartbeat._core import (
-    Beat,
-    BeatKind,
-    BeatReceived,
-    ClientForgotten,
-    ClientState,
-    ClientStatus,
-    DatagramRejected,
-    HeartbeatMonitor,
-    KeyBy,
-    LocalProtocolError,
-    MonitorSettings,
-    PeerProtocolError,
-    PhiAccrualDetector,
-    RejectReason,
-    StateChanged,
-    decode_beat,
-    encode_beat,
-    phi,
-    verify_beat,
-)
 
-#: Adapters are imported on first use (PEP 562), so importing the pure core
-#: (``twisted_netlab.heartbeat._core``) does not load the reactor machinery.
+_BEAT = "twisted_netlab.heartbeat._beat"
+_PHI = "twisted_netlab.heartbeat._phi"
+_MONITOR_CORE = "twisted_netlab.heartbeat._monitor_core"
 
-_ADAPTERS = {
+#: Public name -> the module that defines it.  Importing a pure module runs
+#: this file first, so nothing here may load the reactor machinery.
+_EXPORTS = {
+    # sans-IO: the beat format both sides share
+    "Beat": _BEAT,
+    "LocalProtocolError": _BEAT,
+    "PeerProtocolError": _BEAT,
+    "RejectReason": _BEAT,
+    "decode_beat": _BEAT,
+    "encode_beat": _BEAT,
+    "verify_beat": _BEAT,
+    # sans-IO: the detector and the monitor's core
+    "PhiAccrualDetector": _PHI,
+    "phi": _PHI,
+    "BeatKind": _MONITOR_CORE,
+    "BeatReceived": _MONITOR_CORE,
+    "ClientForgotten": _MONITOR_CORE,
+    "ClientState": _MONITOR_CORE,
+    "ClientStatus": _MONITOR_CORE,
+    "DatagramRejected": _MONITOR_CORE,
+    "HeartbeatMonitor": _MONITOR_CORE,
+    "KeyBy": _MONITOR_CORE,
+    "MonitorSettings": _MONITOR_CORE,
+    "StateChanged": _MONITOR_CORE,
+    # Twisted adapters
     "IHeartbeatObserver": "twisted_netlab.heartbeat.monitor",
     "LoggingObserver": "twisted_netlab.heartbeat.monitor",
     "MonitorProtocol": "twisted_netlab.heartbeat.monitor",
@@ -39,32 +44,6 @@ _ADAPTERS = {
     "status_site": "twisted_netlab.heartbeat.status",
 }
 
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, _ADAPTERS)
-
-__all__ = [
-    "Beat",
-    "BeatKind",
-    "BeatReceived",
-    "ClientForgotten",
-    "ClientState",
-    "ClientStatus",
-    "DatagramRejected",
-    "HeartbeatMonitor",
-    "HeartbeatSender",
-    "IHeartbeatObserver",
-    "KeyBy",
-    "LocalProtocolError",
-    "LoggingObserver",
-    "MonitorProtocol",
-    "MonitorSettings",
-    "PeerProtocolError",
-    "PhiAccrualDetector",
-    "RejectReason",
-    "StateChanged",
-    "decode_beat",
-    "encode_beat",
-    "phi",
-    "status_site",
-    "verify_beat",
-]
+__all__ = sorted(_EXPORTS)

@@ -18,7 +18,7 @@ from twisted.internet.error import DNSLookupError
 from twisted.python import usage
 
 from twisted_netlab._endpoints import parse_duration, parse_udp_port
-from twisted_netlab.heartbeat._core import CLIENT_ID_PATTERN
+from twisted_netlab.heartbeat._beat import CLIENT_ID_PATTERN
 from twisted_netlab.heartbeat.keyfile import read_key_file
 from twisted_netlab.heartbeat.sender import HeartbeatSender
 

@@ -12,7 +12,7 @@ import stat
 
 from twisted.python import usage
 
-from twisted_netlab.heartbeat._core import MIN_KEY_BYTES
+from twisted_netlab.heartbeat._beat import MIN_KEY_BYTES
 
 #: A key file larger than this is surely the wrong file.
 MAX_KEY_FILE_BYTES = 4096

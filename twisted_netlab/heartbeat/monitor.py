@@ -16,7 +16,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from twisted_netlab.heartbeat._core import (
+from twisted_netlab._endpoints import default_reactor
+from twisted_netlab.heartbeat._monitor_core import (
     BeatKind,
     BeatReceived,
     ClientForgotten,
@@ -74,8 +75,9 @@ def default_sweep_interval(period: float, timeout: float) -> float:
 
 class MonitorProtocol(DatagramProtocol):
     """
-    Receive beats and sweep.  The clock defaults to the global reactor late
-    (at C{startProtocol}); tests pass a L{task.Clock}.
+    Receive beats and sweep.  C{reactor} gives the time and runs the sweep
+    timer; L{None} means the global reactor, looked up at C{startProtocol}
+    (not at import or construction); tests pass a L{task.Clock}.
     """
 
     noisy = False
@@ -85,7 +87,7 @@ class MonitorProtocol(DatagramProtocol):
         monitor: HeartbeatMonitor,
         sweep_interval: Optional[float] = None,
         observers: Iterable[IHeartbeatObserver] = (),
-        clock: Any = None,
+        reactor: Any = None,
     ) -> None:
         settings = monitor.settings
         self.monitor = monitor
@@ -95,14 +97,8 @@ class MonitorProtocol(DatagramProtocol):
             else default_sweep_interval(settings.period, settings.timeout)  # type: ignore[arg-type]
         )
         self.observers: List[IHeartbeatObserver] = list(observers)
-        self.clock = clock
+        self.reactor = reactor
         self._sweeper: Optional[LoopingCall] = None
-
-    def add_observer(self, observer: IHeartbeatObserver) -> None:
-        self.observers.append(observer)
-
-    def remove_observer(self, observer: IHeartbeatObserver) -> None:
-        self.observers.remove(observer)
 
     def startProtocol(self) -> None:
         sock = getattr(self.transport, "socket", None)
@@ -111,12 +107,9 @@ class MonitorProtocol(DatagramProtocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
             except OSError:  # best effort: the default buffer still works
                 pass
-        if self.clock is None:
-            from twisted.internet import reactor
-
-            self.clock = reactor
+        self.reactor = default_reactor(self.reactor)
         self._sweeper = LoopingCall(self.sweep)
-        self._sweeper.clock = self.clock
+        self._sweeper.clock = self.reactor
         self._sweeper.start(self.sweep_interval, now=False).addErrback(
             lambda reason: log.failure("heartbeat sweep stopped", reason)
         )
@@ -127,10 +120,10 @@ class MonitorProtocol(DatagramProtocol):
         self._sweeper = None
 
     def datagramReceived(self, data: bytes, addr: Any) -> None:
-        self._dispatch(self.monitor.datagram_received(data, (addr[0], addr[1]), self.clock.seconds()))
+        self._dispatch(self.monitor.datagram_received(data, (addr[0], addr[1]), self.reactor.seconds()))
 
     def sweep(self) -> None:
-        self._dispatch(self.monitor.sweep(self.clock.seconds()))
+        self._dispatch(self.monitor.sweep(self.reactor.seconds()))
 
     def _dispatch(self, events: List[MonitorEvent]) -> None:
         for event in events:

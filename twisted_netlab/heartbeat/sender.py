@@ -17,7 +17,8 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from twisted_netlab.heartbeat._core import BOOT_BYTES, check_key, encode_beat, new_boot_id
+from twisted_netlab._endpoints import default_reactor
+from twisted_netlab.heartbeat._beat import BOOT_BYTES, check_key, encode_beat, new_boot_id
 
 log = Logger()
 
@@ -53,7 +54,8 @@ class HeartbeatSender(Service):
     """
     Send beats to C{host}:C{port} every C{interval} seconds, sequence
     numbers from 0, timestamps from C{reactor.seconds()} (wall-clock time on
-    a real reactor).
+    a real reactor).  C{reactor=None} means the global reactor, looked up
+    when the service starts.
 
     With C{client_id} or C{key} the beats use the extended format and carry
     a boot id, random per start, so the monitor tells a restart from a gap
@@ -114,10 +116,7 @@ class HeartbeatSender(Service):
 
     def startService(self) -> None:
         Service.startService(self)
-        if self._reactor is None:
-            from twisted.internet import reactor
-
-            self._reactor = reactor
+        self._reactor = default_reactor(self._reactor)
         self._resolve(self._reactor).addCallbacks(self._start, self._failed)
 
     def _start(self, address: str) -> None:

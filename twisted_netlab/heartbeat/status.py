@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from twisted_netlab.heartbeat._core import ClientState, ClientStatus, HeartbeatMonitor
+from twisted_netlab._endpoints import default_reactor
+from twisted_netlab.heartbeat._monitor_core import ClientState, ClientStatus, HeartbeatMonitor
 
 #: The HTML table shows at most this many rows (problems first); the JSON has all.
 MAX_HTML_ROWS = 2000
@@ -189,7 +190,11 @@ class StatusSite(Site):
         """
 
 
-def status_site(monitor: HeartbeatMonitor, clock: Any, reactor: Any = None, refresh_seconds: int = 2) -> Site:
-    site = StatusSite(StatusPage(monitor, clock, refresh_seconds), reactor=reactor)
+def status_site(monitor: HeartbeatMonitor, reactor: Any = None, refresh_seconds: int = 2) -> Site:
+    """
+    The status site; C{reactor} (L{None}: the global one) gives the time.
+    """
+    reactor = default_reactor(reactor)
+    site = StatusSite(StatusPage(monitor, reactor, refresh_seconds), reactor=reactor)
     site.displayTracebacks = False
     return site

@@ -20,7 +20,8 @@ from twisted_netlab._endpoints import (
     parse_interface,
     parse_udp_port,
 )
-from twisted_netlab.heartbeat._core import HeartbeatMonitor, KeyBy, LocalProtocolError, MonitorSettings
+from twisted_netlab.heartbeat._beat import LocalProtocolError
+from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor, KeyBy, MonitorSettings
 from twisted_netlab.heartbeat.keyfile import read_key_file
 from twisted_netlab.heartbeat.monitor import LoggingObserver, MonitorProtocol, default_sweep_interval
 from twisted_netlab.heartbeat.status import status_site
@@ -116,14 +117,14 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     monitor = HeartbeatMonitor(settings)
     sweep = config["sweep-seconds"]
     observer = LoggingObserver(settings.timeout, sweep, all_beats=not config["quiet"])  # type: ignore[arg-type]
-    protocol = MonitorProtocol(monitor, sweep, [observer], clock=reactor)  # type: ignore[list-item]
+    protocol = MonitorProtocol(monitor, sweep, [observer], reactor=reactor)  # type: ignore[list-item]
     service = MultiService()
     DatagramListeningService(
         "netlab-heartbeat", protocol, config["port"], config["interface"], reactor=reactor
     ).setServiceParent(service)
     if config["status"]:
         StreamListeningService(
-            "netlab-heartbeat-status", config["status"], status_site(monitor, reactor, reactor), reactor=reactor
+            "netlab-heartbeat-status", config["status"], status_site(monitor, reactor), reactor=reactor
         ).setServiceParent(service)
     service.monitor = monitor  # type: ignore[attr-defined]
     service.protocol = protocol  # type: ignore[attr-defined]

@@ -1,48 +1,66 @@
 """
-The mail family: ``netlab mail`` (an ESMTP client) and, beside it, the
-``netlab-mailsink`` test server.  The client's library API is re-exported
-here from its private modules, lazily (PEP 562), so that importing
-``twisted_netlab.mail._core`` still loads nothing from Twisted.
+The mail family: ``netlab mail`` (an ESMTP client) and ``netlab-mailsink``
+(an SMTP test server).  One public face, as h11 has: the sans-IO names of
+both cores and the Twisted adapters, all resolved lazily (PEP 562), so that
+importing a pure module (``_client_core``, ``_sink_core``) loads nothing from Twisted.
 """
 
 from twisted_netlab._lazy import lazy_exports
 
-_FROM_CORE = [
-    "Attachment",
-    "Capabilities",
-    "ClientConfig",
-    "ConnectionLost",
-    "Credentials",
-    "Envelope",
-    "LocalProtocolError",
-    "Mailbox",
-    "MessageResult",
-    "PeerProtocolError",
-    "Phase",
-    "PolicyError",
-    "RecipientResult",
-    "Reply",
-    "SMTPClientError",
-    "SMTPReplyError",
-    "Step",
-    "StepTimeout",
-    "TLSMode",
-    "build_message",
-    "make_message_id",
-]
-_FROM_CLIENT = [
-    "SMTPClientProtocol",
-    "client_tls_options",
-    "send_messages",
-    "sendmail",
-]
+_EXPORTS = {
+    "twisted_netlab.mail._replies": [
+        "Capabilities",
+        "ConnectionLost",
+        "LocalProtocolError",
+        "PeerProtocolError",
+        "Phase",
+        "PolicyError",
+        "Reply",
+        "ReplyParser",
+        "SMTPClientError",
+        "SMTPReplyError",
+        "Step",
+        "StepTimeout",
+    ],
+    "twisted_netlab.mail._message": [
+        "Attachment",
+        "Mailbox",
+        "build_message",
+        "frame_data",
+        "make_message_id",
+    ],
+    "twisted_netlab.mail._client_core": [
+        "ClientConfig",
+        "ClientDialogue",
+        "Credentials",
+        "Envelope",
+        "MessageResult",
+        "RecipientResult",
+        "TLSMode",
+    ],
+    "twisted_netlab.mail.client": [
+        "SMTPClientProtocol",
+        "client_tls_options",
+        "send_messages",
+        "sendmail",
+    ],
+    "twisted_netlab.mail._sink_core": [
+        "MessageReceived",
+        "MessageRefused",
+        "ReceivedEnvelope",
+        "SendReply",
+        "SinkPolicy",
+        "SinkSession",
+    ],
+    "twisted_netlab.mail.sink": [
+        "MaildirStore",
+        "SinkFactory",
+        "SinkProtocol",
+    ],
+}
 
-
-__all__ = sorted(_FROM_CORE + _FROM_CLIENT)
-
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 
 __getattr__, __dir__ = lazy_exports(
-    __name__,
-    {**{name: "twisted_netlab.mail._core" for name in _FROM_CORE},
-     **{name: "twisted_netlab.mail.client" for name in _FROM_CLIENT}},
+    __name__, {name: module for module, names in _EXPORTS.items() for name in names}
 )

@@ -30,20 +30,9 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 
 from twisted_netlab._endpoints import parse_duration
-from twisted_netlab.mail._core import (
-    Attachment,
-    Credentials,
-    Envelope,
-    LocalProtocolError,
-    Mailbox,
-    MessageResult,
-    SMTPClientError,
-    Step,
-    TLSMode,
-    build_message,
-    frame_data,
-    make_message_id,
-)
+from twisted_netlab.mail._client_core import Credentials, Envelope, MessageResult, TLSMode
+from twisted_netlab.mail._message import Attachment, Mailbox, build_message, frame_data, make_message_id
+from twisted_netlab.mail._replies import LocalProtocolError, SMTPClientError, Step
 
 PASSWORD_ENVIRONMENT_VARIABLE = "NETLAB_MAIL_PASSWORD"
 EXIT_OK = 0

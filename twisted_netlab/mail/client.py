@@ -29,12 +29,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_netlab._endpoints import default_reactor
-from twisted_netlab.mail._core import (
-    MAX_REPLY_LINE_LENGTH,
+from twisted_netlab.mail._client_core import (
     ClientConfig,
     ClientDialogue,
     CloseConnection,
-    ConnectionLost,
     Credentials,
     DialogueFailed,
     DialogueFinished,
@@ -45,9 +43,9 @@ from twisted_netlab.mail._core import (
     SendData,
     SendLine,
     StartTLS,
-    Step,
     TLSMode,
 )
+from twisted_netlab.mail._replies import MAX_REPLY_LINE_LENGTH, ConnectionLost, Step
 
 #: Called with each transcript line, e.g. ``"<- 250 OK"``.
 Transcript = Callable[[str], None]
@@ -82,6 +80,8 @@ class SMTPClientProtocol(LineReceiver):
     """
     One SMTP client connection.
 
+    @param reactor: provides C{callLater} for the reply timeouts; L{None}
+        means the global reactor, looked up at the first timer.
     @ivar finished: fires with the list of L{MessageResult} once QUIT was
         answered, or fails with the L{SMTPClientError} that ended the
         dialogue (its C{results} attribute lists messages already done).
@@ -96,16 +96,15 @@ class SMTPClientProtocol(LineReceiver):
         config: ClientConfig,
         messages: Sequence[Envelope],
         tls_options: Any = None,
-        clock: Any = None,
+        reactor: Any = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         transcript: Optional[Transcript] = None,
         derive_ehlo_name: bool = False,
     ) -> None:
-        clock = default_reactor(clock)
         self.config = config
         self.messages = list(messages)
         self.tls_options = tls_options
-        self.clock = clock
+        self._reactor = reactor
         self.timeout_seconds = timeout_seconds
         self.transcript = transcript
         self.derive_ehlo_name = derive_ehlo_name
@@ -115,6 +114,14 @@ class SMTPClientProtocol(LineReceiver):
         self._timer_seconds = timeout_seconds
         self._closed = False
         self._outcome: Any = None
+
+    @property
+    def reactor(self) -> Any:
+        """
+        The reactor given (a C{task.Clock} in tests), else the global one,
+        looked up only when a timer is first needed.
+        """
+        return default_reactor(self._reactor)
 
     # -- Twisted callbacks
 
@@ -156,7 +163,7 @@ class SMTPClientProtocol(LineReceiver):
         if self._closed:
             self._fire()
             return
-        self._timer = self.clock.callLater(self.timeout_seconds, self._close_timed_out)
+        self._timer = self.reactor.callLater(self.timeout_seconds, self._close_timed_out)
 
     def _close_timed_out(self) -> None:
         self._timer = None
@@ -228,7 +235,7 @@ class SMTPClientProtocol(LineReceiver):
         self.transport.startTLS(self.tls_options)
         self._carry_out(self.dialogue.tls_started(b""))
 
-    # -- timeouts (every reply has one; the clock is injected)
+    # -- timeouts (every reply has one; the reactor is injected)
 
     def _arm_timer(self, seconds: Optional[float] = None) -> None:
         self._timer_seconds = self.timeout_seconds if seconds is None else seconds
@@ -236,7 +243,7 @@ class SMTPClientProtocol(LineReceiver):
             self._timer.reset(self._timer_seconds)
             return
         self._cancel_timer()
-        self._timer = self.clock.callLater(self._timer_seconds, self._timed_out)
+        self._timer = self.reactor.callLater(self._timer_seconds, self._timed_out)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None and self._timer.active():
@@ -428,7 +435,7 @@ def send_messages(
         config,
         messages,
         tls_options=tls_options,
-        clock=reactor,
+        reactor=reactor,
         timeout_seconds=timeout_seconds,
         transcript=transcript,
         derive_ehlo_name=ehlo_name is None,

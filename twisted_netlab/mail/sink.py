@@ -20,19 +20,19 @@ from twisted.python.failure import Failure
 from twisted_netlab._endpoints import default_reactor
 from twisted_netlab.mail._faults import FaultPlan
 from twisted_netlab.mail._maildir import Maildir, trace_headers, unique_name
-from twisted_netlab.mail._session import (
+from twisted_netlab.mail._sink_core import (
     AuthenticationAttempted,
-    CloseConnection,
-    Envelope,
+    CloseSession,
+    ReceivedEnvelope,
     Event,
     FaultInjected,
     MessageReceived,
     MessageRefused,
     PlaintextDiscarded,
-    Reply,
+    SendReply,
     SinkPolicy,
     SinkSession,
-    StartTLS,
+    AcceptTLS,
 )
 
 log = Logger()
@@ -44,7 +44,7 @@ def _random_hex() -> str:
     return binascii.hexlify(os.urandom(8)).decode("ascii")
 
 
-def received_protocol(envelope: Envelope, esmtp: bool = True) -> str:
+def received_protocol(envelope: ReceivedEnvelope, esmtp: bool = True) -> str:
     """
     The ``with`` keyword of the Received header (RFC 3848, RFC 6531 3.7.3).
     """
@@ -80,7 +80,7 @@ class MaildirStore:
         self.pid = os.getpid() if pid is None else pid
         self.counter = 0
 
-    def store(self, envelope: Envelope, data: bytes, peer: str) -> str:
+    def store(self, envelope: ReceivedEnvelope, data: bytes, peer: str) -> str:
         """
         Store one message; return its queue id (the Maildir file name).
 
@@ -161,11 +161,11 @@ class SinkProtocol(Protocol):
         pending = deque(events)
         while pending:
             event = pending.popleft()
-            if isinstance(event, Reply):
+            if isinstance(event, SendReply):
                 self.transport.write(event.to_bytes())
-            elif isinstance(event, StartTLS):
+            elif isinstance(event, AcceptTLS):
                 self.transport.startTLS(self.factory.tls_context)
-            elif isinstance(event, CloseConnection):
+            elif isinstance(event, CloseSession):
                 if self._timer is not None and self._timer.active():
                     self._timer.cancel()
                 self._timer = None
@@ -235,6 +235,8 @@ class SinkFactory(ServerFactory):
     Builds L{SinkProtocol}s sharing one policy, fault plan (so counts run
     over the whole server) and store.
 
+    @param reactor: runs the sessions' timers; L{None} means the global
+        reactor, looked up when first needed.
     @param tls_context: an C{IOpenSSLServerConnectionCreator} (e.g.
         C{CertificateOptions}) for STARTTLS, or L{None} for no STARTTLS.
     """
@@ -259,8 +261,16 @@ class SinkFactory(ServerFactory):
         self.faults = faults if faults is not None else FaultPlan()
         self.timeout_seconds = timeout_seconds
         self.max_connections = max_connections
-        self.reactor = default_reactor(reactor)
+        self._reactor = reactor
         self.active_connections = 0
+
+    @property
+    def reactor(self) -> Any:
+        """
+        The reactor given (a C{task.Clock} in tests), else the global one,
+        looked up when the first connection needs a timer.
+        """
+        return default_reactor(self._reactor)
 
     def buildProtocol(self, addr: Any) -> SinkProtocol:
         return SinkProtocol(self)

@@ -20,7 +20,7 @@ from twisted.python import usage
 from twisted_netlab._endpoints import StreamListeningService, default_reactor, parse_duration
 from twisted_netlab.mail._faults import FaultPlan, FaultSyntaxError, parse_fault
 from twisted_netlab.mail._maildir import Maildir
-from twisted_netlab.mail._session import MAX_RECIPIENTS, SinkPolicy
+from twisted_netlab.mail._sink_core import MAX_RECIPIENTS, SinkPolicy
 from twisted_netlab.mail._tls import ensure_certificate
 
 DEFAULT_LISTEN = "tcp:2525:interface=127.0.0.1"

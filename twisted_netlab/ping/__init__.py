@@ -1,41 +1,89 @@
+# -*- test-case-name: tests.ping -*-
 """
 netlab-echo (a lossy UDP echo server with network impairments) and
 ``netlab ping`` (a UDP pinger with iputils-grade statistics).
 
-Public API: L{ping} (a Deferred of a L{PingReport}), L{PingerProtocol},
-L{LossyEchoProtocol}, and the pure models L{Impairments},
-L{ImpairmentConfig}, L{GilbertElliott}, L{AbuseLimits}, L{PingSession}.
+One face, as h11's: the sans-IO names of the three pure modules (the probe
+format, the echo's impairment model, the pinger's session) are imported
+here; the Twisted adapters (L{ping}, L{PingerProtocol},
+L{LossyEchoProtocol}) only on first use, so importing a core loads no
+Twisted.
 """
 
-from twisted_netlab.ping._core import (
+from twisted_netlab._lazy import lazy_exports
+from twisted_netlab.ping._echo_core import (
+    AbuseGuard,
     AbuseLimits,
     DelayDistribution,
+    Delivery,
+    Direction,
+    DropReason,
+    EchoPath,
     GilbertElliott,
     ImpairmentConfig,
     Impairments,
-    PayloadFormat,
+    Refusal,
+    Verdict,
+)
+from twisted_netlab.ping._pinger_core import (
+    CorruptedReply,
+    DuplicateReply,
+    ForeignReply,
+    LateReply,
+    PingEvent,
     PingReport,
     PingSession,
     ProbeFate,
-    decode_probe,
-    encode_probe,
+    ProbeRecord,
+    ProbeSent,
+    ProbeTimedOut,
+    ReplyReceived,
+    RttSummary,
+    SendFailed,
     rtt_summary,
 )
-from twisted_netlab.ping.echo import LossyEchoProtocol
-from twisted_netlab.ping.pinger import PingerProtocol, ping
+from twisted_netlab.ping._probe import MAX_UDP_PAYLOAD, PayloadFormat, ProbeIdentity, decode_probe, encode_probe
+
+_ADAPTERS = {
+    "LossyEchoProtocol": "twisted_netlab.ping.echo",
+    "PingerProtocol": "twisted_netlab.ping.pinger",
+    "ping": "twisted_netlab.ping.pinger",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _ADAPTERS)
 
 __all__ = [
+    "MAX_UDP_PAYLOAD",
+    "AbuseGuard",
     "AbuseLimits",
+    "CorruptedReply",
     "DelayDistribution",
+    "Delivery",
+    "Direction",
+    "DropReason",
+    "DuplicateReply",
+    "EchoPath",
+    "ForeignReply",
     "GilbertElliott",
     "ImpairmentConfig",
     "Impairments",
+    "LateReply",
     "LossyEchoProtocol",
     "PayloadFormat",
+    "PingEvent",
     "PingReport",
     "PingSession",
     "PingerProtocol",
     "ProbeFate",
+    "ProbeIdentity",
+    "ProbeRecord",
+    "ProbeSent",
+    "ProbeTimedOut",
+    "Refusal",
+    "ReplyReceived",
+    "RttSummary",
+    "SendFailed",
+    "Verdict",
     "decode_probe",
     "encode_probe",
     "ping",

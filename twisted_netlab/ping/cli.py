@@ -19,13 +19,11 @@ from twisted.internet import defer
 from twisted.python import usage
 
 from twisted_netlab._endpoints import default_reactor, parse_duration
-from twisted_netlab.ping._core import (
-    MAX_UDP_PAYLOAD,
+from twisted_netlab.ping._pinger_core import (
     CorruptedReply,
     DuplicateReply,
     ForeignReply,
     LateReply,
-    PayloadFormat,
     PingEvent,
     PingReport,
     ProbeTimedOut,
@@ -34,6 +32,7 @@ from twisted_netlab.ping._core import (
     format_us,
     seconds_to_us,
 )
+from twisted_netlab.ping._probe import MAX_UDP_PAYLOAD, PayloadFormat
 from twisted_netlab.ping.pinger import PingerProtocol, resolve_host, start_pinger
 
 EXIT_REPLIES = 0
@@ -236,9 +235,9 @@ def main(
 
         printer = Printer(endpoint, out, options["quiet"] or options["json"], on_closed=closed)
         protocol = PingerProtocol(
-            reactor,
             address,
             port,
+            reactor=reactor,
             count=options["count"],
             interval_seconds=options["interval"],
             timeout_seconds=options["timeout"],

@@ -2,7 +2,7 @@
 """
 The Twisted adapter of netlab-echo: L{LossyEchoProtocol} passes every
 datagram through the abuse limits and the impairment stages (inbound,
-round-trip, outbound) of L{twisted_netlab.ping._core.EchoPath} and writes
+round-trip, outbound) of L{twisted_netlab.ping._echo_core.EchoPath} and writes
 (or schedules) the echoes.
 """
 
@@ -16,7 +16,9 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from twisted_netlab.ping._core import (
+from twisted_netlab._endpoints import default_reactor
+
+from twisted_netlab.ping._echo_core import (
     AbuseGuard,
     AbuseLimits,
     Direction,
@@ -34,8 +36,9 @@ class LossyEchoProtocol(DatagramProtocol):
     An RFC 862 echo (bytes unchanged, or upper-cased with C{upper}) with
     network impairments and abuse limits.
 
-    @param clock: the reactor's time and scheduling (a L{task.Clock} in
-        tests); every delayed echo is a C{callLater} on it.
+    @param reactor: the time and scheduling of echoes (a L{task.Clock} in
+        tests; the global reactor when L{None}); every delayed echo is a
+        C{callLater} on it.
     @param impairments: the round-trip stage, applied once to each echo as
         it is decided (the historical ``--loss``, ``--delay``, ...).
     @param inbound: the client-to-server stage, applied to each request as
@@ -55,7 +58,7 @@ class LossyEchoProtocol(DatagramProtocol):
 
     def __init__(
         self,
-        clock: IReactorTime,
+        reactor: Optional[IReactorTime] = None,
         impairments: ImpairmentConfig = ImpairmentConfig(),
         limits: AbuseLimits = AbuseLimits(),
         inbound: ImpairmentConfig = ImpairmentConfig(),
@@ -65,7 +68,7 @@ class LossyEchoProtocol(DatagramProtocol):
         summary_interval: float = 60.0,
         log_datagrams: bool = False,
     ) -> None:
-        self.clock = clock
+        self.reactor: IReactorTime = default_reactor(reactor)
         self.path = EchoPath(
             impairments, rng if rng is not None else random.Random(), inbound=inbound, outbound=outbound
         )
@@ -83,7 +86,7 @@ class LossyEchoProtocol(DatagramProtocol):
     def startProtocol(self) -> None:
         if self.summary_interval > 0:
             self._summary = LoopingCall(self.log_summary)
-            self._summary.clock = self.clock
+            self._summary.clock = self.reactor
             self._summary.start(self.summary_interval, now=False)
 
     def stopProtocol(self) -> None:
@@ -99,7 +102,7 @@ class LossyEchoProtocol(DatagramProtocol):
         host, port = addr[0], addr[1]
         counters = self.counters
         counters.received += 1
-        now = self.clock.seconds()
+        now = self.reactor.seconds()
         refusal = self.guard.check(len(datagram), host, port, now)
         if refusal is not None:
             counters.refused[refusal] += 1
@@ -166,7 +169,7 @@ class LossyEchoProtocol(DatagramProtocol):
             self._pending.discard(call)
             self._leave(direction, payload, addr, at)
 
-        call = self.clock.callLater(max(0.0, at - self.clock.seconds()), fire)
+        call = self.reactor.callLater(max(0.0, at - self.reactor.seconds()), fire)
         self._pending.add(call)
 
     def _send(self, payload: bytes, addr: Tuple[str, int]) -> None:

@@ -19,13 +19,10 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
 
-from twisted_netlab.ping._core import (
-    PayloadFormat,
-    PingEvent,
-    PingReport,
-    PingSession,
-    ProbeSent,
-)
+from twisted_netlab._endpoints import default_reactor
+
+from twisted_netlab.ping._pinger_core import PingEvent, PingReport, PingSession, ProbeSent
+from twisted_netlab.ping._probe import PayloadFormat
 
 #: Hard cap on probes per run, which bounds the session's memory even with
 #: ``-w`` and no ``-c``.
@@ -36,10 +33,10 @@ class PingerProtocol(DatagramProtocol):
     """
     One ping run against C{host}:C{port} (an IP address).
 
-    @param clock: schedules probes and timeouts (the reactor, or a
-        L{task.Clock} in tests).
+    @param reactor: schedules probes and timeouts (a L{task.Clock} in
+        tests; the global reactor when L{None}).
     @param monotonic: the clock RTTs are measured with; C{time.monotonic}
-        for real runs, C{clock.seconds} in tests.
+        for real runs, C{reactor.seconds} in tests.
     @param count: probes to send; L{None} for no limit (then C{deadline}
         must be set).
     @param deadline_seconds: stop after this long whatever happened;
@@ -52,7 +49,6 @@ class PingerProtocol(DatagramProtocol):
 
     def __init__(
         self,
-        clock: Any,
         host: str,
         port: int,
         count: Optional[int] = 10,
@@ -63,6 +59,7 @@ class PingerProtocol(DatagramProtocol):
         payload_format: PayloadFormat = PayloadFormat.LAB,
         observer: Optional[Callable[[PingEvent], None]] = None,
         monotonic: Callable[[], float] = time.monotonic,
+        reactor: Any = None,
     ) -> None:
         if count is None and deadline_seconds is None:
             raise ValueError("without a count, a deadline is required")
@@ -70,7 +67,7 @@ class PingerProtocol(DatagramProtocol):
             raise ValueError("count must be >= 1")
         if interval_seconds <= 0:
             raise ValueError("interval must be > 0")
-        self.clock = clock
+        self.reactor = default_reactor(reactor)
         self.host = host
         self.port = port
         self.count = count
@@ -92,9 +89,9 @@ class PingerProtocol(DatagramProtocol):
         # when an ICMP port-unreachable arrives, which would end the run
         # without a word.  Replies are filtered by source address instead.
         if self.deadline_seconds is not None:
-            self._timers.append(self.clock.callLater(self.deadline_seconds, self.stop))
+            self._timers.append(self.reactor.callLater(self.deadline_seconds, self.stop))
         self._sender = LoopingCall(self._send_probe)
-        self._sender.clock = self.clock
+        self._sender.clock = self.reactor
         self._sender.start(self.interval_seconds, now=True)
 
     def stopProtocol(self) -> None:
@@ -148,7 +145,7 @@ class PingerProtocol(DatagramProtocol):
             self._sender.stop()  # type: ignore[union-attr]
             self._maybe_finish()
             return
-        sequence, payload = self.session.next_probe(self.monotonic(), self.clock.seconds())
+        sequence, payload = self.session.next_probe(self.monotonic(), self.reactor.seconds())
         assert self.transport is not None
         try:
             self.transport.write(payload, self._peer)
@@ -156,7 +153,7 @@ class PingerProtocol(DatagramProtocol):
             self._emit(self.session.send_failed(sequence, str(error) or error.__class__.__name__))
         else:
             self._emit(ProbeSent(sequence, len(payload)))
-        self._timers.append(self.clock.callLater(self.session.timeout_seconds, self._expire, sequence))
+        self._timers.append(self.reactor.callLater(self.session.timeout_seconds, self._expire, sequence))
         if self._enough_sent() and self._sender is not None and self._sender.running:
             self._sender.stop()
 
@@ -252,8 +249,8 @@ def ping(
         if cancelled:
             return None
         protocol = PingerProtocol(
-            reactor, address, port, count, interval_seconds, timeout_seconds,
-            deadline_seconds, size, payload_format, observer, monotonic,
+            address, port, count, interval_seconds, timeout_seconds,
+            deadline_seconds, size, payload_format, observer, monotonic, reactor=reactor,
         )
         protocols.append(protocol)
         start_pinger(reactor, address, protocol)

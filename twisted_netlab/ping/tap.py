@@ -9,29 +9,13 @@ from __future__ import annotations
 import random
 from typing import Any, Optional
 
-from twisted.application.service import IService, Service
-from twisted.internet.error import CannotListenError
-from twisted.logger import Logger
+from twisted.application.service import IService
 from twisted.python import usage
 
-from twisted_netlab._endpoints import (
-    DatagramListeningService,
-    announce,
-    default_reactor,
-    parse_duration,
-    parse_interface,
-    parse_udp_port,
-)
-from twisted_netlab.ping._core import (
-    MAX_UDP_PAYLOAD,
-    AbuseLimits,
-    DelayDistribution,
-    GilbertElliott,
-    ImpairmentConfig,
-)
+from twisted_netlab._endpoints import DatagramListeningService, parse_duration, parse_interface, parse_udp_port
+from twisted_netlab.ping._echo_core import AbuseLimits, DelayDistribution, GilbertElliott, ImpairmentConfig
+from twisted_netlab.ping._probe import MAX_UDP_PAYLOAD
 from twisted_netlab.ping.echo import SERVICE_NAME, LossyEchoProtocol
-
-log = Logger()
 
 
 def parse_probability(value: str) -> float:
@@ -130,7 +114,6 @@ class Options(usage.Options):
         ["upper", None, "Echo upper-cased, like the lab's reference server."],
         ["allow-low-ports", None, "Also echo to source ports below 1024 (never to 7 or 19)."],
         ["debug-datagrams", None, "Log one debug line per datagram."],
-        ["skip-if-port-taken", None, "If the port is taken, log it and keep the process running (netlab-all)."],
     ]
     optParameters = [
         ["port", "p", 12000, "UDP port (0: any free port).", parse_udp_port],
@@ -204,43 +187,10 @@ class Options(usage.Options):
         )
 
 
-class EchoService(DatagramListeningService):
-    """
-    The UDP listening service.  A port already in use is one clear error:
-    fatal (exit status 1) by default, or logged and skipped with
-    C{skip_if_taken} so that ``netlab-all`` keeps its other services.
-    """
-
-    def __init__(self, *args: Any, skip_if_taken: bool = False, max_datagram: int = 8192, **kwargs: Any) -> None:
-        DatagramListeningService.__init__(self, *args, **kwargs)
-        self.skip_if_taken = skip_if_taken
-        self.max_datagram = max_datagram
-
-    def startService(self) -> None:
-        Service.startService(self)
-        try:
-            # Read one byte more than the largest datagram echoed: the
-            # kernel truncates silently, so a read of max+1 bytes is how an
-            # oversize datagram shows (and is refused, never echoed cut).
-            self.port = default_reactor(self._reactor).listenUDP(
-                self.port_number, self.protocol, interface=self.interface, maxPacketSize=self.max_datagram + 1
-            )
-        except CannotListenError as error:
-            message = (
-                f"netlab-echo: error: cannot listen on udp {self.interface} port {self.port_number}: "
-                f"{error.socketError} (choose another with --port)"
-            )
-            if not self.skip_if_taken:
-                raise SystemExit(message)
-            log.error("{message}; netlab-echo is not running", message=message)
-            return
-        announce(self.service_name, self.port)
-
-
 def make_protocol(config: Any, reactor: Any = None) -> LossyEchoProtocol:
     seed: Optional[int] = config["seed"]
     return LossyEchoProtocol(
-        default_reactor(reactor),
+        reactor,
         impairments=config.impairments,
         limits=config.limits,
         inbound=config.inbound,
@@ -252,12 +202,19 @@ def make_protocol(config: Any, reactor: Any = None) -> LossyEchoProtocol:
     )
 
 
-def makeService(config: Any) -> IService:
-    return EchoService(
+def makeService(config: Any, reactor: Any = None) -> IService:
+    """
+    The UDP service.  It reads one byte more than the largest datagram
+    echoed: the kernel truncates silently, so a read of max+1 bytes is how
+    an oversize datagram shows (and is refused, never echoed cut).  A taken
+    port is one clear error line (netlab-all keeps its other services
+    running on its own).
+    """
+    return DatagramListeningService(
         SERVICE_NAME,
-        make_protocol(config),
+        make_protocol(config, reactor),
         config["port"],
         config["interface"],
-        skip_if_taken=config["skip-if-port-taken"],
-        max_datagram=config["max-size"],
+        reactor=reactor,
+        max_packet_size=config["max-size"] + 1,
     )

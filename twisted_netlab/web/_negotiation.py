@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import List, Optional, Sequence, Tuple, Union
 
-from twisted_netlab.web._core import parse_http_date
+from twisted_netlab.web._server_core import parse_http_date
 
 #: More ranges than this in one Range header and we answer 200 with the
 #: whole file (RFC 9110 14.2 lets a server ignore Range): a client cannot

@@ -4,7 +4,7 @@ The Twisted adapter of netlab-http: L{StaticFileProtocol} feeds received
 bytes to the sans-IO L{RequestParser}, answers one request at a time in
 order, and streams file bodies in bounded memory with backpressure.
 
-The pure decisions live in L{_core} (parsing), L{_negotiation}
+The pure decisions live in L{_server_core} (parsing), L{_negotiation}
 (conditional requests, ranges), L{_listing} and L{_accesslog}; this module
 does the I/O: filesystem, transport, timers, the access-log file.
 """
@@ -31,7 +31,7 @@ from zope.interface import implementer
 
 from twisted_netlab.web._accesslog import combined_line, log_time
 from twisted_netlab._endpoints import default_reactor
-from twisted_netlab.web._core import (
+from twisted_netlab.web._server_core import (
     KNOWN_METHODS,
     NEED_DATA,
     REASONS,

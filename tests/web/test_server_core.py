@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_netlab.web._core}: the sans-IO request parser, one
+Tests for L{twisted_netlab.web._server_core}: the sans-IO request parser, one
 table per rule of RFC 9110 / 9112 it enforces, plus the response helpers.
 
 Every table case is also fed one byte at a time and must give exactly the
@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web._core import (
+from twisted_netlab.web._server_core import (
     NEED_DATA,
     ConnectionClosed,
     Limits,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.mail.test_sink_session -*-
+# -*- test-case-name: tests.mail.test_sink_core -*-
 """
 Pure, sans-IO server side of one SMTP session of the mail sink: feed it the
 bytes a client sent, get back events (replies to write, STARTTLS to start,
@@ -24,7 +24,7 @@ import enum
 import hmac
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from twisted_netlab.mail._faults import FaultPlan, FaultReply, Stage
 
@@ -57,7 +57,7 @@ class SessionState(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Reply:
+class SendReply:
     """
     A reply to write: C{code} and one or more text lines (multi-line
     replies use ``code-`` on every line but the last, RFC 5321 4.2.1).
@@ -84,14 +84,14 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class StartTLS:
+class AcceptTLS:
     """
     Start the TLS handshake now (after writing the preceding 220 reply).
     """
 
 
 @dataclass(frozen=True)
-class CloseConnection:
+class CloseSession:
     """
     Close the connection after writing what came before.
     """
@@ -130,7 +130,7 @@ class FaultInjected:
 
 
 @dataclass(frozen=True)
-class Envelope:
+class ReceivedEnvelope:
     """
     The SMTP envelope of one received message.  C{sender} is ``""`` for
     the null reverse-path ``<>``.
@@ -154,7 +154,7 @@ class MessageReceived:
     removed (RFC 5321 4.5.2).
     """
 
-    envelope: Envelope
+    envelope: ReceivedEnvelope
     data: bytes = field(repr=False)
 
 
@@ -164,14 +164,14 @@ class MessageRefused:
     A message body arrived in full but was refused (C{reply} says why).
     """
 
-    envelope: Envelope
-    reply: Reply
+    envelope: ReceivedEnvelope
+    reply: SendReply
 
 
 Event = Union[
-    Reply,
-    StartTLS,
-    CloseConnection,
+    SendReply,
+    AcceptTLS,
+    CloseSession,
     PlaintextDiscarded,
     AuthenticationAttempted,
     FaultInjected,
@@ -306,8 +306,8 @@ _USERNAME_PROMPT = base64.b64encode(b"Username:").decode("ascii")
 _PASSWORD_PROMPT = base64.b64encode(b"Password:").decode("ascii")
 
 
-def _reply(code: int, *lines: str) -> Reply:
-    return Reply(code, tuple(lines))
+def _reply(code: int, *lines: str) -> SendReply:
+    return SendReply(code, tuple(lines))
 
 
 class SinkSession:
@@ -335,7 +335,7 @@ class SinkSession:
         self._auth_username: Optional[str] = None
         self._data_parts: List[bytes] = []
         self._data_size = 0
-        self._data_problem: Optional[Reply] = None
+        self._data_problem: Optional[SendReply] = None
 
     # -- input --------------------------------------------------------
 
@@ -446,7 +446,7 @@ class SinkSession:
     def _close(self, reason: str) -> List[Event]:
         self.state = SessionState.CLOSED
         self._buffer = bytearray()
-        return [CloseConnection(reason)]
+        return [CloseSession(reason)]
 
     def _error(self, code: int, text: str) -> List[Event]:
         """
@@ -475,8 +475,8 @@ class SinkSession:
         self._smtputf8 = False
         self._body = "7BIT"
 
-    def _envelope(self) -> Envelope:
-        return Envelope(
+    def _envelope(self) -> ReceivedEnvelope:
+        return ReceivedEnvelope(
             sender=self.sender or "",
             recipients=tuple(self.recipients),
             hello=self.hello or "",
@@ -552,7 +552,7 @@ class SinkSession:
             lines.append("STARTTLS")
         if self._auth_offered():
             lines.append("AUTH PLAIN LOGIN")
-        return [Reply(250, tuple(lines))]
+        return [SendReply(250, tuple(lines))]
 
     def _do_STARTTLS(self, argument: str) -> List[Event]:
         if argument:
@@ -576,7 +576,7 @@ class SinkSession:
         self.hello = None
         self.authenticated_as = None
         self._reset_transaction()
-        events: List[Event] = [_reply(220, "2.0.0 Ready to start TLS"), StartTLS()]
+        events: List[Event] = [_reply(220, "2.0.0 Ready to start TLS"), AcceptTLS()]
         if discarded:
             events.append(PlaintextDiscarded(discarded))
         return events
@@ -833,7 +833,7 @@ class SinkSession:
 
     def _do_HELP(self, argument: str) -> List[Event]:
         return [
-            Reply(
+            SendReply(
                 214,
                 (
                     "2.0.0 netlab-mailsink: a local test server that stores mail in a Maildir",
@@ -842,9 +842,3 @@ class SinkSession:
             )
         ]
 
-
-def describe_events(events: Sequence[Event]) -> str:
-    """
-    The replies among C{events} as wire text, for test failure messages.
-    """
-    return "".join(e.to_bytes().decode("utf-8") for e in events if isinstance(e, Reply))

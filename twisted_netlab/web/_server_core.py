@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_core -*-
+# -*- test-case-name: tests.web.test_server_core -*-
 """
 The pure HTTP/1.1 request side of netlab-http: a sans-IO parser fed bytes
 that returns events (h11's model), response-head building, dates, and the

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_netlab.mail._session}: the pure SMTP server dialogue
+Tests for L{twisted_netlab.mail._sink_core}: the pure SMTP server dialogue
 of the mail sink, fed bytes, checked on the events it returns.
 """
 
@@ -8,20 +8,20 @@ import base64
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.mail._faults import FaultPlan, parse_fault
-from twisted_netlab.mail._session import (
+from twisted_netlab.mail._sink_core import (
     AddressError,
     AuthenticationAttempted,
-    CloseConnection,
-    Envelope,
+    CloseSession,
+    ReceivedEnvelope,
     FaultInjected,
     MessageReceived,
     MessageRefused,
     PlaintextDiscarded,
-    Reply,
+    SendReply,
     SessionState,
     SinkPolicy,
     SinkSession,
-    StartTLS,
+    AcceptTLS,
     parse_mailbox,
     parse_parameters,
     split_path,
@@ -31,11 +31,11 @@ USERS = {"alice": "s3cret:colon", "bob": "hunter2"}
 
 
 def codes(events):
-    return [e.code for e in events if isinstance(e, Reply)]
+    return [e.code for e in events if isinstance(e, SendReply)]
 
 
 def texts(events):
-    return " | ".join(line for e in events if isinstance(e, Reply) for line in e.lines)
+    return " | ".join(line for e in events if isinstance(e, SendReply) for line in e.lines)
 
 
 def plain(user, password, authzid=""):
@@ -73,15 +73,15 @@ class ReplyTests(SynchronousTestCase):
         Every line but the last of a multi-line reply uses "code-"
         (RFC 5321 4.2.1).
         """
-        self.assertEqual(Reply(250, ("a", "b", "c")).to_bytes(), b"250-a\r\n250-b\r\n250 c\r\n")
+        self.assertEqual(SendReply(250, ("a", "b", "c")).to_bytes(), b"250-a\r\n250-b\r\n250 c\r\n")
 
     def test_reply_text_cannot_carry_crlf(self):
         """
         A reply cannot be built with CR or LF in its text, so nothing a
         client sent can split a reply.
         """
-        self.assertRaises(ValueError, Reply, 250, ("ok\r\n250 fake",))
-        self.assertRaises(ValueError, Reply, 99, ("x",))
+        self.assertRaises(ValueError, SendReply, 250, ("ok\r\n250 fake",))
+        self.assertRaises(ValueError, SendReply, 99, ("x",))
 
 
 class GreetingAndHelloTests(SessionMixin, SynchronousTestCase):
@@ -90,7 +90,7 @@ class GreetingAndHelloTests(SessionMixin, SynchronousTestCase):
         The session opens with 220 naming the host.
         """
         self.make()
-        self.assertEqual(self.greeting, [Reply(220, ("mx.test ESMTP netlab-mailsink",))])
+        self.assertEqual(self.greeting, [SendReply(220, ("mx.test ESMTP netlab-mailsink",))])
 
     def test_ehlo_lists_extensions(self):
         """
@@ -179,7 +179,7 @@ class TransactionTests(SessionMixin, SynchronousTestCase):
         self.assertEqual(received.data, b"Subject: x\r\n\r\n.leading dot\r\nend\r\n")
         self.assertEqual(
             received.envelope,
-            Envelope("a@b.test", ("c@d.test", "e@f.test"), "client.test", False, None, False, "8BITMIME"),
+            ReceivedEnvelope("a@b.test", ("c@d.test", "e@f.test"), "client.test", False, None, False, "8BITMIME"),
         )
         self.assertEqual(self.session.state, SessionState.AWAITING_STORAGE)
         after = self.session.message_stored("Q1")
@@ -297,7 +297,7 @@ class TransactionTests(SessionMixin, SynchronousTestCase):
         self.ready()
         events = self.send("QUIT\r\nNOOP\r\n")
         self.assertEqual(codes(events), [221])
-        self.assertIsInstance(events[-1], CloseConnection)
+        self.assertIsInstance(events[-1], CloseSession)
         self.assertEqual(self.send("NOOP\r\n"), [])
 
     def test_misc_commands(self):
@@ -314,7 +314,7 @@ class TransactionTests(SessionMixin, SynchronousTestCase):
         self.make()
         events = self.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(codes(events), [502])
-        self.assertIsInstance(events[-1], CloseConnection)
+        self.assertIsInstance(events[-1], CloseSession)
 
 
 class StrictInputTests(SessionMixin, SynchronousTestCase):
@@ -432,7 +432,7 @@ class StrictInputTests(SessionMixin, SynchronousTestCase):
         self.make(max_errors=3)
         events = self.send("X\r\nX\r\nX\r\nX\r\n")
         self.assertEqual(codes(events), [500, 500, 500, 421])
-        self.assertIsInstance(events[-1], CloseConnection)
+        self.assertIsInstance(events[-1], CloseSession)
 
     def test_junk_command_limit(self):
         """
@@ -448,7 +448,7 @@ class StrictInputTests(SessionMixin, SynchronousTestCase):
         self.make()
         events = self.session.timed_out()
         self.assertEqual(codes(events), [421])
-        self.assertIsInstance(events[-1], CloseConnection)
+        self.assertIsInstance(events[-1], CloseSession)
 
 
 class StartTLSTests(SessionMixin, SynchronousTestCase):
@@ -460,7 +460,7 @@ class StartTLSTests(SessionMixin, SynchronousTestCase):
         self.ready()
         events = self.send("STARTTLS\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<v@y.test>\r\n")
         self.assertEqual(codes(events), [220])
-        self.assertIsInstance(events[1], StartTLS)
+        self.assertIsInstance(events[1], AcceptTLS)
         self.assertEqual(events[2], PlaintextDiscarded(len("MAIL FROM:<evil@x.test>\r\nRCPT TO:<v@y.test>\r\n")))
         self.assertTrue(self.session.tls_active)
         self.assertIsNone(self.session.sender)
@@ -528,7 +528,7 @@ class AuthTests(SessionMixin, SynchronousTestCase):
         AUTH PLAIN without initial response gets an empty 334 first.
         """
         self.tls_ready()
-        self.assertEqual(self.send("AUTH PLAIN\r\n"), [Reply(334, ("",))])
+        self.assertEqual(self.send("AUTH PLAIN\r\n"), [SendReply(334, ("",))])
         self.assertEqual(codes(self.send(plain("bob", "hunter2") + "\r\n")), [235])
 
     def test_login(self):
@@ -536,8 +536,8 @@ class AuthTests(SessionMixin, SynchronousTestCase):
         AUTH LOGIN asks Username: then Password: (base64).
         """
         self.tls_ready()
-        self.assertEqual(self.send("AUTH LOGIN\r\n"), [Reply(334, (b64("Username:"),))])
-        self.assertEqual(self.send(b64("bob") + "\r\n"), [Reply(334, (b64("Password:"),))])
+        self.assertEqual(self.send("AUTH LOGIN\r\n"), [SendReply(334, (b64("Username:"),))])
+        self.assertEqual(self.send(b64("bob") + "\r\n"), [SendReply(334, (b64("Password:"),))])
         self.assertEqual(codes(self.send(b64("hunter2") + "\r\n")), [235])
 
     def test_login_with_initial_username(self):
@@ -659,7 +659,7 @@ class FaultTests(SessionMixin, SynchronousTestCase):
         self.ready(faults=["STARTTLS=454"])
         events = self.send("STARTTLS\r\n")
         self.assertEqual(codes(events), [454])
-        self.assertNotIn(StartTLS(), events)
+        self.assertNotIn(AcceptTLS(), events)
         self.assertFalse(self.session.tls_active)
         self.assertIn("TLS not available", texts(events))
 
@@ -685,7 +685,7 @@ class FaultTests(SessionMixin, SynchronousTestCase):
         self.ready(faults=["MAIL=421"])
         events = self.send("MAIL FROM:<a@b.test>\r\nNOOP\r\n")
         self.assertEqual(codes(events), [421])
-        self.assertIsInstance(events[-1], CloseConnection)
+        self.assertIsInstance(events[-1], CloseSession)
         self.assertIsInstance(events[0], FaultInjected)
 
     def test_connect_fault_554(self):
@@ -702,7 +702,7 @@ class FaultTests(SessionMixin, SynchronousTestCase):
         """
         self.make(faults=["CONNECT=421"])
         self.assertEqual(codes(self.greeting), [421])
-        self.assertIsInstance(self.greeting[-1], CloseConnection)
+        self.assertIsInstance(self.greeting[-1], CloseSession)
 
     def test_invalid_commands_do_not_count(self):
         """
@@ -757,7 +757,7 @@ class PurityTests(SynchronousTestCase):
 
         code = (
             "import sys\n"
-            "import twisted_netlab.mail._session, twisted_netlab.mail._faults, twisted_netlab.mail._maildir\n"
+            "import twisted_netlab.mail._sink_core, twisted_netlab.mail._faults, twisted_netlab.mail._maildir\n"
             "print(sorted(m for m in sys.modules if m == 'twisted' or m.startswith('twisted.')))\n"
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())

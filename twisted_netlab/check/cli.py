@@ -1,0 +1,180 @@
+# -*- test-case-name: tests.check.test_cli -*-
+"""
+``netlab check <kind>``: the command-line face of the check family.  This
+module holds what every kind shares: the sub-command registry (L{KINDS}),
+the common flags (L{TargetOptions}), the loopback rule, and L{conclude}
+(print the report, write ``--junit``, choose the exit code).  Each kind's
+own adapter module (``check/http.py``) adds its target syntax and its
+fixtures and runs its cases with L{twisted_netlab.check.runner}.
+
+To add a kind (``ping-client``, ``smtp``...): write the pure
+``_cases_<kind>.py`` (a list of L{Case}s), an adapter module with
+``Options(TargetOptions)`` and ``main(reactor, options)`` shaped like
+``check/http.py``, and one line in L{KINDS}.
+
+Exit codes: 0 nothing failed, 1 a case failed (or the ``--run`` command
+exited before accepting connections), 2 usage error, 7 the target could
+not be reached at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import os
+import sys
+from typing import IO, Any, Dict, List, Optional, Sequence
+
+from twisted.internet import defer
+from twisted.python import usage
+
+from twisted_netlab._endpoints import parse_duration
+from twisted_netlab.check._case import PROFILE_CHOICES
+from twisted_netlab.check._report import Report, render_json, render_junit, render_text
+
+#: (name, adapter module, one-line help); modules are imported when used.
+KINDS: List[tuple] = [
+    ("http", "twisted_netlab.check.http", "grade an HTTP/1.1 server: lab rubric, RFC 9110/9112, hardening"),
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 7
+
+
+class TargetOptions(usage.Options):
+    """
+    The flags every kind shares.  A kind's C{Options} subclasses this,
+    adds its own, and calls C{TargetOptions.postOptions(self)}.
+    """
+
+    optFlags = [
+        ["json", None, "Print one JSON document instead of the text report."],
+        ["allow-remote", None, "Allow a target outside loopback (127.0.0.0/8, ::1, localhost)."],
+        ["verbose", "v", "Show the detail and transcript of every case, not only of failures."],
+        ["no-color", None, "No colour in the text report (default: colour only on a TTY)."],
+        ["list", None, "List the cases (id, profile, reference, title) and exit."],
+    ]
+    optParameters = [
+        ["run", None, None, "Start the server with this command ({port} and $PORT = a free loopback port; cwd = a fresh folder holding the fixtures)."],
+        ["profile", None, "all", f"Which cases: {', '.join(PROFILE_CHOICES)}."],
+        ["junit", None, None, "Also write JUnit XML to this FILE."],
+        ["timeout", None, "5s", "Time bound of each case (hardening cases may take longer)."],
+        ["start-timeout", None, "10s", "How long a --run server has to start accepting connections."],
+    ]
+
+    def __init__(self) -> None:
+        usage.Options.__init__(self)
+        self["only"] = []
+
+    def opt_only(self, value: str) -> None:
+        """
+        Run only these case ids (comma-separated, repeatable; "get." means every get.* case).
+        """
+        self["only"].extend(part.strip() for part in value.split(",") if part.strip())
+
+    def postOptions(self) -> None:
+        if self["profile"] not in PROFILE_CHOICES:
+            raise usage.UsageError(f"--profile must be one of {', '.join(PROFILE_CHOICES)}, not {self['profile']!r}")
+        for name in ("timeout", "start-timeout"):
+            value = self[name]
+            if isinstance(value, str):
+                self[name] = parse_duration(value)
+            if self[name] <= 0:
+                raise usage.UsageError(f"--{name} must be more than 0")
+        if self["run"] is not None and not self["run"].strip():
+            raise usage.UsageError("--run needs a command")
+
+
+def is_loopback(host: str) -> bool:
+    """
+    Whether C{host} names this machine's loopback: C{localhost} (and
+    C{*.localhost}, RFC 6761) or an address in 127.0.0.0/8 or ::1.
+    """
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def use_colour(options: usage.Options, stream: Any) -> bool:
+    if options["no-color"] or os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def conclude(
+    report: Report,
+    options: usage.Options,
+    stdout: IO[str],
+    stderr: IO[str],
+    elapsed: Optional[Dict[str, float]] = None,
+) -> int:
+    """
+    Print the report (text or C{--json}), write C{--junit}, and return the
+    exit code: 1 when a case failed, else 0.  A JUnit file that cannot be
+    written is an error on stderr and exit 2 (the user named it).
+    """
+    if options["json"]:
+        stdout.write(render_json(report))
+    else:
+        stdout.write(render_text(report, colour=use_colour(options, stdout), verbose=options["verbose"]))
+    stdout.flush()
+    if options["junit"] is not None:
+        try:
+            with open(options["junit"], "wb") as handle:
+                handle.write(render_junit(report, elapsed))
+        except OSError as problem:
+            stderr.write(f"netlab check: cannot write --junit file {options['junit']!r}: {problem.strerror}\n")
+            return EXIT_USAGE
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def list_cases(cases: Sequence[Any], stdout: IO[str]) -> int:
+    width = max(len(case.id) for case in cases)
+    for case in cases:
+        stdout.write(f"{case.id.ljust(width)}  {case.profile.value:<9}  {case.ref:<16}  {case.title}\n")
+    return EXIT_OK
+
+
+def _lazy(module_name: str) -> Any:
+    def make() -> usage.Options:
+        return importlib.import_module(module_name).Options()
+
+    return make
+
+
+class Options(usage.Options):
+    synopsis = "<kind> [options] [target]"
+    longdesc = (
+        "Check someone's lab program case by case. Exit codes: 0 nothing failed, 1 a case failed, "
+        "2 usage error, 7 the target could not be reached."
+    )
+    subCommands = [(name, None, _lazy(module), doc) for name, module, doc in KINDS]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("a kind of check is required: " + ", ".join(n for n, _, _ in KINDS))
+
+
+def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
+    """
+    Run the chosen kind's C{main}; fires with the exit code.
+    """
+    for name, module, _ in KINDS:
+        if name == options.subCommand:
+            kind = importlib.import_module(module)
+            return defer.maybeDeferred(
+                kind.main, reactor, options.subOptions, stdout or sys.stdout, stderr or sys.stderr
+            )
+    raise usage.UsageError(f"unknown kind of check {options.subCommand!r}")
+
+
+__all__ = ["KINDS", "Options", "TargetOptions", "conclude", "is_loopback", "main"]

@@ -25,6 +25,10 @@ The convention, for a page author:
   any text.  Dates, durations, ETags, epoch times, boot ids, queue ids,
   Message-IDs, MIME boundaries, client ports and User-Agent versions are
   masked on both sides (L{MASKS}), so the page shows real values.
+- ``$ command &`` starts a program of your own (a student's server) in
+  the background; the runner waits until the ports of the session it
+  names accept TCP connections.  ``ports=6789,13000/udp`` in the mark maps
+  those port numbers of the page to free ports too.
 - Ports: a service is started on a free port in place of the port the
   page names (or its default: 8080, 12000, 13000, 2525); the page's port
   numbers are replaced by the real ones in commands, and back in output.
@@ -249,8 +253,13 @@ class Session:
         if "log" in block.options:
             self.check_log(block, where)
             return
+        for spec in filter(None, block.options.get("ports", "").split(",")):
+            number, _, kind = spec.partition("/")
+            self.ports.setdefault(int(number), free_port(kind or "tcp"))
         for command in commands(block):
-            if command.text.startswith("twistd "):
+            if command.text.endswith(" &"):
+                self.background(command, f"{block.page}:{command.line}")
+            elif command.text.startswith("twistd "):
                 self.start(command, f"{block.page}:{command.line}")
             else:
                 self.run(command, f"{block.page}:{command.line}")
@@ -279,6 +288,32 @@ class Session:
         self.servers[service] = server
         server._cursor = 0
         self.expect_log(server, command.expected, where)
+
+    def background(self, command: Command, where: str) -> None:
+        """
+        Start C{command} (ending in C{&}) and wait until every TCP port
+        mapped for this session that it names accepts connections.
+        """
+        if command.expected:
+            raise AssertionError(f"{where}: a background command shows no output")
+        for name, text in self.files.items():
+            with open(os.path.join(self.folder, name), "w", encoding="utf-8") as handle:
+                handle.write(self.to_real(text))
+        real = self.to_real(command.text[:-2])
+        launch = ["sh", "-c", 'cd "$1" && exec bash -c "exec $2"', "sh", self.folder, real]
+        self.servers[command.text] = start_process(self.testcase, launch, expect=0, env=self.env)
+        deadline = time.monotonic() + 20
+        for doc, port in self.ports.items():
+            if not re.search(rf"\b{doc}\b", command.text):
+                continue
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{where}: nothing listens on port {doc} after 20 s")
+                    time.sleep(0.05)  # a student's program announces nothing: poll, bounded
 
     def expect_log(self, server: RunningServer, expected: List[str], where: str) -> None:
         """

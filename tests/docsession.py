@@ -285,6 +285,7 @@ class Session:
         real = shlex.split(self.to_real(text))
         launch = ["sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", self.folder, os.path.join(BIN, "twistd"), "-n", "--pidfile=", "--logfile=-", service] + real
         server = start_process(self.testcase, launch, expect=listening, env=self.env)
+        self._quick_stop(server)
         self.servers[service] = server
         server._cursor = 0
         self.expect_log(server, command.expected, where)
@@ -302,6 +303,7 @@ class Session:
         real = self.to_real(command.text[:-2])
         launch = ["sh", "-c", 'cd "$1" && exec bash -c "exec $2"', "sh", self.folder, real]
         self.servers[command.text] = start_process(self.testcase, launch, expect=0, env=self.env)
+        self._quick_stop(self.servers[command.text])
         deadline = time.monotonic() + 20
         for doc, port in self.ports.items():
             if not re.search(rf"\b{doc}\b", command.text):
@@ -314,6 +316,18 @@ class Session:
                     if time.monotonic() > deadline:
                         raise AssertionError(f"{where}: nothing listens on port {doc} after 20 s")
                     time.sleep(0.05)  # a student's program announces nothing: poll, bounded
+
+    def _quick_stop(self, server: RunningServer) -> None:
+        """
+        At cleanup, discard the output still to come instead of reading it
+        for two seconds (runs before the stop that start_process registered).
+        """
+
+        def drain() -> None:
+            if server.process.stdout is not None and not server.process.stdout.closed:
+                server.drain()
+
+        self.testcase.addCleanup(drain)
 
     def expect_log(self, server: RunningServer, expected: List[str], where: str) -> None:
         """

@@ -1,12 +1,14 @@
 """
 Benchmark: datagrams per second echoed by ``twistd -n netlab-echo`` (no
-impairment, per-source cap off) next to a plain blocking-socket Python
-echo loop, in the same run, on 127.0.0.1.
+impairment; per-source and global caps off with ``--source-rate 0
+--global-rate 0``, the other abuse checks still run) next to a plain
+blocking-socket Python echo loop, in the same run, on 127.0.0.1.
 
     .venv/bin/python benchmarks/echo.py [--seconds 3] [--rounds 3] [--window 32] [--size 64]
 
-The load generator keeps C{window} datagrams in flight (refilling after a
-short silence, so a lost datagram never stalls it) and counts the echoes
+The load generator keeps C{window} datagrams (each one different) in
+flight (refilling after a short silence, so a lost datagram never stalls
+it) and counts the echoes
 received during C{seconds}.  Servers take turns, round after round; the
 median of each is reported, with the ratio netlab-echo / plain loop.
 """
@@ -70,7 +72,10 @@ def load(port: int, seconds: float, window: int, size: int) -> float:
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     client.connect(("127.0.0.1", port))
     client.setblocking(False)
-    payload = b"x" * size
+    # Every datagram differs (a counter), as real probes do: netlab-echo
+    # refuses a datagram byte-identical to one it echoed in the last second.
+    filler = b"x" * size
+    sent = 0
     selector = selectors.DefaultSelector()
     selector.register(client, selectors.EVENT_READ)
     in_flight = 0
@@ -80,9 +85,10 @@ def load(port: int, seconds: float, window: int, size: int) -> float:
         while True:
             while in_flight < window:
                 try:
-                    client.send(payload)
+                    client.send((b"%d " % sent + filler)[:size])
                 except BlockingIOError:
                     break
+                sent += 1
                 in_flight += 1
             now = time.monotonic()
             if now >= deadline:
@@ -114,7 +120,7 @@ def main() -> None:
     servers = {
         "netlab-echo": [
             os.path.join(BIN, "twistd"), "-n", "--pidfile=", "--logfile=-", "netlab-echo",
-            "--port", "0", "--source-rate", "0", "--summary-interval", "0",
+            "--port", "0", "--source-rate", "0", "--global-rate", "0", "--summary-interval", "0",
         ],
         "plain loop": [sys.executable, "-c", PLAIN_ECHO],
     }

@@ -41,13 +41,17 @@ class NetlabCommandTests(SynchronousTestCase):
 
     def test_version_everywhere(self):
         """
-        --version names netlab's version, also after a sub-command.
+        --version names netlab's version and Twisted's, also after a
+        sub-command, for every sub-command.
         """
+        import twisted
+
         from twisted_netlab import __version__
 
-        for args in (["--version"], ["get", "--version"]):
+        expected = f"netlab {__version__}\nTwisted {twisted.__version__}\n"
+        for args in (["--version"], ["get", "--version"], ["ping", "--version"], ["beat", "--version"], ["mail", "--version"]):
             result = self.run_netlab(*args)
-            self.assertEqual((result.returncode, result.stdout), (0, f"netlab {__version__}\n"))
+            self.assertEqual((result.returncode, result.stdout), (0, expected), args)
 
     def test_unknown_command(self):
         """
@@ -84,3 +88,82 @@ class NetlabCommandTests(SynchronousTestCase):
             process.stderr.close()
         self.assertEqual(code, 141)
         self.assertNotIn(b"Traceback", stderr)
+
+
+#: Runs ``netlab`` in a child and writes the names of the modules it had
+#: loaded when it exited (sys.modules entries that are not None).
+_RECORD_MODULES = """
+import atexit, json, sys
+def record():
+    with open(sys.argv[1], "w") as handle:
+        json.dump(sorted(name for name, module in sys.modules.items() if module is not None), handle)
+atexit.register(record)
+from twisted_netlab.cli import run
+run(sys.argv[2:])
+"""
+
+TLS_MODULES = {"OpenSSL", "service_identity", "cryptography", "twisted.internet.ssl", "twisted.protocols.tls"}
+
+
+class LoadedModulesTests(SynchronousTestCase):
+    """
+    What each command imports (not how long it takes: that is
+    benchmarks/startup.py).
+    """
+
+    def loaded(self, *args):
+        import json
+        import os
+        import sys
+
+        path = os.path.abspath(self.mktemp())
+        result = subprocess.run(
+            [sys.executable, "-c", _RECORD_MODULES, path, *args],
+            capture_output=True, text=True, timeout=60, env=child_env(),
+        )
+        with open(path) as handle:
+            return result.returncode, set(json.load(handle))
+
+    def closed_port(self, kind):
+        import socket
+
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    def test_plain_clients_load_no_tls(self):
+        """
+        get http://, ping, beat and mail --tls none never import pyOpenSSL,
+        cryptography or service_identity (the reactor is loaded without its
+        TLS support); get https:// does, so the check can see them.
+        """
+        import socket
+
+        tcp, udp = self.closed_port(socket.SOCK_STREAM), self.closed_port(socket.SOCK_DGRAM)
+        mail = ["--from", "a@example.com", "--to", "b@example.com", "--body", "x", "--server", f"127.0.0.1:{tcp}"]
+        for args, code in [
+            (["get", "-s", f"http://127.0.0.1:{tcp}/"], 7),
+            (["get", "-s", f"http://localhost:{tcp}/"], 7),
+            (["ping", "-c", "1", "-W", "0.05", "-q", "127.0.0.1", str(udp)], 1),
+            (["beat", "-c", "1", "-q", "127.0.0.1", str(udp)], 0),
+            (["mail", "--tls", "none", *mail], 3),
+        ]:
+            returncode, modules = self.loaded(*args)
+            self.assertEqual(returncode, code, args)
+            self.assertIn("twisted.internet.reactor", modules, args)
+            self.assertEqual(modules & TLS_MODULES, set(), args)
+        returncode, modules = self.loaded("get", "-s", f"https://127.0.0.1:{tcp}/")
+        self.assertEqual(returncode, 7)
+        self.assertTrue({"OpenSSL", "service_identity"} <= modules)
+
+    def test_help_and_usage_errors_load_no_reactor(self):
+        """
+        --help and usage errors load no reactor, Deferreds or client code.
+        """
+        for args, code in [
+            (["get", "--help"], 0), (["ping", "-h"], 0), (["beat", "--help"], 0), (["mail", "--help"], 0),
+            (["get"], 2), (["ping", "--bogus"], 2), (["beat", "h", "0"], 2), (["--version"], 0),
+        ]:
+            returncode, modules = self.loaded(*args)
+            self.assertEqual(returncode, code, args)
+            self.assertEqual({m for m in modules if m.startswith("twisted.internet")}, set(), args)

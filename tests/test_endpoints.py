@@ -3,6 +3,8 @@ Tests for L{twisted_netlab._endpoints}: listening services and option
 validators shared by the families.
 """
 
+import os
+
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.internet.testing import MemoryReactor
@@ -107,3 +109,94 @@ class GracefulExitTests(SynchronousTestCase):
             service.startService()
             service.stopService()
             self.assertEqual(reactor._exitSignal, kept)
+
+
+class StartupHintTests(SynchronousTestCase):
+    def test_unescaped_ipv6_interface(self):
+        """
+        An endpoint whose interface is an IPv6 address with bare colons
+        fails with the escaped spelling as a hint.
+        """
+        service = StreamListeningService("svc", "tcp:30089:interface=::1", Factory(), reactor=MemoryReactor())
+        error = self.assertRaises(SystemExit, service.startService)
+        self.assertIn("bad endpoint 'tcp:30089:interface=::1'", str(error))
+        self.assertIn(r"(escape the colons of an IPv6 address: interface=\:\:1)", str(error))
+
+    def test_hint_table(self):
+        """
+        Only an interface with unescaped colons gets a hint.
+        """
+        from twisted_netlab._listening import endpoint_hint
+
+        for description, hinted in [
+            ("tcp:1:interface=::1", r"interface=\:\:1"),
+            ("tcp:1:interface=fe80::1:backlog=5", r"interface=fe80\:\:1"),
+            (r"tcp:1:interface=\:\:1", None),
+            ("tcp:1:interface=127.0.0.1", None),
+            ("unix:/tmp/x", None),
+        ]:
+            hint = endpoint_hint(description)
+            if hinted is None:
+                self.assertEqual(hint, "", description)
+            else:
+                self.assertIn(hinted, hint, description)
+
+    def test_missing_key_file(self):
+        """
+        An ssl: endpoint whose key file is missing fails with one line that
+        names the file and how to make a test certificate.
+        """
+        missing = os.path.abspath(self.mktemp())
+        service = StreamListeningService("svc", f"ssl:0:privateKey={missing}", Factory(), reactor=MemoryReactor())
+        error = str(self.assertRaises(SystemExit, service.startService))
+        self.assertIn(repr(missing), error)
+        self.assertIn("No such file or directory", error)
+        self.assertIn("openssl req -x509", error)
+        self.assertNotIn("\n", error)
+
+
+class BindEarlyTests(SynchronousTestCase):
+    def test_bind_early_then_start_binds_once(self):
+        """
+        bind_early binds every listener of a service tree (what the twistd
+        plugins do before twistd forks); starting later binds nothing again.
+        """
+        from twisted.application.service import MultiService
+
+        from twisted_netlab._endpoints import bind_early
+
+        from twisted.internet.address import IPv4Address
+
+        class UDPReactor(MemoryReactor):
+            udp: list = []
+
+            def listenUDP(self, port, protocol, interface="", maxPacketSize=8192):
+                self.udp.append(port)
+
+                class Port:
+                    def getHost(self):
+                        return IPv4Address("UDP", interface, port)
+
+                return Port()
+
+        reactor = UDPReactor()
+        root = MultiService()
+        StreamListeningService("svc", "tcp:8080", Factory(), reactor=reactor).setServiceParent(root)
+        DatagramListeningService("udp-svc", DatagramProtocol(), 12000, "127.0.0.1", reactor=reactor).setServiceParent(root)
+        bind_early(root)
+        self.assertEqual((len(reactor.tcpServers), reactor.udp), (1, [12000]))
+        root.startService()
+        self.assertEqual((len(reactor.tcpServers), reactor.udp), (1, [12000]))
+        self.assertTrue(all(child.running for child in root))
+
+    def test_flag_named_in_errors(self):
+        """
+        The error names the flag that chose the address (netlab-all sets
+        its own).
+        """
+        stream = StreamListeningService("svc", "tcp:8080", Factory(), reactor=TakenReactor())
+        stream.option = "--http"
+        self.assertIn("(choose another with --http)", str(self.assertRaises(SystemExit, stream.bind)))
+        datagram = DatagramListeningService("udp-svc", DatagramProtocol(), 1, "127.0.0.1", reactor=TakenReactor())
+        datagram.port_option = "--echo-port"
+        self.assertIn("(choose another with --echo-port)", str(self.assertRaises(SystemExit, datagram.bind)))

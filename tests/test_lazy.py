@@ -35,11 +35,12 @@ class LazyExportsTests(SynchronousTestCase):
     def test_ping_cores_load_no_twisted(self):
         """
         Each of the ping family's pure modules (the probe format, the echo's
-        impairment model, the pinger's session) imports no Twisted module at
+        impairment model and datagram fates, the pinger's session and its ICMP
+        errors) imports no Twisted module at
         all, even through the package; every name in C{twisted_netlab.ping.__all__}
         still resolves, the adapters from their own modules on first use.
         """
-        for core in ("_probe", "_echo_core", "_pinger_core"):
+        for core in ("_probe", "_echo_core", "_fates", "_pinger_core", "_icmp"):
             probe = (
                 "import sys\n"
                 f"import twisted_netlab.ping.{core}\n"

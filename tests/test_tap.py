@@ -52,10 +52,63 @@ class OptionsTests(SynchronousTestCase):
 
     def test_every_family_parses(self):
         """
-        Every family's default netlab-all arguments pass its own Options.
+        Every family's default netlab-all arguments pass its own Options,
+        and each family gets netlab-all's addresses.
         """
         import importlib
 
+        expected = {
+            "twisted_netlab.web.tap": ("listen", ["tcp:8080:interface=127.0.0.1"]),
+            "twisted_netlab.ping.tap": ("port", 12000),
+            "twisted_netlab.heartbeat.tap": ("port", 13000),
+            "twisted_netlab.mail.tap": ("status", "tcp:8025:interface=127.0.0.1"),
+        }
         for module_name, _ in tap.FAMILIES:
             options = importlib.import_module(module_name).Options()
             options.parseOptions(tap.family_argv(module_name))
+            key, value = expected[module_name]
+            self.assertEqual(options[key], value, module_name)
+
+
+class FlagNamingTests(SynchronousTestCase):
+    def test_services_name_netlab_all_flags(self):
+        """
+        In netlab-all, a listening service's error names netlab-all's flag
+        (--echo-port), not the family's own (--port).
+        """
+        from twisted.application.service import MultiService
+        from twisted.internet.protocol import DatagramProtocol, Factory
+
+        from twisted_netlab._endpoints import DatagramListeningService, StreamListeningService
+
+        root = MultiService()
+        echo = DatagramListeningService("netlab-echo", DatagramProtocol(), 12000, "127.0.0.1")
+        echo.setServiceParent(root)
+        status = StreamListeningService("netlab-mailsink-status", "tcp:0", Factory())
+        status.setServiceParent(root)
+        tap.name_flags(root)
+        self.assertEqual((echo.port_option, status.option), ("--echo-port", "--mail-status"))
+
+    def test_optional_service_skips_a_child_that_cannot_bind(self):
+        """
+        Binding early (before twistd forks), an optional family whose port
+        is taken is logged and left out; starting later skips it too.
+        """
+
+        class Binding(Recording):
+            def bind(self):
+                if self.fail:
+                    raise SystemExit("binding: error: taken")
+
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        wrapper = tap.OptionalService("mail")
+        failing, working = Binding(fail=True), Binding()
+        failing.setServiceParent(wrapper)
+        working.setServiceParent(wrapper)
+        wrapper.bind()
+        failing.fail = False  # would start now: it must stay left out
+        wrapper.startService()
+        self.assertEqual((failing.running, working.running), (0, True))
+        self.assertEqual(len([e for e in events if e.get("log_format", "").startswith("{name} not started")]), 1)

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.test_endpoints -*-
 """
-Shared glue for the families' ``tap`` and ``cli`` modules: listening
-services that announce their bound address in one fixed log line, option
-validators for UDP ``--port``/``--interface``, and late reactor defaulting.
+Shared glue for the families' ``tap`` and ``cli`` modules: late reactor
+defaulting (and, for the ``netlab`` commands, a reactor without TLS until
+TLS is needed), option validators for UDP ``--port``/``--interface`` and
+durations, and the listening services of L{twisted_netlab._listening}
+(re-exported here, imported on first use so that clients stay light).
 
 The announcement line (``LISTENING_FORMAT``) is a contract: integration
 tests start ``twistd -n netlab-<service>`` on port 0 and read the real port
@@ -13,21 +15,67 @@ from __future__ import annotations
 
 import ipaddress
 import signal
-from typing import Any, Optional
+import sys
+from typing import TYPE_CHECKING, Any
 
-from twisted.application.service import Service
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
-from twisted.internet.error import CannotListenError
-from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort
-from twisted.logger import Logger
 from twisted.python import usage
-from twisted.python.failure import Failure
 
-log = Logger()
+from twisted_netlab._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IListeningPort
+
+    from twisted_netlab._listening import (
+        DatagramListeningService,
+        StreamListeningService,
+        bind_early,
+    )
 
 #: Every listening service logs this once it is bound.  Keep it stable.
 LISTENING_FORMAT = "{service} listening on {transport} {host} {port}"
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "StreamListeningService": "twisted_netlab._listening",
+        "DatagramListeningService": "twisted_netlab._listening",
+        "bind_early": "twisted_netlab._listening",
+        # Looked up here at each bind, so that tests can patch it.
+        "serverFromString": "twisted.internet.endpoints",
+    },
+)
+
+
+def defer_tls() -> None:
+    """
+    Until L{allow_tls}, make C{import OpenSSL} fail, so that importing the
+    reactor and L{twisted.internet.endpoints} skips their optional TLS
+    support (pyOpenSSL, cryptography and service_identity: about half of
+    a client's start-up).  Only the ``netlab`` command calls this, for a
+    sub-command that needs no TLS; a library user's process is never
+    changed.  No effect once OpenSSL is loaded.
+    """
+    if "OpenSSL" not in sys.modules:
+        sys.modules["OpenSSL"] = None  # type: ignore[assignment]
+
+
+def allow_tls() -> None:
+    """
+    Undo L{defer_tls}: the next C{import OpenSSL} loads it.  Code that
+    needs TLS calls this first.  (The reactor imported meanwhile has no
+    C{connectSSL}/C{startTLS}; TLS is then layered with
+    L{twisted.protocols.tls}, as L{twisted.internet.endpoints.wrapClientTLS}
+    does.)
+    """
+    if "OpenSSL" in sys.modules and sys.modules["OpenSSL"] is None:
+        del sys.modules["OpenSSL"]
+
+
+def tls_deferred() -> bool:
+    """
+    Whether L{defer_tls} is in force.
+    """
+    return "OpenSSL" in sys.modules and sys.modules["OpenSSL"] is None
 
 
 def default_reactor(reactor: Any = None) -> Any:
@@ -53,10 +101,12 @@ def graceful_exit(reactor: Any) -> None:
         reactor._exitSignal = None
 
 
-def announce(service: str, port: IListeningPort) -> None:
+def announce(service: str, port: "IListeningPort") -> None:
     """
     Log the bound address of C{port} in the L{LISTENING_FORMAT} line.
     """
+    from twisted.logger import Logger
+
     address = port.getHost()
     transport = getattr(address, "type", "UNIX").lower()
     host = getattr(address, "host", None)
@@ -65,143 +115,13 @@ def announce(service: str, port: IListeningPort) -> None:
         host, number = getattr(address, "name", b"?"), 0
         if isinstance(host, bytes):
             host = host.decode("utf-8", "replace")
-    log.info(
+    Logger(namespace="twisted_netlab._endpoints").info(
         LISTENING_FORMAT,
         service=service,
         transport=transport,
         host=host,
         port=number,
     )
-
-
-class StreamListeningService(Service):
-    """
-    Listen on a Twisted endpoint string (``tcp:8080``, ``ssl:8443:...``,
-    ``unix:/path``) with a factory, announce the bound address, and stop
-    listening on C{stopService}.
-
-    Unlike L{twisted.application.strports.service} it logs the *bound*
-    port, so ``tcp:0`` is usable in tests.
-    """
-
-    def __init__(
-        self, service_name: str, description: str, factory: Any, reactor: Any = None
-    ) -> None:
-        self.service_name = service_name
-        self.description = description
-        self.factory = factory
-        self._reactor = reactor
-        self.port: Optional[IListeningPort] = None
-        self._listening: Optional[Deferred] = None
-
-    def startService(self) -> None:
-        """
-        Listen now.  TCP, SSL and UNIX endpoints answer at once: a failure
-        then raises L{SystemExit} with one clear line, which twistd prints
-        before exiting 1 (it starts services before running the reactor).
-        An endpoint that answers later and fails stops the reactor.
-        """
-        Service.startService(self)
-        reactor = default_reactor(self._reactor)
-        try:
-            endpoint = serverFromString(reactor, self.description)
-        except (ValueError, KeyError, TypeError) as error:
-            raise SystemExit(f"{self.service_name}: error: bad endpoint {self.description!r}: {error}")
-        listening = endpoint.listen(self.factory)
-        outcome: list = []
-
-        def record(result: Any) -> Any:
-            outcome.append(result)
-            return result
-
-        listening.addBoth(record)
-        if outcome:
-            result = outcome[0]
-            if isinstance(result, Failure):
-                listening.addErrback(lambda _: None)
-                raise SystemExit(self._failure_message(result))
-            self._listened(result)
-            self._listening = succeed(result)
-            return
-
-        def failed(reason: Failure) -> None:
-            log.critical("{message}", message=self._failure_message(reason))
-            if reactor.running:
-                reactor.stop()
-            else:
-                reactor.callWhenRunning(reactor.stop)
-
-        self._listening = listening
-        listening.addCallbacks(self._listened, failed)
-
-    def _listened(self, port: IListeningPort) -> IListeningPort:
-        self.port = port
-        announce(self.service_name, port)
-        return port
-
-    def _failure_message(self, reason: Failure) -> str:
-        error = reason.value
-        detail = getattr(error, "socketError", None) or error
-        return f"{self.service_name}: error: cannot listen on {self.description}: {detail}"
-
-    def stopService(self) -> Optional[Deferred]:
-        Service.stopService(self)
-        graceful_exit(default_reactor(self._reactor))
-        if self.port is not None:
-            port, self.port = self.port, None
-            return maybeDeferred(port.stopListening)
-        if self._listening is not None:
-            self._listening.cancel()
-        return None
-
-
-class DatagramListeningService(Service):
-    """
-    Bind a L{DatagramProtocol} on C{interface}:C{port} and announce the bound
-    address; stop listening on C{stopService}.
-    """
-
-    def __init__(
-        self,
-        service_name: str,
-        protocol: Any,
-        port: int,
-        interface: str,
-        reactor: Any = None,
-        max_packet_size: int = 8192,
-    ) -> None:
-        self.service_name = service_name
-        self.protocol = protocol
-        self.port_number = port
-        self.interface = interface
-        self._reactor = reactor
-        self.max_packet_size = max_packet_size
-        self.port: Optional[IListeningPort] = None
-
-    def startService(self) -> None:
-        """
-        Bind now; a taken port raises L{SystemExit} with one clear line
-        (twistd prints it and exits 1) rather than a traceback.
-        """
-        Service.startService(self)
-        try:
-            self.port = default_reactor(self._reactor).listenUDP(
-                self.port_number, self.protocol, interface=self.interface, maxPacketSize=self.max_packet_size
-            )
-        except CannotListenError as error:
-            raise SystemExit(
-                f"{self.service_name}: error: cannot listen on udp {self.interface} port "
-                f"{self.port_number}: {error.socketError} (choose another with --port)"
-            )
-        announce(self.service_name, self.port)
-
-    def stopService(self) -> Optional[Deferred]:
-        Service.stopService(self)
-        graceful_exit(default_reactor(self._reactor))
-        if self.port is not None:
-            port, self.port = self.port, None
-            return maybeDeferred(port.stopListening)
-        return None
 
 
 def parse_udp_port(value: str) -> int:

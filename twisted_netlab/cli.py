@@ -10,7 +10,9 @@ A family ``cli`` module provides:
   - ``main(reactor, options)``: returns an C{int} exit code or a
     L{Deferred} firing with one.  Reports go to stdout, errors to stderr.
 
-Sub-command modules are imported only when that sub-command is used.
+Sub-command modules are imported only when that sub-command is used, and
+the reactor only once the options are valid: ``--help`` and usage errors
+load no more than L{twisted.python.usage} and the sub-command's options.
 
 Exit codes common to every sub-command: 2 for a usage error (wrong flag,
 bad value), 130 when interrupted before the sub-command could report.
@@ -22,12 +24,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any, Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence
 
-from twisted.internet import defer, task
 from twisted.python import usage
 
-from twisted_netlab import __version__
+if TYPE_CHECKING:
+    from twisted.internet import defer
 
 #: (name, module, one-line help)
 SUBCOMMANDS: List[tuple] = [
@@ -43,10 +45,11 @@ USAGE_ERROR = 2
 
 def _print_version() -> None:
     """
-    Print netlab's version and exit.
+    Print netlab's version and Twisted's, and exit.
     """
-    print(f"netlab {__version__}")
-    sys.exit(0)
+    from twisted_netlab._options import print_version
+
+    print_version("netlab")
 
 
 def _lazy(module_name: str) -> Callable[[], usage.Options]:
@@ -112,6 +115,8 @@ def main(reactor: Any, options: Options) -> defer.Deferred:
     Run the chosen sub-command; the Deferred fails with L{SystemExit} whose
     code is the sub-command's exit code, which is what L{task.react} uses.
     """
+    from twisted.internet import defer
+
     assert options.subCommand is not None  # postOptions requires one
     module = _module_for(options.subCommand)
 
@@ -119,6 +124,27 @@ def main(reactor: Any, options: Options) -> defer.Deferred:
         raise SystemExit(0 if code is None else int(code))
 
     return defer.maybeDeferred(module.main, reactor, options.subOptions).addCallback(finished)
+
+
+#: Sub-commands that never use TLS; L{needs_tls} asks the others.
+_WITHOUT_TLS = {"ping", "beat"}
+
+
+def needs_tls(options: Options) -> bool:
+    """
+    Whether the chosen sub-command needs TLS from the start: ``get`` for an
+    https:// URL or a CA file, ``mail`` unless ``--tls none``; never
+    ``ping`` or ``beat``.  Without it the reactor is loaded without its
+    TLS support (see L{twisted_netlab._endpoints.defer_tls}), about half
+    of a client's start-up time.
+    """
+    name, sub = options.subCommand, options.subOptions
+    if name in _WITHOUT_TLS:
+        return False
+    if name == "mail":
+        return str(sub["tls"]).lower() != "none"
+    ask = getattr(sub, "needs_tls", None)
+    return True if ask is None else bool(ask())
 
 
 def run(argv: Optional[Sequence[str]] = None) -> None:
@@ -138,6 +164,12 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
         sys.stderr.write(f"{prefix}: error: {error}\n")
         sys.stderr.write(f"Try '{prefix} --help' for more information.\n")
         sys.exit(USAGE_ERROR)
+    if not needs_tls(options):
+        from twisted_netlab._endpoints import defer_tls
+
+        defer_tls()
+    from twisted.internet import task
+
     task.react(main, [options])
 
 

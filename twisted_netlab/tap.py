@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, List, Tuple
 
-from twisted.application.service import IService, MultiService, Service
+from twisted.application.service import IService, IServiceCollection, MultiService, Service
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -74,25 +74,68 @@ def family_argv(module_name: str, config: "Options | None" = None) -> List[str]:
     return fixed + config.family_arguments(module_name)
 
 
+#: The flag of netlab-all that chose each service's address, by service
+#: name: its error lines name these, not the family's own --port/--listen.
+FLAGS = {
+    "netlab-http": "--http",
+    "netlab-echo": "--echo-port",
+    "netlab-heartbeat": "--heartbeat-port",
+    "netlab-heartbeat-status": "--heartbeat-status",
+    "netlab-mailsink": "--mail",
+    "netlab-mailsink-status": "--mail-status",
+}
+
+
+def name_flags(service: Any) -> None:
+    """
+    Make the listening services under C{service} name netlab-all's flags
+    in their errors (C{port_option} for UDP, C{option} for streams).
+    """
+    name = getattr(service, "service_name", None)
+    if name in FLAGS:
+        if hasattr(service, "port_option"):
+            service.port_option = FLAGS[name]
+        else:
+            service.option = FLAGS[name]
+    collection = IServiceCollection(service, None)
+    if collection is not None:
+        for child in collection:
+            name_flags(child)
+
+
 class OptionalService(MultiService):
     """
     Start each child; one that cannot start (it raises L{SystemExit} with
     its reason, as netlab's listening services do) is logged and left out
-    rather than ending the process.
+    rather than ending the process.  L{bind} does the same at bind time
+    (before twistd daemonizes).
     """
 
     def __init__(self, name: str) -> None:
         MultiService.__init__(self)
         self.label = name
+        self._left_out: List[IService] = []
+
+    def _try(self, child: IService, step: Any) -> None:
+        if child in self._left_out:
+            return
+        try:
+            step(child)
+        except SystemExit as reason:
+            log.error("{name} not started: {reason}", name=self.label, reason=reason)
+            self._left_out.append(child)
+            child.running = 0  # type: ignore[attr-defined]
+
+    def bind(self) -> None:
+        from twisted_netlab._listening import bind_early
+
+        for child in list(self):
+            self._try(child, bind_early)
 
     def startService(self) -> None:
         Service.startService(self)
         for child in list(self):
-            try:
-                child.startService()
-            except SystemExit as reason:
-                log.error("{name} not started: {reason}", name=self.label, reason=reason)
-                child.running = 0
+            self._try(child, lambda service: service.startService())
 
 
 def makeService(config: Any) -> IService:
@@ -102,6 +145,7 @@ def makeService(config: Any) -> IService:
         options = module.Options()
         options.parseOptions(family_argv(module_name, config))
         family = module.makeService(options)
+        name_flags(family)
         if module_name == "twisted_netlab.web.tap":
             family.setServiceParent(service)
         else:

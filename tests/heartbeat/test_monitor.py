@@ -46,6 +46,12 @@ class Recorder:
     def client_forgotten(self, forgotten):
         self.events.append(forgotten)
 
+    def table_full(self, pressure):
+        self.events.append(pressure)
+
+    def summary(self, summary):
+        self.events.append(summary)
+
     def kinds(self):
         return [e.kind for e in self.events if isinstance(e, BeatReceived)]
 
@@ -204,3 +210,117 @@ class LoggingObserverTests(SynchronousTestCase):
         text = self.text()
         self.assertIn("127.0.0.1:40000 restarted: sequence 4 -> 0", " ".join(text))
         self.assertEqual(len([t for t in text if t.startswith("rejected datagram from 127.0.0.1:40000: malformed")]), 1)
+
+    def test_rejection_line_shows_the_datagram_escaped_and_cut(self):
+        """
+        A reported rejection carries the reason and the datagram's text,
+        escaped (a control byte cannot forge a log line) and cut; another
+        source port of the same host is reported too.
+        """
+        self.protocol.datagramReceived(b"PING 7 \x1b[31m\nfake line\\", LAB)
+        self.protocol.datagramReceived(b"y" * 600, ("127.0.0.1", 40001))
+        text = self.text()
+        self.assertIn(
+            "rejected datagram from 127.0.0.1:40000: malformed (not '<sequence> - <timestamp>'): "
+            '"PING 7 \\x1b[31m\\nfake line\\\\"',
+            text[0],
+        )
+        self.assertTrue(text[1].startswith("rejected datagram from 127.0.0.1:40001: oversized (600 bytes (limit 512)): "), text[1])
+        self.assertIn('"' + "y" * 80 + '... (600 bytes)"', text[1])
+        self.assertEqual(len(text), 2)
+        self.assertNotIn("\n", "".join(text))
+
+    def test_beats_logged_only_when_verbose(self):
+        """
+        By default an accepted beat writes no line (only state changes and
+        restarts do); the verbose observer writes one per beat.
+        """
+        for sequence in range(5):
+            self.protocol.datagramReceived(encode_beat(sequence, self.clock.seconds(), client_id="alpha"), LAB)
+            self.clock.advance(1.0)
+        self.assertEqual([e["log_format"].split(" ")[1] for e in self.logged], ["{state_name}"])
+        verbose = []
+        self.protocol.observers = [LoggingObserver(3.0, 0.5, all_beats=True, logger=Logger(observer=verbose.append))]
+        for sequence in range(5, 8):
+            self.protocol.datagramReceived(encode_beat(sequence, self.clock.seconds(), client_id="alpha"), LAB)
+            self.clock.advance(1.0)
+        self.assertEqual([formatEvent(e).split(":")[0] for e in verbose], ["alpha beat 5 on time", "alpha beat 6 on time", "alpha beat 7 on time"])
+
+    def test_phi_beyond_100_is_readable(self):
+        """
+        A long silence is logged as phi "> 100", not as a seven-digit number.
+        """
+        self.protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        self.clock.advance(600.0)
+        self.protocol.datagramReceived(encode_beat(1, self.clock.seconds(), client_id="alpha"), LAB)
+        [recovered] = [formatEvent(e) for e in self.logged if e.get("state") == "recovered"]
+        self.assertIn("phi > 100,", recovered)
+
+    def test_summary_and_table_pressure_lines(self):
+        """
+        The periodic summary and the full-table report are one line each,
+        with their figures.
+        """
+        monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=3.0, max_clients=1, summary_interval=10.0))
+        protocol = MonitorProtocol(monitor, 0.5, [self.observer], reactor=self.clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        protocol.datagramReceived(encode_beat(0, self.clock.seconds(), client_id="alpha"), LAB)
+        protocol.datagramReceived(encode_beat(0, self.clock.seconds(), client_id="beta"), LAB)
+        protocol.datagramReceived(b"junk", LAB)
+        for _ in range(24):
+            self.clock.advance(0.5)
+        text = self.text()
+        self.assertIn(
+            "client table full (1 of 1): 0 stopped clients evicted (least recently heard first) "
+            "and 1 new clients refused since the last report",
+            text,
+        )
+        [summary] = [t for t in text if t.startswith("summary:")]
+        self.assertEqual(
+            summary,
+            "summary: 1 clients (0 alive, 0 suspect, 1 stopped, 0 recovered); in the last 10 s 1 beats accepted, "
+            "rejected: 1 malformed, 1 too many clients",
+        )
+        [event] = [e for e in self.logged if formatEvent(e).startswith("summary:")]
+        self.assertEqual((event["alive"], event["stopped"], event["rejected"]), (0, 1, {"malformed": 1, "too many clients": 1}))
+
+
+class Partial:
+    """
+    An observer written before table_full and summary existed.
+    """
+
+    def __init__(self):
+        self.changes = []
+
+    def beat_received(self, beat):
+        pass
+
+    def state_changed(self, change):
+        self.changes.append(change.state)
+
+    def datagram_rejected(self, rejection):
+        pass
+
+    def client_forgotten(self, forgotten):
+        pass
+
+
+class PartialObserverTests(SynchronousTestCase):
+    def test_missing_methods_skipped(self):
+        """
+        Events an observer has no method for are skipped, not logged as
+        failures; its other methods still get theirs.
+        """
+        clock = Clock()
+        clock.advance(T0)
+        monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=3.0, max_clients=1, summary_interval=1.0))
+        observer = Partial()
+        protocol = MonitorProtocol(monitor, 0.5, [observer], reactor=clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        protocol.datagramReceived(encode_beat(0, T0, client_id="beta"), LAB)  # table full
+        for _ in range(10):
+            clock.advance(0.5)
+        self.assertEqual((observer.changes[0], observer.changes[-1]), (ClientState.ALIVE, ClientState.STOPPED))
+        self.assertEqual(self.flushLoggedErrors(), [])

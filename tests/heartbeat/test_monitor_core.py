@@ -16,7 +16,10 @@ from twisted_netlab.heartbeat._monitor_core import (
     HeartbeatMonitor,
     KeyBy,
     MonitorSettings,
+    MonitorSummary,
     StateChanged,
+    TableFull,
+    preview,
 )
 from twisted_netlab.heartbeat._phi import threshold_y
 
@@ -246,7 +249,7 @@ class TrackingTests(SynchronousTestCase):
         """
         A stopped client is forgotten after forget_after of silence.
         """
-        monitor = HeartbeatMonitor(settings(forget_after=100.0))
+        monitor = HeartbeatMonitor(settings(forget_after=100.0, summary_interval=0))
         Feeder(monitor).send(0, 0.0)
         monitor.sweep(T0 + 10.0)
         self.assertEqual(monitor.sweep(T0 + 99.0), [])
@@ -276,24 +279,28 @@ class RejectionTests(SynchronousTestCase):
     def setUp(self):
         self.monitor = HeartbeatMonitor(settings())
 
-    def test_malformed_counted_reported_once_a_minute(self):
+    def test_malformed_counted_reported_once_a_minute_per_source_port(self):
         """
         Bad datagrams never create a client; they are counted, and reported
-        at most once per source host per minute with the number suppressed.
+        at most once per source address (host and port) per minute with the
+        number suppressed: another port of the same host (a restarted lab
+        sender) is reported at once.
         """
         receive = self.monitor.datagram_received
         [first] = receive(b"garbage", ("10.0.0.1", 1), T0)
         self.assertEqual((first.reason, first.report, first.suppressed), (RejectReason.MALFORMED, True, 0))
         for second in range(1, 60):
-            [event] = receive(b"x" * 1000, ("10.0.0.1", 2), T0 + second)
+            [event] = receive(b"x" * 1000, ("10.0.0.1", 1), T0 + second)
             self.assertFalse(event.report)
+        [other_port] = receive(b"x" * 1000, ("10.0.0.1", 2), T0 + 30)
+        self.assertEqual((other_port.reason, other_port.report), (RejectReason.OVERSIZED, True))
         [other_host] = receive(b"garbage", ("10.0.0.2", 1), T0 + 30)
         self.assertTrue(other_host.report)
         [again] = receive(b"garbage", ("10.0.0.1", 1), T0 + 60)
         self.assertEqual((again.report, again.suppressed), (True, 59))
         self.assertEqual(len(self.monitor), 0)
         self.assertEqual(self.monitor.counters["malformed"], 3)
-        self.assertEqual(self.monitor.counters["oversized"], 59)
+        self.assertEqual(self.monitor.counters["oversized"], 60)
 
     def test_absurd_timestamps(self):
         """
@@ -311,8 +318,9 @@ class RejectionTests(SynchronousTestCase):
         monitor = HeartbeatMonitor(settings(max_clients=2))
         for port in (1, 2):
             Feeder(monitor, ("10.0.0.1", port)).send(0, 0.0)
-        [event] = Feeder(monitor, ("10.0.0.1", 3)).send(0, 0.0)
+        [event, pressure] = Feeder(monitor, ("10.0.0.1", 3)).send(0, 0.0)
         self.assertEqual(event.reason, RejectReason.TOO_MANY_CLIENTS)
+        self.assertEqual(pressure, TableFull(T0, 2, 2, evicted=0, refused=1))
         self.assertEqual(len(Feeder(monitor, ("10.0.0.1", 1)).send(1, 1.0)), 1)
 
     def test_bad_settings(self):
@@ -426,3 +434,197 @@ class SignedTests(SynchronousTestCase):
         """
         data = encode_beat(0, T0 - 301, client_id="alpha", boot=BOOT_A, key=KEY)
         self.assertEqual(self.reason(self.monitor.datagram_received(data, SOURCE, T0)), RejectReason.ABSURD_TIMESTAMP)
+
+    def test_replay_below_the_reorder_window(self):
+        """
+        A signed beat more than the reorder window below the highest
+        sequence is a replay, even one never received (its bit is out of
+        the duplicate memory): a recording of the run's early beats cannot
+        be fed back once the sender has moved on.
+        """
+        for sequence in range(3):
+            self.signed(sequence, float(sequence))
+        self.signed(100, 3.0)  # the window (64) now ends at 37
+        for sequence in (1, 20, 36):  # received, never received, just outside
+            self.assertEqual(self.reason(self.signed(sequence, 3.5)), RejectReason.REPLAYED, sequence)
+        self.assertEqual(beats(self.signed(37, 3.6))[0].kind, BeatKind.OUT_OF_ORDER)
+        self.assertEqual(self.monitor.counters["replayed"], 3)
+
+    def test_flood_without_the_key_takes_no_place(self):
+        """
+        With a key, a flood of made-up ids (unsigned or forged) never takes
+        a place in a full table; a new signed client takes the place of the
+        stopped one.
+        """
+        monitor = HeartbeatMonitor(settings(key=KEY, max_clients=2))
+        for number, name in enumerate(("alpha", "beta")):
+            data = encode_beat(0, T0, client_id=name, boot=f"{number:016x}", key=KEY)
+            monitor.datagram_received(data, SOURCE, T0)
+        monitor.datagram_received(encode_beat(1, T0 + 5, client_id="beta", boot=f"{1:016x}", key=KEY), SOURCE, T0 + 5)
+        monitor.sweep(T0 + 10.5)  # alpha stopped, beta alive
+        for number in range(1000):
+            fake = encode_beat(0, T0 + 11, client_id=f"fake{number}", boot=f"{number + 9:016x}", key=b"not the key, guessed")
+            monitor.datagram_received(fake, ("10.6.6.6", 1000 + number), T0 + 11)
+            monitor.datagram_received(encode_beat(0, T0 + 11, client_id=f"plain{number}"), ("10.6.6.6", 1), T0 + 11)
+        self.assertEqual(sorted(row.client for row in monitor.status(T0 + 11)), ["alpha", "beta"])
+        newcomer = encode_beat(0, T0 + 12, client_id="gamma", boot="c" * 16, key=KEY)
+        self.assertEqual(beats(monitor.datagram_received(newcomer, SOURCE, T0 + 12))[0].kind, BeatKind.FIRST)
+        self.assertEqual(sorted(row.client for row in monitor.status(T0 + 12)), ["beta", "gamma"])
+
+
+def fill(monitor, names, at, source=SOURCE, sequence=0):
+    for name in names:
+        monitor.datagram_received(encode_beat(sequence, T0 + at, client_id=name), source, T0 + at)
+
+
+class TableFullTests(SynchronousTestCase):
+    """
+    A full table (max_clients) under a flood of made-up ids.
+    """
+
+    def test_least_recently_heard_stopped_client_evicted_first(self):
+        """
+        A new client takes the place of the stopped client heard least
+        recently, then of the next; with no stopped client left it is
+        refused, and live clients are never pushed out.
+        """
+        monitor = HeartbeatMonitor(settings(max_clients=3, summary_interval=0))
+        fill(monitor, ["old"], 0.0)
+        fill(monitor, ["older"], -1.0)
+        fill(monitor, ["live"], 0.0)
+        for second in range(1, 12):
+            fill(monitor, ["live"], float(second), sequence=second)
+            monitor.sweep(T0 + second + 0.5)
+        self.assertEqual(monitor.state_of("old"), ClientState.STOPPED)
+        self.assertEqual(monitor.state_of("older"), ClientState.STOPPED)
+        events = monitor.datagram_received(encode_beat(0, T0 + 12, client_id="flood1"), SOURCE, T0 + 12)
+        self.assertEqual(events[-1], TableFull(T0 + 12, 3, 3, evicted=1, refused=0))
+        self.assertIsNone(monitor.state_of("older"))
+        self.assertEqual(monitor.state_of("old"), ClientState.STOPPED)
+        fill(monitor, ["flood2"], 12.0)
+        self.assertIsNone(monitor.state_of("old"))
+        [refused] = monitor.datagram_received(encode_beat(0, T0 + 12, client_id="flood3"), SOURCE, T0 + 12)
+        self.assertEqual(refused.reason, RejectReason.TOO_MANY_CLIENTS)
+        [refused, pressure] = monitor.datagram_received(encode_beat(0, T0 + 72, client_id="flood4"), SOURCE, T0 + 72)
+        self.assertEqual(pressure, TableFull(T0 + 72, 3, 3, evicted=1, refused=2))
+        self.assertEqual(sorted(row.client for row in monitor.status(T0 + 72)), ["flood1", "flood2", "live"])
+        self.assertEqual(monitor.state_counts()[ClientState.STOPPED], 0)
+
+    def test_real_client_gets_in_after_a_flood_stops_beating(self):
+        """
+        After a flood filled the table with 1,000 made-up ids and went
+        quiet, a real client is admitted as soon as the flood's ids are
+        stopped (timeout), not after forget_after (an hour).
+        """
+        monitor = HeartbeatMonitor(settings(max_clients=1000))
+        fill(monitor, [f"fake{number}" for number in range(1000)], 0.0)
+        [refused, pressure] = monitor.datagram_received(encode_beat(0, T0 + 1, client_id="real"), SOURCE, T0 + 1)
+        self.assertEqual(refused.reason, RejectReason.TOO_MANY_CLIENTS)
+        monitor.sweep(T0 + 10.5)
+        events = monitor.datagram_received(encode_beat(1, T0 + 11, client_id="real"), SOURCE, T0 + 11)
+        self.assertEqual(beats(events)[0].kind, BeatKind.FIRST)
+        self.assertEqual(monitor.state_of("real"), ClientState.ALIVE)
+        self.assertEqual(len(monitor), 1000)
+
+    def test_pressure_reported_once_per_interval(self):
+        """
+        However hard the flood, the pressure is one event per
+        report_interval, with the counts since the previous one.
+        """
+        monitor = HeartbeatMonitor(settings(max_clients=1))
+        fill(monitor, ["live"], 0.0)
+        reports = []
+        for number in range(300):
+            at = number * 0.5
+            events = monitor.datagram_received(encode_beat(0, T0 + at, client_id=f"f{number}"), ("10.0.0.1", 1), T0 + at)
+            fill(monitor, ["live"], at, sequence=number)
+            reports.extend(event for event in events if isinstance(event, TableFull))
+        self.assertEqual([(r.at - T0, r.refused) for r in reports], [(0.0, 1), (60.0, 120), (120.0, 120)])
+
+    def test_stopped_kept_in_order_of_last_arrival(self):
+        """
+        Clients stopping in one sweep join the stopped list in the order
+        they were last heard, so forgetting and eviction take the least
+        recently heard first; forgetting stops at the first one not due.
+        """
+        monitor = HeartbeatMonitor(settings(forget_after=100.0, summary_interval=0))
+        fill(monitor, ["c"], 0.3)
+        fill(monitor, ["a"], 0.1)
+        fill(monitor, ["b"], 0.2)
+        monitor.sweep(T0 + 11.0)
+        self.assertEqual(list(monitor._stopped), ["a", "b", "c"])
+        forgotten = monitor.sweep(T0 + 100.25)
+        self.assertEqual([event.client for event in forgotten], ["a", "b"])
+
+
+class SummaryAndStatusTests(SynchronousTestCase):
+    def test_summary_every_interval(self):
+        """
+        A sweep returns a summary every summary_interval, with the clients
+        per state now and the beats and rejections since the last one.
+        """
+        monitor = HeartbeatMonitor(settings(summary_interval=10.0))
+        monitor.sweep(T0)
+        fill(monitor, ["a", "b"], 1.0)
+        monitor.datagram_received(b"junk", SOURCE, T0 + 1)
+        self.assertEqual([e for e in monitor.sweep(T0 + 9.9) if isinstance(e, MonitorSummary)], [])
+        [summary] = [e for e in monitor.sweep(T0 + 10.0) if isinstance(e, MonitorSummary)]
+        self.assertEqual(summary, MonitorSummary(T0 + 10, 10.0, 2, 0, 2, 0, 0, 2, ((RejectReason.MALFORMED, 1),)))
+        fill(monitor, ["a"], 15.0, sequence=1)
+        [summary] = [e for e in monitor.sweep(T0 + 20.0) if isinstance(e, MonitorSummary)]
+        self.assertEqual((summary.accepted, summary.rejected, summary.tracked, summary.stopped), (1, (), 2, 1))
+        self.assertEqual(HeartbeatMonitor(settings(summary_interval=0)).sweep(T0 + 1000), [])
+
+    def test_state_counts_follow_every_change(self):
+        """
+        The per-state counts (what the status page shows without a scan)
+        match the table through suspect, stopped, recovered and forgotten.
+        """
+        monitor = HeartbeatMonitor(settings(forget_after=30.0, summary_interval=0))
+
+        def check(now):
+            actual = {state: 0 for state in ClientState}
+            for row in monitor.status(now):
+                actual[row.state] += 1
+            self.assertEqual(monitor.state_counts(), actual, now)
+
+        fill(monitor, ["a", "b", "c"], 0.0)
+        for second in range(1, 45):
+            if second % 7:
+                fill(monitor, ["a"], float(second), sequence=second)
+            if second == 20:
+                fill(monitor, ["b"], float(second), sequence=second)
+            monitor.sweep(T0 + second + 0.5)
+            check(T0 + second + 0.5)
+
+    def test_page_and_overview(self):
+        """
+        page() returns rows in the order first heard; overview() picks
+        problems first and at most the limit.
+        """
+        monitor = HeartbeatMonitor(settings(summary_interval=0))
+        fill(monitor, ["z", "y"], 0.0)
+        fill(monitor, [f"x{number}" for number in range(5)], 9.0)
+        monitor.sweep(T0 + 10.5)
+        self.assertEqual([row.client for row in monitor.page(T0 + 11, 1, 3)], ["y", "x0", "x1"])
+        self.assertEqual(monitor.page(T0 + 11, 7, 3), [])
+        self.assertEqual([(row.client, row.state) for row in monitor.overview(T0 + 11, 3)],
+                         [("y", ClientState.STOPPED), ("z", ClientState.STOPPED), ("x0", ClientState.ALIVE)])
+
+
+class PreviewTests(SynchronousTestCase):
+    CASES = [
+        (b"hello", "hello"),
+        (b"tab\there\r\n", "tab\\there\\r\\n"),
+        (b"\x00\x1b[31m\x7f\xff", "\\x00\\x1b[31m\\x7f\\xff"),
+        (b"back\\slash \"quoted\"", "back\\\\slash \"quoted\""),
+        (b"a" * 100, "a" * 80 + "... (100 bytes)"),
+    ]
+
+    def test_table(self):
+        """
+        A rejected datagram is shown as one printable line: control and
+        non-ASCII bytes escaped, the backslash doubled, cut at 80 bytes.
+        """
+        for data, expected in self.CASES:
+            self.assertEqual(preview(data), expected, data)

@@ -54,6 +54,7 @@ class OptionsTests(SynchronousTestCase):
             ["--status", "nonsense:1"], ["--status", "tcp:notaport"], ["--key-file", "/nonexistent"],
             ["--max-clients", "0"], ["--min-std-deviation", "0"], ["--sweep", "0"],
             ["--period", "5", "--timeout", "5"], ["--timeout", "10", "--sweep", "11"],
+            ["--verbose", "--quiet"], ["--summary-interval", "x"],
         ):
             self.assertRaises(usage.UsageError, parse, *argv)
 
@@ -69,6 +70,23 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsInstance(children[1], StreamListeningService)
         self.assertIs(children[0].protocol.monitor, service.monitor)
         self.assertIs(children[1].factory.resource.monitor, service.monitor)
+
+    def test_logging_and_status_host_options(self):
+        """
+        Per-beat lines are off unless --verbose (--quiet is the default and
+        still accepted); --summary-interval sets the summary's period (0:
+        none); --status-host names the hosts the page answers to besides
+        IP literals and localhost.
+        """
+        options = parse()
+        self.assertEqual((options["verbose"], options["settings"].summary_interval, options["status-hosts"]), (0, 60.0, []))
+        service = makeService(parse("--port", "0", "--status", "tcp:0", "--status-host", "mon.lab.test, other.test"), reactor=object())
+        self.assertFalse(service.protocol.observers[0].all_beats)
+        self.assertEqual(list(IServiceCollection(service))[1].factory.allowed_hosts, ["mon.lab.test", "other.test"])
+        service = makeService(parse("--port", "0", "--verbose", "--summary-interval", "0"), reactor=object())
+        self.assertTrue(service.protocol.observers[0].all_beats)
+        self.assertEqual(service.monitor.settings.summary_interval, 0.0)
+        self.assertFalse(makeService(parse("--port", "0", "--quiet"), reactor=object()).protocol.observers[0].all_beats)
 
     def test_in_netlab_all(self):
         """

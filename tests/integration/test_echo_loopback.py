@@ -99,6 +99,24 @@ class NetlabEchoTests(TestCase):
         self.assertGreaterEqual(report["rtt"]["min_ms"], 49.0)
         self.assertLessEqual(report["percentiles_ms"]["p50"], 58.0)
 
+    def test_closed_port_reports_icmp_errors(self):
+        """
+        netlab ping to a UDP port nobody listens on reports each probe's
+        ICMP port unreachable as iputils reports its errors, counts them in
+        the summary (+3 errors), exits 1, and does not sit out its 10 s
+        timeouts (the run took under 2 s on this machine; bound: 8 s).
+        """
+        for host in ("127.0.0.1", "::1"):
+            port = str(_free_udp_port(host))
+            started = time.monotonic()
+            result = netlab_ping("-c", "3", "-i", "0.05", "-W", "10", host, port)
+            self.assertLess(time.monotonic() - started, 8.0)
+            self.assertEqual(result.returncode, 1, result.stderr + result.stdout)
+            unreachable = "Destination Port Unreachable" if host == "127.0.0.1" else "Destination unreachable: Port unreachable"
+            for sequence in (1, 2, 3):
+                self.assertIn(f"From {host} seq={sequence} {unreachable}\n", result.stdout)
+            self.assertIn("3 packets transmitted, 0 received, +3 errors, 100% packet loss", result.stdout)
+
     def test_ipv6_and_seq_format(self):
         """
         netlab-echo on ::1, pinged with the seq payload format.
@@ -194,10 +212,10 @@ class NetlabEchoTests(TestCase):
         self.assertGreater(len(replies), 0)
 
 
-def _free_udp_port() -> int:
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def _free_udp_port(host: str = "127.0.0.1") -> int:
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return probe.getsockname()[1]
     finally:
         probe.close()

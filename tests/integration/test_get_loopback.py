@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -350,3 +351,121 @@ class MisbehavingServerTests(TestCase):
         result = netlab_get([f"http://127.0.0.1:{port}/"])
         self.assertEqual(result.returncode, 7)
         self.assertEqual(result.stderr.count(b"\n"), 1)
+
+
+class StreamingPeer:
+    """
+    A scripted HTTP peer on 127.0.0.1 for one connection: after the request
+    it sends C{head}, then C{piece} every C{interval} seconds, at most
+    C{limit} times (bounded, whatever the client does), until the client
+    goes away.
+    """
+
+    def __init__(self, testcase, head: bytes, piece: bytes, interval: float, limit: int) -> None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(TIMEOUT)
+        testcase.addCleanup(listener.close)
+        self.port = listener.getsockname()[1]
+        self.sent = 0
+        self.first_piece = threading.Event()
+        stop = threading.Event()
+
+        def run():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                try:
+                    connection.sendall(head)
+                    for _ in range(limit):
+                        connection.sendall(piece)
+                        self.sent += len(piece)
+                        self.first_piece.set()
+                        if stop.wait(interval):
+                            return
+                except OSError:
+                    return  # the client went away: what is tested
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        testcase.addCleanup(thread.join, TIMEOUT)
+        testcase.addCleanup(stop.set)
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+class TransferLimitTests(TestCase):
+    def test_endless_chunked_body_stops_at_max_filesize(self):
+        """
+        Against a server that sends an endless chunked body, --max-filesize
+        1M stops the transfer with exit 63 and at most 1 MiB written.
+        """
+        piece = b"10000\r\n" + b"e" * 0x10000 + b"\r\n"
+        peer = StreamingPeer(self, CHUNKED, piece, interval=0, limit=2000)  # bounded: 131 MB at most
+        path = os.path.abspath(self.mktemp())
+        result = netlab_get(["-s", "--max-filesize", "1M", "-o", path, f"http://127.0.0.1:{peer.port}/endless"])
+        self.assertEqual(result.returncode, 63, result.stderr)
+        self.assertEqual(result.stderr, b"netlab get: maximum file size exceeded: the body is larger than --max-filesize 1048576 bytes\n")
+        self.assertLessEqual(os.path.getsize(path), 1024 * 1024)
+        self.assertLess(peer.sent, 2000 * len(piece))
+
+    def test_dripping_server_fails_speed_limit(self):
+        """
+        A server dripping a byte every 0.3 s (which an idle timer never
+        catches) fails --speed-limit 100 --speed-time 1 with exit 28.
+        """
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+        peer = StreamingPeer(self, head, b"d", interval=0.3, limit=200)  # bounded: 60 s at most
+        result = netlab_get(["-s", "--speed-limit", "100", "--speed-time", "1", f"http://127.0.0.1:{peer.port}/drip"])
+        self.assertEqual(result.returncode, 28, result.stderr)
+        self.assertIn(b"operation too slow", result.stderr)
+        self.assertLess(peer.sent, 200)
+
+    def test_closed_stdout_pipe_is_141_quietly(self):
+        """
+        C{netlab get -s URL | head -c 10}: when the reader leaves, the
+        command ends with 141 and says nothing, like ping, beat and mail.
+        """
+        piece = b"10000\r\n" + b"p" * 0x10000 + b"\r\n"
+        peer = StreamingPeer(self, CHUNKED, piece, interval=0, limit=2000)
+        process = subprocess.Popen(
+            [executable("netlab"), "get", "-s", f"http://127.0.0.1:{peer.port}/"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=child_env(),
+        )
+        try:
+            self.assertEqual(process.stdout.read(10), b"p" * 10)
+            process.stdout.close()
+            code = process.wait(TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stderr = process.stderr.read()
+        process.stderr.close()
+        self.assertEqual((code, stderr), (141, b""))
+
+    def test_ctrl_c_is_interrupted_130(self):
+        """
+        SIGINT (Ctrl+C) during a transfer says 'interrupted' and exits 130,
+        like netlab mail, not a misleading receive error.
+        """
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+        peer = StreamingPeer(self, head, b"c", interval=0.2, limit=300)
+        process = subprocess.Popen(
+            [executable("netlab"), "get", "-s", f"http://127.0.0.1:{peer.port}/"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=child_env(),
+        )
+        try:
+            self.assertEqual(process.stdout.read(1), b"c")  # the transfer is under way
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.assertEqual((process.returncode, stderr), (130, b"netlab get: interrupted\n"))

@@ -47,7 +47,7 @@ class StatusPageBrowserTests(TestCase):
         self.chromium = find_chromium()
         self.log = start_server(
             self,
-            ["netlab-heartbeat", "--port", "0", "--period", "0.2", "--timeout", "1", "--quiet",
+            ["netlab-heartbeat", "--port", "0", "--period", "0.2", "--timeout", "1",
              "--status", "tcp:0:interface=127.0.0.1"],
             expect=2,
             timeout=40,

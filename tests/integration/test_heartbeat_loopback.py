@@ -49,7 +49,7 @@ def free_udp_port():
         return probe.getsockname()[1]
 
 
-STOPPED = r"{client} stopped \(was \w+\): silent ([\d.]+) s, phi [\d.]+, timeout ([\d.]+) s, sweep ([\d.]+) s, last sequence (\d+)"
+STOPPED = r"{client} stopped \(was \w+\): silent ([\d.]+) s, phi (?:[\d.]+|> 100), timeout ([\d.]+) s, sweep ([\d.]+) s, last sequence (\d+)"
 
 
 class HeartbeatLoopbackTests(TestCase):
@@ -57,7 +57,7 @@ class HeartbeatLoopbackTests(TestCase):
         self.monitor = start_server(
             self,
             ["netlab-heartbeat", "--port", "0", "--period", str(PERIOD), "--timeout", str(TIMEOUT),
-             "--status", "tcp:0:interface=127.0.0.1"],
+             "--status", "tcp:0:interface=127.0.0.1", "--verbose"],
             expect=2,
             timeout=40,
         )
@@ -90,7 +90,8 @@ class HeartbeatLoopbackTests(TestCase):
         return int(found.group(4))
 
     def status(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.status_port}/status.json", timeout=10) as response:
+        url = f"http://127.0.0.1:{self.status_port}/status.json?limit=1000"
+        with urllib.request.urlopen(url, timeout=10) as response:
             return {c["client"]: c for c in json.load(response)["clients"]}
 
     def test_netlab_beat_stop_recover_restart(self):
@@ -150,12 +151,29 @@ class HeartbeatLoopbackTests(TestCase):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for payload in (b"HELLO", b"\xff" * 4000, b"1 - nan", b"0 - 5"):
                 sock.sendto(payload, ("127.0.0.1", self.udp_port))
-            self.log.expect(r"rejected datagram from 127\.0\.0\.1:\d+: malformed")
+            self.log.expect(r"rejected datagram from 127\.0\.0\.1:\d+: malformed \(.*\): \"HELLO\"")
             sock.sendto(f"0 - {time.time()}".encode(), ("127.0.0.1", self.udp_port))
             port = sock.getsockname()[1]
         self.log.expect(rf"127\.0\.0\.1:{port} alive \(was new\)")
         self.assertEqual(list(self.status()), [f"127.0.0.1:{port}"])
         self.assertEqual(sum(1 for line in self.monitor.output if "rejected datagram" in line), 1)
+
+    def test_status_page_refuses_foreign_host(self):
+        """
+        DNS rebinding: the real status page answers Host: evil.example.com
+        with 403 and no data, and Host: 127.0.0.1 with the summary.
+        """
+        for host, code in ((b"evil.example.com", b"403"), (b"127.0.0.1", b"200")):
+            with socket.create_connection(("127.0.0.1", self.status_port), timeout=10) as sock:
+                sock.sendall(b"GET /status.json HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    answer += data
+            self.assertTrue(answer.startswith(b"HTTP/1.1 " + code), answer[:100])
+            self.assertEqual(b"clients_total" in answer, code == b"200")
 
 
 class SignedLoopbackTests(TestCase):
@@ -177,7 +195,7 @@ class SignedLoopbackTests(TestCase):
         monitor = start_server(
             self,
             ["netlab-heartbeat", "--port", "0", "--period", "0.2", "--key-file", key_file,
-             "--status", "tcp:0:interface=127.0.0.1"],
+             "--status", "tcp:0:interface=127.0.0.1", "--verbose"],
             expect=2,
             timeout=40,
         )
@@ -199,9 +217,9 @@ class SignedLoopbackTests(TestCase):
             sock.sendto(f"0 - {time.time()}".encode(), ("127.0.0.1", udp_port))
             sock.sendto(marker, ("127.0.0.1", udp_port))  # processed after the two above
         monitor.expect(r"marker alive \(was new\)")
-        with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/status.json", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/status.json?limit=10", timeout=10) as response:
             document = json.load(response)
         counters = document["counters"]
         self.assertEqual((counters["accepted"], counters["forged"], counters["replayed"], counters["unsigned"]),
                          (4, 3, 1, 1))
-        self.assertEqual([c["client"] for c in document["clients"]], ["marker", "signed"])
+        self.assertEqual(sorted(c["client"] for c in document["clients"]), ["marker", "signed"])

@@ -63,13 +63,14 @@ def read_response(sock, head_only=False):
     Read one response (head + Content-Length body) from a socket; return
     (head bytes, body bytes).  Bounded by the socket's timeout.
     """
-    data = b""
+    data = b""  # a bytearray below: the body can be 32 MiB, and bytes += is quadratic
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
             raise AssertionError(f"connection closed inside a head: {data!r}")
         data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
+    head, _, tail = data.partition(b"\r\n\r\n")
+    rest = bytearray(tail)
     length = 0
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
@@ -80,8 +81,8 @@ def read_response(sock, head_only=False):
         if not chunk:
             raise AssertionError("connection closed inside a body")
         rest += chunk
-    sock.pending = rest[length:]
-    return head, rest[:length]
+    sock.pending = bytes(rest[length:])
+    return head, bytes(rest[:length])
 
 
 class Reader:
@@ -355,6 +356,9 @@ class ProcessTests(TestCase):
         head, body = reader.response()
         self.assertTrue(body == big, "body differs")
         self.assertEqual(reader.read_to_eof(), b"")
+        # The one SIGTERM above must be enough: wait for the exit instead of
+        # letting stop() send a second signal into a shutdown in progress.
+        server.process.wait(20)
         self.assertEqual(server.stop(timeout=20, idle=5), 0)
         with open(access_log) as f:
             self.assertIn('"GET /big.bin HTTP/1.1" 200 33554432', f.read())

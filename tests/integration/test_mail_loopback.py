@@ -13,6 +13,7 @@ import email
 import email.policy
 import hashlib
 import os
+import re
 import signal
 import subprocess
 from typing import List, Tuple
@@ -360,3 +361,42 @@ class MailsinkTests(TestCase):
         result = self.netlab_mail(port, data_dir, "--quit-after", "auth")
         self.assertEqual(result.returncode, 6, result.stdout + result.stderr)
         self.assertIn(b"535", result.stderr)
+
+
+class LabPresetTests(TestCase):
+    """
+    The documented example as typed, against a sink started as the lab
+    starts it (no --data-dir: the XDG data folder), on a free port instead
+    of 2525 so that tests never collide with a running lab.
+    """
+
+    def test_example_works_as_typed_against_the_lab_sink(self):
+        """
+        With the sink's certificate in the XDG data folder, ``netlab mail
+        --from a@example.com --to b@example.com --body hi`` (plus --port for
+        the test's port) does STARTTLS verified against that certificate
+        and delivers; ``--server lab`` means the same.
+        """
+        xdg = os.path.abspath(self.mktemp())
+        os.makedirs(xdg)
+        env = {"XDG_DATA_HOME": xdg, "XDG_CONFIG_HOME": os.path.join(xdg, "config")}
+        command = [
+            executable("twistd"), "-n", "--pidfile=", "--logfile=-", "netlab-mailsink",
+            "--listen", "tcp:0:interface=127.0.0.1", "--hostname", "localhost",
+        ]
+        sink = start_process(self, command, expect=0, env=env)
+        self.addCleanup(sink.stop, signal.SIGTERM, 15)
+        port = int(sink.read_until(r"netlab-mailsink listening on tcp \S+ (\d+)", timeout=30).group(1))
+        certificate = os.path.join(xdg, "netlab", "mailsink", "tls", "certificate.pem")
+        sink.read_until(r"STARTTLS certificate " + re.escape(certificate), timeout=30)
+        for preset in [(), ("--server", "lab")]:
+            result = subprocess.run(
+                [executable("netlab"), "mail", *preset, "--from", "a@example.com", "--to", "b@example.com",
+                 "--body", "hi", "--port", str(port), "-v"],
+                capture_output=True, timeout=60, env=child_env(env), stdin=subprocess.DEVNULL,
+            )
+            out, err = result.stdout.decode(), result.stderr.decode()
+            self.assertEqual(result.returncode, 0, out + err)
+            self.assertIn("=== TLS established", out)
+            self.assertIn("sent to 1 of 1 recipients: 250 2.0.0 Ok: queued as", out)
+        self.assertEqual(len(os.listdir(os.path.join(xdg, "netlab", "mailsink", "Maildir", "new"))), 2)

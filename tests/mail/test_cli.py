@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.mail.test_client import TLSStringTransport
+from twisted_netlab.mail._client_core import TLSMode
 from twisted_netlab.mail.cli import PASSWORD_ENVIRONMENT_VARIABLE, Options, main, resolve_password
 
 
@@ -45,9 +46,22 @@ def parse(*argv: str, stdin: bytes = b"", tty: bool = False) -> Options:
 BASIC = ("--from", "alice@example.com", "--to", "bob@example.com")
 
 
+def hermetic_environment(testcase):
+    """
+    No password in the environment, and XDG folders of the test's own: no
+    user's servers file or lab certificate leaks in.
+    """
+    home = os.path.abspath(testcase.mktemp())
+    os.makedirs(home)
+    environ = {k: v for k, v in os.environ.items() if k != PASSWORD_ENVIRONMENT_VARIABLE}
+    environ.update(XDG_DATA_HOME=os.path.join(home, "data"), XDG_CONFIG_HOME=os.path.join(home, "config"))
+    testcase.patch(os, "environ", environ)
+    return home
+
+
 class OptionsTests(SynchronousTestCase):
     def setUp(self):
-        self.patch(os, "environ", {k: v for k, v in os.environ.items() if k != PASSWORD_ENVIRONMENT_VARIABLE})
+        self.home = hermetic_environment(self)
 
     def test_password_on_command_line_refused(self):
         """
@@ -186,8 +200,12 @@ class OptionsTests(SynchronousTestCase):
 def run(testcase, argv, replies=None, refuse=False):
     """
     Run main() on a MemoryReactorClock; feed C{replies} to the client.
-    Returns (exit code, stdout, stderr, what the client wrote).
+    Returns (exit code, stdout, stderr, what the client wrote).  The server
+    is 127.0.0.1 unless C{argv} names one (the default, the lab's sink,
+    would need its certificate).
     """
+    if "--server" not in argv:
+        argv = ("--server", "127.0.0.1") + tuple(argv)
     options = parse(*argv)
     reactor = MemoryReactorClock()
     out, err = io.StringIO(), io.StringIO()
@@ -215,6 +233,9 @@ GREET = b"220 mx\r\n250-mx\r\n250 SIZE 100000\r\n"
 
 
 class ExitCodeTests(SynchronousTestCase):
+    def setUp(self):
+        hermetic_environment(self)
+
     def test_delivered(self):
         """
         Delivered to everyone: exit 0, a report on stdout.
@@ -343,3 +364,106 @@ class ExitCodeTests(SynchronousTestCase):
         self.assertIn("<- 220 mx", out)
         self.assertIn("-> EHLO [10.0.0.1]", out)  # our address literal
         self.assertIn(" > Subject: netlab mail test", out)
+
+
+class NamedServerTests(SynchronousTestCase):
+    def setUp(self):
+        self.home = hermetic_environment(self)
+        self.certificate = os.path.join(self.home, "data", "netlab", "mailsink", "tls", "certificate.pem")
+        self.config = os.path.join(self.home, "config", "netlab", "mail-servers.toml")
+
+    def write_config(self, text):
+        os.makedirs(os.path.dirname(self.config), exist_ok=True)
+        with open(self.config, "w") as handle:
+            handle.write(text)
+
+    def test_lab_is_the_default_and_trusts_the_sink_certificate(self):
+        """
+        Without --server, and with --server lab, netlab mail talks to
+        127.0.0.1:2525 (or --port) with STARTTLS required, trusting the
+        certificate the lab's sink generated; before the sink made it,
+        connecting stops at once (exit 3) saying to start the lab.
+        """
+        for argv in [BASIC, BASIC + ("--server", "lab")]:
+            options = parse(*argv, "--body", "hi")
+            self.assertEqual(
+                (options["server"], options["port"], options["tls_mode"], options["cafile"]),
+                ("127.0.0.1", 2525, TLSMode.REQUIRED, self.certificate),
+            )
+        reactor = MemoryReactorClock()
+        out, err = io.StringIO(), io.StringIO()
+        self.assertEqual(main(reactor, options, out=out, err=err), 3)
+        self.assertEqual(reactor.tcpClients, [])
+        self.assertIn(f"has not made its certificate {self.certificate} yet; start it (bash scripts/lab", err.getvalue())
+        options = parse(*BASIC, "--port", "2600", "--body", "hi")
+        self.assertEqual((options["server"], options["port"], options["cafile"]), ("127.0.0.1", 2600, self.certificate))
+        options = parse(*BASIC, "--server", "127.0.0.1", "--body", "hi")
+        self.assertEqual((options["server"], options["port"], options["cafile"]), ("127.0.0.1", None, None))
+        options = parse(*BASIC, "--server", "lab", "--port", "2600", "--tls", "none", "--body", "hi")
+        self.assertEqual((options["port"], options["tls_mode"], options["cafile"]), (2600, TLSMode.NONE, None))
+
+    def test_builtin_providers(self):
+        """
+        gmail and office365 name the providers' submission servers with
+        STARTTLS required and the system CAs.
+        """
+        for name, host in [("gmail", "smtp.gmail.com"), ("office365", "smtp.office365.com")]:
+            options = parse(*BASIC, "--server", name, "--body", "hi")
+            self.assertEqual(
+                (options["server"], options["port"], options["tls_mode"], options["cafile"]),
+                (host, 587, TLSMode.REQUIRED, None),
+            )
+
+    def test_users_server_with_password_file(self):
+        """
+        A server from the user's file brings its host, port, TLS mode and
+        user, and the password from the file it names; --user elsewhere
+        does not get that password.
+        """
+        secret = os.path.join(self.home, "school.pw")
+        with open(secret, "w") as handle:
+            handle.write("from the referenced file\n")
+        self.write_config(
+            '[servers.school]\nhost = "127.0.0.1"\nport = 2526\ntls = "opportunistic"\n'
+            f'user = "alice"\npassword-file = "{secret}"\n'
+        )
+        options = parse(*BASIC, "--server", "school", "--body", "hi")
+        self.assertEqual(
+            (options["server"], options["port"], options["tls_mode"], options["user"]),
+            ("127.0.0.1", 2526, TLSMode.OPPORTUNISTIC, "alice"),
+        )
+        self.assertEqual(resolve_password(options), "from the referenced file")
+        other = parse(*BASIC, "--server", "school", "--user", "bob", "--body", "hi")
+        with self.assertRaises(usage.UsageError):
+            resolve_password(other, FakeStdin(tty=False), lambda text: self.fail("prompted"))
+
+    def test_inline_password_refused(self):
+        """
+        A password written in the servers file is a usage error naming the
+        file and the two allowed references.
+        """
+        self.write_config('[servers.school]\nhost = "mx.example.org"\nuser = "a"\npassword = "x"\n')
+        with self.assertRaises(usage.UsageError) as caught:
+            parse(*BASIC, "--server", "school", "--body", "hi")
+        self.assertIn(self.config, str(caught.exception))
+        self.assertIn("password-keyring", str(caught.exception))
+
+    def test_list_servers(self):
+        """
+        --list-servers needs no other option and prints every name with
+        its address, TLS mode, user and password source, the lab
+        certificate's state and the file where a user's servers go.
+        """
+        self.write_config('[servers.school]\nhost = "mx.example.org"\nuser = "a"\npassword-keyring = "school-mail"\n')
+        options = parse("--list-servers")
+        out, err = io.StringIO(), io.StringIO()
+        self.assertEqual(main(MemoryReactorClock(), options, out=out, err=err), 0)
+        lines = out.getvalue().splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "SERVER", "TLS", "USER", "PASSWORD", "FROM"])
+        rows = {line.split()[0]: line.split() for line in lines[1:5]}
+        self.assertEqual(rows["gmail"][:3], ["gmail", "smtp.gmail.com:587", "required"])
+        self.assertEqual(rows["office365"][:3], ["office365", "smtp.office365.com:587", "required"])
+        self.assertEqual(rows["lab"][:3], ["lab", "127.0.0.1:2525", "required"])
+        self.assertEqual(rows["school"], ["school", "mx.example.org:587", "required", "a", "keyring", "school-mail", self.config])
+        self.assertIn(f"lab certificate: {self.certificate} (not made yet: start bash scripts/lab)", lines)
+        self.assertEqual(err.getvalue(), "")

@@ -54,7 +54,7 @@ class ScriptedClient(Protocol):
 
 
 class FactoryMixin:
-    def make_factory(self, faults=(), tls=True, **policy):
+    def make_factory(self, faults=(), tls=True, factory_options=None, **policy):
         self.clock = Clock()
         self.clock.advance(1_700_000_000)
         self.root = self.mktemp()
@@ -68,16 +68,16 @@ class FactoryMixin:
             tls_context=PretendTLSContext() if tls else None,
             faults=FaultPlan(parse_fault(f) for f in faults),
             timeout_seconds=30.0,
-            max_connections=2,
             reactor=self.clock,
+            **{"max_connections": 2, **(factory_options or {})},
         )
         self.logged = []
         self.patch(sink, "log", Logger(observer=self.logged.append))
         return self.factory
 
-    def connect(self):
+    def connect(self, host="127.0.0.1"):
         protocol = self.factory.buildProtocol(None)
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
         protocol.makeConnection(transport)
         return protocol, transport
 
@@ -137,8 +137,8 @@ class StringTransportTests(FactoryMixin, SynchronousTestCase):
 
     def test_idle_timeout(self):
         """
-        After the idle timeout the server says 421 and closes; every byte
-        received re-arms the timer.
+        After the idle timeout the server says 421 and closes; every
+        complete command line re-arms the timer.
         """
         self.make_factory()
         protocol, transport = self.connect()
@@ -353,3 +353,146 @@ class TwistedClientTests(FactoryMixin, SynchronousTestCase):
         failure = self.failureResultOf(self.send(b"Subject: x\r\n\r\ny\r\n", users=USERS, faults=["RCPT=550"]), SMTPDeliveryError)
         self.assertEqual(failure.value.code, 550)
         self.assertEqual(self.stored(), [])
+
+
+ENVELOPE = b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+
+
+class HardeningTests(FactoryMixin, SynchronousTestCase):
+    """
+    The holes of the attack campaign (issue 14 items 7-9), closed.
+    """
+
+    def tmp_files(self):
+        folder = os.path.join(self.root, "tmp")
+        return {name: os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder)}
+
+    def test_dribbled_command_line_meets_its_deadline(self):
+        """
+        A client sending one byte every 5 s never completes a line in the
+        30 s timeout: it is answered 421 and closed 30 s after its last
+        complete line, although bytes kept arriving (slowloris).
+        """
+        self.make_factory()
+        protocol, transport = self.connect()
+        for second in range(5, 30, 5):
+            self.clock.advance(5)
+            protocol.dataReceived(b"N")
+            self.assertFalse(transport.disconnecting, second)
+        self.clock.advance(5.1)
+        self.assertTrue(transport.value().endswith(b"421 4.4.2 mx.test Error: timeout exceeded\r\n"))
+        self.assertTrue(transport.disconnecting)
+        self.assertTrue(any(e.get("what") == "command line deadline" for e in self.logged))
+
+    def test_data_phase_deadline_scales_with_size(self):
+        """
+        The DATA phase gets the timeout plus one second per 500 octets:
+        a client sending 100 KB every 20 s goes on for minutes, one
+        dribbling 10 bytes every 5 s is cut off after about 30 s.
+        """
+        self.make_factory()
+        protocol, transport = self.connect()
+        protocol.dataReceived(ENVELOPE)
+        for _ in range(10):
+            self.clock.advance(20)
+            protocol.dataReceived((b"x" * 998 + b"\r\n") * 100)
+        protocol.dataReceived(b".\r\n")
+        self.assertFalse(transport.disconnecting)
+        self.assertIn(b"250 2.0.0 Ok: queued as", transport.value())
+        transport.clear()
+        protocol.dataReceived(b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+        for _ in range(6):
+            self.clock.advance(5)
+            protocol.dataReceived(b"y" * 8 + b"\r\n")
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(1)
+        self.assertTrue(transport.disconnecting)
+        self.assertTrue(transport.value().endswith(b"421 4.4.2 mx.test Error: timeout exceeded\r\n"))
+        self.assertEqual(self.tmp_files(), {})
+
+    def test_per_address_connection_cap(self):
+        """
+        One address cannot take every slot: past max_connections_per_address
+        it gets 421, while another address is still served; a closed
+        connection gives its slot back.
+        """
+        self.make_factory(factory_options={"max_connections": 10, "max_connections_per_address": 2})
+        first, _ = self.connect("127.0.0.2")
+        self.connect("127.0.0.2")
+        refused, transport = self.connect("127.0.0.2")
+        self.assertEqual(transport.value(), b"421 4.7.0 Too many connections from your address, try again later\r\n")
+        self.assertTrue(transport.disconnecting)
+        refused.connectionLost(None)
+        other, other_transport = self.connect("127.0.0.1")
+        self.assertTrue(other_transport.value().startswith(b"220 "))
+        first.connectionLost(None)
+        again, again_transport = self.connect("127.0.0.2")
+        self.assertTrue(again_transport.value().startswith(b"220 "))
+        self.assertEqual(self.factory.connections_by_address, {"127.0.0.2": 2, "127.0.0.1": 1})
+
+    def test_body_streams_into_tmp(self):
+        """
+        The body is written to tmp/ as it arrives, before the final dot
+        (dot-unstuffed), then renamed into new/ whole at the final dot.
+        """
+        self.make_factory()
+        protocol, transport = self.connect()
+        protocol.dataReceived(ENVELOPE)
+        line = b"..dotted" + b"z" * 90 + b"\r\n"
+        for _ in range(30):
+            protocol.dataReceived(line * 100)
+        [(name, size)] = self.tmp_files().items()
+        self.assertGreater(size, 200_000)
+        self.assertEqual(self.stored(), [])
+        protocol.dataReceived(b".\r\n")
+        self.assertEqual(self.stored(), [name])
+        self.assertEqual(self.tmp_files(), {})
+        with open(os.path.join(self.root, "new", name), "rb") as handle:
+            raw = handle.read()
+        self.assertTrue(raw.endswith(b"\r\n\r\n" + line[1:] * 3000) or raw.endswith(line[1:] * 3000))
+        self.assertEqual(raw.count(b".dotted"), 3000)
+        self.assertEqual(raw.count(b"..dotted"), 0)
+
+    def test_refused_or_cut_message_leaves_no_tmp_file(self):
+        """
+        A message over the size limit and one whose connection drops mid-DATA
+        leave nothing in tmp/ or new/.
+        """
+        self.make_factory(max_size=150_000)
+        protocol, transport = self.connect()
+        protocol.dataReceived(ENVELOPE)
+        for _ in range(20):
+            protocol.dataReceived((b"q" * 98 + b"\r\n") * 100)
+        protocol.dataReceived(b".\r\n")
+        self.assertIn(b"552 5.3.4", transport.value())
+        self.assertEqual(self.tmp_files(), {})
+        protocol.dataReceived(b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+        protocol.dataReceived((b"q" * 98 + b"\r\n") * 1000)
+        self.assertEqual(len(self.tmp_files()), 1)
+        protocol.connectionLost(None)
+        self.assertEqual(self.tmp_files(), {})
+        self.assertEqual(self.stored(), [])
+
+    def test_commit_runs_off_the_reactor_thread(self):
+        """
+        With run_commit (a thread pool in the tap), 250 waits for the commit
+        to finish, the transport is paused meanwhile, and pipelined
+        commands are answered after it.
+        """
+        commits = []
+
+        def run_commit(commit):
+            result = Deferred()
+            commits.append((commit, result))
+            return result
+
+        self.make_factory(factory_options={"run_commit": run_commit})
+        protocol, transport = self.connect()
+        protocol.dataReceived(ENVELOPE + b"x\r\n.\r\nNOOP\r\n")
+        self.assertNotIn(b"queued", transport.value())
+        self.assertEqual(transport.producerState, "paused")
+        [(commit, result)] = commits
+        result.callback(commit())
+        self.assertEqual(transport.producerState, "producing")
+        self.assertTrue(transport.value().endswith(b"queued as 1700000000.M0P7Q1Rabc.mx.test\r\n250 2.0.0 Ok\r\n"))
+        self.assertEqual(len(self.stored()), 1)

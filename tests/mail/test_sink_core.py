@@ -21,6 +21,11 @@ from twisted_netlab.mail._sink_core import (
     SessionState,
     SinkPolicy,
     SinkSession,
+    CommandReceived,
+    MessageData,
+    UnstuffedDot,
+    DATA_CHUNK_BYTES,
+    next_deadline,
     AcceptTLS,
     parse_mailbox,
     parse_parameters,
@@ -441,6 +446,20 @@ class StrictInputTests(SessionMixin, SynchronousTestCase):
         self.make(max_junk_commands=2)
         self.assertEqual(codes(self.send("NOOP\r\nNOOP\r\nNOOP\r\n")), [250, 250, 421])
 
+    def test_junk_count_restarts_after_delivered_mail(self):
+        """
+        RSET after each of many delivered messages (smtplib's habit) never
+        reaches the junk command limit: the count restarts with each
+        delivered message, as Postfix's does.
+        """
+        self.make(max_junk_commands=2)
+        self.send("EHLO c\r\n")
+        for number in range(5):
+            events = self.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\n")
+            self.assertIsInstance(events[-1], MessageReceived, number)
+            self.assertEqual(codes(self.session.message_stored(f"Q{number}")), [250])
+            self.assertEqual(codes(self.send("RSET\r\nRSET\r\n")), [250, 250], number)
+
     def test_timeout(self):
         """
         The adapter's timer turns into 421 and a close.
@@ -763,3 +782,90 @@ class PurityTests(SynchronousTestCase):
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.strip(), "[]")
+
+
+class StreamingTests(SessionMixin, SynchronousTestCase):
+    def test_body_leaves_in_bounded_chunks(self):
+        """
+        A 3 MB body fed in 60 KB packets comes out as MessageData chunks of
+        about DATA_CHUNK_BYTES each plus the rest in MessageReceived, in
+        order and unstuffed: the session never holds the whole message.
+        """
+        self.ready()
+        self.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+        line = b"..x" + b"y" * 97 + b"\r\n"
+        packet = line * 600
+        events = []
+        for _ in range(50):
+            events += self.session.receive_data(packet)
+        events += self.session.receive_data(b".\r\n")
+        chunks = [e.data for e in events if isinstance(e, MessageData)]
+        [received] = [e for e in events if isinstance(e, MessageReceived)]
+        self.assertGreater(len(chunks), 40)
+        self.assertTrue(all(len(chunk) < DATA_CHUNK_BYTES + 1000 for chunk in chunks))
+        self.assertLess(len(received.data), DATA_CHUNK_BYTES)
+        self.assertEqual(b"".join(chunks) + received.data, line[1:] * 30000)
+        self.assertEqual({e.envelope for e in events if isinstance(e, MessageData)}, {received.envelope})
+
+
+class DeadlineTests(SynchronousTestCase):
+    CASES = [
+        # (deadline, now, bytes, line completed, was in DATA, in DATA) -> deadline
+        ((130.0, 110.0, 1, False, False, False), 130.0),  # a dribbled byte buys nothing
+        ((130.0, 110.0, 6, True, False, False), 140.0),  # a whole line re-arms
+        ((130.0, 110.0, 0, True, False, True), 140.0),  # DATA starts: base time
+        ((130.0, 110.0, 5000, True, False, True), 150.0),  # ... plus what came with it
+        ((130.0, 125.0, 1000, True, True, True), 132.0),  # 1000 octets buy 2 s
+        ((130.0, 125.0, 1000, True, True, False), 155.0),  # final dot: a command line again
+    ]
+
+    def test_table(self):
+        """
+        Outside DATA only complete lines move the deadline; in DATA each
+        octet buys 1/500 s beyond the base time (Postfix's
+        smtpd_min_data_rate).
+        """
+        for arguments, expected in self.CASES:
+            self.assertEqual(next_deadline(*arguments, line_seconds=30.0, min_data_rate=500), expected, arguments)
+
+
+class RecordDialogueTests(SynchronousTestCase):
+    def test_commands_recorded_with_auth_masked_and_unstuffed_dot_warned(self):
+        """
+        With record_dialogue each command line is reported (AUTH initial
+        responses and continuation lines masked), the body is summarised,
+        and a body line starting with a lone dot is a warning; without it
+        none of these events exist.
+        """
+        policy = SinkPolicy(hostname="mx.test", users=USERS, allow_plaintext_auth=True, tls_available=False)
+        stream = (
+            b"EHLO c\r\nAUTH PLAIN " + plain("alice", "wrong").encode() + b"\r\nAUTH LOGIN\r\n"
+            + b64("bob").encode() + b"\r\n" + b64("hunter2").encode() + b"\r\n"
+            b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nok\r\n.unstuffed\r\n..stuffed\r\n.\r\n"
+        )
+        session = SinkSession(policy, record_dialogue=True)
+        session.start()
+        events = session.receive_data(stream)
+        recorded = [e.text for e in events if isinstance(e, CommandReceived)]
+        self.assertEqual(
+            recorded,
+            [
+                "EHLO c",
+                "AUTH PLAIN ********",
+                "AUTH LOGIN",
+                "********",
+                "********",
+                "MAIL FROM:<a@b.test>",
+                "RCPT TO:<c@d.test>",
+                "DATA",
+                "[message body: 3 lines, 25 octets unstuffed]",
+                ".",
+            ],
+        )
+        self.assertNotIn("hunter2", repr(events))
+        self.assertEqual([e.line_number for e in events if isinstance(e, UnstuffedDot)], [2])
+        quiet = SinkSession(policy)
+        quiet.start()
+        self.assertEqual(
+            [e for e in quiet.receive_data(stream) if isinstance(e, (CommandReceived, UnstuffedDot))], []
+        )

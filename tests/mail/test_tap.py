@@ -162,6 +162,31 @@ class MakeServiceTests(SynchronousTestCase):
         with open(certificate, "rb") as handle:
             self.assertEqual(handle.read(), first)
 
+    def test_orphaned_tmp_files_removed_at_start_and_logged(self):
+        """
+        Files left in tmp/ by a crash mid-DATA are removed at start however
+        young they are (no delivery of the new process owns them), and
+        each is named in the log; new/ is untouched.
+        """
+        from twisted.logger import globalLogPublisher
+
+        data = os.path.abspath(self.mktemp())
+        options = tap.Options()
+        options.parseOptions(["--data-dir", data, "--listen", "tcp:0:interface=127.0.0.1", "--hostname", "mx.test", "--no-tls"])
+        maildir = os.path.join(data, "Maildir")
+        with open(os.path.join(maildir, "tmp", "1700000000.M1P9Q1Rabc.mx.test"), "wb") as handle:
+            handle.write(b"x" * 6000)
+        with open(os.path.join(maildir, "new", "kept"), "wb") as handle:
+            handle.write(b"y")
+        logged = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        tap.makeService(options, reactor=MemoryReactorClock())
+        self.assertEqual(os.listdir(os.path.join(maildir, "tmp")), [])
+        self.assertEqual(os.listdir(os.path.join(maildir, "new")), ["kept"])
+        removed = [e for e in logged if e.get("name") == "1700000000.M1P9Q1Rabc.mx.test"]
+        self.assertEqual([e["size"] for e in removed], [6000])
+
     def test_netlab_all_includes_sink(self):
         """
         netlab-all runs the sink on loopback port 2525 with its status page

@@ -17,6 +17,7 @@ from twisted_netlab.ping._pinger_core import (
     DuplicateReply,
     ForeignReply,
     LateReply,
+    ProbeError,
     ProbeTimedOut,
     ReplyReceived,
 )
@@ -85,7 +86,8 @@ class PrinterTests(SynchronousTestCase):
     def test_lines(self):
         """
         Per-event lines: time in ms with microsecond resolution, DUP!,
-        late, corrupted, foreign and timeouts.
+        late, corrupted, foreign, timeouts and ICMP errors (as iputils:
+        C{From <host> icmp_seq=<n> <error>}).
         """
         printer = Printer("127.0.0.1:12000", io.StringIO(), quiet=False)
         table = [
@@ -96,6 +98,8 @@ class PrinterTests(SynchronousTestCase):
             (CorruptedReply(4, 24), "24 bytes from 127.0.0.1:12000: seq=4 (corrupted: differs from the probe)"),
             (ForeignReply(5, "not a probe"), "5 bytes from 127.0.0.1:12000: not our probe (not a probe)"),
             (ProbeTimedOut(6), "no answer yet for seq=6"),
+            (ProbeError(7, "127.0.0.1", "Destination Port Unreachable"),
+             "From 127.0.0.1 seq=7 Destination Port Unreachable"),
         ]
         for event, expected in table:
             self.assertEqual(printer.line(event), expected)

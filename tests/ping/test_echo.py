@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.udp_fakes import FakeUDPPort
 from twisted_netlab.ping._echo_core import AbuseLimits, Direction, DropReason, ImpairmentConfig, Refusal
+from twisted_netlab.ping._fates import CopyDropped, EchoSent
 from twisted_netlab.ping.echo import LossyEchoProtocol
 
 CLIENT = ("127.0.0.1", 40000)
@@ -99,9 +100,9 @@ class EchoTests(SynchronousTestCase):
         protocol.datagramReceived(b"x", ("127.0.0.1", 7))
         protocol.datagramReceived(b"x", ("127.0.0.1", 19))
         protocol.datagramReceived(b"x", ("127.0.0.1", 1023))
-        for _ in range(3):
-            protocol.datagramReceived(b"y", CLIENT)
-        self.assertEqual(self.transport.payloads(), [b"y", b"y"])
+        for index in range(3):
+            protocol.datagramReceived(b"y%d" % index, CLIENT)
+        self.assertEqual(self.transport.payloads(), [b"y0", b"y1"])
         refused = protocol.counters.refused
         self.assertEqual(
             (refused[Refusal.OVERSIZE], refused[Refusal.PRIVILEGED_PORT], refused[Refusal.RATE_LIMITED]), (1, 3, 1)
@@ -118,13 +119,21 @@ class EchoTests(SynchronousTestCase):
 
     def test_debug_logs_per_datagram(self):
         """
-        With C{log_datagrams}, every datagram gets one debug line.
+        With C{log_datagrams}, every datagram gets one debug line saying its
+        fate, with the sequence its payload names.
         """
-        protocol = self.make(log_datagrams=True, limits=AbuseLimits(max_datagram=1))
-        protocol.datagramReceived(b"x", CLIENT)
-        protocol.datagramReceived(b"xx", CLIENT)
+        protocol = self.make(log_datagrams=True, limits=AbuseLimits(max_datagram=10))
+        protocol.datagramReceived(b"Ping 7 1.5", CLIENT)
+        protocol.datagramReceived(b"x" * 11, CLIENT)
         self.assertEqual([event["log_level"] for event in self.events], [LogLevel.debug, LogLevel.debug])
-        self.assertEqual(self.events[1]["reason"], "oversize")
+        self.assertEqual(
+            [event["line"] for event in self.events],
+            [
+                "datagram 1 from 127.0.0.1 port 40000, 10 bytes, sequence 7: echoed after 0.000 ms",
+                "datagram 2 from 127.0.0.1 port 40000, 11 bytes: refused (oversize)",
+            ],
+        )
+        self.assertEqual(self.events[1]["fate"].refused, Refusal.OVERSIZE)
 
     def test_periodic_summary(self):
         """
@@ -277,8 +286,8 @@ class PerDirectionTests(SynchronousTestCase):
             impairments=ImpairmentConfig(loss=0.5),
         )
         protocol.log = Logger(observer=events.append, namespace="test")
-        for _ in range(200):
-            protocol.datagramReceived(b"x", CLIENT)
+        for index in range(200):
+            protocol.datagramReceived(b"x%d" % index, CLIENT)
         self.clock.advance(10)
         [summary] = [event for event in events if event["log_level"] is LogLevel.info]
         stage_drops = protocol.counters.stage_drops
@@ -291,3 +300,106 @@ class PerDirectionTests(SynchronousTestCase):
             f"out {stage_drops[Direction.OUTBOUND]})",
         )
         self.assertEqual(protocol.counters.echoed + summary["dropped"], 200)
+
+
+class ObserverTests(SynchronousTestCase):
+    """
+    The echo as an instrument: one L{DatagramFate} per datagram, the
+    ground truth of what happened to it.
+    """
+
+    def make(self, **kwargs):
+        self.clock = Clock()
+        self.clock.advance(100.0)
+        self.fates = []
+        kwargs.setdefault("rng", random.Random(1))
+        kwargs.setdefault("summary_interval", 0)
+        protocol = LossyEchoProtocol(self.clock, observer=self.fates.append, **kwargs)
+        protocol.log = Logger(observer=lambda event: None, namespace="test")
+        self.transport = FakeUDPPort(protocol)
+        protocol.makeConnection(self.transport)
+        self.addCleanup(self.transport.stopListening)
+        return protocol
+
+    def test_echoed_at_once(self):
+        """
+        A plain echo: received now, echoed now, nothing else.
+        """
+        protocol = self.make()
+        protocol.datagramReceived(b"sequence=3\ttime=1.0", CLIENT)
+        [fate] = self.fates
+        self.assertEqual((fate.number, fate.received_at, fate.sequence, fate.size), (1, 100.0, 3, 19))
+        self.assertEqual(fate.echoes, (EchoSent(100.0, 0.0, 19, False),))
+        self.assertEqual((fate.refused, fate.drops, fate.duplicated, fate.corrupted), (None, (), 0, 0))
+
+    def test_delay_reported_when_the_echo_leaves(self):
+        """
+        A delayed echo's fate comes when it leaves, with the delay added.
+        """
+        protocol = self.make(inbound=ImpairmentConfig(delay_seconds=0.02), outbound=ImpairmentConfig(delay_seconds=0.03))
+        protocol.datagramReceived(b"Ping 1 2.0", CLIENT)
+        self.assertEqual(self.fates, [])
+        self.clock.advance(0.05)
+        [fate] = self.fates
+        [echo] = fate.echoes
+        self.assertAlmostEqual(echo.delay_seconds, 0.05)
+        self.assertEqual(fate.sequence, 1)
+
+    def test_dropped_by_which_stage(self):
+        """
+        A copy dropped says by which stage and why; it was not echoed.
+        """
+        protocol = self.make(outbound=ImpairmentConfig(loss=1.0))
+        protocol.datagramReceived(b"Ping 2 2.0", CLIENT)
+        [fate] = self.fates
+        self.assertFalse(fate.echoed)
+        self.assertEqual(fate.drops, (CopyDropped(100.0, Direction.OUTBOUND, "loss"),))
+
+    def test_duplicated_and_corrupted(self):
+        """
+        Duplication gives two echoes in one fate; a corrupted copy is
+        flagged against the expected (upper-cased) echo.
+        """
+        protocol = self.make(impairments=ImpairmentConfig(duplicate=1.0), upper=True)
+        protocol.datagramReceived(b"Ping 3 2.0", CLIENT)
+        [fate] = self.fates
+        self.assertEqual((len(fate.echoes), fate.duplicated, fate.corrupted), (2, 1, 0))
+        protocol = self.make(impairments=ImpairmentConfig(corrupt=1.0))
+        protocol.datagramReceived(b"Ping 4 2.0", CLIENT)
+        [fate] = self.fates
+        self.assertEqual(fate.corrupted, 1)
+        self.assertNotEqual(self.transport.payloads(), [b"Ping 4 2.0"])
+
+    def test_refused(self):
+        """
+        A refused datagram's fate names the rule; rate refusals included.
+        """
+        protocol = self.make(limits=AbuseLimits(source_rate=1, source_burst=1))
+        protocol.datagramReceived(b"Ping 5 2.0", CLIENT)
+        protocol.datagramReceived(b"Ping 6 2.0", CLIENT)
+        self.assertEqual([fate.refused for fate in self.fates], [None, Refusal.RATE_LIMITED])
+
+    def test_stopping_gives_held_datagrams_a_fate(self):
+        """
+        Copies still held when the server stops are reported as never sent,
+        so every datagram received has exactly one fate.
+        """
+        protocol = self.make(impairments=ImpairmentConfig(delay_seconds=1.0))
+        protocol.datagramReceived(b"Ping 8 2.0", CLIENT)
+        self.transport.stopListening()
+        [fate] = self.fates
+        self.assertEqual(fate.drops, (CopyDropped(100.0, None, "server stopped"),))
+
+    def test_seeded_fates_reproduce(self):
+        """
+        With the same seed the same datagrams meet the same fates.
+        """
+        runs = []
+        for _ in range(2):
+            protocol = self.make(impairments=ImpairmentConfig(loss=0.3), rng=random.Random(12000))
+            for sequence in range(20):
+                protocol.datagramReceived(b"Ping %d 2.0" % sequence, CLIENT)
+            runs.append([fate.echoed for fate in self.fates])
+        self.assertEqual(runs[0], runs[1])
+        self.assertIn(False, runs[0])
+        self.assertIn(True, runs[0])

@@ -23,6 +23,7 @@ from twisted_netlab.ping._echo_core import (
     ImpairmentConfig,
     Impairments,
     Refusal,
+    SERVICE_PORTS,
 )
 
 PACKETS = 100_000
@@ -243,44 +244,142 @@ class AbuseGuardTests(SynchronousTestCase):
         Datagrams above the maximum are refused.
         """
         guard = AbuseGuard(AbuseLimits(max_datagram=100))
-        self.assertIsNone(guard.check(100, "127.0.0.1", 40000, 0.0))
-        self.assertEqual(guard.check(101, "127.0.0.1", 40000, 0.0), Refusal.OVERSIZE)
+        self.assertIsNone(guard.check(b"x" * 100, "127.0.0.1", 40000, 0.0))
+        self.assertEqual(guard.check(b"x" * 101, "127.0.0.1", 40000, 0.0), Refusal.OVERSIZE)
 
     def test_reflector_and_low_ports(self):
         """
-        Ports 0, 7, 19 are always refused; other ports below 1024 only
-        unless allowed.
+        Port 0 and every known UDP service that answers whatever it gets
+        (echo, chargen, daytime, QOTD, NTP, DNS, SSDP, ...) are refused
+        whatever their number and with low ports allowed; other ports below
+        1024 only unless allowed.
         """
         strict = AbuseGuard(AbuseLimits())
         relaxed = AbuseGuard(AbuseLimits(allow_low_ports=True))
-        for port in (0, 7, 19):
-            self.assertEqual(strict.check(10, "h", port, 0.0), Refusal.PRIVILEGED_PORT)
-            self.assertEqual(relaxed.check(10, "h", port, 0.0), Refusal.PRIVILEGED_PORT)
-        self.assertEqual(strict.check(10, "h", 53, 0.0), Refusal.PRIVILEGED_PORT)
-        self.assertIsNone(relaxed.check(10, "h", 53, 0.0))
-        self.assertIsNone(strict.check(10, "h", 1024, 0.0))
+        table = [
+            # (port, strict, relaxed)
+            (0, Refusal.PRIVILEGED_PORT, Refusal.PRIVILEGED_PORT),
+            (7, Refusal.PRIVILEGED_PORT, Refusal.SERVICE_PORT),
+            (13, Refusal.PRIVILEGED_PORT, Refusal.SERVICE_PORT),
+            (17, Refusal.PRIVILEGED_PORT, Refusal.SERVICE_PORT),
+            (19, Refusal.PRIVILEGED_PORT, Refusal.SERVICE_PORT),
+            (53, Refusal.PRIVILEGED_PORT, Refusal.SERVICE_PORT),
+            (123, Refusal.PRIVILEGED_PORT, Refusal.SERVICE_PORT),
+            (80, Refusal.PRIVILEGED_PORT, None),
+            (1900, Refusal.SERVICE_PORT, Refusal.SERVICE_PORT),
+            (5353, Refusal.SERVICE_PORT, Refusal.SERVICE_PORT),
+            (11211, Refusal.SERVICE_PORT, Refusal.SERVICE_PORT),
+            (1024, None, None),
+            (12000, None, None),
+        ]
+        for port, expected_strict, expected_relaxed in table:
+            self.assertEqual(strict.check(b"x" * 10, "h", port, 0.0), expected_strict, port)
+            self.assertEqual(relaxed.check(b"x" * 10, "h", port, 0.0), expected_relaxed, port)
+        self.assertEqual(SERVICE_PORTS[1900], "ssdp")
 
     def test_per_source_rate(self):
         """
         A source gets its burst, then its rate; another source is unaffected.
         """
         guard = AbuseGuard(AbuseLimits(source_rate=10, source_burst=5))
-        results = [guard.check(10, "a", 5000, 0.0) for _ in range(7)]
+        results = [guard.check(b"x" * 10, "a", 5000, 0.0) for _ in range(7)]
         self.assertEqual(results, [None] * 5 + [Refusal.RATE_LIMITED] * 2)
-        self.assertIsNone(guard.check(10, "b", 5000, 0.0))
-        self.assertIsNone(guard.check(10, "a", 5000, 0.1))  # one token back
-        self.assertEqual(guard.check(10, "a", 5000, 0.1), Refusal.RATE_LIMITED)
+        self.assertIsNone(guard.check(b"x" * 10, "b", 5000, 0.0))
+        self.assertIsNone(guard.check(b"x" * 10, "a", 5000, 0.1))  # one token back
+        self.assertEqual(guard.check(b"x" * 10, "a", 5000, 0.1), Refusal.RATE_LIMITED)
 
     def test_source_table_is_bounded(self):
         """
         The rate table forgets the least recently seen source first.
         """
         guard = AbuseGuard(AbuseLimits(source_rate=1, source_burst=1, max_sources=2))
-        guard.check(1, "a", 5000, 0.0)
-        guard.check(1, "b", 5000, 0.0)
-        guard.check(1, "c", 5000, 0.0)
+        guard.check(b"x", "a", 5000, 0.0)
+        guard.check(b"x", "b", 5000, 0.0)
+        guard.check(b"x", "c", 5000, 0.0)
         self.assertEqual(list(guard._buckets), ["b", "c"])
-        self.assertIsNone(guard.check(1, "a", 5000, 0.0))  # forgotten: a fresh bucket
+        # Forgotten: a fresh bucket, yet the total stays within the budget
+        # that two tracked sources at 1/s allow.
+        self.assertEqual(guard.check(b"x", "a", 5000, 0.0), Refusal.OVER_BUDGET)
+
+    def test_refill_is_capped_at_the_burst(self):
+        """
+        However long a source stayed silent, it gets at most its burst at
+        once, then its rate: idle time is not saved up.
+        """
+        guard = AbuseGuard(AbuseLimits(source_rate=2, source_burst=3, global_rate=0))
+        self.assertEqual([guard.check(b"x", "a", 5000, 0.0) for _ in range(3)], [None] * 3)
+        results = [guard.check(b"x", "a", 5000, 1000.0) for _ in range(5)]
+        self.assertEqual(results, [None] * 3 + [Refusal.RATE_LIMITED] * 2)
+
+    def test_global_refill_is_capped_at_its_burst(self):
+        """
+        The global budget too gives at most one second's worth at once
+        after a long silence.
+        """
+        guard = AbuseGuard(AbuseLimits(source_rate=0, global_rate=4))
+        self.assertEqual([guard.check(b"x", "a", 5000, 0.0) for _ in range(4)], [None] * 4)
+        results = [guard.check(b"x", str(index), 5000, 1000.0) for index in range(6)]
+        self.assertEqual(results, [None] * 4 + [Refusal.OVER_BUDGET] * 2)
+
+    def test_global_budget(self):
+        """
+        Besides each source's own cap, the echoes of all sources together
+        stay within the global budget per second.
+        """
+        guard = AbuseGuard(AbuseLimits(source_rate=10, source_burst=10, global_rate=25))
+        results = [guard.check(b"x", f"10.0.0.{index}", 5000, 0.0) for index in range(40)]
+        self.assertEqual(results.count(None), 25)
+        self.assertEqual(results[25:], [Refusal.OVER_BUDGET] * 15)
+        self.assertIsNone(guard.check(b"x", "10.0.0.1", 5000, 0.04))  # one token back after 1/25 s
+
+    def test_eviction_never_raises_the_total(self):
+        """
+        Rotating more sources than the table holds hands out fresh buckets,
+        yet the total echoed stays within what the per-source caps allow
+        that many sources (max_sources x source_rate bounds the budget).
+        """
+        limits = AbuseLimits(source_rate=2, source_burst=2, max_sources=100, global_rate=0)
+        guard = AbuseGuard(limits)
+        sources = 150
+        seconds = 6
+        echoed = 0
+        for tick in range(seconds * 10):  # each source sends 10 a second
+            for index in range(sources):
+                if guard.check(b"x", f"10.0.{index // 256}.{index % 256}", 5000, tick / 10) is None:
+                    echoed += 1
+        self.assertLessEqual(echoed, sources * limits.source_rate * seconds)
+        self.assertLessEqual(echoed, limits.max_sources * limits.source_rate * (seconds + 1))
+
+    def test_loop_signature(self):
+        """
+        A datagram byte-identical to an echo sent less than a second ago is
+        refused, whoever sends it (two echo servers bouncing one datagram);
+        after the second, or with other bytes, it is echoed.
+        """
+        guard = AbuseGuard(AbuseLimits())
+        self.assertIsNone(guard.check(b"Ping 1 2.0", "a", 5000, 10.0))
+        guard.echoed(b"Ping 1 2.0", 10.0)
+        self.assertEqual(guard.check(b"Ping 1 2.0", "b", 6000, 10.5), Refusal.LOOP)
+        self.assertEqual(guard.check(b"Ping 1 2.0", "a", 5000, 10.99), Refusal.LOOP)
+        self.assertIsNone(guard.check(b"Ping 2 2.0", "a", 5000, 10.5))
+        self.assertIsNone(guard.check(b"Ping 1 2.0", "a", 5000, 11.0))
+
+    def test_loop_memory_is_bounded(self):
+        """
+        The memory of recent echoes holds at most C{max_remembered} entries
+        and forgets the ones older than the window.
+        """
+        guard = AbuseGuard(AbuseLimits(max_remembered=4))
+        for index in range(50):
+            guard.echoed(b"%d" % index, 0.0)
+            self.assertLessEqual(guard.remembered, 4)
+        for index in range(5):
+            guard.echoed(b"%d" % index, 0.0)
+        self.assertEqual(guard.remembered, 3)
+        self.assertEqual(guard.check(b"4", "a", 5000, 0.5), Refusal.LOOP)
+        self.assertIsNone(guard.check(b"0", "a", 5000, 0.5))  # forgotten first
+        guard.echoed(b"5", 2.0)
+        self.assertEqual(guard.remembered, 1)
 
 
 

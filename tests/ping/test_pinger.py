@@ -11,10 +11,12 @@ from twisted.internet.error import DNSLookupError
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.udp_fakes import FakeUDPReactor
+from twisted_netlab.ping._icmp import ORIGIN_ICMP, ExtendedError
 from twisted_netlab.ping._pinger_core import (
     DuplicateReply,
     ForeignReply,
     LateReply,
+    ProbeError,
     ProbeFate,
     ProbeSent,
     ProbeTimedOut,
@@ -210,6 +212,25 @@ class PingerProtocolTests(SynchronousTestCase):
         self.assertEqual((report.transmitted, report.received, report.errors), (2, 1, 1))
         self.assertEqual(report.probes[1].fate, ProbeFate.LOST)
         self.assertIn("+1 errors", report.summary_lines("x")[1])
+
+    def test_icmp_error_ends_the_probe(self):
+        """
+        An ICMP port unreachable quoting a probe to our peer is reported for
+        that probe, counted as an error, and the run ends once no probe
+        waits, without sitting out the timeouts; one about a datagram to
+        another address is not ours.
+        """
+        protocol = self.start(count=2, interval_seconds=0.5, timeout_seconds=5.0)
+        unreachable = ExtendedError(111, ORIGIN_ICMP, 3, 3, 0, "127.0.0.1")
+        protocol.icmp_error_received(self.probe(0), ("127.0.0.2", 12000), unreachable)
+        self.assertEqual([type(event) for event in self.events], [ProbeSent])
+        protocol.icmp_error_received(self.probe(0), SERVER, unreachable)
+        self.assertEqual(self.events[-1], ProbeError(1, "127.0.0.1", "Destination Port Unreachable"))
+        self.reactor.advance(0.5)
+        protocol.icmp_error_received(self.probe(1)[:20], SERVER, unreachable)
+        report = self.successResultOf(protocol.finished)
+        self.assertEqual((report.transmitted, report.received, report.errors), (2, 0, 2))
+        self.assertEqual(self.reactor.seconds(), 0.5)
 
     def test_seq_format(self):
         """

@@ -13,6 +13,7 @@ from twisted_netlab.ping._pinger_core import (
     ForeignReply,
     LateReply,
     PingSession,
+    ProbeError,
     ProbeFate,
     ProbeTimedOut,
     ReplyReceived,
@@ -214,6 +215,30 @@ class PingSessionTests(SynchronousTestCase):
         self.assertEqual(lines[2], "rtt min/avg/max/mdev = 1.000/2.333/4.000/1.247 ms")
         self.assertEqual(lines[3], "jitter 0.184 ms, 0 reordered, 0 late, 0 foreign")
         self.assertEqual(lines[4], "rtt histogram:")
+
+    def test_icmp_error_ends_its_probe(self):
+        """
+        An ICMP error quoting one of our waiting probes ends that probe as
+        an error, counted in iputils' words (C{+N errors}) and as loss;
+        errors about a probe already answered, or about bytes that are not
+        ours, are not counted.
+        """
+        _, first = self.send(0.0)
+        _, second = self.send(1.0)
+        self.session.reply_received(second, 1.001)
+        self.assertEqual(
+            self.session.error_received(first, "127.0.0.1", "Destination Port Unreachable"),
+            ProbeError(1, "127.0.0.1", "Destination Port Unreachable"),
+        )
+        self.assertIsNone(self.session.error_received(first, "127.0.0.1", "Destination Port Unreachable"))
+        self.assertIsNone(self.session.error_received(second, "127.0.0.1", "Destination Port Unreachable"))
+        self.assertIsNone(self.session.error_received(b"Ping 1 9.0", "127.0.0.1", "Destination Port Unreachable"))
+        self.assertEqual(self.session.outstanding, 0)
+        report = self.session.report("127.0.0.1:9", 9)
+        self.assertEqual(report.summary_lines("127.0.0.1:9")[1],
+                         "2 packets transmitted, 1 received, +1 errors, 50% packet loss, time 1000ms")
+        self.assertEqual([probe.fate for probe in report.probes], [ProbeFate.ERROR, ProbeFate.REPLIED])
+        self.assertEqual(report.as_json()["errors"], 1)
 
     def test_json(self):
         """

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.ping._probe import PayloadFormat, ProbeIdentity, decode_probe, encode_probe
+from twisted_netlab.ping._probe import PayloadFormat, ProbeIdentity, decode_probe, encode_probe, probe_sequence
 
 
 class PayloadTests(SynchronousTestCase):
@@ -52,3 +52,24 @@ class PayloadTests(SynchronousTestCase):
         ]
         for data, expected in table:
             self.assertEqual(decode_probe(data), expected, data)
+
+    def test_lenient_sequence_table(self):
+        """
+        The echo reads the sequence of any client's probe: the lab's
+        C{Ping <n>} followed by anything, or a C{seq=}/C{sequence=} field;
+        other payloads have none.
+        """
+        table = [
+            (b"Ping 3 Mon Nov 30 05:00:00 2026", 3),
+            (b"PING 12 1.5", 12),
+            (b"  ping 4", 4),
+            (b"sequence=5\ttime=1.0", 5),
+            (b"probe seq=9 at 1.0", 9),
+            (b"seq: 7", 7),
+            (b"Pinged 3", None),
+            (b"hello", None),
+            (b"Ping 1234567890123456789", None),
+            (b"", None),
+        ]
+        for data, expected in table:
+            self.assertEqual(probe_sequence(data), expected, data)

@@ -33,6 +33,17 @@ class OptionsTests(SynchronousTestCase):
         self.assertFalse(options["upper"])
         self.assertFalse(options.limits.allow_low_ports)
 
+    def test_echo_budgets(self):
+        """
+        --source-rate caps each source (burst: one second's worth) and
+        --global-rate all of them together; by default 1,000 and 10,000
+        echoes per second.
+        """
+        limits = parse().limits
+        self.assertEqual((limits.source_rate, limits.global_rate, limits.global_budget), (1000.0, 10000.0, 10000.0))
+        limits = parse("--source-rate", "2", "--global-rate", "0").limits
+        self.assertEqual((limits.source_rate, limits.source_burst, limits.global_budget), (2.0, 2.0, 8192.0))
+
     def test_impairments(self):
         """
         Each impairment option lands in the configuration, in its units.
@@ -140,6 +151,8 @@ class OptionsTests(SynchronousTestCase):
             ["--max-size", "0"],
             ["--limit", "0"],
             ["--source-rate", "-1"],
+            ["--global-rate", "-1"],
+            ["--global-rate", "nan"],
         ]:
             self.assertRaises(usage.UsageError, parse, *argv)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from twisted.internet import error
+from twisted.internet import defer, error
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
@@ -453,3 +453,44 @@ class CloseTests(SynchronousTestCase):
         client.close(TimedOut("operation timed out after 1 s"))
         self.failureResultOf(result, TimedOut)
         self.assertTrue(connector.stoppedConnecting)
+
+
+class AddressEndpointTests(SynchronousTestCase):
+    def test_connects_without_resolving(self):
+        """
+        An address literal is connected to with connectTCP directly (no
+        resolver thread); the Deferred fires with the built protocol.
+        """
+        from twisted.internet.protocol import Factory, Protocol
+
+        from twisted_netlab.web.client import AddressEndpoint, default_endpoint
+        from twisted_netlab.web._client_core import parse_url
+
+        reactor = MemoryReactorClock()
+        endpoint = default_endpoint(reactor, parse_url("http://[::1]:8080/"), None, 5.0)
+        self.assertIsInstance(endpoint, AddressEndpoint)
+        connecting = endpoint.connect(Factory.forProtocol(Protocol))
+        [(host, port, factory, timeout, _)] = reactor.tcpClients
+        self.assertEqual((host, port, timeout), ("::1", 8080, 5.0))
+        self.assertNoResult(connecting)
+        protocol = factory.buildProtocol(None)
+        self.assertIs(self.successResultOf(connecting), protocol)
+
+    def test_failure_and_cancel(self):
+        """
+        A failed attempt fails the Deferred with its reason; cancelling
+        stops connecting.
+        """
+        from twisted.internet.protocol import Factory, Protocol
+
+        from twisted_netlab.web.client import AddressEndpoint
+
+        reactor = MemoryReactorClock()
+        connecting = AddressEndpoint(reactor, "127.0.0.1", 9, 1.0).connect(Factory.forProtocol(Protocol))
+        factory = reactor.tcpClients[0][2]
+        factory.clientConnectionFailed(reactor.connectors[0], Failure(error.ConnectionRefusedError()))
+        self.failureResultOf(connecting, error.ConnectionRefusedError)
+        connecting = AddressEndpoint(reactor, "127.0.0.1", 9, 1.0).connect(Factory.forProtocol(Protocol))
+        connecting.cancel()
+        self.failureResultOf(connecting, defer.CancelledError)
+        self.assertEqual(reactor.connectors[1].stoppedConnecting, True)

@@ -310,3 +310,132 @@ class OutputFileTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(result), 0)
         with open("copy", "rb") as handle:
             self.assertEqual(handle.read(), b"ok")
+
+
+class ClosedStdout(io.BytesIO):
+    """
+    stdout whose reader went away (``netlab get URL | head -c 10``).
+    """
+
+    def write(self, data):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+class LimitTests(SynchronousTestCase):
+    def setUp(self):
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+
+    def run_main(self, *argv: str, stdout=None):
+        self.harness = Harness()
+        self.stdout = stdout if stdout is not None else io.BytesIO()
+        self.stderr = io.StringIO()
+        return cli.main(self.harness.reactor, options(*argv), self.stdout, self.stderr, memory_endpoint)
+
+    def test_announced_size_over_max_filesize(self):
+        """
+        --max-filesize refuses a body whose Content-Length is larger before
+        writing any of it (the -o file is not even created): exit 63, as curl.
+        """
+        path = os.path.join(self.folder, "out")
+        result = self.run_main("--max-filesize", "100", "-o", path, "http://h/big")
+        self.harness.accept()
+        self.harness.reply(0, b"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n" + b"x" * 50)
+        self.assertEqual(self.successResultOf(result), 63)
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual(
+            self.stderr.getvalue(),
+            "netlab get: maximum file size exceeded: the server announced 101 bytes, more than --max-filesize 100\n",
+        )
+
+    def test_endless_chunked_body_cut_at_max_filesize(self):
+        """
+        A body of unknown length is cut as soon as more than --max-filesize
+        bytes came; what was written stays within the limit.
+        """
+        result = self.run_main("--max-filesize", "1k", "http://h/endless")
+        self.harness.accept()
+        self.harness.reply(0, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"190\r\n" + b"y" * 400 + b"\r\n"
+        for _ in range(3):
+            self.harness.reply(0, chunk)
+        self.assertEqual(self.successResultOf(result), 63)
+        self.assertEqual(self.stdout.getvalue(), b"y" * 800)
+        self.assertIn("larger than --max-filesize 1024 bytes", self.stderr.getvalue())
+        self.assertTrue(self.harness.transports[0].disconnecting or self.harness.protocols[0].lost)
+
+    def test_size_equal_to_the_limit_passes(self):
+        """
+        A body of exactly --max-filesize bytes is fine.
+        """
+        result = self.run_main("--max-filesize", "5", "http://h/")
+        self.harness.accept()
+        self.harness.reply(0, OK)
+        self.assertEqual((self.successResultOf(result), self.stdout.getvalue()), (0, b"hello"))
+
+    def test_dripping_server_is_too_slow(self):
+        """
+        A server that sends a byte every 2 s keeps the idle timer alive, but
+        --speed-limit 100 --speed-time 3 ends the transfer once 3 s have
+        gone by with fewer than 300 bytes: exit 28.
+        """
+        result = self.run_main("--speed-limit", "100", "--speed-time", "3", "http://h/drip")
+        self.harness.accept()
+        self.harness.reply(0, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        clock = self.harness.reactor
+        for step in range(12):
+            clock.advance(0.5)
+            if step % 4 == 3:
+                self.harness.reply(0, b"z")
+        self.assertEqual(self.successResultOf(result), 28)
+        self.assertIn("operation too slow", self.stderr.getvalue())
+        self.assertLessEqual(clock.seconds(), 6.0)
+
+    def test_fast_transfer_is_not_too_slow(self):
+        """
+        A transfer faster than --speed-limit completes.
+        """
+        result = self.run_main("-Y", "10", "-y", "1", "http://h/")
+        self.harness.accept()
+        self.harness.reply(0, b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+        for _ in range(4):
+            self.harness.reactor.advance(0.5)
+            self.harness.reply(0, b"a" * 10)
+        self.assertEqual(self.successResultOf(result), 0)
+
+    def test_interrupted(self):
+        """
+        Ctrl+C (the reactor shutting down) mid-transfer says 'interrupted'
+        and exits 130, not the receive error the closing causes.
+        """
+        result = self.run_main("http://h/slow")
+        self.harness.accept()
+        self.harness.reply(0, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        [(trigger, args, kwargs)] = self.harness.reactor.triggers["before"]["shutdown"]
+        trigger(*args, **kwargs)
+        self.harness.close(0)
+        self.assertEqual(self.successResultOf(result), 130)
+        self.assertEqual(self.stderr.getvalue(), "netlab get: interrupted\n")
+
+    def test_shutdown_after_the_end_says_nothing(self):
+        """
+        The reactor stopping after the command finished is not an interruption.
+        """
+        result = self.run_main("http://h/")
+        self.harness.accept()
+        self.harness.reply(0, OK)
+        self.assertEqual(self.successResultOf(result), 0)
+        [(trigger, args, kwargs)] = self.harness.reactor.triggers["before"]["shutdown"]
+        trigger(*args, **kwargs)
+        self.assertEqual(self.stderr.getvalue(), "")
+
+    def test_closed_stdout_is_141_quietly(self):
+        """
+        A reader that went away (| head -c 10) ends the command with 141 and
+        nothing on stderr, as for ping, beat and mail (and curl's SIGPIPE).
+        """
+        result = self.run_main("http://h/", stdout=ClosedStdout())
+        self.harness.accept()
+        self.harness.reply(0, OK)
+        self.assertEqual(self.successResultOf(result), 141)
+        self.assertEqual(self.stderr.getvalue(), "")

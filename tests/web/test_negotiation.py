@@ -98,6 +98,10 @@ class PreconditionTests(SynchronousTestCase):
             ({"ius": DATE}, Precondition.PROCEED),
             ({"im": ETAG, "ius": EARLIER}, Precondition.PROCEED),  # ius ignored
             ({"im": '"x"', "inm": ETAG}, Precondition.FAILED),  # If-Match first
+            # A failed If-Unmodified-Since (step 2) wins over a matching
+            # If-None-Match (step 3): 412, not 304.
+            ({"ius": EARLIER, "inm": ETAG}, Precondition.FAILED),
+            ({"ius": EARLIER, "ims": DATE}, Precondition.FAILED),
         ]
         for headers, expected in table:
             self.assertEqual(self.evaluate(**headers), expected, headers)

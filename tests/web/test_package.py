@@ -25,7 +25,19 @@ class ExportTests(SynchronousTestCase):
             self.assertIs(getattr(web, name), getattr(client, name))
         for name in ("StaticFileFactory", "StaticFileProtocol"):
             self.assertIs(getattr(web, name), getattr(server, name))
-        self.assertEqual(sorted(web.__all__), sorted(web._ADAPTERS))
+        self.assertEqual(sorted(web.__all__), sorted(web._EXPORTS))
+        import importlib
+
+        for name in web.__all__:
+            self.assertIs(getattr(web, name), getattr(importlib.import_module(web._EXPORTS[name]), name), name)
+
+    def test_sans_io_names_exported(self):
+        """
+        As h11 does, the sans-IO names are public: the request parser, the
+        planner and the response parser.
+        """
+        for name in ("RequestParser", "Request", "Rejection", "NEED_DATA", "plan_target", "Plan", "ResponseParser"):
+            self.assertIn(name, web.__all__)
 
     def test_unknown_name_is_attribute_error(self):
         """
@@ -44,7 +56,8 @@ class PurityTests(SynchronousTestCase):
         """
         code = (
             "import sys\n"
-            "import twisted_netlab.web._server_core, twisted_netlab.web._client_core\n"
+            "import twisted_netlab.web._server_core, twisted_netlab.web._client_core, twisted_netlab.web._plan\n"
+            "from twisted_netlab.web import RequestParser, plan_target, ResponseParser\n"
             "print('twisted.internet' in sys.modules)\n"
             "from twisted_netlab.web import get\n"
             "print('twisted.internet' in sys.modules)\n"

@@ -12,9 +12,12 @@ from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web import server
+from twisted_netlab.web import _files, server
+from twisted_netlab.web._plan import Folder, Representation
+from twisted_netlab.web._server_core import UnsafePath
 from twisted_netlab.web.server import MAX_PIPELINED_BYTES, AccessLog, StaticFileFactory
 
 NOW = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
@@ -224,7 +227,7 @@ class SemanticsTests(SynchronousTestCase):
         os.mkfifo(fifo)
         c.get(b"/pipe")
         self.assertEqual(c.responses()[0][0], 404)
-        self.assertIsNone(server.OpenFile.open(fifo))
+        self.assertIsNone(_files.OpenFile.open(fifo))
 
     def test_folder_index(self):
         """
@@ -354,44 +357,6 @@ class SemanticsTests(SynchronousTestCase):
         other = Connection(self, factory=c.factory)
         other.get(b"/hello.txt")
         self.assertEqual(other.responses()[0][0], 200)
-
-
-_SEGMENTS = ["sub", "list", "inner", "hello.txt", "out", "out_dir", "..", ".", "", "%2e%2e", "%2E%2e%2F", "%2f",
-             "%5c", "..%2f..", "%00", "evil.com", "index.html", "%252e%252e", "\\..", "inside"]
-
-
-class ContainmentPropertyTests(SynchronousTestCase):
-    @settings(max_examples=500, deadline=None)
-    @given(st.lists(st.sampled_from(_SEGMENTS), max_size=6), st.booleans())
-    @example(["list", "inner"], True)
-    @example(["list", "inside", "..", "out"], False)
-    def test_resolution_never_leaves_the_root(self, segments, trailing_slash):
-        """
-        Whatever a target is made of (dot-dots plain or encoded, encoded
-        slashes and backslashes, NUL, symlinks out of the root and inside
-        it), what gets resolved lies inside the root.
-        """
-        factory = self.factory
-        path = "/" + "/".join(segments) + ("/" if trailing_slash else "")
-        try:
-            resolved = factory._resolve(path)
-        except server.UnsafePath:
-            return
-        if isinstance(resolved, (server.Representation, server.Folder)):
-            real = os.path.realpath(resolved.real)
-            self.assertTrue(real == factory.root or real.startswith(factory.root + os.sep), (path, real))
-
-    def setUp(self):
-        self.factory = StaticFileFactory(make_site(self), reactor=Clock(), file_cache_seconds=0)
-        root = self.factory.root
-        outside = self.mktemp()
-        os.makedirs(outside)
-        with open(os.path.join(outside, "index.html"), "wb") as f:
-            f.write(b"secret")
-        os.symlink(os.path.abspath(outside), os.path.join(root, "out_dir"))
-        os.symlink(os.path.join(os.path.abspath(outside), "index.html"), os.path.join(root, "out"))
-        os.symlink(os.path.join(root, "sub"), os.path.join(root, "list", "inside"))
-        os.symlink(os.path.join(os.path.abspath(outside), "index.html"), os.path.join(root, "list", "inner", "index.html"))
 
 
 class ConnectionManagementTests(SynchronousTestCase):
@@ -872,7 +837,9 @@ class AccessLogTests(SynchronousTestCase):
         c.send(b"BAD\r\n\r\n")
         log.close()
         self.assertEqual(len(batches[1]), 1)
-        self.assertRegex(batches[1][0], r'^10\.0\.0\.7 - - \[06/Nov/1994:08:49:38 \+0000\] "-" 400 [0-9]+ "-" "-"$')
+        self.assertRegex(
+            batches[1][0], r'^10\.0\.0\.7 - - \[06/Nov/1994:08:49:38 \+0000\] "-" 400 [0-9]+ "-" "-" "malformed request line"$'
+        )
 
 
 class TwistedAccessLogTests(SynchronousTestCase):
@@ -955,3 +922,350 @@ class ShutdownTests(SynchronousTestCase):
         self.assertTrue(c.transport.disconnected)
         c.protocol.connectionLost(None)
         self.successResultOf(done)
+
+
+class SymlinkSwapRaceTests(SynchronousTestCase):
+    """
+    Issue 14 item 1: a name swapped between a regular file and a symlink
+    leading out of the root, while real requests run.
+    """
+
+    def race(self, inside, outside_bytes, cache_seconds, seconds=1.5):
+        import threading
+        import time
+
+        c = Connection(self, file_cache_seconds=cache_seconds)
+        root = c.factory.root
+        outside = os.path.abspath(self.mktemp())
+        with open(outside, "wb") as f:
+            f.write(outside_bytes)
+        spare = os.path.join(root, "spare")
+        os.makedirs(spare)
+        target = os.path.join(root, "swap.bin")
+        with open(target, "wb") as f:
+            f.write(inside)
+        stop = threading.Event()
+
+        def swap():
+            while not stop.is_set():
+                link = os.path.join(spare, "link")
+                os.symlink(outside, link)
+                os.replace(link, target)
+                regular = os.path.join(spare, "file")
+                with open(regular, "wb") as f:
+                    f.write(inside)
+                os.replace(regular, target)
+
+        thread = threading.Thread(target=swap, daemon=True)
+        thread.start()
+        requests = leaked = 0
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                c.transport.clear()
+                c.get(b"/swap.bin")
+                c.run(200)
+                c.clock.advance(cache_seconds + 0.01)
+                requests += 1
+                if outside_bytes[:16] in c.transport.value():
+                    leaked += 1
+        finally:
+            stop.set()
+            thread.join()
+        self.assertGreater(requests, 50)
+        self.assertEqual(leaked, 0, f"{leaked} of {requests} responses carried the outside file")
+
+    def test_small_files_no_cache(self):
+        """
+        With the file cache off, no response to a name being swapped for a
+        symlink out of the root carries the outside file's bytes.
+        """
+        self.race(b"inside\n", b"OUTSIDE-SECRET\n" * 10, 0)
+
+    def test_small_files_cached(self):
+        """
+        With the file cache on, the cache holds what was opened: no
+        response carries the outside file's bytes either.
+        """
+        self.race(b"inside\n", b"OUTSIDE-SECRET\n" * 10, 1.0)
+
+    def test_large_files(self):
+        """
+        A streamed (large) file is never reopened through a swapped-in
+        symlink: zero outside bytes.
+        """
+        self.race(b"i" * 100_000, b"OUTSIDE-SECRET\n" * 10_000, 1.0)
+
+    def test_symlinks_inside_root_still_served(self):
+        """
+        Symlinks that stay inside the root (to a file, to a folder, and
+        through a symlinked folder) keep working.
+        """
+        c = Connection(self)
+        root = c.factory.root
+        os.symlink(os.path.join(root, "hello.txt"), os.path.join(root, "hello-link.txt"))
+        os.symlink("sub", os.path.join(root, "sub-link"))
+        os.symlink(os.path.join(root, "big.bin"), os.path.join(root, "sub", "big-link.bin"))
+        c.get(b"/hello-link.txt")
+        c.get(b"/sub-link/index.html")
+        c.get(b"/sub-link/big-link.bin")
+        c.run()
+        [hello, index, big] = c.responses()
+        self.assertEqual((hello[0], hello[2]), (200, b"hello world\n"))
+        self.assertEqual((index[0], index[2]), (200, b"<p>sub</p>"))
+        self.assertEqual((big[0], big[2]), (200, BIG))
+
+    def test_sibling_folder_sharing_the_root_prefix_is_outside(self):
+        """
+        A symlink to C{<root>-secret/...}, a folder whose name merely starts
+        with the root's, leads outside the root: 404, and not listed.
+        """
+        c = Connection(self)
+        root = c.factory.root
+        sibling = root + "-secret"
+        os.makedirs(sibling)
+        with open(os.path.join(sibling, "key.txt"), "wb") as f:
+            f.write(b"SIBLING-SECRET")
+        os.symlink(os.path.join(sibling, "key.txt"), os.path.join(root, "list", "key.txt"))
+        os.symlink(sibling, os.path.join(root, "sib"))
+        c.get(b"/list/key.txt")
+        c.get(b"/sib/key.txt")
+        c.get(b"/list/")
+        [key, through_folder, listing] = c.responses()
+        self.assertEqual(key[0], 404)
+        self.assertEqual(through_folder[0], 404)
+        self.assertNotIn(b"key.txt", listing[2])
+
+
+class ResourceErrorTests(SynchronousTestCase):
+    """
+    Issue 14 item 2: running out of descriptors or memory is not "not found".
+    """
+
+    def test_out_of_descriptors_is_503_with_retry_after(self):
+        """
+        EMFILE, ENFILE and ENOMEM while opening a file that exists answer
+        503 with Retry-After (never a 404 a cache would believe), log a
+        line, and keep the connection usable.
+        """
+        import errno
+
+        real_open = os.open
+        for number in (errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO):
+            c = Connection(self, file_cache_seconds=0)
+            events = []
+            globalLogPublisher.addObserver(events.append)
+            self.addCleanup(globalLogPublisher.removeObserver, events.append)
+
+            def fake_open(path, flags, mode=0o777, *, dir_fd=None, number=number):
+                if "hello" in str(path) or "big" in str(path):
+                    raise OSError(number, os.strerror(number))
+                return real_open(path, flags, mode, dir_fd=dir_fd)
+
+            self.patch(server.os, "open", fake_open)
+            c.get(b"/hello.txt")
+            c.get(b"/big.bin")
+            [small, big] = c.responses()
+            for status, headers, _ in (small, big):
+                self.assertEqual(status, 503, errno.errorcode[number])
+                self.assertIn(b"retry-after", headers)
+            self.assertFalse(c.transport.disconnecting)
+            texts = [formatEvent(e) for e in events]
+            self.assertTrue(any("503" in t and errno.errorcode[number] in t for t in texts), texts)
+
+    def test_absent_and_forbidden_stay_404(self):
+        """
+        ENOENT and EACCES (absent, forbidden) are still 404.
+        """
+        import errno
+
+        real_open = os.open
+        for number in (errno.ENOENT, errno.EACCES):
+            c = Connection(self, file_cache_seconds=0)
+
+            def fake_open(path, flags, mode=0o777, *, dir_fd=None, number=number):
+                if "hello" in str(path):
+                    raise OSError(number, os.strerror(number))
+                return real_open(path, flags, mode, dir_fd=dir_fd)
+
+            self.patch(server.os, "open", fake_open)
+            c.get(b"/hello.txt")
+            self.assertEqual(c.responses()[0][0], 404)
+
+
+class HeadRejectionTests(SynchronousTestCase):
+    """
+    Issue 14 item 3: a HEAD answer never carries a body.
+    """
+
+    def test_rejected_head_requests_carry_no_body(self):
+        """
+        HEAD requests the parser rejects (400, 413, 414, 431, 501, 505)
+        get their status and Content-Length but no body.
+        """
+        cases = [
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400),
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999\r\n\r\n", 413),
+            (b"HEAD /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431),
+            (b"HEAD / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            (b"HEAD / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        ]
+        for request, status in cases:
+            c = Connection(self)
+            c.send(request)
+            data = c.transport.value()
+            head, _, body = data.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 %d " % status), (status, head[:60]))
+            self.assertEqual(body, b"", status)
+
+
+class TrailingSlashTests(SynchronousTestCase):
+    """
+    Issue 14 item 4: a slash after a file name names a folder that is not there.
+    """
+
+    def test_file_with_trailing_slash_is_404(self):
+        """
+        C{/file.txt/}, C{/file.txt/.} and C{/sub/index.html/} are 404, as
+        with nginx and Apache; C{/hello.txt} is still 200.
+        """
+        c = Connection(self)
+        for target in (b"/hello.txt/", b"/hello.txt/.", b"/hello.txt/%2e", b"/sub/index.html/", b"/big.bin/"):
+            c.get(target)
+        c.get(b"/hello.txt")
+        statuses = [r[0] for r in c.responses()]
+        self.assertEqual(statuses, [404, 404, 404, 404, 404, 200])
+
+
+class ConnectionLimitTests(SynchronousTestCase):
+    """
+    Issue 14 item 6: a cap on connections, and little memory per reader
+    that stops reading.
+    """
+
+    def test_over_max_connections_is_closed_at_once(self):
+        """
+        With max_connections open, a new connection gets no protocol (Twisted
+        closes it at once) and one log line says why; once one closes, new
+        connections are served again.
+        """
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        first = Connection(self, max_connections=2)
+        Connection(self, factory=first.factory)
+        self.assertIsNone(first.factory.buildProtocol(None))
+        self.assertIsNone(first.factory.buildProtocol(None))
+        self.assertEqual(first.factory.refused_connections, 2)
+        lines = [formatEvent(e) for e in events if "max-connections" in formatEvent(e)]
+        self.assertEqual(len(lines), 1, lines)
+        first.protocol.connectionLost(None)
+        third = Connection(self, factory=first.factory)
+        third.get(b"/hello.txt")
+        self.assertEqual(third.responses()[0][0], 200)
+
+    def test_default_is_in_the_thousands(self):
+        """
+        The default cap is 4096 connections per process.
+        """
+        self.assertEqual(Connection(self).factory.max_connections, 4096)
+
+    def test_stalled_reader_of_a_large_file_holds_little(self):
+        """
+        A client that never reads a large file: we shrink the transport's
+        write buffer and write small chunks, so at most about 32 KiB of the
+        body is ever buffered for it (Twisted's defaults let 128 KiB pile
+        up per connection).
+        """
+
+        class BufferingTransport(StringTransport):
+            """
+            Pauses its producer once more than C{bufferSize} bytes wait,
+            as Twisted's FileDescriptor.write does; nothing is ever sent.
+            """
+
+            bufferSize = 64 * 1024
+
+            def write(self, data):
+                StringTransport.write(self, data)
+                if len(self.value()) > self.bufferSize and self.producer is not None:
+                    self.producer.pauseProducing()
+
+        transport = BufferingTransport()
+        c = Connection(self, transport=transport)
+        c.get(b"/big.bin")
+        c.run()
+        head, _, body = transport.value().partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"))
+        self.assertGreater(len(body), 0)
+        self.assertLessEqual(len(body), 32 * 1024)
+        self.assertEqual(transport.producerState, "paused")
+
+
+class AccessLogBytesTests(SynchronousTestCase):
+    """
+    Issue 13: the access log says what was sent, and why a request failed.
+    """
+
+    def connection(self):
+        batches = []
+        clock = Clock()
+        clock.advance(NOW)
+        log = AccessLog(batches.append, clock, interval=1.0)
+        factory = StaticFileFactory(make_site(self), reactor=clock, access_log=log)
+        return Connection(self, factory=factory), log, batches
+
+    def test_aborted_download_logs_the_bytes_sent(self):
+        """
+        A client that goes away after part of a large file: the line has
+        the bytes handed on before it left, not the file's size; a whole
+        download logs the whole size.
+        """
+        c, log, batches = self.connection()
+        c.get(b"/big.bin")
+        c.protocol.pauseProducing()
+        sent = len(c.transport.value().partition(b"\r\n\r\n")[2])
+        self.assertLess(sent, len(BIG))
+        c.protocol.connectionLost(None)
+        whole = Connection(self, factory=c.factory)
+        whole.get(b"/big.bin")
+        whole.run()
+        self.assertEqual(len(whole.responses()[0][2]), len(BIG))
+        log.close()
+        [partial, complete] = batches[0]
+        self.assertIn('"GET /big.bin HTTP/1.1" 200 %d "-" "-"' % sent, partial)
+        self.assertTrue(partial.endswith('"-" "-"'), partial)
+        self.assertIn('"GET /big.bin HTTP/1.1" 200 %d "-" "-"' % len(BIG), complete)
+
+    def test_unsent_transport_buffer_is_not_counted(self):
+        """
+        Bytes still in Twisted's write buffer when the connection is lost
+        never reached the client and are not counted.
+        """
+        c, log, batches = self.connection()
+        c.get(b"/big.bin")
+        c.protocol.pauseProducing()
+        sent = len(c.transport.value().partition(b"\r\n\r\n")[2])
+        c.transport.dataBuffer = b"x" * 5000
+        c.transport.offset = 1000
+        c.transport._tempDataLen = 100
+        c.protocol.connectionLost(None)
+        log.close()
+        self.assertIn(" 200 %d " % (sent - 4100), batches[0][0])
+
+    def test_rejection_and_timeout_reasons_follow_the_user_agent(self):
+        """
+        A parser rejection logs its reason, and a 408 "request timeout", as
+        one more quoted field after the user agent; a 503 logs the errno.
+        """
+        c, log, batches = self.connection()
+        c.send(b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+        slow = Connection(self, factory=c.factory)
+        slow.send(b"GET / HT")
+        c.clock.advance(c.factory.request_timeout + 1)
+        log.close()
+        lines = [line for batch in batches for line in batch]
+        self.assertRegex(lines[0], r'"-" 400 [0-9]+ "-" "-" "duplicate content-length field"$')
+        self.assertTrue(lines[1].endswith('"-" "-" "request timeout"'), lines[1])
+        self.assertIn('"-" 408 ', lines[1])

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted_netlab import _endpoints as endpoints_module
 from twisted_netlab.web._manual import built_site
 from twisted_netlab.web.server import AccessLog
-from twisted_netlab.web.tap import HTTPListeningService, HTTPService, Options, WorkerParentService, factory_settings, makeService
+from twisted_netlab.web.tap import HTTPListeningService, HTTPService, Options, WorkerParentService, factory_settings, makeService, with_backlog
 
 
 def parse(*argv):
@@ -160,3 +160,27 @@ class GracefulStopTests(SynchronousTestCase):
         protocol.connectionLost(None)
         self.successResultOf(stopped)
         self.assertIsNone(clock._exitSignal)
+
+
+class BacklogTests(SynchronousTestCase):
+    def test_every_listener_gets_a_backlog_of_511(self):
+        """
+        Every stream listener (and so the socket workers adopt) listens with
+        a backlog of 511, as nginx, unless --backlog or the endpoint says
+        otherwise; Twisted's default of 50 overflowed under a burst.
+        """
+        service = makeService(
+            parse("--listen", "tcp:0", "--listen", "tcp6:0:interface=\\:\\:1", "--listen", "tcp:0:backlog=7")
+        )
+        self.assertEqual(
+            [child.description for child in service],
+            ["tcp:0:backlog=511", "tcp6:0:interface=\\:\\:1:backlog=511", "tcp:0:backlog=7"],
+        )
+        [custom] = list(makeService(parse("--backlog", "4096")))
+        self.assertEqual(custom.description, "tcp:8080:interface=127.0.0.1:backlog=4096")
+        reactor = MemoryReactorClock()
+        HTTPListeningService(with_backlog("tcp:0", 511), None, reactor=reactor).startService()
+        self.assertEqual(reactor.tcpServers[0][2], 511)
+        [parent] = list(makeService(parse("--listen", "tcp:0", "--workers", "2")))
+        self.assertEqual(parent.description, "tcp:0:backlog=511")
+        self.assertRaises(usage.UsageError, parse, "--backlog", "0")

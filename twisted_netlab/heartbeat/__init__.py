@@ -1,15 +1,15 @@
 # -*- test-case-name: tests.heartbeat.test_package -*-
 """
-netlab-heartbeat: UDP heartbeats for many clients.  The sans-IO layer (the
-beat format in L{_beat}, the phi detector in L{_phi}, the monitor's core in
-L{_monitor_core}), the monitor protocol, the sender service and the status
-page.  One C{__all__}; every name is imported on first use (PEP 562).
+netlab-heartbeat: UDP heartbeats for many clients.  One C{__all__} with the
+sans-IO names (_beat, _phi, _events, _monitor_core) and the Twisted adapters
+(monitor, sender, status page), each imported on first use (PEP 562).
 """
 
 from twisted_netlab._lazy import lazy_exports
 
 _BEAT = "twisted_netlab.heartbeat._beat"
 _PHI = "twisted_netlab.heartbeat._phi"
+_EVENTS = "twisted_netlab.heartbeat._events"
 _MONITOR_CORE = "twisted_netlab.heartbeat._monitor_core"
 
 #: Public name -> the module that defines it.  Importing a pure module runs
@@ -26,16 +26,18 @@ _EXPORTS = {
     # sans-IO: the detector and the monitor's core
     "PhiAccrualDetector": _PHI,
     "phi": _PHI,
-    "BeatKind": _MONITOR_CORE,
-    "BeatReceived": _MONITOR_CORE,
-    "ClientForgotten": _MONITOR_CORE,
-    "ClientState": _MONITOR_CORE,
-    "ClientStatus": _MONITOR_CORE,
-    "DatagramRejected": _MONITOR_CORE,
+    "BeatKind": _EVENTS,
+    "BeatReceived": _EVENTS,
+    "ClientForgotten": _EVENTS,
+    "ClientState": _EVENTS,
+    "ClientStatus": _EVENTS,
+    "DatagramRejected": _EVENTS,
     "HeartbeatMonitor": _MONITOR_CORE,
     "KeyBy": _MONITOR_CORE,
     "MonitorSettings": _MONITOR_CORE,
-    "StateChanged": _MONITOR_CORE,
+    "MonitorSummary": _EVENTS,
+    "StateChanged": _EVENTS,
+    "TableFull": _EVENTS,
     # Twisted adapters
     "IHeartbeatObserver": "twisted_netlab.heartbeat.monitor",
     "LoggingObserver": "twisted_netlab.heartbeat.monitor",

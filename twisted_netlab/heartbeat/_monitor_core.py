@@ -1,18 +1,17 @@
 # -*- test-case-name: tests.heartbeat.test_monitor_core -*-
 """
 The pure core of netlab-heartbeat's monitor (standard library only; time is
-passed in as C{now}): L{HeartbeatMonitor} keeps one record per client and
-turns datagrams into events (L{BeatReceived}, L{StateChanged},
-L{DatagramRejected}) and a sweep at C{now} into state changes.  The adapter
-(C{monitor.py}) only logs and forwards.
+passed in as C{now}): L{HeartbeatMonitor} turns datagrams and sweeps into
+the events of L{_events}; the adapter (C{monitor.py}) only logs and forwards.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
 from twisted_netlab.heartbeat._beat import (
     Beat,
@@ -23,141 +22,26 @@ from twisted_netlab.heartbeat._beat import (
     decode_beat,
     verify_beat,
 )
+from twisted_netlab.heartbeat._events import (
+    LIVE_KINDS,
+    BeatKind,
+    BeatReceived,
+    ClientForgotten,
+    ClientState,
+    ClientStatus,
+    DatagramRejected,
+    MonitorEvent,
+    MonitorSummary,
+    StateChanged,
+    TableFull,
+)
 from twisted_netlab.heartbeat._phi import PhiAccrualDetector
 
-# --------------------------------------------------------------------------
-# Events and states
-
-class ClientState(enum.Enum):
-    """
-    What the monitor believes about a client.  RECOVERED is a stopped client
-    that beat again; it becomes ALIVE after a further C{timeout} of health.
-    """
-
-    ALIVE = "alive"
-    SUSPECT = "suspect"
-    STOPPED = "stopped"
-    RECOVERED = "recovered"
-
-
-class BeatKind(enum.Enum):
-    FIRST = "first"
-    ON_TIME = "on time"
-    LATE = "late"
-    DUPLICATE = "duplicate"
-    OUT_OF_ORDER = "out of order"
-    RESTART = "restart"
-
-
-#: Kinds that prove the sender is alive now; duplicates and stragglers do not.
-LIVE_KINDS = frozenset({BeatKind.FIRST, BeatKind.ON_TIME, BeatKind.LATE, BeatKind.RESTART})
-
-
-@dataclass(frozen=True)
-class BeatReceived:
-    """
-    An accepted beat and the figures the lab server reports for it.
-
-    @ivar since_last_seconds: time since this client's previous beat that
-        counted as a sign of life (None for the first).
-    @ivar lost: sequence numbers this beat showed to be missing (a gap);
-        an out-of-order beat that fills a gap reports -1.
-    @ivar late_by_seconds: arrival minus expected arrival (the previous
-        in-order arrival plus one period per sequence step); > tolerance
-        makes the beat LATE.
-    @ivar offset_seconds: monitor clock minus the sender's timestamp (the
-        sender's clock offset plus one-way delay).
-    @ivar jitter_seconds: RFC 3550 6.4.1 interarrival jitter of the
-        sender's timestamps, J += (|D| - J) / 16.
-    @ivar previous_sequence: the highest sequence before this beat (for a
-        RESTART: where the old run ended).
-    """
-
-    client: str
-    source: str
-    sequence: int
-    kind: BeatKind
-    received_at: float
-    sent_at: float
-    since_last_seconds: Optional[float]
-    lost: int
-    late_by_seconds: float
-    offset_seconds: float
-    jitter_seconds: float
-    previous_sequence: Optional[int]
-
-
-@dataclass(frozen=True)
-class StateChanged:
-    """
-    A client moved from C{previous} (None: first seen) to C{state}, with the
-    figures behind the decision.
-    """
-
-    client: str
-    previous: Optional[ClientState]
-    state: ClientState
-    at: float
-    silence_seconds: float
-    phi: float
-    last_sequence: int
-    beats: int
-    lost: int
-    restarts: int
-
-
-@dataclass(frozen=True)
-class ClientForgotten:
-    """
-    A stopped client silent for C{forget_after} was dropped from the table.
-    """
-
-    client: str
-    at: float
-    silence_seconds: float
-
-
-@dataclass(frozen=True)
-class DatagramRejected:
-    """
-    A datagram that was not accepted.  C{report} is true at most once per
-    source host per C{report_interval}; C{suppressed} counts the rejections
-    from that host not reported since its last report.
-    """
-
-    source: str
-    reason: RejectReason
-    detail: str
-    report: bool
-    suppressed: int
-
-
-@dataclass(frozen=True)
-class ClientStatus:
-    """
-    One row of the status table.
-    """
-
-    client: str
-    source: str
-    state: ClientState
-    last_sequence: int
-    beats: int
-    lost: int
-    late: int
-    duplicates: int
-    out_of_order: int
-    restarts: int
-    last_beat_at: float
-    silence_seconds: float
-    phi: float
-    offset_seconds: float
-    jitter_seconds: float
-    mean_interval_seconds: float
-
-
-MonitorEvent = Union[BeatReceived, StateChanged, ClientForgotten, DatagramRejected]
-
+__all__ = [
+    "LIVE_KINDS", "BeatKind", "BeatReceived", "ClientForgotten", "ClientState", "ClientStatus", "DatagramRejected",
+    "HeartbeatMonitor", "KeyBy", "MonitorEvent", "MonitorSettings", "MonitorSummary", "StateChanged", "TableFull",
+    "format_address", "preview",
+]
 
 # --------------------------------------------------------------------------
 # The monitor
@@ -185,6 +69,12 @@ class MonitorSettings:
     @ivar reorder_window: how far below the highest sequence a beat still
         counts as reordered (also the duplicate memory); further down
         without a boot id means the sender restarted.
+    @ivar report_interval: rejected datagrams are reported at most once per
+        source address per interval (and the table's pressure once).
+    @ivar max_reports: at most this many sources get a rejection report per
+        C{report_interval} (a flood from many ports stays a few lines).
+    @ivar summary_interval: how often L{sweep} returns a L{MonitorSummary}
+        (0: never).
     """
 
     period: float = 5.0
@@ -201,6 +91,8 @@ class MonitorSettings:
     key_by: KeyBy = KeyBy.ADDRESS
     reorder_window: int = 64
     report_interval: float = 60.0
+    max_reports: int = 100
+    summary_interval: float = 60.0
 
     def __post_init__(self) -> None:
         def default(name: str, value: float) -> None:
@@ -225,6 +117,8 @@ class MonitorSettings:
             check_key(self.key)
         if self.max_clients < 1 or not 1 <= self.reorder_window <= 1024:
             raise LocalProtocolError("max_clients must be >= 1, reorder_window 1..1024")
+        if self.max_reports < 1 or not self.report_interval > 0 or self.summary_interval < 0:
+            raise LocalProtocolError("max_reports must be >= 1, report_interval > 0, summary_interval >= 0")
         # Validates threshold, min_std_deviation, acceptable_pause, sample size.
         self.new_detector()
 
@@ -272,7 +166,29 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+#: How much of a rejected datagram a report shows.
+PREVIEW_BYTES = 80
+_ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"}
+
+
+def preview(data: bytes, limit: int = PREVIEW_BYTES) -> str:
+    """
+    C{data} as one line of printable ASCII, safe to log: bytes outside
+    0x20-0x7e as C{\\xNN} (tab, CR, LF as C{\\t \\r \\n}, the backslash
+    doubled), cut after C{limit} bytes with the full length added.
+    """
+    shown = "".join(
+        _ESCAPES.get(byte) or (chr(byte) if 0x20 <= byte < 0x7F else f"\\x{byte:02x}") for byte in data[:limit]
+    )
+    if len(data) > limit:
+        shown += f"... ({len(data)} bytes)"
+    return shown
+
+
 _RETIRED_BOOTS = 8
+#: Sources remembered for rejection reports (the oldest are pruned beyond).
+_MAX_REPORTED_SOURCES = 10_000
+_STATE_ORDER = {ClientState.STOPPED: 0, ClientState.SUSPECT: 1, ClientState.RECOVERED: 2, ClientState.ALIVE: 3}
 
 
 class HeartbeatMonitor:
@@ -281,19 +197,39 @@ class HeartbeatMonitor:
 
     Feed it with L{datagram_received} and call L{sweep} periodically (one
     timer for all clients).  Both return lists of events.  L{counters}
-    holds totals: accepted beats and one entry per L{RejectReason}.
+    holds totals: accepted beats and one entry per L{RejectReason};
+    L{sweeps} counts sweeps (a status page caches its rendering per sweep).
+
+    Clients live in three dicts that keep an order the monitor relies on:
+    C{_clients} (all, in the order first heard), C{_watched} (not stopped:
+    what a sweep looks at) and C{_stopped}, kept in order of last arrival,
+    so the least recently heard stopped client is the first one: it is
+    the one forgotten first and the one evicted when the table is full.
     """
 
     def __init__(self, settings: Optional[MonitorSettings] = None) -> None:
         self.settings = settings if settings is not None else MonitorSettings()
         self._clients: Dict[str, _Client] = {}
-        self._watched: Dict[str, _Client] = {}  # not STOPPED: what a sweep looks at
+        self._watched: Dict[str, _Client] = {}
         self._stopped: Dict[str, _Client] = {}
+        self._unsettled: Dict[str, _Client] = {}  # SUSPECT or RECOVERED
+        self._state_counts: Dict[ClientState, int] = {state: 0 for state in ClientState}
         self._boot_owner: Dict[str, str] = {}
-        self._reports: Dict[str, Tuple[float, int]] = {}
+        self._mask = (1 << self.settings.reorder_window) - 1
         self.counters: Dict[str, int] = {"accepted": 0}
         for reason in RejectReason:
             self.counters[reason.value] = 0
+        self.sweeps = 0
+        # Rejection reports: per source address, and a budget per interval.
+        self._reports: Dict[str, Tuple[float, int]] = {}
+        self._report_window = -math.inf
+        self._reports_in_window = 0
+        # Table pressure since the last TableFull report.
+        self._pressure_reported_at = -math.inf
+        self._evicted = self._refused = 0
+        # The previous summary: when, and the counters then.
+        self._summary_at: Optional[float] = None
+        self._summary_counters = dict(self.counters)
 
     # -- datagrams -------------------------------------------------------
 
@@ -304,40 +240,73 @@ class HeartbeatMonitor:
             beat = decode_beat(data)
             client = self._admit(beat, host, address, now)
         except PeerProtocolError as error:
-            return [self._reject(host, address, error, now)]
+            return self._reject(data, address, error, now)
         events = self._track(client, beat, address, now)
         self.counters["accepted"] += 1
+        if self._evicted and now - self._pressure_reported_at >= self.settings.report_interval:
+            events.append(self._table_full(now))
         return events
 
-    def _reject(self, host: str, address: str, error: PeerProtocolError, now: float) -> DatagramRejected:
+    def _reject(self, data: bytes, address: str, error: PeerProtocolError, now: float) -> List[MonitorEvent]:
         """
-        Count the rejection; report it if this host has not been reported
-        within C{report_interval} (one line per source per minute, however
-        hard it floods).
+        Count the rejection; report it (with the datagram's text) if this
+        source address was not reported within C{report_interval} and the
+        interval's budget of C{max_reports} sources is not spent: a student
+        whose sender restarts on a new port sees the new run's mistake at
+        once, and a flood from thousands of ports stays a few lines.
         """
-        self.counters[error.reason.value] += 1
-        last = self._reports.get(host)
-        if last is None or now - last[0] >= self.settings.report_interval:
-            if len(self._reports) >= 10_000:
+        reason = error.reason
+        self.counters[reason.value] += 1
+        settings = self.settings
+        events: List[MonitorEvent] = []
+        if reason is RejectReason.TOO_MANY_CLIENTS:
+            self._refused += 1
+            if now - self._pressure_reported_at >= settings.report_interval:
+                events.append(self._table_full(now))
+        last = self._reports.get(address)
+        due = last is None or now - last[0] >= settings.report_interval
+        if due and now - self._report_window >= settings.report_interval:
+            self._report_window = now
+            self._reports_in_window = 0
+        if due and self._reports_in_window < settings.max_reports:
+            self._reports_in_window += 1
+            if len(self._reports) >= _MAX_REPORTED_SOURCES:
                 self._prune_reports(now)
-            self._reports[host] = (now, 0)
-            return DatagramRejected(address, error.reason, error.detail, True, last[1] if last else 0)
-        self._reports[host] = (last[0], last[1] + 1)
-        return DatagramRejected(address, error.reason, error.detail, False, last[1] + 1)
+            self._reports[address] = (now, 0)
+            events.insert(0, DatagramRejected(address, reason, error.detail, True, last[1] if last else 0, preview(data)))
+        else:
+            suppressed = 1
+            if last is not None:
+                suppressed = last[1] + 1
+                self._reports[address] = (last[0], suppressed)
+            events.insert(0, DatagramRejected(address, reason, error.detail, False, suppressed))
+        return events
 
     def _prune_reports(self, now: float) -> None:
         interval = self.settings.report_interval
-        for host, (at, _) in list(self._reports.items()):
+        for address, (at, _) in list(self._reports.items()):
             if now - at >= interval:
-                del self._reports[host]
-        while len(self._reports) >= 10_000:  # all recent: drop the oldest
+                del self._reports[address]
+        while len(self._reports) >= _MAX_REPORTED_SOURCES:  # all recent: drop the oldest
             del self._reports[next(iter(self._reports))]
+
+    def _table_full(self, now: float) -> TableFull:
+        event = TableFull(now, len(self._clients), self.settings.max_clients, self._evicted, self._refused)
+        self._pressure_reported_at = now
+        self._evicted = self._refused = 0
+        return event
 
     def _admit(self, beat: Beat, host: str, address: str, now: float) -> _Client:
         """
         Decide whether C{beat} may touch the table; return its client record
         (created if new).  Everything refused here leaves no trace but a
         counter.
+
+        When the table is full, a new client takes the place of the least
+        recently heard stopped client; with none stopped it is refused (a
+        live client is never pushed out).  With a key, only beats whose MAC
+        verified get this far, so a flood of made-up ids without the key
+        never takes a place at all: the places go to signed clients.
         """
         settings = self.settings
         if settings.key is not None:
@@ -364,8 +333,21 @@ class HeartbeatMonitor:
             self._check_signed(beat, name, client)
         if client is None:
             if len(self._clients) >= settings.max_clients:
-                raise PeerProtocolError(RejectReason.TOO_MANY_CLIENTS, f"already tracking {len(self._clients)} clients")
+                if not self._stopped:
+                    raise PeerProtocolError(RejectReason.TOO_MANY_CLIENTS, f"already tracking {len(self._clients)} clients")
+                self._drop(next(iter(self._stopped)))
+                self._evicted += 1
             client = _Client(name, address, settings.new_detector())
+        return client
+
+    def _drop(self, name: str) -> _Client:
+        """
+        Remove a stopped client from the table.  Its boot claim stays, so
+        its recorded beats remain replays.
+        """
+        client = self._stopped.pop(name)
+        del self._clients[name]
+        self._state_counts[ClientState.STOPPED] -= 1
         return client
 
     def _check_signed(self, beat: Beat, name: str, client: Optional[_Client]) -> None:
@@ -429,14 +411,15 @@ class HeartbeatMonitor:
             late_by = now - (client.highest_arrival + step * settings.period)
             if late_by > settings.tolerance:  # type: ignore[operator]
                 kind = BeatKind.LATE
+                client.late += 1
             if step < settings.reorder_window:
-                client.received = ((client.received << step) | 1) & ((1 << settings.reorder_window) - 1)
+                client.received = ((client.received << step) | 1) & self._mask
             else:  # never shift by a peer-chosen amount: 2**62 bits is a lot of memory
                 client.received = 1
             client.highest = beat.sequence
             client.highest_arrival = now
             client.lost += lost
-        elif kind in (BeatKind.FIRST, BeatKind.RESTART):
+        elif kind is BeatKind.FIRST or kind is BeatKind.RESTART:
             if kind is BeatKind.RESTART:
                 client.restarts += 1
                 if client.boot is not None:
@@ -464,9 +447,8 @@ class HeartbeatMonitor:
                 client.jitter += (abs(transit - client.transit) - client.jitter) / 16
             client.transit = transit
             client.offset = transit
-            client.latest_sent_at = max(client.latest_sent_at, beat.sent_at)
-        if kind is BeatKind.LATE:
-            client.late += 1
+            if beat.sent_at > client.latest_sent_at:
+                client.latest_sent_at = beat.sent_at
         client.beats += 1
         client.source = address
 
@@ -476,24 +458,31 @@ class HeartbeatMonitor:
                 late_by, client.offset, client.jitter, previous_sequence,
             )
         ]
-        if kind in LIVE_KINDS:
+        if kind is not BeatKind.DUPLICATE and kind is not BeatKind.OUT_OF_ORDER:  # LIVE_KINDS, without hashing
+            detector = client.detector
             if new:
                 self._clients[client.name] = client
-                client.detector.heartbeat(now)
+                detector.heartbeat(now)
                 client.last_arrival = now
                 client.changed_at = now
                 self._watched[client.name] = client
+                self._state_counts[ClientState.ALIVE] += 1
                 events.append(self._changed(client, None, ClientState.ALIVE, now, 0.0, 0.0))
             else:
-                silence = now - client.last_arrival
-                suspicion = client.detector.phi(now)
-                client.detector.heartbeat(now)
-                client.last_arrival = now
-                if client.state is ClientState.STOPPED:
-                    self._watched[client.name] = self._stopped.pop(client.name)
-                    events.append(self._change(client, ClientState.RECOVERED, now, silence, suspicion))
-                elif client.state is ClientState.SUSPECT:
-                    events.append(self._change(client, ClientState.ALIVE, now, silence, suspicion))
+                state = client.state
+                if state is ClientState.ALIVE or state is ClientState.RECOVERED:
+                    detector.heartbeat(now)  # the common case: no state change, no phi needed
+                    client.last_arrival = now
+                else:
+                    silence = now - client.last_arrival
+                    suspicion = detector.phi(now)
+                    detector.heartbeat(now)
+                    client.last_arrival = now
+                    if state is ClientState.STOPPED:
+                        self._watched[client.name] = self._stopped.pop(client.name)
+                        events.append(self._change(client, ClientState.RECOVERED, now, silence, suspicion))
+                    else:
+                        events.append(self._change(client, ClientState.ALIVE, now, silence, suspicion))
         return events
 
     def _claim_boot(self, boot: str, name: str) -> None:
@@ -515,6 +504,13 @@ class HeartbeatMonitor:
         previous = client.state
         client.state = state
         client.changed_at = now
+        counts = self._state_counts
+        counts[previous] -= 1
+        counts[state] += 1
+        if state is ClientState.SUSPECT or state is ClientState.RECOVERED:
+            self._unsettled[client.name] = client
+        else:
+            self._unsettled.pop(client.name, None)
         return self._changed(client, previous, state, now, silence, suspicion)
 
     # -- time ------------------------------------------------------------
@@ -524,57 +520,113 @@ class HeartbeatMonitor:
         Look at every client not yet stopped, once: silence of C{timeout}
         stops it; phi over the threshold makes it SUSPECT; a RECOVERED
         client healthy for C{timeout} is ALIVE again.  Stopped clients
-        silent for C{forget_after} are forgotten.  Cost: one comparison per
-        watched client.
+        silent for C{forget_after} are forgotten.  Every
+        C{summary_interval} a L{MonitorSummary} comes last.  Cost: one
+        comparison per watched client, plus one per forgotten client.
         """
-        timeout = self.settings.timeout
+        settings = self.settings
+        timeout = settings.timeout
         assert timeout is not None
+        self.sweeps += 1
         events: List[MonitorEvent] = []
         stopped = []
         for name, client in self._watched.items():
             silence = now - client.last_arrival
             state = client.state
             if silence >= timeout:
-                stopped.append(name)
+                stopped.append(client)
                 events.append(self._change(client, ClientState.STOPPED, now, silence, client.detector.phi(now)))
             elif now >= client.detector.suspect_at:
                 if state is not ClientState.SUSPECT:
                     events.append(self._change(client, ClientState.SUSPECT, now, silence, client.detector.phi(now)))
             elif state is ClientState.RECOVERED and now - client.changed_at >= timeout:
                 events.append(self._change(client, ClientState.ALIVE, now, silence, client.detector.phi(now)))
-        for name in stopped:
-            self._stopped[name] = self._watched.pop(name)
-        if self._stopped:
-            forget_after = self.settings.forget_after
-            for name, client in list(self._stopped.items()):
-                if now - client.last_arrival >= forget_after:
-                    # The boot claim stays, so its beats remain replays.
-                    del self._stopped[name], self._clients[name]
-                    events.append(ClientForgotten(name, now, now - client.last_arrival))
+        # Every client stopped now was heard after every client stopped at
+        # an earlier sweep (else it would have stopped then): appending this
+        # sweep's in order of last arrival keeps _stopped in that order.
+        stopped.sort(key=lambda client: client.last_arrival)
+        for client in stopped:
+            self._stopped[client.name] = self._watched.pop(client.name)
+        forget_after = settings.forget_after
+        while self._stopped:
+            client = next(iter(self._stopped.values()))
+            if now - client.last_arrival < forget_after:
+                break
+            self._drop(client.name)
+            events.append(ClientForgotten(client.name, now, now - client.last_arrival))
+        if settings.summary_interval:
+            if self._summary_at is None:
+                self._summary_at = now
+            elif now - self._summary_at >= settings.summary_interval:
+                events.append(self._summary(now))
         return events
+
+    def _summary(self, now: float) -> MonitorSummary:
+        assert self._summary_at is not None
+        counters, before = self.counters, self._summary_counters
+        rejected = tuple(
+            (reason, counters[reason.value] - before[reason.value])
+            for reason in RejectReason
+            if counters[reason.value] != before[reason.value]
+        )
+        counts = self._state_counts
+        summary = MonitorSummary(
+            now, now - self._summary_at, len(self._clients), counts[ClientState.ALIVE], counts[ClientState.SUSPECT],
+            counts[ClientState.STOPPED], counts[ClientState.RECOVERED], counters["accepted"] - before["accepted"], rejected,
+        )
+        self._summary_at = now
+        self._summary_counters = dict(counters)
+        return summary
 
     # -- status ----------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self._clients)
 
+    def state_counts(self) -> Dict[ClientState, int]:
+        """
+        How many clients are in each state (kept as states change: free).
+        """
+        return dict(self._state_counts)
+
+    def _row(self, client: _Client, now: float) -> ClientStatus:
+        detector = client.detector
+        return ClientStatus(
+            client.name, client.source, client.state, client.highest, client.beats, client.lost,
+            client.late, client.duplicates, client.out_of_order, client.restarts,
+            client.last_arrival, now - client.last_arrival, detector.phi(now),
+            client.offset, client.jitter, detector.mean,
+        )
+
     def status(self, now: float) -> List[ClientStatus]:
         """
-        A snapshot of every client, sorted by name.
+        A snapshot of every client, sorted by name.  Its cost grows with
+        the table: a status page uses L{page} or L{overview}.
         """
-        rows = []
-        for name in sorted(self._clients):
-            client = self._clients[name]
-            detector = client.detector
-            rows.append(
-                ClientStatus(
-                    name, client.source, client.state, client.highest, client.beats, client.lost,
-                    client.late, client.duplicates, client.out_of_order, client.restarts,
-                    client.last_arrival, now - client.last_arrival, detector.phi(now),
-                    client.offset, client.jitter, detector.mean,
-                )
-            )
-        return rows
+        return [self._row(self._clients[name], now) for name in sorted(self._clients)]
+
+    def page(self, now: float, offset: int, limit: int) -> List[ClientStatus]:
+        """
+        Rows C{offset} to C{offset + limit} in the order clients were first
+        heard (a client forgotten and heard again comes last).  Cost: the
+        rows asked for, plus skipping C{offset} entries of a dict.
+        """
+        names = itertools.islice(self._clients.values(), offset, offset + limit) if limit > 0 else ()
+        return [self._row(client, now) for client in names]
+
+    def overview(self, now: float, limit: int) -> List[ClientStatus]:
+        """
+        At most C{limit} rows, problems first (stopped, suspect, recovered,
+        then alive), each state sorted by name; among stopped clients the
+        most recently stopped are chosen.  Cost: the rows shown.
+        """
+        chosen: List[_Client] = list(itertools.islice(reversed(self._stopped.values()), limit))
+        chosen.extend(itertools.islice(self._unsettled.values(), limit - len(chosen)))
+        if len(chosen) < limit:
+            alive = (client for client in self._watched.values() if client.state is ClientState.ALIVE)
+            chosen.extend(itertools.islice(alive, limit - len(chosen)))
+        chosen.sort(key=lambda client: (_STATE_ORDER[client.state], client.name))
+        return [self._row(client, now) for client in chosen]
 
     def state_of(self, name: str) -> Optional[ClientState]:
         client = self._clients.get(name)

@@ -1,14 +1,15 @@
 # -*- test-case-name: tests.heartbeat.test_phi -*-
 """
 The phi accrual failure detector of netlab-heartbeat's monitor (pure,
-standard library only): Akka's detector (Hayashibara et al.), a window of
-inter-arrival times and phi from a logistic approximation of the normal CDF.
-
-Because phi depends only on C{y = (elapsed - mean - pause) / std}, the
-moment phi crosses the threshold is computed once per beat
-(L{PhiAccrualDetector.suspect_at}), so a sweep over thousands of clients is
-one comparison per client.
+standard library only): Akka's detector (Hayashibara et al.), and phi as a
+person reads it.
 """
+
+# A window of inter-arrival times, phi from a logistic approximation of the
+# normal CDF.  Because phi depends only on y = (elapsed - mean - pause) / std,
+# the moment phi crosses the threshold is computed once per beat
+# (PhiAccrualDetector.suspect_at), so a sweep over thousands of clients is one
+# comparison per client.
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ class PhiAccrualDetector:
 
     __slots__ = (
         "threshold", "min_std_deviation", "acceptable_pause", "_ring", "_capacity", "_next",
-        "_sum", "_sum_squares", "last_arrival", "suspect_at",
+        "_sum", "_sum_squares", "last_arrival", "suspect_at", "_threshold_y",
     )
 
     def __init__(
@@ -98,6 +99,7 @@ class PhiAccrualDetector:
         if not first_estimate > 0:
             raise LocalProtocolError("first_estimate must be > 0")
         self.threshold = threshold
+        self._threshold_y = threshold_y(threshold)
         self.min_std_deviation = min_std_deviation
         self.acceptable_pause = acceptable_pause
         self._ring = array("d")
@@ -158,9 +160,33 @@ class PhiAccrualDetector:
 
     def heartbeat(self, now: float) -> None:
         """
-        Record a beat arriving at C{now}.
+        Record a beat arriving at C{now}.  This runs once per beat of every
+        client, so the mean and deviation are worked out here once, inline
+        (the same arithmetic as L{mean} and L{std_deviation}).
         """
-        if self.last_arrival is not None and self.is_available(now):
-            self._add(now - self.last_arrival)
+        last = self.last_arrival
+        if last is not None and now < self.suspect_at:
+            self._add(now - last)
         self.last_arrival = now
-        self.suspect_at = now + self.mean + self.acceptable_pause + threshold_y(self.threshold) * self.std_deviation
+        count = len(self._ring)
+        mean = self._sum / count
+        variance = self._sum_squares / count - mean * mean
+        deviation = math.sqrt(variance) if variance > 0.0 else 0.0
+        if deviation < self.min_std_deviation:
+            deviation = self.min_std_deviation
+        self.suspect_at = now + mean + self.acceptable_pause + self._threshold_y * deviation
+
+
+#: Beyond this, phi is shown as "> 100": the client is certainly down.
+READABLE_PHI_CAP = 100.0
+
+
+def readable_phi(value: float) -> str:
+    """
+    Phi as a person reads it: two decimals up to 100, then "> 100" (a
+    client silent for minutes has a phi in the millions, which says no
+    more than "certainly down").
+    """
+    if value > READABLE_PHI_CAP:
+        return "> 100"
+    return f"{value:.2f}"

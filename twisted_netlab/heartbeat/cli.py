@@ -9,25 +9,25 @@ Exit codes: 0 when done or interrupted (a summary is printed either way);
 
 from __future__ import annotations
 
-import getopt
 import sys
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List
 
-from twisted.internet.defer import Deferred
-from twisted.internet.error import DNSLookupError
 from twisted.python import usage
 
-from twisted_netlab._endpoints import parse_duration, parse_udp_port
+from twisted_netlab._endpoints import parse_duration
+from twisted_netlab._options import CommandOptions, host_and_port
 from twisted_netlab.heartbeat._beat import CLIENT_ID_PATTERN
 from twisted_netlab.heartbeat.keyfile import read_key_file
-from twisted_netlab.heartbeat.sender import HeartbeatSender
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 #: Faster than this is a flood, not a heartbeat.
 MIN_INTERVAL_SECONDS = 0.01
 
 
-class Options(usage.Options):
-    synopsis = "HOST [PORT] [--interval 5] [--id NAME] [--count N] [--key-file FILE]"
+class Options(CommandOptions):
+    synopsis = "HOST[:PORT] [PORT] [--interval 5] [--id NAME] [--count N] [--key-file FILE]"
     longdesc = (
         "Send UDP heartbeats '<seq> - <epoch>' to HOST (default port 13000), sequence numbers "
         "from 0. With --id (or --key-file) the beats also carry id= and a random boot= per run, "
@@ -42,33 +42,9 @@ class Options(usage.Options):
         ["key-file", "k", None, "Sign beats with the shared key in this file (mode 600)."],
     ]
 
-    def parseOptions(self, options: Optional[List[str]] = None) -> None:
-        """
-        Accept options after the positional arguments too
-        (C{netlab beat HOST --count 3}), as GNU tools do.
-        """
-        if options is None:
-            options = sys.argv[1:]
-        try:
-            found, arguments = getopt.gnu_getopt(list(options), self.shortOpt, self.longOpt)
-        except getopt.error as error:
-            raise usage.UsageError(str(error))
-        takes_value = {name[:-1] for name in self.longOpt if name.endswith("=")}
-        ordered = []
-        for option, value in found:
-            if option.startswith("--"):
-                ordered.append(f"{option}={value}" if option[2:] in takes_value else option)
-            else:
-                letter = option[1]
-                position = self.shortOpt.index(letter)
-                ordered.append(option + value if self.shortOpt[position + 1 : position + 2] == ":" else option)
-        usage.Options.parseOptions(self, ordered + ["--"] + arguments)
-
-    def parseArgs(self, host: str, port: str = "13000") -> None:  # type: ignore[override]
-        self["host"] = host
-        self["port"] = parse_udp_port(port)
-        if self["port"] == 0:
-            raise usage.UsageError("PORT must be 1-65535")
+    def parseArgs(self, *args: str) -> None:
+        # HOST[:PORT] [PORT], [IPv6]:PORT: the rule shared by every client.
+        self["host"], self["port"] = host_and_port(args, 13000)
 
     def postOptions(self) -> None:
         interval = parse_duration(self["interval"])
@@ -85,6 +61,11 @@ class Options(usage.Options):
 
 
 def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> Deferred:
+    # Imported here: --help and usage errors need no reactor machinery.
+    from twisted.internet.error import DNSLookupError
+
+    from twisted_netlab.heartbeat.sender import HeartbeatSender
+
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     target = f"{options['host']}:{options['port']}"

@@ -17,16 +17,19 @@ from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
 from twisted_netlab._endpoints import default_reactor
-from twisted_netlab.heartbeat._monitor_core import (
+from twisted_netlab.heartbeat._events import (
     BeatKind,
     BeatReceived,
     ClientForgotten,
     ClientState,
     DatagramRejected,
-    HeartbeatMonitor,
     MonitorEvent,
+    MonitorSummary,
     StateChanged,
+    TableFull,
 )
+from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor
+from twisted_netlab.heartbeat._phi import readable_phi
 
 log = Logger()
 
@@ -40,7 +43,8 @@ class IHeartbeatObserver(Interface):
     """
     Receives what the monitor learns.  Called synchronously from the
     reactor thread; an observer that raises is logged and the others still
-    run.
+    run; a method an observer lacks is skipped (observers written before
+    L{table_full} and L{summary} existed keep working).
     """
 
     def beat_received(beat: BeatReceived) -> None:
@@ -61,6 +65,17 @@ class IHeartbeatObserver(Interface):
     def client_forgotten(forgotten: ClientForgotten) -> None:
         """
         A long-stopped client was dropped from the table.
+        """
+
+    def table_full(pressure: TableFull) -> None:
+        """
+        The table was full while new clients came (at most once per
+        report interval).
+        """
+
+    def summary(summary: MonitorSummary) -> None:
+        """
+        The periodic summary.
         """
 
 
@@ -127,46 +142,55 @@ class MonitorProtocol(DatagramProtocol):
 
     def _dispatch(self, events: List[MonitorEvent]) -> None:
         for event in events:
-            if isinstance(event, BeatReceived):
-                method = "beat_received"
-            elif isinstance(event, StateChanged):
-                method = "state_changed"
-            elif isinstance(event, DatagramRejected):
-                method = "datagram_rejected"
-            else:
-                method = "client_forgotten"
-            for observer in list(self.observers):
+            method = _OBSERVER_METHODS[type(event)]
+            for observer in self.observers:
+                deliver = getattr(observer, method, None)
+                if deliver is None:  # an observer written before this event existed
+                    continue
                 try:
-                    getattr(observer, method)(event)
+                    deliver(event)
                 except Exception:
                     log.failure("heartbeat observer {observer!r} failed", observer=observer)
+
+
+#: Which observer method each event goes to.
+_OBSERVER_METHODS = {
+    BeatReceived: "beat_received",
+    StateChanged: "state_changed",
+    DatagramRejected: "datagram_rejected",
+    ClientForgotten: "client_forgotten",
+    TableFull: "table_full",
+    MonitorSummary: "summary",
+}
 
 
 @implementer(IHeartbeatObserver)
 class LoggingObserver:
     """
-    One log event per accepted beat, per state change (with the figures),
-    per reported rejection and per forgotten client.  With C{all_beats}
-    false only restarts are logged among beats: with thousands of clients
-    a line per late or lost beat would flood the log exactly when the
-    network is in trouble; the counts are on the status page.
+    One log event per state change (alive, suspect, stopped, recovered)
+    and per restart, with the figures; one per reported rejection (with
+    the datagram's text), per forgotten client, per report of a full
+    table; and the periodic summary.  With C{all_beats} (``--verbose``)
+    also one per accepted beat: with thousands of clients that is a line
+    per beat (a 100k-id flood wrote 55 MB), so it is off by default and
+    the per-client counts are on the status page.
     """
 
-    def __init__(self, timeout: float, sweep_interval: float, all_beats: bool = True, logger: Optional[Logger] = None) -> None:
+    def __init__(self, timeout: float, sweep_interval: float, all_beats: bool = False, logger: Optional[Logger] = None) -> None:
         self.timeout = timeout
         self.sweep_interval = sweep_interval
         self.all_beats = all_beats
         self.log = logger if logger is not None else Logger(namespace="netlab-heartbeat")
 
     def beat_received(self, beat: BeatReceived) -> None:
-        if not self.all_beats and beat.kind is not BeatKind.RESTART:
-            return
         if beat.kind is BeatKind.RESTART:
             self.log.warn(
                 "{client} restarted: sequence {previous_sequence} -> {sequence} "
                 "after {since_last_seconds:.3f} s (from {source})",
                 **_fields(beat),
             )
+            return
+        if not self.all_beats:
             return
         since = "first beat" if beat.since_last_seconds is None else f"{beat.since_last_seconds:.3f} s since last"
         extra = ""
@@ -189,10 +213,11 @@ class LoggingObserver:
         level = self.log.warn if change.state in (ClientState.STOPPED, ClientState.SUSPECT) else self.log.info
         level(
             "{client} {state_name} (was {previous_name}): silent {silence_seconds:.3f} s, "
-            "phi {phi:.2f}, timeout {timeout:g} s, sweep {sweep:g} s, last sequence {last_sequence}, "
+            "phi {phi_text}, timeout {timeout:g} s, sweep {sweep:g} s, last sequence {last_sequence}, "
             "beats {beats}, lost {lost}, restarts {restarts}",
             state_name=change.state.value,
             previous_name=previous,
+            phi_text=readable_phi(change.phi),
             timeout=self.timeout,
             sweep=self.sweep_interval,
             **_fields(change),
@@ -202,8 +227,8 @@ class LoggingObserver:
         if not rejection.report:
             return
         self.log.warn(
-            "rejected datagram from {source}: {reason_name} ({detail}){earlier}; "
-            "at most one such line per host per minute",
+            "rejected datagram from {source}: {reason_name} ({detail}){earlier}: \"{text}\"; "
+            "at most one such line per source address per minute",
             reason_name=rejection.reason.value,
             earlier=f", {rejection.suppressed} more since the last report" if rejection.suppressed else "",
             **_fields(rejection),
@@ -211,6 +236,24 @@ class LoggingObserver:
 
     def client_forgotten(self, forgotten: ClientForgotten) -> None:
         self.log.info("{client} forgotten after {silence_seconds:.0f} s of silence", **_fields(forgotten))
+
+    def table_full(self, pressure: TableFull) -> None:
+        self.log.warn(
+            "client table full ({tracked} of {max_clients}): {evicted} stopped clients evicted "
+            "(least recently heard first) and {refused} new clients refused since the last report",
+            **_fields(pressure),
+        )
+
+    def summary(self, summary: MonitorSummary) -> None:
+        fields = _fields(summary)
+        fields["rejected"] = {reason.value: count for reason, count in summary.rejected}
+        self.log.info(
+            "summary: {tracked} clients ({alive} alive, {suspect} suspect, {stopped} stopped, "
+            "{recovered} recovered); in the last {interval_seconds:.0f} s {accepted} beats accepted, "
+            "rejected: {rejected_text}",
+            rejected_text=", ".join(f"{count} {reason.value}" for reason, count in summary.rejected) or "none",
+            **fields,
+        )
 
 
 def _fields(event: Any) -> dict:

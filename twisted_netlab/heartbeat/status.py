@@ -1,39 +1,59 @@
 # -*- test-case-name: tests.heartbeat.test_status -*-
 """
-The status page of netlab-heartbeat, on L{twisted.web}: C{/} is an HTML
-table of clients that refreshes itself, C{/status.json} the same data for
-scripts.  Read-only, no scripts, no external resources.
+The status page of netlab-heartbeat (twisted.web adapter, on the shared
+twisted_netlab._statuspage): C{/} an HTML overview that refreshes itself,
+C{/status.json} a summary with client rows a page at a time.
 """
+
+# Cost: the page runs on the reactor thread, so what one request may cost is
+# bounded whatever the number of clients: the HTML shows at most
+# MAX_HTML_ROWS rows (problems first), the JSON at most MAX_LIMIT rows per
+# request (?limit=&offset=; none by default), and each rendering is kept until
+# the monitor's next sweep (pollers asking again within a sweep get the same
+# bytes).  The sweep never renders.
 
 from __future__ import annotations
 
-import html
-import json
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Tuple
 
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
 
 from twisted_netlab._endpoints import default_reactor
-from twisted_netlab.heartbeat._monitor_core import ClientState, ClientStatus, HeartbeatMonitor
+from twisted_netlab._statuspage import (
+    StatusSite,
+    error_body,
+    escape,
+    html_body,
+    html_page,
+    json_bytes,
+    query_int,
+    set_security_headers,
+    table,
+)
+from twisted_netlab.heartbeat._events import ClientState, ClientStatus
+from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor
+from twisted_netlab.heartbeat._phi import readable_phi
 
-#: The HTML table shows at most this many rows (problems first); the JSON has all.
-MAX_HTML_ROWS = 2000
+#: The HTML shows at most this many rows (problems first); the JSON pages through all.
+MAX_HTML_ROWS = 500
+#: Rows per JSON request: at most this many (``?limit=``).
+MAX_LIMIT = 1000
+#: Renderings kept per sweep (distinct pages asked for); beyond, not cached.
+MAX_CACHED = 32
 
-_ORDER = {ClientState.STOPPED: 0, ClientState.SUSPECT: 1, ClientState.RECOVERED: 2, ClientState.ALIVE: 3}
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .25em .6em; border-bottom: 1px solid #ddd; text-align: right; }
-th:first-child, td:first-child, .state, .source { text-align: left; }
-tr.stopped td.state { color: #fff; background: #b00020; }
-tr.suspect td.state { background: #ffd54f; }
-tr.recovered td.state { background: #81d4fa; }
-tr.alive td.state { color: #1b5e20; }
-p.summary { color: #555; }
-"""
+_STYLE = (
+    "td{text-align:right}td:first-child,td.state,td.source{text-align:left}"
+    "tr.stopped td.state{color:#fff;background:#b00020}"
+    "tr.suspect td.state{background:#ffd54f}"
+    "tr.recovered td.state{background:#81d4fa}"
+    "tr.alive td.state{color:#1b5e20}"
+)
+_HEADERS = (
+    "client", "state", "last seq", "beats", "lost", "late", "dup", "reordered", "restarts",
+    "silent (s)", "phi", "offset (s)", "jitter (ms)", "source",
+)
 
 
 def _number(value: float) -> Any:
@@ -64,17 +84,13 @@ def client_json(row: ClientStatus) -> Dict[str, Any]:
     }
 
 
-def status_document(monitor: HeartbeatMonitor, now: float, rows: Optional[List[ClientStatus]] = None) -> Dict[str, Any]:
+def status_summary(monitor: HeartbeatMonitor, now: float) -> Dict[str, Any]:
     """
-    Everything the status page shows, as one JSON-ready dict (C{rows}: a
-    snapshot already taken at C{now}).
+    The summary every JSON answer starts with: settings, clients per state,
+    counters.  Cost independent of the number of clients.
     """
     settings = monitor.settings
-    if rows is None:
-        rows = monitor.status(now)
-    states = {state.value: 0 for state in ClientState}
-    for row in rows:
-        states[row.state.value] += 1
+    counts = monitor.state_counts()
     return {
         "now": now,
         "settings": {
@@ -82,119 +98,160 @@ def status_document(monitor: HeartbeatMonitor, now: float, rows: Optional[List[C
             "timeout": settings.timeout,
             "phi_threshold": settings.phi_threshold,
             "signed": settings.key is not None,
+            "max_clients": settings.max_clients,
         },
-        "states": states,
+        "clients_total": len(monitor),
+        "states": {state.value: counts[state] for state in ClientState},
         "counters": dict(monitor.counters),
-        "clients": [client_json(row) for row in rows],
     }
 
 
-def _security_headers(request: Any, content_type: bytes) -> None:
-    request.setHeader(b"Content-Type", content_type)
-    request.setHeader(b"Cache-Control", b"no-store")
-    request.setHeader(b"X-Content-Type-Options", b"nosniff")
-    request.setHeader(b"Referrer-Policy", b"no-referrer")
-    request.setHeader(b"Content-Security-Policy", b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+def _html_row(row: ClientStatus) -> Tuple[str, ...]:
+    return (
+        escape(row.client), row.state.value, str(row.last_sequence), str(row.beats), str(row.lost), str(row.late),
+        str(row.duplicates), str(row.out_of_order), str(row.restarts), f"{row.silence_seconds:.1f}",
+        escape(readable_phi(row.phi)), f"{row.offset_seconds:+.3f}", f"{row.jitter_seconds * 1000:.2f}", escape(row.source),
+    )
+
+
+def render_html(monitor: HeartbeatMonitor, now: float, refresh_seconds: int) -> bytes:
+    """
+    The HTML overview: the summary line, then at most L{MAX_HTML_ROWS}
+    clients, problems first; an explicit row when there is no client yet.
+    """
+    summary = status_summary(monitor, now)
+    rows = monitor.overview(now, MAX_HTML_ROWS)
+    settings = summary["settings"]
+    counts = ", ".join(f"{count} {state}" for state, count in summary["states"].items())
+    rejected = ", ".join(
+        f"{count} {name}" for name, count in summary["counters"].items() if name != "accepted" and count
+    )
+    total = summary["clients_total"]
+    parts: List[str] = [
+        "<h1>netlab-heartbeat</h1>",
+        f'<p class="summary">{total} clients: {escape(counts)}. '
+        f"{summary['counters']['accepted']} beats accepted"
+        + (f"; rejected: {escape(rejected)}" if rejected else "")
+        + f". Period {settings['period']:g} s, timeout {settings['timeout']:g} s, "
+        f"phi threshold {settings['phi_threshold']:g}"
+        + (", signed beats only" if settings["signed"] else "")
+        + '. <a href="status.json">JSON</a></p>',
+    ]
+    body = []
+    for row in rows:
+        cells = _html_row(row)
+        body.append(
+            f'<tr class="{row.state.value}" data-client="{cells[0]}"><td>{cells[0]}</td>'
+            f'<td class="state">{cells[1]}</td>'
+            + "".join(f"<td>{cell}</td>" for cell in cells[2:-1])
+            + f'<td class="source">{cells[-1]}</td></tr>'
+        )
+    if body:
+        head = "".join(f"<th>{escape(name)}</th>" for name in _HEADERS)
+        parts.append(f'<table id="clients"><thead><tr>{head}</tr></thead><tbody>\n' + "\n".join(body) + "\n</tbody></table>")
+    else:
+        parts.append(table(_HEADERS, [], "No clients yet: nothing has beaten since the monitor started.", ' id="clients"'))
+    if total > len(rows):
+        parts.append(
+            f"<p>{total - len(rows)} more clients (alive) not shown: "
+            f'<a href="status.json?limit={MAX_LIMIT}&amp;offset=0">status.json?limit={MAX_LIMIT}&amp;offset=0</a> pages through all.</p>'
+        )
+    return html_page("netlab-heartbeat", "\n".join(parts), _STYLE, refresh_seconds)
+
+
+def render_json(monitor: HeartbeatMonitor, now: float, offset: int, limit: int) -> Dict[str, Any]:
+    """
+    The summary, and with C{limit} > 0 the rows C{offset} to C{offset +
+    limit} in the order clients were first heard.
+    """
+    document = status_summary(monitor, now)
+    if limit:
+        document["offset"] = offset
+        document["limit"] = limit
+        document["clients"] = [client_json(row) for row in monitor.page(now, offset, limit)]
+    return document
+
+
+class _SweepCache:
+    """
+    Renderings kept until the monitor's next sweep.
+    """
+
+    def __init__(self, monitor: HeartbeatMonitor) -> None:
+        self.monitor = monitor
+        self.sweep = -1
+        self.entries: Dict[Any, Any] = {}
+
+    def get(self, key: Any, render: Any) -> Any:
+        if self.monitor.sweeps != self.sweep:
+            self.sweep = self.monitor.sweeps
+            self.entries.clear()
+        if key in self.entries:
+            return self.entries[key]
+        value = render()
+        if len(self.entries) < MAX_CACHED:
+            self.entries[key] = value
+        return value
 
 
 class StatusJSON(Resource):
+    """
+    C{/status.json}: the summary; C{?limit=N&offset=M} adds N rows (at most
+    L{MAX_LIMIT}) from the M-th client on.
+    """
+
     isLeaf = True
 
-    def __init__(self, monitor: HeartbeatMonitor, clock: Any) -> None:
+    def __init__(self, monitor: HeartbeatMonitor, reactor: Any, cache: _SweepCache) -> None:
         Resource.__init__(self)
         self.monitor = monitor
-        self.clock = clock
+        self.reactor = reactor
+        self.cache = cache
 
-    def render_GET(self, request: Any) -> bytes:
-        _security_headers(request, b"application/json")
-        document = status_document(self.monitor, self.clock.seconds())
-        return json.dumps(document, separators=(",", ":")).encode("utf-8")
+    def render_GET(self, request: Request) -> bytes:
+        limit = query_int(request, b"limit", 0, 0, MAX_LIMIT)
+        offset = query_int(request, b"offset", 0, 0, 2**31)
+        if limit is None or offset is None:
+            return error_body(request, 400, f"limit must be 0-{MAX_LIMIT} and offset >= 0")
+        body = self.cache.get(
+            ("json", offset, limit), lambda: json_bytes(render_json(self.monitor, self.reactor.seconds(), offset, limit))
+        )
+        set_security_headers(request, b"application/json")
+        return body  # type: ignore[no-any-return]
 
 
 class StatusPage(Resource):
     """
-    C{/}: the HTML table; C{/status.json}: the JSON document.
+    C{/}: the HTML overview; C{/status.json}: the JSON document.
     """
 
-    def __init__(self, monitor: HeartbeatMonitor, clock: Any, refresh_seconds: int = 2) -> None:
+    def __init__(self, monitor: HeartbeatMonitor, reactor: Any, refresh_seconds: int = 2) -> None:
         Resource.__init__(self)
         self.monitor = monitor
-        self.clock = clock
+        self.reactor = reactor
         self.refresh_seconds = refresh_seconds
-        self.putChild(b"status.json", StatusJSON(monitor, clock))  # type: ignore[arg-type]
+        self.cache = _SweepCache(monitor)
+        self.putChild(b"status.json", StatusJSON(monitor, reactor, self.cache))
 
-    def getChild(self, path: bytes, request: Any) -> Resource:
+    def getChild(self, path: bytes, request: Request) -> Resource:
         if path == b"":
             return self
-        return Resource.getChild(self, path, request)
+        return Resource.getChild(self, path, request)  # type: ignore[no-any-return]
 
-    def render_GET(self, request: Any) -> bytes:
-        _security_headers(request, b"text/html; charset=utf-8")
-        return self.render_html(self.clock.seconds()).encode("utf-8")
-
-    def render_html(self, now: float) -> str:
-        rows = self.monitor.status(now)
-        document = status_document(self.monitor, now, rows)
-        rows.sort(key=lambda row: (_ORDER[row.state], row.client))
-        escape = html.escape
-        settings = document["settings"]
-        counts = ", ".join(f"{count} {state}" for state, count in document["states"].items())
-        rejected = ", ".join(f"{count} {name}" for name, count in document["counters"].items() if name != "accepted" and count)
-        parts: List[str] = [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f'<meta http-equiv="refresh" content="{int(self.refresh_seconds)}">',
-            "<title>netlab-heartbeat</title>",
-            f"<style>{_STYLE}</style></head><body>",
-            "<h1>netlab-heartbeat</h1>",
-            f'<p class="summary">{len(rows)} clients: {escape(counts)}. '
-            f"{document['counters']['accepted']} beats accepted"
-            + (f"; rejected: {escape(rejected)}" if rejected else "")
-            + f". Period {settings['period']:g} s, timeout {settings['timeout']:g} s, "
-            f"phi threshold {settings['phi_threshold']:g}"
-            + (", signed beats only" if settings["signed"] else "")
-            + '. <a href="status.json">JSON</a></p>',
-            '<table id="clients"><thead><tr><th>client</th><th class="state">state</th><th>last seq</th><th>beats</th>'
-            "<th>lost</th><th>late</th><th>dup</th><th>reordered</th><th>restarts</th>"
-            "<th>silent (s)</th><th>phi</th><th>offset (s)</th><th>jitter (ms)</th><th class=\"source\">source</th></tr></thead><tbody>",
-        ]
-        for row in rows[:MAX_HTML_ROWS]:
-            phi_text = f"{row.phi:.2f}" if math.isfinite(row.phi) else "inf"
-            parts.append(
-                f'<tr class="{row.state.value}" data-client="{escape(row.client)}">'
-                f"<td>{escape(row.client)}</td><td class=\"state\">{row.state.value}</td>"
-                f"<td>{row.last_sequence}</td><td>{row.beats}</td><td>{row.lost}</td><td>{row.late}</td>"
-                f"<td>{row.duplicates}</td><td>{row.out_of_order}</td><td>{row.restarts}</td>"
-                f"<td>{row.silence_seconds:.1f}</td><td>{phi_text}</td>"
-                f"<td>{row.offset_seconds:+.3f}</td><td>{row.jitter_seconds * 1000:.2f}</td>"
-                f'<td class="source">{escape(row.source)}</td></tr>'
-            )
-        parts.append("</tbody></table>")
-        if len(rows) > MAX_HTML_ROWS:
-            parts.append(f"<p>{len(rows) - MAX_HTML_ROWS} more clients in the JSON.</p>")
-        parts.append("</body></html>")
-        return "\n".join(parts)
+    def render_GET(self, request: Request) -> bytes:
+        page = self.cache.get(
+            ("html",), lambda: render_html(self.monitor, self.reactor.seconds(), self.refresh_seconds)
+        )
+        return html_body(request, page)
 
 
-class StatusSite(Site):
+def status_site(
+    monitor: HeartbeatMonitor, reactor: Any = None, refresh_seconds: int = 2, allowed_hosts: Iterable[str] = ()
+) -> Site:
     """
-    A L{Site} for the status page that does not log each connection (the
-    page reloads itself every few seconds).
-    """
-
-    noisy = False
-
-    def log(self, request: Any) -> None:
-        """
-        No access log: the page reloads itself every few seconds.
-        """
-
-
-def status_site(monitor: HeartbeatMonitor, reactor: Any = None, refresh_seconds: int = 2) -> Site:
-    """
-    The status site; C{reactor} (L{None}: the global one) gives the time.
+    The status site.  C{reactor} (L{None}: the global one, looked up now)
+    gives the time; C{allowed_hosts} are host names the page answers to
+    besides IP literals and localhost names (the Host rule).
     """
     reactor = default_reactor(reactor)
-    site = StatusSite(StatusPage(monitor, reactor, refresh_seconds), reactor=reactor)
-    site.displayTracebacks = False
-    return site
+    return StatusSite(StatusPage(monitor, reactor, refresh_seconds), allowed_hosts, reactor=reactor)

@@ -37,7 +37,7 @@ def _positive_duration(name: str, value: Optional[str]) -> Optional[float]:
 
 
 class Options(usage.Options):
-    synopsis = "[--port 13000] [--interface 127.0.0.1] [--period 5] [--timeout 50] [--status ENDPOINT]"
+    synopsis = "[--port 13000] [--interface 127.0.0.1] [--period 5] [--timeout 50] [--status ENDPOINT] [--verbose]"
     longdesc = (
         "Monitor UDP heartbeats ('<seq> - <epoch>', optionally with id=, boot=, mac=) from many "
         "clients: report each beat (lost, late, duplicate, reordered, restarted, clock offset, "
@@ -45,7 +45,8 @@ class Options(usage.Options):
         "of silence, recovered)."
     )
     optFlags = [
-        ["quiet", "q", "Log state changes and restarts, not each beat (for many clients; counts are on the status page)."],
+        ["verbose", "v", "Also log each accepted beat (by default: state changes, restarts, rejections and a periodic summary)."],
+        ["quiet", "q", "The default since per-beat lines moved behind --verbose; accepted for old scripts."],
     ]
     optParameters = [
         ["port", "p", 13000, "UDP port to listen on (0: any free port).", parse_udp_port],
@@ -62,7 +63,9 @@ class Options(usage.Options):
         ["max-clients", None, 100000, "Most clients tracked at once.", int],
         ["forget-after", None, "1h", "Forget stopped clients after this much silence."],
         ["key-by", None, "address", "Group beats without id= by 'address' (host and port) or 'host'."],
+        ["summary-interval", None, "1m", "Log a summary line this often (0: never)."],
         ["status", None, None, "Serve the status page (HTML and /status.json) on this endpoint, e.g. tcp:8090:interface=127.0.0.1."],
+        ["status-host", None, None, "A host name the status page answers to besides IP addresses and localhost (comma-separated)."],
     ]
 
     def postOptions(self) -> None:
@@ -79,6 +82,12 @@ class Options(usage.Options):
         min_std = _positive_duration("min-std-deviation", self["min-std-deviation"])
         pause = None if self["acceptable-pause"] is None else parse_duration(self["acceptable-pause"])
         tolerance = None if self["tolerance"] is None else parse_duration(self["tolerance"])
+        if self["verbose"] and self["quiet"]:
+            raise usage.UsageError("--verbose and --quiet contradict each other")
+        summary_interval = parse_duration(self["summary-interval"])
+        if summary_interval < 0:
+            raise usage.UsageError("--summary-interval must be >= 0")
+        self["status-hosts"] = [name.strip() for name in (self["status-host"] or "").split(",") if name.strip()]
         try:
             self["settings"] = MonitorSettings(
                 period=period,
@@ -92,6 +101,7 @@ class Options(usage.Options):
                 max_clients=self["max-clients"],
                 forget_after=_positive_duration("forget-after", self["forget-after"]),  # type: ignore[arg-type]
                 key_by=KeyBy(self["key-by"]),
+                summary_interval=summary_interval,
             )
         except LocalProtocolError as error:
             raise usage.UsageError(str(error))
@@ -116,7 +126,7 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     settings: MonitorSettings = config["settings"]
     monitor = HeartbeatMonitor(settings)
     sweep = config["sweep-seconds"]
-    observer = LoggingObserver(settings.timeout, sweep, all_beats=not config["quiet"])  # type: ignore[arg-type]
+    observer = LoggingObserver(settings.timeout, sweep, all_beats=config["verbose"])  # type: ignore[arg-type]
     protocol = MonitorProtocol(monitor, sweep, [observer], reactor=reactor)  # type: ignore[list-item]
     service = MultiService()
     DatagramListeningService(
@@ -124,7 +134,7 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     ).setServiceParent(service)
     if config["status"]:
         StreamListeningService(
-            "netlab-heartbeat-status", config["status"], status_site(monitor, reactor), reactor=reactor
+            "netlab-heartbeat-status", config["status"], status_site(monitor, reactor, allowed_hosts=config["status-hosts"]), reactor=reactor
         ).setServiceParent(service)
     service.monitor = monitor  # type: ignore[attr-defined]
     service.protocol = protocol  # type: ignore[attr-defined]

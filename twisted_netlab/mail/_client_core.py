@@ -30,7 +30,7 @@ from twisted_netlab.mail._message import (
     CRLF,
     check_address,
     check_header_text,
-    frame_data,
+    frame_normalized,
     has_8bit,
     needs_smtputf8,
     normalize_crlf,
@@ -320,6 +320,7 @@ class ClientDialogue:
         self._queued: Deque[Tuple[Step, SendLine]] = deque()
         self._pending: Deque[Tuple[Step, int]] = deque()
         self._rcpt_replies: List[Optional[Reply]] = []
+        self._rcpt_sent = 0
         self._message_error: Optional[SMTPClientError] = None
         self._mail_ok = False
         self._abandoned = False
@@ -567,17 +568,19 @@ class ClientDialogue:
         capabilities = self.capabilities or Capabilities()
         self._current = envelope
         self._rcpt_replies = [None] * len(envelope.recipients)
+        self._rcpt_sent = 0
         self._message_error = None
         self._mail_ok = False
+        normalized = normalize_crlf(envelope.data)
         try:
-            framed = frame_data(envelope.data)
+            framed = frame_normalized(normalized)
         except LocalProtocolError as error:
             self._finish_message(PolicyError(Step.DATA, str(error)))
             return None
         parameters = []
         if capabilities.size is not None:
             # RFC 1870 3: the size after CRLF normalisation, without dot-stuffing.
-            message_size = len(normalize_crlf(envelope.data))
+            message_size = len(normalized)
             if capabilities.size and message_size > capabilities.size:
                 self._finish_message(
                     PolicyError(
@@ -620,14 +623,12 @@ class ClientDialogue:
 
     def _flush_queue(self, all_of_them: bool) -> List[Event]:
         events: List[Event] = []
-        rcpt_index = sum(1 for step, _ in self._pending if step is Step.RCPT) + sum(
-            1 for r in self._rcpt_replies if r is not None
-        )
         while self._queued:
             step, line = self._queued.popleft()
             index = 0
             if step is Step.RCPT:
-                index, rcpt_index = rcpt_index, rcpt_index + 1
+                # RCPT replies are matched to recipients in the order sent.
+                index, self._rcpt_sent = self._rcpt_sent, self._rcpt_sent + 1
             self._pending.append((step, index))
             events.append(line)
             if not all_of_them:

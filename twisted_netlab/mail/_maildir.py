@@ -17,7 +17,7 @@ from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import formatdate
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 #: Files left in tmp/ this long are debris of a crash (the Maildir rule).
 TMP_MAX_AGE_SECONDS = 36 * 3600
@@ -171,39 +171,50 @@ class Maildir:
         finally:
             os.close(descriptor)
 
+    def begin(self, name: str, durable: bool = True) -> "Delivery":
+        """
+        Start message C{name}: ``tmp/name`` is created exclusively (mode
+        0600) and written as the body arrives; L{Delivery.commit} makes it
+        durable and visible.  C{durable=False} skips the fsyncs (for
+        benchmarks only: a crash may then lose acknowledged mail).
+        """
+        return Delivery(self, name, durable)
+
     def deliver(self, name: str, parts: List[bytes]) -> str:
         """
-        Write C{parts} as message C{name}: ``tmp/name`` (created
-        exclusively, mode 0600), fsync, rename to ``new/name``, fsync
-        ``new/``.  On any error the tmp file is removed and the error
-        raised: nothing half-written is ever in ``new/``.
+        Write C{parts} as message C{name} in one go (see L{begin}).
 
         @return: the path in ``new/``.
         """
-        temporary = os.path.join(self.root, "tmp", name)
-        final = os.path.join(self.root, "new", name)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        delivery = self.begin(name)
         try:
-            try:
-                for part in parts:
-                    view = memoryview(part)
-                    while view:
-                        written = os.write(descriptor, view)
-                        view = view[written:]
-                self._fsync(descriptor)
-            finally:
-                os.close(descriptor)
-            if os.path.exists(final):
-                raise OSError(errno.EEXIST, "Maildir name collision", final)
-            self._rename(temporary, final)
+            for part in parts:
+                delivery.write(part)
         except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+            delivery.abort()
             raise
-        self._sync_directory(os.path.join(self.root, "new"))
-        return final
+        return delivery.commit()
+
+    def remove_orphans(self, owned: Collection[str] = ()) -> List[Tuple[str, int]]:
+        """
+        Remove every file in ``tmp/`` whose name is not in C{owned}: at
+        start no delivery of this (single-writer) sink exists, so anything
+        there is a message cut short by a crash, never acknowledged.
+
+        @return: (name, size) of each file removed.
+        """
+        removed = []
+        for entry in os.scandir(os.path.join(self.root, "tmp")):
+            if entry.name in owned:
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                    size = entry.stat(follow_symlinks=False).st_size
+                    os.unlink(entry.path)
+                    removed.append((entry.name, size))
+            except FileNotFoundError:
+                pass
+        return removed
 
     def clean_tmp(self, now: float, max_age: float = TMP_MAX_AGE_SECONDS) -> List[str]:
         """
@@ -269,6 +280,77 @@ class Maildir:
             if entry_name == name:
                 return os.path.join(self.root, folder, entry_name)
         return None
+
+
+class Delivery:
+    """
+    One message being written into ``tmp/``.  L{write} appends (the
+    caller writes as the body arrives, so memory stays small);
+    L{commit} fsyncs the file, renames it into ``new/`` and fsyncs
+    ``new/``: only then is the message acknowledged.  L{abort} removes
+    the file.  L{commit} may run in a worker thread: it touches nothing
+    shared but the file system.
+    """
+
+    def __init__(self, maildir: Maildir, name: str, durable: bool = True) -> None:
+        self.maildir = maildir
+        self.name = name
+        self.durable = durable
+        self.size = 0
+        self.temporary = os.path.join(maildir.root, "tmp", name)
+        self._descriptor: Optional[int] = os.open(
+            self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
+        )
+
+    def write(self, data: bytes) -> None:
+        if self._descriptor is None:
+            raise ValueError(f"delivery {self.name} is already finished")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._descriptor, view)
+            view = view[written:]
+        self.size += len(data)
+
+    def commit(self) -> str:
+        """
+        @return: the path in ``new/``.
+        @raise OSError: the message is not stored (and ``tmp/`` is clean).
+        """
+        maildir = self.maildir
+        final = os.path.join(maildir.root, "new", self.name)
+        try:
+            descriptor, self._descriptor = self._descriptor, None
+            if descriptor is None:
+                raise ValueError(f"delivery {self.name} is already finished")
+            try:
+                if self.durable:
+                    maildir._fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            if os.path.exists(final):
+                raise OSError(errno.EEXIST, "Maildir name collision", final)
+            maildir._rename(self.temporary, final)
+        except BaseException:
+            self._unlink()
+            raise
+        if self.durable:
+            maildir._sync_directory(os.path.join(maildir.root, "new"))
+        return final
+
+    def abort(self) -> None:
+        """
+        Throw the message away (refused, connection lost, storage error).
+        """
+        descriptor, self._descriptor = self._descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
+            self._unlink()
+
+    def _unlink(self) -> None:
+        try:
+            os.unlink(self.temporary)
+        except OSError:
+            pass
 
 
 _QUEUE_ID = re.compile(r"^[0-9]+\.M[0-9]+P[0-9]+Q[0-9]+R[0-9a-f]+\.")

@@ -108,13 +108,20 @@ class Mailbox:
 # ---------------------------------------------------------------- DATA framing
 
 
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
 def normalize_crlf(data: bytes) -> bytes:
     """
     Every CR, LF or CRLF becomes CRLF, and the text ends with CRLF: no bare
     CR or LF ever leaves the client (the SMTP smuggling family, where
     servers disagree about what ends DATA, e.g. ``<LF>.<LF>``).
     """
-    normalized = re.sub(rb"\r\n|\r|\n", CRLF, data)
+    crlf_count = data.count(CRLF)
+    if data.count(b"\r") == crlf_count and data.count(b"\n") == crlf_count:
+        normalized = data  # already CRLF only: three C-speed counts, no copy
+    else:
+        normalized = _LINE_END.sub(CRLF, data)
     if not normalized.endswith(CRLF):
         normalized += CRLF
     return normalized
@@ -127,10 +134,16 @@ def frame_data(message: bytes) -> bytes:
 
     @raise LocalProtocolError: a line is longer than RFC 5321 allows.
     """
-    normalized = normalize_crlf(message)
+    return frame_normalized(normalize_crlf(message))
+
+
+def frame_normalized(normalized: bytes) -> bytes:
+    """
+    L{frame_data} for text that L{normalize_crlf} already returned.
+    """
     lines = normalized.split(CRLF)
-    longest = max(lines, key=len)
-    if len(longest) > MAX_DATA_LINE_LENGTH:
+    if max(map(len, lines)) > MAX_DATA_LINE_LENGTH:
+        longest = max(lines, key=len)
         number = lines.index(longest) + 1
         raise LocalProtocolError(
             f"message line {number} is {len(longest)} bytes long; SMTP allows {MAX_DATA_LINE_LENGTH}"
@@ -139,6 +152,10 @@ def frame_data(message: bytes) -> bytes:
     if stuffed.startswith(b"."):
         stuffed = b"." + stuffed
     return stuffed + b"." + CRLF
+
+
+def has_8bit(data: bytes) -> bool:
+    return not data.isascii()
 
 
 # ---------------------------------------------------------------- messages
@@ -257,7 +274,4 @@ def needs_smtputf8(sender: str, recipients: Sequence[str]) -> bool:
     """
     return not all(a.isascii() for a in [sender, *recipients])
 
-
-def has_8bit(data: bytes) -> bool:
-    return not data.isascii()
 

@@ -150,6 +150,7 @@ class ConnectionLost(SMTPClientError):
 
 _REPLY_LINE = re.compile(rb"\A([2-5][0-9][0-9])([ -])?(.*)\Z", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL_ASCII = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _ENHANCED = re.compile(r"\A([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |\Z)")
 
 
@@ -201,28 +202,46 @@ class ReplyParser:
         return self._code is not None
 
     def feed_line(self, line: bytes, step: Step = Step.GREETING) -> Optional[Reply]:
-        if line.endswith(b"\r"):
+        if line[-1:] == b"\r":
             line = line[:-1]
         if len(line) > MAX_REPLY_LINE_LENGTH:
             raise PeerProtocolError(step, f"reply line longer than {MAX_REPLY_LINE_LENGTH} bytes")
-        match = _REPLY_LINE.match(line)
-        if match is None or (match.group(2) is None and match.group(3)):
+        # The grammar of _REPLY_LINE, spelled out: this runs for every reply.
+        digits, separator = line[:3], line[3:4]
+        if (
+            len(digits) != 3
+            or not digits.isdigit()
+            or not 0x32 <= digits[0] <= 0x35
+            or separator not in (b" ", b"-", b"")
+        ):
             raise PeerProtocolError(step, f"malformed reply line {line[:80]!r}")
-        code = int(match.group(1))
+        code = int(digits)
         if self._code is not None and code != self._code:
             raise PeerProtocolError(
                 step, f"reply code changed from {self._code} to {code} inside a multi-line reply"
             )
-        text = match.group(3).decode("utf-8", "replace")
-        if _CONTROL.search(text):
+        raw = line[4:]
+        if raw.isascii():
+            text = raw.decode("ascii")
+            control = _CONTROL_ASCII.search(raw) is not None
+        else:
+            text = raw.decode("utf-8", "replace")
+            control = _CONTROL.search(text) is not None
+        if control:
             raise PeerProtocolError(step, f"control character in reply line {line[:80]!r}")
-        self._code = code
-        self._lines.append(text)
-        if len(self._lines) > MAX_REPLY_LINES:
-            raise PeerProtocolError(step, f"reply longer than {MAX_REPLY_LINES} lines")
-        if match.group(2) == b"-":
+        if separator == b"-":
+            self._code = code
+            self._lines.append(text)
+            if len(self._lines) > MAX_REPLY_LINES:
+                raise PeerProtocolError(step, f"reply longer than {MAX_REPLY_LINES} lines")
             return None
-        lines, self._code, self._lines = tuple(self._lines), None, []
+        if self._lines:
+            self._lines.append(text)
+            if len(self._lines) > MAX_REPLY_LINES:
+                raise PeerProtocolError(step, f"reply longer than {MAX_REPLY_LINES} lines")
+            lines, self._code, self._lines = tuple(self._lines), None, []
+        else:
+            lines = (text,)
         return Reply(code, lines, parse_enhanced_status(code, lines[0]))
 
 
@@ -231,10 +250,13 @@ def parse_enhanced_status(code: int, first_line: str) -> Optional[Tuple[int, int
     RFC 3463: ``class.subject.detail`` at the start of the text, whose class
     must equal the first digit of the reply code (else it is just text).
     """
+    if first_line[:1] != str(code // 100):
+        return None  # the class must equal the code's first digit
     match = _ENHANCED.match(first_line)
-    if match is None or int(match.group(1)) != code // 100:
+    if match is None:
         return None
-    return (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    klass, subject, detail = match.groups()
+    return (int(klass), int(subject), int(detail))
 
 
 # ---------------------------------------------------------------- capabilities

@@ -14,6 +14,14 @@ the session waits for the adapter (a message is being stored) and resumes
 in L{SinkSession.message_stored}.  At STARTTLS every byte after the command
 is discarded (CVE-2024-34083) and the session forgets EHLO and AUTH
 (RFC 3207 4.2).
+
+DATA is streamed: the unstuffed body leaves in L{MessageData} chunks of
+about L{DATA_CHUNK_BYTES} as it arrives, and the rest with L{MessageReceived},
+so a message in flight costs a small buffer whatever its size.  Deadlines
+(a whole command line, the DATA phase scaled by its size) are computed by
+L{next_deadline} from times the adapter passes in.  With C{record_dialogue}
+the session also reports each command line (AUTH secrets masked) as
+L{CommandReceived}, for transcripts.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ MAX_COMMAND_LINE = 2048
 MAX_DATA_LINE = 998
 # RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted.
 MAX_RECIPIENTS = 100
+#: The body is handed to the adapter in chunks of about this size.
+DATA_CHUNK_BYTES = 64 * 1024
+#: Postfix's smtpd_min_data_rate: each octet of DATA buys this much time.
+MIN_DATA_RATE = 500
 
 
 class SessionState(enum.Enum):
@@ -146,12 +158,25 @@ class ReceivedEnvelope:
 
 
 @dataclass(frozen=True)
+class MessageData:
+    """
+    The next part of the body of the message being received (dot-stuffing
+    removed, CRLF line ends): append it to the message's temporary file.
+    Whether the message is kept is only known at its end.
+    """
+
+    envelope: "ReceivedEnvelope"
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class MessageReceived:
     """
-    A complete, acceptable message: store it, then call
+    A complete, acceptable message: append C{data} (the rest of the body
+    after any L{MessageData}) and store it, then call
     L{SinkSession.message_stored} or L{SinkSession.message_not_stored}.
-    C{data} is the content exactly as sent (CRLF line ends), dot-stuffing
-    removed (RFC 5321 4.5.2).
+    The content is exactly as sent (CRLF line ends), dot-stuffing removed
+    (RFC 5321 4.5.2).
     """
 
     envelope: ReceivedEnvelope
@@ -161,11 +186,33 @@ class MessageReceived:
 @dataclass(frozen=True)
 class MessageRefused:
     """
-    A message body arrived in full but was refused (C{reply} says why).
+    A message body arrived in full but was refused (C{reply} says why):
+    whatever L{MessageData} gave of it is to be thrown away.
     """
 
     envelope: ReceivedEnvelope
     reply: SendReply
+
+
+@dataclass(frozen=True)
+class CommandReceived:
+    """
+    A command line as the client sent it (only with C{record_dialogue});
+    AUTH arguments and responses are masked.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
+class UnstuffedDot:
+    """
+    Body line C{line_number} began with a single ``.``: the client did not
+    dot-stuff (RFC 5321 4.5.2), and that dot was taken away.  Reported only
+    with C{record_dialogue}.
+    """
+
+    line_number: int
 
 
 Event = Union[
@@ -175,8 +222,11 @@ Event = Union[
     PlaintextDiscarded,
     AuthenticationAttempted,
     FaultInjected,
+    MessageData,
     MessageReceived,
     MessageRefused,
+    CommandReceived,
+    UnstuffedDot,
 ]
 
 
@@ -297,6 +347,39 @@ def parse_parameters(text: str) -> Dict[str, Optional[str]]:
     return parameters
 
 
+# -- deadlines ------------------------------------------------------------
+
+
+def next_deadline(
+    deadline: float,
+    now: float,
+    byte_count: int,
+    line_completed: bool,
+    was_in_data: bool,
+    in_data: bool,
+    line_seconds: float,
+    min_data_rate: float = MIN_DATA_RATE,
+) -> float:
+    """
+    When the session must next have made progress, after C{byte_count}
+    bytes arrived at C{now}.
+
+    Outside DATA a whole command line must arrive within C{line_seconds}
+    of the previous one: bytes that complete no line do not move the
+    deadline (one byte every few seconds kept the old idle timer alive
+    for ever).  The DATA phase gets C{line_seconds} from its start plus
+    one second per C{min_data_rate} octets received (Postfix's
+    ``smtpd_min_data_rate``; RFC 5321 4.5.3.2 scales with the transfer).
+    """
+    if in_data and not was_in_data:
+        return now + line_seconds + byte_count / min_data_rate
+    if in_data:
+        return deadline + byte_count / min_data_rate
+    if line_completed:
+        return now + line_seconds
+    return deadline
+
+
 # -- the session ----------------------------------------------------------
 
 _OVERLONG = object()
@@ -310,6 +393,23 @@ def _reply(code: int, *lines: str) -> SendReply:
     return SendReply(code, tuple(lines))
 
 
+_SECRET_VERBS = re.compile(rb"\A\s*AUTH\s+\S+\s+", re.IGNORECASE)
+
+
+def _masked(line: object) -> str:
+    """
+    A command line for a transcript: an AUTH initial response is masked,
+    control characters are escaped, an overlong line is only named.
+    """
+    if not isinstance(line, bytes):
+        return "[line too long, dropped]"
+    match = _SECRET_VERBS.match(line)
+    if match is not None:
+        line = match.group(0) + b"********"
+    text = line.decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 class SinkSession:
     """
     One SMTP server session.  Not thread-safe; one per connection.
@@ -319,8 +419,13 @@ class SinkSession:
     @ivar authenticated_as: the user name after a successful AUTH.
     """
 
-    def __init__(self, policy: SinkPolicy, faults: Optional[FaultPlan] = None) -> None:
+    def __init__(
+        self, policy: SinkPolicy, faults: Optional[FaultPlan] = None, record_dialogue: bool = False
+    ) -> None:
         self.policy = policy
+        self.record_dialogue = record_dialogue
+        #: Complete lines taken from the input so far (deadlines use it).
+        self.lines_received = 0
         self.faults = faults if faults is not None else FaultPlan()
         self.state = SessionState.AWAITING_COMMAND
         self.tls_active = False
@@ -335,6 +440,9 @@ class SinkSession:
         self._auth_username: Optional[str] = None
         self._data_parts: List[bytes] = []
         self._data_size = 0
+        self._data_pending = 0
+        self._data_lines = 0
+        self._data_envelope: Optional[ReceivedEnvelope] = None
         self._data_problem: Optional[SendReply] = None
 
     # -- input --------------------------------------------------------
@@ -369,6 +477,9 @@ class SinkSession:
         """
         self._expect_storage()
         self.state = SessionState.AWAITING_COMMAND
+        # Postfix's rule: the junk command count restarts once mail is
+        # delivered (an RSET after every message is no abuse).
+        self.junk_count = 0
         return [_reply(250, f"2.0.0 Ok: queued as {queue_id}")] + self._process()
 
     def message_not_stored(self, reason: str) -> List[Event]:
@@ -380,13 +491,21 @@ class SinkSession:
         self.state = SessionState.AWAITING_COMMAND
         return [_reply(451, f"4.3.0 Could not store the message ({reason}), try again later")] + self._process()
 
-    def timed_out(self) -> List[Event]:
+    def timed_out(self, what: str = "idle timeout") -> List[Event]:
         """
-        The adapter's idle timer fired (RFC 5321 4.5.3.2.7).
+        The adapter's deadline passed (RFC 5321 4.5.3.2.7): C{what} names
+        it for the log (idle, command line, DATA phase).
         """
         if self.state is SessionState.CLOSED:
             return []
-        return [_reply(421, f"4.4.2 {self.policy.hostname} Error: timeout exceeded")] + self._close("idle timeout")
+        return [_reply(421, f"4.4.2 {self.policy.hostname} Error: timeout exceeded")] + self._close(what)
+
+    @property
+    def partial_line(self) -> bool:
+        """
+        Whether part of a line is waiting for its CRLF.
+        """
+        return bool(self._buffer) or self._discarding_line
 
     def _expect_storage(self) -> None:
         if self.state is not SessionState.AWAITING_STORAGE:
@@ -420,6 +539,7 @@ class SinkSession:
             return None
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 2]
+        self.lines_received += 1
         if self._discarding_line:
             self._discarding_line = False
             return _OVERLONG
@@ -429,6 +549,7 @@ class SinkSession:
 
     def _process(self) -> List[Event]:
         events: List[Event] = []
+        self._pending_events = events
         while self.state not in (SessionState.AWAITING_STORAGE, SessionState.CLOSED):
             line = self._next_line()
             if line is None:
@@ -492,6 +613,8 @@ class SinkSession:
     # -- commands -----------------------------------------------------------
 
     def _command_line(self, line: object) -> List[Event]:
+        if self.record_dialogue:
+            self._pending_events.append(CommandReceived(_masked(line)))
         if line is _OVERLONG:
             return self._error(500, f"5.5.2 Line too long (at most {self.policy.max_command_line} octets)")
         assert isinstance(line, bytes)
@@ -607,6 +730,8 @@ class SinkSession:
 
     def _auth_line(self, line: object) -> List[Event]:
         self.state = SessionState.AWAITING_COMMAND
+        if self.record_dialogue:
+            self._pending_events.append(CommandReceived("********"))
         if line is _OVERLONG or not isinstance(line, bytes):
             return self._error(500, "5.5.2 Line too long")
         try:
@@ -761,6 +886,9 @@ class SinkSession:
         self.state = SessionState.RECEIVING_DATA
         self._data_parts = []
         self._data_size = 0
+        self._data_pending = 0
+        self._data_lines = 0
+        self._data_envelope = self._envelope()
         self._data_problem = None
         return [_reply(354, "End data with <CR><LF>.<CR><LF>")]
 
@@ -775,30 +903,45 @@ class SinkSession:
             )
             return []
         assert isinstance(line, bytes)
+        self._data_lines += 1
         if b"\r" in line or b"\n" in line:
             # SMTP smuggling: a bare LF or CR is not a line end here, and a
             # message carrying one is refused rather than passed on.
             self._data_problem = self._data_problem or _reply(
                 554, "5.5.2 Bare CR or LF in message: lines must end with CRLF"
             )
+        events: List[Event] = []
         if line.startswith(b"."):
             line = line[1:]  # RFC 5321 4.5.2: a leading "." was doubled.
+            if self.record_dialogue and not line.startswith(b"."):
+                # Only an unstuffed line can start with a lone dot.
+                events.append(UnstuffedDot(self._data_lines))
         self._data_size += len(line) + 2
         if self._data_size > self.policy.max_size:
             self._data_problem = _reply(
                 552, f"5.3.4 Message size exceeds fixed maximum message size ({self.policy.max_size} octets)"
             )
             self._data_parts = []
-            return []
+            return events
         self._data_parts.append(line + b"\r\n")
-        return []
+        self._data_pending += len(line) + 2
+        if self._data_pending >= DATA_CHUNK_BYTES:
+            assert self._data_envelope is not None
+            events.append(MessageData(self._data_envelope, b"".join(self._data_parts)))
+            self._data_parts, self._data_pending = [], 0
+        return events
 
     def _end_of_data(self) -> List[Event]:
-        envelope = self._envelope()
+        envelope = self._data_envelope or self._envelope()
         data = b"".join(self._data_parts)
-        self._data_parts = []
+        self._data_parts, self._data_pending, self._data_envelope = [], 0, None
         self._reset_transaction()
         self.state = SessionState.AWAITING_COMMAND
+        if self.record_dialogue:
+            self._pending_events.append(
+                CommandReceived(f"[message body: {self._data_lines} lines, {self._data_size} octets unstuffed]")
+            )
+            self._pending_events.append(CommandReceived("."))
         if self._data_problem is not None:
             reply = self._data_problem
             self.error_count += 1

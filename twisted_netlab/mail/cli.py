@@ -25,14 +25,21 @@ import sys
 import time
 from typing import Any, List, Optional, TextIO
 
-from twisted.internet.defer import Deferred
 from twisted.python import usage
-from twisted.python.failure import Failure
 
 from twisted_netlab._endpoints import parse_duration
+from twisted_netlab._options import CommandOptions, parse_host_port
 from twisted_netlab.mail._client_core import Credentials, Envelope, MessageResult, TLSMode
 from twisted_netlab.mail._message import Attachment, Mailbox, build_message, frame_data, make_message_id
-from twisted_netlab.mail._replies import LocalProtocolError, SMTPClientError, Step
+from twisted_netlab.mail._replies import LocalProtocolError, Phase, SMTPClientError, Step
+from twisted_netlab.mail._servers import (
+    NamedServer,
+    ServerConfigError,
+    config_path,
+    describe,
+    keyring_password,
+    load_servers,
+)
 
 PASSWORD_ENVIRONMENT_VARIABLE = "NETLAB_MAIL_PASSWORD"
 EXIT_OK = 0
@@ -62,7 +69,7 @@ def _read_input(path: str, what: str, stdin: Any = None) -> bytes:
     return data
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     synopsis = "--from ADDRESS --to ADDRESS [options]"
     longdesc = (
         "Send one message over ESMTP and show the dialogue (-v).  TLS is required by "
@@ -73,14 +80,14 @@ class Options(usage.Options):
     )
 
     optParameters = [
-        ["server", "s", "127.0.0.1", "SMTP server: host, address, host:port or [IPv6]:port."],
-        ["port", "p", None, "Server port (default 25, or 465 with --tls implicit).", int],
+        ["server", "s", None, "SMTP server: a name (lab, gmail, office365 or one of yours: --list-servers), host, address, host:port or [IPv6]:port (default: lab, the local netlab-mailsink on 127.0.0.1:2525)."],
+        ["port", "p", None, "Server port (default: the named server's, else 25, or 465 with --tls implicit).", int],
         ["from", "f", None, "Envelope sender and From: header (Name <a@b> allowed)."],
         ["subject", None, "netlab mail test", "Subject: header."],
         ["body", None, None, "Message text."],
         ["body-file", None, None, "Read the message text from FILE ('-' for stdin)."],
         ["raw", None, None, "Send FILE ('-' for stdin) as the whole message, unchanged but for CRLF."],
-        ["tls", None, "required", "required | opportunistic | none | implicit"],
+        ["tls", None, None, "required | opportunistic | none | implicit (default: the named server's, else required)"],
         ["cafile", None, None, "Trust only the CA certificates in this PEM file."],
         ["user", "u", None, "AUTH user name (enables AUTH)."],
         ["password-file", None, None, "Read the AUTH password from the first line of FILE."],
@@ -92,6 +99,7 @@ class Options(usage.Options):
     optFlags = [
         ["insecure", None, "Do not verify the server certificate (DANGEROUS; warns)."],
         ["verbose", "v", "Print the SMTP transcript (secrets masked)."],
+        ["list-servers", None, "List the server names --server knows (built-in and from the servers file) and exit."],
     ]
 
     def __init__(self) -> None:
@@ -148,6 +156,9 @@ class Options(usage.Options):
         )
 
     def postOptions(self) -> None:
+        if self["list-servers"]:
+            return
+        self._resolve_named_server()
         try:
             self["tls_mode"] = TLSMode(self["tls"])
         except ValueError:
@@ -164,7 +175,6 @@ class Options(usage.Options):
             raise usage.UsageError("--from is required")
         elif not (self["to"] or self["cc"] or self["bcc"]):
             raise usage.UsageError("at least one --to, --cc or --bcc is required")
-        self._split_server_port()
         if self["port"] is not None and not 1 <= self["port"] <= 65535:
             raise usage.UsageError(f"--port must be 1 to 65535, not {self['port']}")
         if self["auth"] is not None and self["user"] is None:
@@ -173,7 +183,7 @@ class Options(usage.Options):
             raise usage.UsageError(f"--auth must be CRAM-MD5, PLAIN or LOGIN, not {self['auth']!r}")
         if self["insecure"] and self["cafile"]:
             raise usage.UsageError("--insecure and --cafile contradict each other")
-        if self["cafile"] is not None and not os.path.isfile(self["cafile"]):
+        if self["cafile"] is not None and not self.get("cafile_of_named_server") and not os.path.isfile(self["cafile"]):
             raise usage.UsageError(f"--cafile {self['cafile']!r} is not a readable file")
         if self["timeout"] <= 0:
             raise usage.UsageError("--timeout must be more than 0")
@@ -201,23 +211,46 @@ class Options(usage.Options):
         except LocalProtocolError as error:
             raise usage.UsageError(f"cannot send this message: {error}")
 
+    def _resolve_named_server(self) -> None:
+        """
+        Turn ``--server NAME`` into its host, port, TLS mode, user, CA file
+        and password reference; options given explicitly win.  Without
+        --server, the lab's sink is meant (its port unless --port).
+        """
+        if self["server"] is None:
+            self["server"] = "lab"
+        self._split_server_port()
+        named: Optional[NamedServer] = None
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", self["server"]):
+            try:
+                named = load_servers().get(self["server"])
+            except ServerConfigError as error:
+                raise usage.UsageError(str(error))
+        self["named"] = named
+        if named is None:
+            self["tls"] = self["tls"] or "required"
+            return
+        self["server"] = named.host
+        if self["port"] is None:
+            self["port"] = named.port
+        self["tls"] = self["tls"] or named.tls
+        if self["user"] is None:
+            self["user"] = named.user
+        if self["cafile"] is None and not self["insecure"] and named.cafile is not None and self["tls"] != "none":
+            # Checked when connecting: the lab's sink makes it on its first start.
+            self["cafile"] = named.cafile
+            self["cafile_of_named_server"] = True
+
     def _split_server_port(self) -> None:
         """
         Accept ``host:port`` and ``[ipv6]:port`` in --server, as swaks does; a
         bare IPv6 address (several colons) stays a host.
         """
-        server = self["server"].strip()
-        match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:\[\]]+):(\d+)", server)
-        if match:
-            host = match.group(1) or match.group(3)
-            port = match.group(2) or match.group(4)
-            if port is not None:
-                if self["port"] is not None and self["port"] != int(port):
-                    raise usage.UsageError(f"--server {server} and --port {self['port']} disagree")
-                self["port"] = int(port)
-            server = host
-        if not server or any(c.isspace() or c in "/@" for c in server):
-            raise usage.UsageError(f"--server wants a host name or address, not {self['server']!r}")
+        server, port = parse_host_port(self["server"], None, "--server")
+        if port is not None:
+            if self["port"] is not None and self["port"] != port:
+                raise usage.UsageError(f"--server {self['server']} and --port {self['port']} disagree")
+            self["port"] = port
         self["server"] = server
 
     def _password_from_file_or_environment(self) -> Optional[str]:
@@ -226,8 +259,20 @@ class Options(usage.Options):
                 raise usage.UsageError("--password-file needs --user")
             data = _read_input(self["password-file"], "password file")
             return data.decode("utf-8", "replace").splitlines()[0] if data.strip() else ""
-        if self["user"] is not None:
-            return os.environ.get(PASSWORD_ENVIRONMENT_VARIABLE)
+        if self["user"] is None:
+            return None
+        from_environment = os.environ.get(PASSWORD_ENVIRONMENT_VARIABLE)
+        named: Optional[NamedServer] = self["named"]
+        if from_environment is not None or named is None or self["user"] != named.user:
+            return from_environment
+        if named.password_file is not None:
+            data = _read_input(named.password_file, f"password file of server {named.name}")
+            return data.decode("utf-8", "replace").splitlines()[0] if data.strip() else ""
+        if named.password_keyring is not None:
+            try:
+                return keyring_password(named.password_keyring, named.user or "")
+            except ServerConfigError as error:
+                raise usage.UsageError(f"--server {named.name}: {error}")
         return None
 
     def _message_bytes(self) -> bytes:
@@ -304,11 +349,35 @@ def report(result: MessageResult, out: TextIO) -> int:
     return EXIT_OK if not result.refused else EXIT_PARTIAL
 
 
+def list_servers(out: TextIO, err: TextIO) -> int:
+    """
+    ``--list-servers``: the names --server knows, and where they come from.
+    """
+    try:
+        servers = load_servers()
+    except ServerConfigError as error:
+        err.write(f"netlab mail: error: {error}\n")
+        return EXIT_USAGE
+    for line in describe(servers):
+        out.write(line.rstrip() + "\n")
+    lab = servers["lab"].cafile or ""
+    state = "present" if os.path.isfile(lab) else "not made yet: start bash scripts/lab"
+    out.write(f"lab certificate: {lab} ({state})\n")
+    out.write(f"your servers: {config_path()} (host, port, tls, user, cafile, password-file or password-keyring)\n")
+    return EXIT_OK
+
+
 def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> Any:
+    # Imported here: --help and usage errors need no reactor machinery.
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+
     from twisted_netlab.mail.client import client_tls_options, send_messages
 
     out = out or sys.stdout
     err = err or sys.stderr
+    if options["list-servers"]:
+        return list_servers(out, err)
     try:
         password = resolve_password(options)
     except usage.UsageError as error:
@@ -322,6 +391,17 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
             err.write(f"netlab mail: error: {error}\n")
             return EXIT_USAGE
     mode: TLSMode = options["tls_mode"]
+    named: Optional[NamedServer] = options["named"]
+    if options.get("cafile_of_named_server") and not os.path.isfile(options["cafile"]):
+        assert named is not None
+        if named.name == "lab":
+            err.write(
+                f"netlab mail: error at connect: the lab's mail sink has not made its certificate {named.cafile} yet; "
+                "start it (bash scripts/lab, or twistd -n netlab-mailsink) and try again\n"
+            )
+        else:
+            err.write(f"netlab mail: error at connect: --server {named.name}: cafile {named.cafile} is not a readable file\n")
+        return int(Phase.CONNECT)
     tls_options = None
     if mode is not TLSMode.NONE:
         if options["insecure"]:

@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_netlab._endpoints import default_reactor
+from twisted_netlab.mail._write_now import write_now
 from twisted_netlab.mail._client_core import (
     ClientConfig,
     ClientDialogue,
@@ -121,11 +122,16 @@ class SMTPClientProtocol(LineReceiver):
         The reactor given (a C{task.Clock} in tests), else the global one,
         looked up only when a timer is first needed.
         """
-        return default_reactor(self._reactor)
+        if self._reactor is None:
+            self._reactor = default_reactor(None)
+        return self._reactor
 
     # -- Twisted callbacks
 
     def connectionMade(self) -> None:
+        if hasattr(self.transport, "setTcpNoDelay"):
+            # Each command waits for its reply: never let Nagle hold one back.
+            self.transport.setTcpNoDelay(True)
         config = self.config
         if self.derive_ehlo_name:
             config = dataclasses.replace(config, ehlo_name=local_ehlo_name(self.transport))
@@ -135,7 +141,8 @@ class SMTPClientProtocol(LineReceiver):
 
     def lineReceived(self, line: bytes) -> None:
         assert self.dialogue is not None
-        self._show("<- " + printable(line))
+        if self.transcript is not None:
+            self._show("<- " + printable(line))
         self._carry_out(self.dialogue.receive_line(line))
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -186,22 +193,29 @@ class SMTPClientProtocol(LineReceiver):
         assert self.dialogue is not None
         progressed = False
         upload_seconds = 0.0
+        # Lines of one flight (PIPELINING) leave in one write.
+        outgoing: List[bytes] = []
         for event in events:
-            if isinstance(event, SendLine):
-                self._show("-> " + event.display)
-                self.transport.write(event.line + b"\r\n")
+            # The most frequent events first: this loop runs for every reply.
+            if isinstance(event, ReplyReceived):
+                progressed = True
+            elif isinstance(event, SendLine):
+                if self.transcript is not None:
+                    self._show("-> " + event.display)
+                outgoing.append(event.line + b"\r\n")
                 progressed = True
             elif isinstance(event, SendData):
                 self._show_data(event.data)
-                self.transport.write(event.data)
+                outgoing.append(event.data)
                 upload_seconds = len(event.data) / SLOWEST_UPLOAD_BYTES_PER_SECOND
                 progressed = True
-            elif isinstance(event, ReplyReceived):
-                progressed = True
             elif isinstance(event, StartTLS):
+                self._write(outgoing)
                 self._start_tls()
                 return
             elif isinstance(event, CloseConnection):
+                self._write(outgoing)
+                outgoing = []
                 self._cancel_timer()
                 if event.abort:
                     self.transport.abortConnection()
@@ -222,6 +236,11 @@ class SMTPClientProtocol(LineReceiver):
                 self._finish_when_closed()
         if progressed and self.dialogue.awaiting_reply:
             self._arm_timer(self.timeout_seconds + upload_seconds)
+        self._write(outgoing)
+
+    def _write(self, chunks: List[bytes]) -> None:
+        if chunks:
+            write_now(self.transport, chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     def _start_tls(self) -> None:
         assert self.dialogue is not None

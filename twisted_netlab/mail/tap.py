@@ -18,9 +18,10 @@ from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from twisted_netlab._endpoints import StreamListeningService, default_reactor, parse_duration
+from twisted_netlab.mail import _servers
 from twisted_netlab.mail._faults import FaultPlan, FaultSyntaxError, parse_fault
 from twisted_netlab.mail._maildir import Maildir
-from twisted_netlab.mail._sink_core import MAX_RECIPIENTS, SinkPolicy
+from twisted_netlab.mail._sink_core import MAX_RECIPIENTS, MIN_DATA_RATE, SinkPolicy
 from twisted_netlab.mail._tls import ensure_certificate
 
 DEFAULT_LISTEN = "tcp:2525:interface=127.0.0.1"
@@ -31,19 +32,11 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 def default_data_dir(environ: Optional[Mapping[str, str]] = None) -> str:
     """
-    Where the Maildir and the generated certificate live by default:
-    ``$XDG_DATA_HOME/netlab/mailsink``, else
-    ``~/.local/share/netlab/mailsink`` (the XDG default), else (no home
-    folder) ``./netlab-mailsink`` in the current folder.
+    Where the Maildir and the generated certificate live by default (see
+    L{_servers.default_data_dir}: ``netlab mail --server lab`` finds the
+    certificate there too).
     """
-    environ = os.environ if environ is None else environ
-    xdg = environ.get("XDG_DATA_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "netlab", "mailsink")
-    home = environ.get("HOME", "")
-    if home and os.path.isabs(home):
-        return os.path.join(home, ".local", "share", "netlab", "mailsink")
-    return os.path.abspath("netlab-mailsink")
+    return _servers.default_data_dir(environ)
 
 
 def default_hostname(name: Optional[str] = None) -> str:
@@ -140,7 +133,11 @@ class Options(usage.Options):
         ["max-size", None, DEFAULT_MAX_SIZE, "Largest message accepted (advertised as SIZE; bigger ones get 552).", parse_size],
         ["max-recipients", None, MAX_RECIPIENTS, "Recipients per message (more get 452).", _positive("max-recipients", 1, 100000)],
         ["max-connections", None, 100, "Simultaneous connections (more get 421).", _positive("max-connections", 1, 100000)],
-        ["timeout", None, 300.0, "Idle time before a session is closed with 421 (e.g. 300, 30s, 5m).", parse_duration],
+        ["max-connections-per-address", None, 50, "Simultaneous connections from one client address (more get 421).", _positive("max-connections-per-address", 1, 100000)],
+        ["timeout", None, 300.0, "Time a whole command line may take, and the DATA phase's base time; then 421 (e.g. 300, 30s, 5m).", parse_duration],
+        ["min-data-rate", None, MIN_DATA_RATE, "Octets per second a DATA phase must average beyond --timeout (as Postfix's smtpd_min_data_rate).", _positive("min-data-rate", 1, 10**9)],
+        ["transcript", None, None, "Folder to write each session's whole dialogue to (one file per session, AUTH masked)."],
+        ["storage", None, "durable", "durable (fsync, the default) | no-fsync | discard: the last two are for benchmarks only and lose mail."],
         ["hostname", None, None, "Name in the greeting and Received headers (default: this machine's host name)."],
     ]
 
@@ -171,6 +168,16 @@ class Options(usage.Options):
             raise usage.UsageError(f"--hostname must be a DNS name such as mail.example.org, not {self['hostname']!r}")
         if self["timeout"] <= 0:
             raise usage.UsageError("--timeout must be more than 0")
+        if self["storage"] not in ("durable", "no-fsync", "discard"):
+            raise usage.UsageError(f"--storage must be durable, no-fsync or discard, not {self['storage']!r}")
+        if self["transcript"] is not None:
+            self["transcript"] = os.path.abspath(self["transcript"])
+            try:
+                os.makedirs(self["transcript"], mode=0o700, exist_ok=True)
+            except OSError as error:
+                raise usage.UsageError(f"--transcript {self['transcript']!r}: {error.strerror}")
+            if not os.access(self["transcript"], os.W_OK):
+                raise usage.UsageError(f"--transcript {self['transcript']!r}: not writable")
         if self["data-dir"] is None:
             self["data-dir"] = default_data_dir()
         self["data-dir"] = os.path.abspath(self["data-dir"])
@@ -250,12 +257,22 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     from twisted_netlab.mail._status import StatusResource
     from twisted_netlab.mail.sink import MaildirStore, SinkFactory
 
+    from twisted.internet.threads import deferToThreadPool
+
+    from twisted_netlab.mail._transcript import TranscriptFiles
+
     log = Logger(namespace="netlab-mailsink")
     reactor = default_reactor(reactor)
     maildir = Maildir(config["maildir"])
-    removed = maildir.clean_tmp(reactor.seconds())
-    if removed:
-        log.info("removed {count} stale files from {root}/tmp", count=len(removed), root=maildir.root)
+    # A single-writer sink owns no delivery yet: whatever is in tmp/ was cut
+    # short by a crash and never acknowledged.
+    for name, size in maildir.remove_orphans():
+        log.warn(
+            "removed {name} ({size} bytes) from {root}/tmp: a delivery cut short before this start",
+            name=name,
+            size=size,
+            root=maildir.root,
+        )
     context = None
     if not config["no-tls"]:
         if config["generate-certificate"]:
@@ -268,7 +285,17 @@ def makeService(config: Any, reactor: Any = None) -> IService:
                     path=config["certificate"],
                 )
         context = tls_context(config["certificate"], config["private-key"])
-    store = MaildirStore(maildir, reactor, config["hostname"])
+    storage = config["storage"]
+    store = MaildirStore(
+        maildir, reactor, config["hostname"], durable=storage == "durable", discard=storage == "discard"
+    )
+    if storage != "durable":
+        log.warn("--storage {storage}: for benchmarks only, acknowledged mail may be lost", storage=storage)
+
+    def run_commit(commit: Any) -> Any:
+        # fsync and rename in the reactor's thread pool, not on its thread.
+        return deferToThreadPool(reactor, reactor.getThreadPool(), commit)
+
     factory = SinkFactory(
         config.policy(),
         store,
@@ -276,8 +303,14 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         faults=config["faults"],
         timeout_seconds=config["timeout"],
         max_connections=config["max-connections"],
+        max_connections_per_address=config["max-connections-per-address"],
+        min_data_rate=config["min-data-rate"],
+        run_commit=run_commit if storage == "durable" else None,
         reactor=reactor,
     )
+    if config["transcript"]:
+        factory.observers.append(TranscriptFiles(config["transcript"]))
+        log.info("writing session transcripts to {folder}", folder=config["transcript"])
     service = MultiService()
     for description in config["listen"]:
         StreamListeningService("netlab-mailsink", description, factory, reactor=reactor).setServiceParent(service)

@@ -3,9 +3,9 @@
 netlab-echo (a lossy UDP echo server with network impairments) and
 ``netlab ping`` (a UDP pinger with iputils-grade statistics).
 
-One face, as h11's: the sans-IO names of the three pure modules (the probe
-format, the echo's impairment model, the pinger's session) are imported
-here; the Twisted adapters (L{ping}, L{PingerProtocol},
+One face, as h11's: the sans-IO names of the pure modules (the probe format,
+the echo's impairment model and its datagram fates, the pinger's session)
+are imported here; the Twisted adapters (L{ping}, L{PingerProtocol},
 L{LossyEchoProtocol}) only on first use, so importing a core loads no
 Twisted.
 """
@@ -25,6 +25,7 @@ from twisted_netlab.ping._echo_core import (
     Refusal,
     Verdict,
 )
+from twisted_netlab.ping._fates import CopyDropped, DatagramFate, EchoSent, FateRecorder, describe_fate
 from twisted_netlab.ping._pinger_core import (
     CorruptedReply,
     DuplicateReply,
@@ -33,6 +34,7 @@ from twisted_netlab.ping._pinger_core import (
     PingEvent,
     PingReport,
     PingSession,
+    ProbeError,
     ProbeFate,
     ProbeRecord,
     ProbeSent,
@@ -42,7 +44,14 @@ from twisted_netlab.ping._pinger_core import (
     SendFailed,
     rtt_summary,
 )
-from twisted_netlab.ping._probe import MAX_UDP_PAYLOAD, PayloadFormat, ProbeIdentity, decode_probe, encode_probe
+from twisted_netlab.ping._probe import (
+    MAX_UDP_PAYLOAD,
+    PayloadFormat,
+    ProbeIdentity,
+    decode_probe,
+    encode_probe,
+    probe_sequence,
+)
 
 _ADAPTERS = {
     "LossyEchoProtocol": "twisted_netlab.ping.echo",
@@ -56,13 +65,17 @@ __all__ = [
     "MAX_UDP_PAYLOAD",
     "AbuseGuard",
     "AbuseLimits",
+    "CopyDropped",
     "CorruptedReply",
+    "DatagramFate",
     "DelayDistribution",
     "Delivery",
     "Direction",
     "DropReason",
     "DuplicateReply",
     "EchoPath",
+    "EchoSent",
+    "FateRecorder",
     "ForeignReply",
     "GilbertElliott",
     "ImpairmentConfig",
@@ -74,6 +87,7 @@ __all__ = [
     "PingReport",
     "PingSession",
     "PingerProtocol",
+    "ProbeError",
     "ProbeFate",
     "ProbeIdentity",
     "ProbeRecord",
@@ -85,7 +99,9 @@ __all__ = [
     "SendFailed",
     "Verdict",
     "decode_probe",
+    "describe_fate",
     "encode_probe",
     "ping",
+    "probe_sequence",
     "rtt_summary",
 ]

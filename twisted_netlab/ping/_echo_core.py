@@ -387,12 +387,48 @@ class Refusal(enum.Enum):
     OVERSIZE = "oversize"
     RATE_LIMITED = "rate-limited"
     PRIVILEGED_PORT = "privileged-port"
+    #: The source port is a known UDP service that answers (or amplifies)
+    #: whatever it receives: echoing to it starts a loop or a reflection.
+    SERVICE_PORT = "service-port"
+    #: Byte for byte an echo this server sent less than a second ago: the
+    #: signature of two echo servers bouncing one datagram.
+    LOOP = "loop-suspected"
+    #: Over the global budget of echoes per second (all sources together).
+    OVER_BUDGET = "over-budget"
 
 
-#: Echo (7) and chargen (19) answer anything: echoing to them makes two
-#: servers bounce a datagram forever.  Every port below 1024 is refused by
-#: default for the same reason (other reflectors live there).
-REFLECTOR_PORTS = frozenset({7, 19})
+#: UDP services that answer any datagram, many with more bytes than they
+#: got (the usual reflection and amplification list: US-CERT TA14-017A and
+#: later advisories).  Echoing to one of them makes two servers bounce a
+#: datagram for ever, or reflects traffic at a victim, so these source
+#: ports are refused whatever their number, even with low ports allowed.
+SERVICE_PORTS: Dict[int, str] = {
+    7: "echo",
+    13: "daytime",
+    17: "qotd",
+    19: "chargen",
+    37: "time",
+    53: "dns",
+    69: "tftp",
+    111: "portmap",
+    123: "ntp",
+    137: "netbios-ns",
+    161: "snmp",
+    389: "cldap",
+    520: "rip",
+    1900: "ssdp",
+    3283: "ard",
+    3702: "ws-discovery",
+    5353: "mdns",
+    5683: "coap",
+    10001: "ubiquiti-discovery",
+    11211: "memcached",
+    27015: "steam",
+    27960: "quake3",
+}
+
+#: The refused service ports, as a set.
+REFLECTOR_PORTS = frozenset(SERVICE_PORTS)
 
 
 @dataclass(frozen=True)
@@ -404,7 +440,17 @@ class AbuseLimits:
     @ivar max_sources: sources tracked by the rate cap (least recently seen
         forgotten first), which bounds its memory.
     @ivar allow_low_ports: echo to source ports below 1024 too (never to
-        port 0).
+        port 0 nor to a known service port, L{SERVICE_PORTS}).
+    @ivar global_rate: echoes per second for all sources together (token
+        bucket of one second's worth); 0 leaves only the bound below.
+        Whatever it is set to, with a per-source cap the budget is at most
+        C{max_sources * source_rate}: forgetting a source hands out a fresh
+        bucket, and this bound is what keeps table eviction from ever
+        raising the total rate.
+    @ivar loop_window_seconds: a datagram byte-identical to an echo sent
+        this recently is refused (L{Refusal.LOOP}).
+    @ivar max_remembered: echoes remembered for that rule (oldest
+        forgotten first), which bounds its memory.
     """
 
     max_datagram: int = 8192
@@ -412,6 +458,9 @@ class AbuseLimits:
     source_burst: float = 1000.0
     max_sources: int = 4096
     allow_low_ports: bool = False
+    global_rate: float = 10000.0
+    loop_window_seconds: float = 1.0
+    max_remembered: int = 65536
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_datagram <= 65535:
@@ -420,26 +469,101 @@ class AbuseLimits:
             raise ValueError("source_rate must be >= 0 and source_burst >= 1")
         if self.max_sources < 1:
             raise ValueError("max_sources must be >= 1")
+        if not self.global_rate >= 0:
+            raise ValueError("global_rate must be >= 0")
+        if not (self.loop_window_seconds >= 0 and self.max_remembered >= 1):
+            raise ValueError("loop_window_seconds must be >= 0 and max_remembered >= 1")
+
+    @property
+    def global_budget(self) -> Optional[float]:
+        """
+        Echoes per second for all sources together (L{None}: no bound):
+        C{global_rate}, and never more than C{max_sources * source_rate}.
+        """
+        bounds = []
+        if self.global_rate:
+            bounds.append(self.global_rate)
+        if self.source_rate:
+            bounds.append(self.max_sources * self.source_rate)
+        return min(bounds) if bounds else None
 
 
 class AbuseGuard:
     """
-    Decide whether a datagram from C{(host, port)} may be echoed at all.
+    Decide whether a datagram from C{(host, port)} may be echoed at all,
+    and remember what was echoed (L{echoed}) for the loop rule.
+
+    Checks, cheapest first: size, source port, loop signature, the
+    source's token bucket, then the global one (a source over its own cap
+    never spends the global budget).  Both buckets refill at their rate and
+    hold at most their burst, however long the silence.
+
+    Echoes are remembered by Python's C{hash} of their bytes (SipHash with
+    a per-process random key, so a sender cannot craft collisions to get
+    other datagrams refused) and the time they left, in two generations
+    of at most a window each: the current one takes new echoes, the
+    previous one is still looked at, and when the current one is a window
+    old (or holds half of C{max_remembered}) the previous is dropped whole.
+    That keeps the cost per datagram at two dictionary look-ups, with no
+    sweep.
     """
 
     def __init__(self, limits: AbuseLimits) -> None:
         self.limits = limits
         self._buckets: "OrderedDict[str, Tuple[float, float]]" = OrderedDict()
+        budget = limits.global_budget
+        self._budget_rate = budget
+        self._budget_burst = max(1.0, budget) if budget is not None else 0.0
+        self._budget_tokens = self._budget_burst
+        self._budget_stamp: Optional[float] = None
+        self._current: Dict[int, float] = {}
+        self._previous: Dict[int, float] = {}
+        self._generation_started = -math.inf
+        self._rotate_at = -math.inf  # when the current generation is a window old
+        self._generation_cap = max(1, limits.max_remembered // 2)
 
-    def check(self, size: int, host: str, port: int, now: float) -> Optional[Refusal]:
+    @property
+    def remembered(self) -> int:
+        """
+        Echoes held in the loop memory.
+        """
+        return len(self._current) + len(self._previous)
+
+    def check(self, datagram: bytes, host: str, port: int, now: float) -> Optional[Refusal]:
         limits = self.limits
-        if size > limits.max_datagram:
+        if len(datagram) > limits.max_datagram:
             return Refusal.OVERSIZE
-        if port == 0 or port in REFLECTOR_PORTS or (port < 1024 and not limits.allow_low_ports):
+        if port == 0 or (port < 1024 and not limits.allow_low_ports):
             return Refusal.PRIVILEGED_PORT
+        if port in REFLECTOR_PORTS:
+            return Refusal.SERVICE_PORT
+        current = self._current
+        if current:
+            key = hash(datagram)
+            sent_at = current.get(key)
+            if sent_at is None:
+                sent_at = self._previous.get(key)
+            if sent_at is not None and now - sent_at < limits.loop_window_seconds:
+                return Refusal.LOOP
         if limits.source_rate and not self._take_token(host, now):
             return Refusal.RATE_LIMITED
+        if self._budget_rate is not None and not self._take_budget(now):
+            return Refusal.OVER_BUDGET
         return None
+
+    def echoed(self, payload: bytes, now: float) -> None:
+        """
+        C{payload} left as an echo at C{now}: refuse it back for the window.
+        """
+        current = self._current
+        if now >= self._rotate_at or len(current) >= self._generation_cap:
+            window = self.limits.loop_window_seconds
+            # Past two windows nothing in the current one is recent either.
+            self._previous = current if now - self._generation_started < 2 * window else {}
+            self._current = current = {}
+            self._generation_started = now
+            self._rotate_at = now + window
+        current[hash(payload)] = now
 
     def _take_token(self, host: str, now: float) -> bool:
         limits = self.limits
@@ -452,6 +576,17 @@ class AbuseGuard:
         while len(self._buckets) > limits.max_sources:
             self._buckets.popitem(last=False)
         return allowed
+
+    def _take_budget(self, now: float) -> bool:
+        assert self._budget_rate is not None
+        if self._budget_stamp is not None:
+            refill = max(0.0, now - self._budget_stamp) * self._budget_rate
+            self._budget_tokens = min(self._budget_burst, self._budget_tokens + refill)
+        self._budget_stamp = now
+        if self._budget_tokens >= 1.0:
+            self._budget_tokens -= 1.0
+            return True
+        return False
 
 
 @dataclass

@@ -193,6 +193,7 @@ class ProbeFate(enum.Enum):
     LATE = "late"  # the reply came after the probe's timeout
     LOST = "lost"  # no reply within the timeout (and none later)
     UNANSWERED = "unanswered"  # still waiting when the run stopped
+    ERROR = "error"  # an ICMP error came back for it (port unreachable, ...)
 
 
 @dataclass(frozen=True)
@@ -259,8 +260,29 @@ class SendFailed:
     reason: str
 
 
+@dataclass(frozen=True)
+class ProbeError:
+    """
+    An ICMP error came back for probe C{sequence} (iputils prints these as
+    ``From <source> icmp_seq=<n> <text>`` and counts them as errors): the
+    probe is over, unanswered.
+    """
+
+    sequence: int
+    source: str
+    text: str
+
+
 PingEvent = Union[
-    ProbeSent, ReplyReceived, DuplicateReply, LateReply, CorruptedReply, ForeignReply, ProbeTimedOut, SendFailed
+    ProbeSent,
+    ReplyReceived,
+    DuplicateReply,
+    LateReply,
+    CorruptedReply,
+    ForeignReply,
+    ProbeTimedOut,
+    SendFailed,
+    ProbeError,
 ]
 
 
@@ -469,6 +491,23 @@ class PingSession:
         self.errors += 1
         return SendFailed(sequence, reason)
 
+    def error_received(self, payload: bytes, source: str, text: str) -> Optional[ProbeError]:
+        """
+        An ICMP error quoting C{payload} (the start of the datagram that
+        caused it) came from C{source}.  If it is one of our probes still
+        waiting, that probe is over and counted as an error (iputils'
+        ``+N errors``); errors about anything else are not ours to count.
+        """
+        identity = decode_probe(payload)
+        if identity is None:
+            return None
+        probe = self._probes.get(identity.sequence)
+        if probe is None or probe.fate is not ProbeFate.UNANSWERED or not probe.payload.startswith(payload):
+            return None
+        probe.fate = ProbeFate.ERROR
+        self.errors += 1
+        return ProbeError(probe.sequence, source, text)
+
     def foreign_received(self, size: int, reason: str) -> ForeignReply:
         """
         A datagram the adapter knows is not ours (e.g. from another address).
@@ -580,3 +619,4 @@ class PingSession:
                 for probe in self._probes.values()
             ),
         )
+

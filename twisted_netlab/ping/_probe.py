@@ -81,3 +81,21 @@ def decode_probe(data: bytes) -> Optional[ProbeIdentity]:
             return ProbeIdentity(payload_format, int(match.group(1)))
     return None
 
+
+
+#: The sequence of a probe written by any client, lenient on the rest: the
+#: lab's ``Ping <n> <anything>`` (in any case, after leading blanks) or a
+#: ``seq=<n>``/``sequence=<n>`` field anywhere in the first bytes.
+_LENIENT_SEQUENCE = re.compile(rb"\A\s*ping\s+([0-9]{1,18})(?![0-9])|\bseq(?:uence)?\s*[=:]\s*([0-9]{1,18})(?![0-9])", re.IGNORECASE)
+
+
+def probe_sequence(data: bytes) -> Optional[int]:
+    """
+    The sequence number a datagram names, however its client formats the
+    rest, or L{None}: what an echo server can say about a student's probe.
+    Only the first 256 bytes are looked at.
+    """
+    match = _LENIENT_SEQUENCE.search(data[:256])
+    if match is None:
+        return None
+    return int(match.group(1) or match.group(2))

@@ -13,12 +13,12 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO
 
-from twisted.internet import defer
 from twisted.python import usage
 
 from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._options import CommandOptions, host_and_port
 from twisted_netlab.ping._pinger_core import (
     CorruptedReply,
     DuplicateReply,
@@ -26,6 +26,7 @@ from twisted_netlab.ping._pinger_core import (
     LateReply,
     PingEvent,
     PingReport,
+    ProbeError,
     ProbeTimedOut,
     ReplyReceived,
     SendFailed,
@@ -33,7 +34,11 @@ from twisted_netlab.ping._pinger_core import (
     seconds_to_us,
 )
 from twisted_netlab.ping._probe import MAX_UDP_PAYLOAD, PayloadFormat
-from twisted_netlab.ping.pinger import PingerProtocol, resolve_host, start_pinger
+
+if TYPE_CHECKING:
+    from twisted.internet import defer
+
+    from twisted_netlab.ping.pinger import PingerProtocol
 
 EXIT_REPLIES = 0
 EXIT_NO_REPLY = 1
@@ -86,8 +91,8 @@ def _size(value: str) -> int:
     return size
 
 
-class Options(usage.Options):
-    synopsis = "[options] HOST [PORT]"
+class Options(CommandOptions):
+    synopsis = "[options] HOST[:PORT] [PORT]"
     longdesc = (
         "Send sequenced UDP probes to an echo server (PORT defaults to 12000) "
         "and report RTTs and loss like iputils ping."
@@ -106,21 +111,8 @@ class Options(usage.Options):
     ]
 
     def parseArgs(self, *args: str) -> None:
-        # HOST [PORT]; variadic so the override matches usage.Options.parseArgs.
-        # A wrong count raises what usage.Options raises for a TypeError.
-        if not 1 <= len(args) <= 2:
-            raise usage.UsageError("Wrong number of arguments.")
-        host, port = args[0], (args[1] if len(args) == 2 else "12000")
-        if not host or host.startswith("-"):
-            raise usage.UsageError(f"not a host: {host!r}")
-        self["host"] = host
-        try:
-            number = int(port)
-        except ValueError:
-            raise usage.UsageError(f"port must be a number from 1 to 65535, not {port!r}")
-        if not 1 <= number <= 65535:
-            raise usage.UsageError(f"port must be a number from 1 to 65535, not {port!r}")
-        self["port"] = number
+        # HOST[:PORT] [PORT], [IPv6]:PORT: the rule shared by every client.
+        self["host"], self["port"] = host_and_port(args, 12000)
 
     def postOptions(self) -> None:
         try:
@@ -183,6 +175,8 @@ class Printer:
             return f"{event.size} bytes from {name}: not our probe ({event.reason})"
         if isinstance(event, ProbeTimedOut):
             return f"no answer yet for seq={event.sequence}"
+        if isinstance(event, ProbeError):
+            return f"From {event.source} seq={event.sequence} {event.text}"
         if isinstance(event, SendFailed):
             where = f" seq={event.sequence}" if event.sequence is not None else ""
             return f"From {name}:{where} error: {event.reason}"
@@ -213,6 +207,9 @@ def main(
     Run ``netlab ping``; fire with the exit code.  SIGINT (Ctrl+C) ends the
     run early and the summary is still printed.
     """
+    # Imported here: --help and usage errors need no reactor machinery.
+    from twisted_netlab.ping.pinger import PingerProtocol, resolve_host, start_pinger
+
     reactor = default_reactor(reactor)
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 import time
 from typing import Any, Callable, List, Optional
 
-from twisted.internet import defer
+from twisted.internet import defer, udp
 from twisted.internet.error import DNSLookupError, MessageLengthError
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IHalfCloseableDescriptor, IReactorFDSet
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
+from zope.interface import implementer
 
 from twisted_netlab._endpoints import default_reactor
 
+from twisted_netlab.ping._icmp import ExtendedError, decode_extended_error, icmp_error_text
 from twisted_netlab.ping._pinger_core import PingEvent, PingReport, PingSession, ProbeSent
 from twisted_netlab.ping._probe import PayloadFormat
 
@@ -87,7 +90,8 @@ class PingerProtocol(DatagramProtocol):
     def startProtocol(self) -> None:
         # Not connect()ed: with epoll, Twisted closes a connected UDP port
         # when an ICMP port-unreachable arrives, which would end the run
-        # without a word.  Replies are filtered by source address instead.
+        # without a word.  Replies are filtered by source address instead,
+        # and ICMP errors come from the error queue (ErrorQueuePort).
         if self.deadline_seconds is not None:
             self._timers.append(self.reactor.callLater(self.deadline_seconds, self.stop))
         self._sender = LoopingCall(self._send_probe)
@@ -105,6 +109,21 @@ class PingerProtocol(DatagramProtocol):
             return
         self._emit(self.session.reply_received(datagram, self.monotonic()))
         self._maybe_finish()
+
+    def icmp_error_received(self, quoted: bytes, destination: Any, error: ExtendedError) -> None:
+        """
+        An ICMP error came back for a datagram we sent to C{destination};
+        C{quoted} is the start of that datagram.  One of our probes to our
+        peer: it is over (``From 127.0.0.1 seq=1 Destination Port
+        Unreachable``) and counted in the summary's ``+N errors``.
+        """
+        if self._done or destination is None or (destination[0], destination[1]) != self._peer:
+            return
+        source = error.offender or self.host
+        event = self.session.error_received(quoted, source, icmp_error_text(error))
+        if event is not None:
+            self._emit(event)
+            self._maybe_finish()
 
     # -- the run ------------------------------------------------------------
 
@@ -204,14 +223,96 @@ def resolve_host(reactor: Any, host: str) -> defer.Deferred:
     return defer.succeed(str(address))
 
 
+#: Linux's socket options and flag for ICMP errors on unconnected UDP
+#: sockets (linux/in.h, linux/in6.h, linux/socket.h; Python 3.11 lacks
+#: some of the names).
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
+#: Errors read per wake-up at most, so a flood of ICMP cannot hold the reactor.
+MAX_ERRORS_PER_READ = 64
+
+
+@implementer(IHalfCloseableDescriptor)
+class ErrorQueuePort(udp.Port):
+    """
+    A UDP port that reports ICMP errors about the datagrams it sent, as
+    iputils does, instead of losing them.
+
+    With C{IP_RECVERR} (C{IPV6_RECVERR}) Linux queues every ICMP error
+    about this unconnected socket's datagrams, with the start of the
+    datagram, in the socket's error queue, and signals it as C{EPOLLERR}.
+    Twisted's poll-like reactors read C{EPOLLERR} without data as the end
+    of the connection; a descriptor that is half-closeable is told
+    C{readConnectionLost} instead, so this port reads the queue then, and
+    watches the socket again.  It also reads the queue before each read and
+    each write: a pending error would otherwise make the next C{sendto}
+    fail, and Twisted drops an unconnected datagram refused that way
+    without a word.  (It sets the option in C{_bindSocket}, a Twisted
+    internal, so that it is on before the protocol sends its first probe;
+    tests/integration/test_echo_loopback.py would notice a change.)
+    """
+
+    def _bindSocket(self) -> None:
+        udp.Port._bindSocket(self)  # type: ignore[attr-defined]
+        if self.addressFamily == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
+        else:
+            self.socket.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+
+    def doRead(self) -> None:
+        self.read_errors()
+        return udp.Port.doRead(self)
+
+    def write(self, datagram: bytes, addr: Any = None) -> Any:
+        self.read_errors()
+        return udp.Port.write(self, datagram, addr)
+
+    def readConnectionLost(self, reason: Any) -> None:
+        self.read_errors()
+        # Clear any error that came without a queue entry, so the
+        # descriptor does not wake the reactor again for it.
+        self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if self.connected:
+            self.startReading()
+
+    def writeConnectionLost(self, reason: Any) -> None:
+        """
+        Never called for a port that only reads; required by the interface.
+        """
+
+    def read_errors(self) -> None:
+        """
+        Hand every queued ICMP error to the protocol's
+        C{icmp_error_received(quoted, destination, error)}.
+        """
+        for _ in range(MAX_ERRORS_PER_READ):
+            try:
+                quoted, ancillary, _, destination = self.socket.recvmsg(self.maxPacketSize, 512, MSG_ERRQUEUE)
+            except OSError:  # BlockingIOError: the queue is empty
+                return
+            for level, kind, value in ancillary:
+                if (level, kind) in ((socket.IPPROTO_IP, IP_RECVERR), (socket.IPPROTO_IPV6, IPV6_RECVERR)):
+                    error = decode_extended_error(value)
+                    if error is not None:
+                        self.protocol.icmp_error_received(quoted, destination, error)
+
+
 def start_pinger(reactor: Any, address: str, protocol: PingerProtocol) -> Any:
     """
-    Bind an ephemeral UDP port of the address's family for C{protocol}.
+    Bind an ephemeral UDP port of the address's family for C{protocol}: on
+    Linux with a reactor that watches descriptors, an L{ErrorQueuePort}, so
+    ICMP errors are reported; elsewhere (and on test doubles) the reactor's
+    own C{listenUDP}.
     """
     family = ipaddress.ip_address(address).version
     interface = "::" if family == 6 else "0.0.0.0"
     # Read whole datagrams up to the UDP maximum: a reply cut at Twisted's
     # default 8192 bytes would look corrupted.
+    if sys.platform.startswith("linux") and IReactorFDSet.providedBy(reactor):
+        port = ErrorQueuePort(0, protocol, interface=interface, maxPacketSize=65535, reactor=reactor)
+        port.startListening()
+        return port
     return reactor.listenUDP(0, protocol, interface=interface, maxPacketSize=65535)
 
 

@@ -112,8 +112,8 @@ class Options(usage.Options):
     )
     optFlags = [
         ["upper", None, "Echo upper-cased, like the lab's reference server."],
-        ["allow-low-ports", None, "Also echo to source ports below 1024 (never to 7 or 19)."],
-        ["debug-datagrams", None, "Log one debug line per datagram."],
+        ["allow-low-ports", None, "Also echo to source ports below 1024 (never to known service ports: echo, DNS, NTP, ...)."],
+        ["debug-datagrams", None, "Log one line per datagram: its sequence and fate (refused, dropped by which stage, delay, duplicated, corrupted, echoed)."],
     ]
     optParameters = [
         ["port", "p", 12000, "UDP port (0: any free port).", parse_udp_port],
@@ -131,6 +131,7 @@ class Options(usage.Options):
         ["seed", None, None, "Seed of the impairments' random source (reproducible runs).", int],
         ["max-size", None, 8192, "Largest datagram echoed, in bytes.", int],
         ["source-rate", None, 1000.0, "Packets per second echoed to one source address (0: no cap).", float],
+        ["global-rate", None, 10000.0, "Packets per second echoed to all sources together (0: only --source-rate bounds the total).", float],
         ["summary-interval", None, 60.0, "Seconds between info summaries (0: none).", parse_duration],
     ] + [
         [f"{prefix}{name}", None, default, f"{what.capitalize()}, {direction}.", parser]
@@ -148,8 +149,9 @@ class Options(usage.Options):
             )
         if not 1 <= self["max-size"] <= MAX_UDP_PAYLOAD:
             raise usage.UsageError(f"--max-size must be from 1 to {MAX_UDP_PAYLOAD}")
-        if self["source-rate"] < 0 or self["source-rate"] != self["source-rate"]:
-            raise usage.UsageError("--source-rate must be >= 0")
+        for name in ("source-rate", "global-rate"):
+            if not self[name] >= 0 or self[name] == float("inf"):
+                raise usage.UsageError(f"--{name} must be a number >= 0")
         if self["limit"] < 1:
             raise usage.UsageError("--limit must be >= 1")
         self.impairments = self._impairment_config("")
@@ -160,6 +162,7 @@ class Options(usage.Options):
             source_rate=self["source-rate"],
             source_burst=max(1.0, self["source-rate"]),
             allow_low_ports=self["allow-low-ports"],
+            global_rate=self["global-rate"],
         )
 
     def _impairment_config(self, prefix: str) -> ImpairmentConfig:

@@ -8,6 +8,7 @@ for the link, so a file called C{<script>} or C{a"b} stays a file name.
 from __future__ import annotations
 
 import html
+import re
 import time
 from dataclasses import dataclass
 from typing import Iterable, List
@@ -27,6 +28,21 @@ class ListingEntry:
     mtime: float
 
 
+_NUMBERS = re.compile(r"([0-9]+)")
+
+
+def natural_key(name: str) -> tuple:
+    """
+    Sort key that compares runs of ASCII digits as numbers (file2 before
+    file10), the rest case-insensitively, then by the exact name so the
+    order is total.  Runs alternate text, number, text...: the compared
+    items are always of one type.
+    """
+    parts = _NUMBERS.split(name)
+    key = [int(part) if index % 2 else part.lower() for index, part in enumerate(parts)]
+    return (key, name)
+
+
 def _human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -43,10 +59,11 @@ def _date(mtime: float) -> str:
 def render_listing(url_path: str, entries: Iterable[ListingEntry]) -> bytes:
     """
     The HTML listing of the folder at C{url_path} (decoded, ending in
-    C{/}): folders first, then files, each group sorted by name; sizes
-    and UTC modification dates; a parent link except at the root.
+    C{/}): folders first, then files, each group in natural order
+    (L{natural_key}); sizes and UTC modification dates; a parent link
+    except at the root.
     """
-    ordered = sorted(entries, key=lambda e: (not e.is_folder, e.name.lower(), e.name))
+    ordered = sorted(entries, key=lambda e: (not e.is_folder, natural_key(e.name)))
     title = html.escape(f"Index of {url_path}")
     rows: List[str] = []
     if url_path != "/":

@@ -127,6 +127,9 @@ class Rejection:
 
     status: int
     reason: str
+    #: The rejected request is a HEAD (as far as its request line
+    #: arrived): the answer must carry no body (RFC 9110 9.3.2).
+    head_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,9 +161,12 @@ class _Reject(Exception):
     final L{Rejection}.
     """
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, before_request: bool = False) -> None:
         self.status = status
         self.reason = reason
+        #: Raised before any request line could be read (empty lines):
+        #: whatever follows, this rejection answers no HEAD.
+        self.before_request = before_request
 
 
 # RFC 9110 5.6.2: token = 1*tchar
@@ -309,13 +315,21 @@ class RequestParser:
             return self._final
         if not self._buffer and not self._eof and self._state is _State.AWAITING_HEAD:
             return NEED_DATA
+        # Where the head being parsed starts (it stays in the buffer until
+        # parsed whole, after at most max_empty_lines empty lines): kept
+        # only to tell whether a rejection answers a HEAD.
+        start = self._buffer[: 2 * self.limits.max_empty_lines + 7] if self._state is _State.AWAITING_HEAD else b""
         try:
             while True:
                 event = self._readers[self._state]()
                 if event is not None:
                     break
         except _Reject as reject:
-            event = Rejection(reject.status, reject.reason)
+            if self._pending is not None:
+                head_only = self._pending.method == "HEAD"
+            else:
+                head_only = not reject.before_request and _starts_head(start)
+            event = Rejection(reject.status, reject.reason, head_only)
         if event.__class__ is Rejection or event.__class__ is ConnectionClosed:
             self._final = event  # type: ignore[assignment]
             self._state = _State.CLOSED
@@ -439,7 +453,7 @@ class RequestParser:
                     self._line_start = self._scan = 0
                     self._empty_lines += 1
                     if self._empty_lines > limits.max_empty_lines:
-                        raise _Reject(400, "too many empty lines before the request")
+                        raise _Reject(400, "too many empty lines before the request", before_request=True)
                     continue
                 self._line_count = 1
             elif length:
@@ -794,6 +808,19 @@ def _list_tokens(value: bytes) -> List[bytes]:
         if element:
             tokens.append(element.lower())
     return tokens
+
+
+def _starts_head(start: Union[bytes, bytearray]) -> bool:
+    """
+    Whether a head starting with C{start} is a HEAD request: C{HEAD }
+    after whole CRLF empty lines only (after anything else, the rejection
+    may come before those bytes arrive, so the answer must not depend on
+    them).
+    """
+    index = 0
+    while start.startswith(b"\r\n", index):
+        index += 2
+    return start.startswith(b"HEAD ", index)
 
 
 def _check_transfer_coding(value: bytes) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import email.utils
 import os
 import sys
-from typing import IO, Any, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from twisted.internet import defer
 from twisted.python import usage
 
 from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._options import CommandOptions
 from twisted_netlab.web._client_core import (
     BodyData,
     InformationalResponse,
@@ -30,17 +30,15 @@ from twisted_netlab.web._client_core import (
     parse_url,
     remote_file_name,
 )
-from twisted_netlab.web.client import (
-    GetError,
-    HTTPClient,
-    Response,
-    ResponseSink,
-    TimedOut,
-    TLSPolicy,
-    WriteFailed,
-    classify,
-    load_certificates,
-)
+from twisted_netlab.web._client_limits import LowSpeedCheck, parse_size, size_exceeded
+
+if TYPE_CHECKING:
+    from twisted.internet import defer
+
+    from twisted_netlab.web.client import GetError, Response
+
+# The Twisted side (twisted_netlab.web.client, Deferreds) is imported when a
+# transfer starts, not for --help or a usage error.
 
 PROGRAM = "netlab get"
 #: Bodies at least this large get a progress bar (when stderr is a TTY).
@@ -48,15 +46,34 @@ PROGRESS_MIN_BYTES = 1024 * 1024
 PROGRESS_INTERVAL_SECONDS = 0.25
 
 
-class Options(usage.Options):
+def _size_option(value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as error:
+        raise usage.UsageError(f"--max-filesize: {error}")
+
+
+def _speed_option(value: str) -> int:
+    try:
+        speed = parse_size(value)
+    except ValueError as error:
+        raise usage.UsageError(f"--speed-limit: {error}")
+    if speed < 1:
+        raise usage.UsageError("--speed-limit must be at least 1 byte per second")
+    return speed
+
+
+class Options(CommandOptions):
     synopsis = "[options] URL..."
+    single_valued = ("output",)
     longdesc = (
         "Fetch URLs over HTTP/1.1 (http and https) and write the body to stdout. "
         "Several URLs to one host share one kept-alive connection. "
         "Exit codes follow curl: 2 usage, 3 malformed URL, 6 cannot resolve, "
         "7 cannot connect, 8 weird reply, 18 partial body, 22 HTTP error with --fail, "
-        "23 write error, 28 timeout, 35 TLS handshake, 47 too many redirects, "
-        "52 empty reply, 56 receive error, 60 certificate rejected."
+        "23 write error, 28 timeout or too slow, 35 TLS handshake, 47 too many redirects, "
+        "52 empty reply, 56 receive error, 60 certificate rejected, 63 --max-filesize exceeded, "
+        "130 interrupted, 141 stdout closed by its reader."
     )
     optFlags = [
         ["remote-name", "O", "Write each body to a file named after the last segment of its URL path, in the current folder."],
@@ -83,6 +100,9 @@ class Options(usage.Options):
         ["etag-compare", None, None, "Send If-None-Match with the entity tag stored in FILE (skipped when FILE is missing)."],
         ["etag-save", None, None, "Store the final response's ETag in FILE (after a 2xx)."],
         ["cafile", None, None, "Trust the PEM certificates in FILE instead of the system store."],
+        ["max-filesize", None, None, "Refuse a body larger than BYTES (k, M, G suffixes: 1024s), exit 63.", _size_option],
+        ["speed-limit", "Y", None, "Give up (exit 28) when fewer than BYTES per second came over --speed-time (default 30 s).", _speed_option],
+        ["speed-time", "y", None, "The window of --speed-limit (default limit 1 byte/s when only this is given).", parse_duration],
     ]
 
     def __init__(self) -> None:
@@ -105,27 +125,6 @@ class Options(usage.Options):
         self["header"].append((name, rest))
 
     opt_H = opt_header
-
-    def parseOptions(self, options: Optional[List[str]] = None) -> None:
-        """
-        Accept options after URLs too (``netlab get URL -o FILE``), as curl
-        does: GNU-style permutation first, then Twisted's parser.
-        """
-        import getopt
-
-        argv = sys.argv[1:] if options is None else list(options)
-        try:
-            pairs, rest = getopt.gnu_getopt(argv, self.shortOpt, self.longOpt)
-        except getopt.error as error:
-            raise usage.UsageError(str(error))
-        tokens: List[str] = []
-        for name, value in pairs:
-            if name.startswith("--"):
-                takes = (name[2:] + "=") in self.longOpt
-            else:
-                takes = (name[1:] + ":") in self.shortOpt
-            tokens += [name, value] if takes else [name]
-        usage.Options.parseOptions(self, tokens + ["--"] + rest)
 
     def parseArgs(self, *urls: str) -> None:
         if not urls:
@@ -176,6 +175,19 @@ class Options(usage.Options):
             self["etag"] = tag
         if self["cafile"] is not None and self["insecure"]:
             raise usage.UsageError("--cafile and --insecure contradict each other")
+        if self["speed-time"] is not None and self["speed-time"] <= 0:
+            raise usage.UsageError("--speed-time must be greater than 0")
+        if self["speed-limit"] is not None or self["speed-time"] is not None:
+            # As curl: either one alone turns the check on.
+            self["speed-limit"] = 1 if self["speed-limit"] is None else self["speed-limit"]
+            self["speed-time"] = 30.0 if self["speed-time"] is None else self["speed-time"]
+
+    def needs_tls(self) -> bool:
+        """
+        Whether TLS is needed before any response came (an https URL or a
+        CA file to read); a redirect to https loads it later.
+        """
+        return self["cafile"] is not None or any(url.lower().startswith("https:") for url in self["urls"])
 
 
 def _http_date_option(value: str) -> str:
@@ -192,6 +204,10 @@ def _http_date_option(value: str) -> str:
 
 # -- output ----------------------------------------------------------------
 
+#: 128 + SIGINT, as for every netlab command stopped by Ctrl+C.
+EXIT_INTERRUPTED = 130
+
+
 
 class Output:
     """
@@ -207,6 +223,8 @@ class Output:
         self._owned = False
 
     def _open(self) -> IO[bytes]:
+        from twisted_netlab.web.client import WriteFailed
+
         if self._stream is None:
             assert self.path is not None
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
@@ -224,6 +242,8 @@ class Output:
         self._open()
 
     def write(self, data: bytes) -> None:
+        from twisted_netlab.web.client import ClosedPipe, WriteFailed
+
         stream = self._open()
         try:
             # Unbuffered files: each body piece goes straight to write(2),
@@ -234,10 +254,16 @@ class Output:
                 if written is None:
                     raise OSError("output would block")
                 view = view[written:]
+        except BrokenPipeError:
+            if self.path is None:
+                raise ClosedPipe()
+            raise WriteFailed(f"write error on {self.path}: broken pipe")
         except (OSError, ValueError) as error:
             raise WriteFailed(f"write error on {self.path or 'stdout'}: {getattr(error, 'strerror', None) or error}")
 
     def close(self) -> None:
+        from twisted_netlab.web.client import ClosedPipe, WriteFailed
+
         if self._stream is None:
             return
         try:
@@ -245,6 +271,10 @@ class Output:
                 self._stream.close()
             else:
                 self._stream.flush()
+        except BrokenPipeError:
+            if self.path is None:
+                raise ClosedPipe()
+            raise WriteFailed(f"write error on {self.path}: broken pipe")
         except (OSError, ValueError) as error:
             raise WriteFailed(f"write error on {self.path or 'stdout'}: {getattr(error, 'strerror', None) or error}")
 
@@ -256,9 +286,10 @@ def _head_text(head: ResponseHead) -> bytes:
     return head.raw.lstrip(b"\r\n")
 
 
-class CommandSink(ResponseSink):
+class CommandSink:
     """
-    What ``netlab get`` does with one URL's events, according to the flags.
+    What ``netlab get`` does with one URL's events, according to the flags
+    (a L{twisted_netlab.web.client.ResponseSink}: it has every method).
     """
 
     def __init__(self, options: Options, output: Output, stderr: IO[str], clock: Any, progress: bool) -> None:
@@ -272,7 +303,9 @@ class CommandSink(ResponseSink):
         self._bar_at = 0.0
         self._bar_shown = False
         self._received = 0
+        self._limited = 0
         self._started = clock.seconds()
+        self._method = "HEAD" if options["head"] else "GET"
 
     def _note(self, line: str) -> None:
         self.stderr.write(line + "\n")
@@ -309,12 +342,30 @@ class CommandSink(ResponseSink):
             if self.options["fail"] and head.status >= 400:
                 self.failed_status = True
                 return
+            self._limited = 0
+            limit = self.options["max-filesize"]
+            has_body = self._method != "HEAD" and head.status not in (204, 304)
+            if has_body and size_exceeded(limit, head.content_length, 0):
+                from twisted_netlab.web.client import BodyTooLarge
+
+                # As curl: refused before a byte of it is written.
+                raise BodyTooLarge(
+                    f"maximum file size exceeded: the server announced {head.content_length} bytes, "
+                    f"more than --max-filesize {limit}"
+                )
         if self.options["include"] or self.options["head"]:
             self.output.write(_head_text(head))
         elif not redirecting and head.status != 304:
             self.output.ensure_open()
 
     def body_received(self, data: BodyData, redirecting: bool) -> None:
+        if not redirecting:
+            self._limited += len(data.data)
+            limit = self.options["max-filesize"]
+            if size_exceeded(limit, None, self._limited):
+                from twisted_netlab.web.client import BodyTooLarge
+
+                raise BodyTooLarge(f"maximum file size exceeded: the body is larger than --max-filesize {limit} bytes")
         if self.options["raw"]:
             self.output.write(data.raw)
             return
@@ -396,19 +447,76 @@ def main(
     Fetch every URL in order; the Deferred fires with the exit code.
     C{stdout}, C{stderr} and C{endpoint_factory} are for tests.
     """
+    from twisted.internet import defer
+    from twisted.python.failure import Failure
+
     reactor = default_reactor(reactor)
     out = stdout if stdout is not None else sys.stdout.buffer
     err = stderr if stderr is not None else sys.stderr
-    return defer.ensureDeferred(_run(reactor, options, out, err, endpoint_factory))
+    interrupted: List[bool] = []
+    running = defer.ensureDeferred(_run(reactor, options, out, err, endpoint_factory, interrupted))
+    outcome: defer.Deferred = defer.Deferred()
+
+    def settle(result: Any) -> None:
+        if not outcome.called:
+            outcome.callback(result)
+        elif isinstance(result, Failure):
+            result.trap(Exception)  # interrupted: what the closing did is noise
+
+    def on_shutdown() -> None:
+        # Ctrl+C or SIGTERM stops the reactor, which closes the connection:
+        # say so (exit 130), not the receive error that the close causes.
+        if not outcome.called:
+            interrupted.append(True)
+            err.write(f"{PROGRAM}: interrupted\n")
+            err.flush()
+            outcome.callback(EXIT_INTERRUPTED)
+
+    reactor.addSystemEventTrigger("before", "shutdown", on_shutdown)
+    running.addBoth(settle)
+    return outcome
 
 
-def _fail(stderr: IO[str], error: GetError) -> int:
+def _fail(stderr: IO[str], error: GetError, stdout: Any = None, interrupted: Sequence[bool] = ()) -> int:
+    from twisted_netlab.web.client import ClosedPipe
+
+    if interrupted:
+        return EXIT_INTERRUPTED  # already said
+    if isinstance(error, ClosedPipe):
+        _silence(stdout)
+        return error.exit_code
     stderr.write(f"{PROGRAM}: {error}\n")
     stderr.flush()
     return error.exit_code
 
 
-async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str], endpoint_factory: Any) -> int:
+def _silence(stream: Any) -> None:
+    """
+    Point a closed stdout at /dev/null, so that the interpreter's last
+    flush cannot print "Exception ignored ... BrokenPipeError" (what
+    Python's documentation advises for SIGPIPE).  A test's stream is left
+    as it is.
+    """
+    if stream is None or stream is not getattr(sys.__stdout__, "buffer", None):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # type: ignore[union-attr]
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+async def _run(
+    reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str], endpoint_factory: Any, interrupted: Sequence[bool]
+) -> int:
+    from twisted.internet import defer
+
+    from twisted_netlab.web.client import GetError, HTTPClient, TimedOut, TLSPolicy, WriteFailed, classify, load_certificates
+
+    def fail(error: GetError) -> int:
+        return _fail(stderr, error, stdout, interrupted)
+
     # Everything that can be refused without the network is refused first.
     targets: List[Target] = []
     outputs: List[Output] = []
@@ -425,11 +533,15 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
         if options["cafile"] is not None:
             load_certificates(options["cafile"])
     except (LocalProtocolError, GetError) as error:
-        return _fail(stderr, classify(error))
+        return fail(classify(error))
     if options["insecure"] and any(t.scheme == "https" for t in targets):
         stderr.write(f"{PROGRAM}: warning: --insecure: TLS certificates are NOT verified; "
                      "anyone on the path can read and change this transfer\n")
-    extra = {} if endpoint_factory is None else {"endpoint_factory": endpoint_factory}
+    extra: Dict[str, Any] = {} if endpoint_factory is None else {"endpoint_factory": endpoint_factory}
+    speed: Optional[LowSpeedCheck] = None
+    if options["speed-limit"] is not None:
+        speed = LowSpeedCheck(options["speed-limit"], options["speed-time"], reactor.seconds())
+        extra["meter"] = speed.observe
     client = HTTPClient(
         reactor,
         tls=TLSPolicy(cafile=options["cafile"], insecure=options["insecure"]),
@@ -442,6 +554,19 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
     if options["max-time"] is not None:
         limit = options["max-time"]
         timer = reactor.callLater(limit, lambda: client.close(TimedOut(f"operation timed out after {limit:g} s")))
+    ticker: List[Any] = []
+
+    def check_speed() -> None:
+        assert speed is not None
+        too_slow = speed.check(reactor.seconds())
+        if too_slow is not None:
+            ticker.clear()
+            client.close(TimedOut(str(too_slow)))
+        else:
+            ticker[:] = [reactor.callLater(speed.check_interval, check_speed)]
+
+    if speed is not None:
+        ticker.append(reactor.callLater(speed.check_interval, check_speed))
     # Like curl: no bar when the body itself goes to the same terminal.
     to_terminal_stdout = _is_tty(stdout) and not options["remote-name"] and options["output"] in (None, "-")
     progress = not options["silent"] and not options["verbose"] and _is_tty(stderr) and not to_terminal_stdout
@@ -450,7 +575,7 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
     sinks = [CommandSink(options, output, stderr, reactor, progress) for output in outputs]
 
     def start(index: int) -> defer.Deferred:
-        sink = sinks[index]
+        sink: Any = sinks[index]  # duck-typed ResponseSink
         fetching = client.fetch(
             targets[index], sink, method=method, headers=headers,
             follow_redirects=options["location"], max_redirects=options["max-redirs"],
@@ -466,12 +591,12 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
             except Exception as error:
                 for later in pending[index + 1:]:
                     later.addErrback(lambda _: None)
-                return _fail(stderr, classify(error))
+                return fail(classify(error))
             finally:
                 try:
                     outputs[index].close()
                 except GetError as error:
-                    return _fail(stderr, error)
+                    return fail(error)
             if options["timing"]:
                 stderr.write(_timing_report(response))
             if options["etag-save"] is not None and 200 <= response.status < 300:
@@ -481,16 +606,19 @@ async def _run(reactor: Any, options: Options, stdout: IO[bytes], stderr: IO[str
                         with open(options["etag-save"], "w", encoding="latin-1") as handle:
                             handle.write(tag + "\n")
                     except OSError as error:
-                        return _fail(stderr, WriteFailed(f"cannot write --etag-save file: {error.strerror}"))
+                        return fail(WriteFailed(f"cannot write --etag-save file: {error.strerror}"))
             if sinks[index].failed_status:
                 for later in pending[index + 1:]:
                     later.addErrback(lambda _: None)
-                return _fail(stderr, GetError(
+                return fail(GetError(
                     f"the requested URL returned error: {response.status} {response.reason}".rstrip(), 22))
         return 0
     finally:
         if timer is not None and timer.active():
             timer.cancel()
+        for pending in ticker:
+            if pending.active():
+                pending.cancel()
         client.close()
         stderr.flush()
 

@@ -9,6 +9,7 @@ optional pipelining), redirects and timeouts; L{get} is the one-call API.
 from __future__ import annotations
 
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
@@ -16,9 +17,11 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, 
 from twisted.internet import defer, error as internet_error
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator, ITCPTransport
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
+
+from twisted_netlab._endpoints import allow_tls
 
 from twisted_netlab.web._client_core import (
     CREDENTIAL_HEADERS,
@@ -103,6 +106,18 @@ class BodyTooLarge(GetError):
     exit_code = 63
 
 
+class ClosedPipe(GetError):
+    """
+    The reader of stdout went away (``netlab get URL | head -c 10``): the
+    command ends quietly with 141 (128 + SIGPIPE), as C tools do.
+    """
+
+    exit_code = 141
+
+    def __init__(self) -> None:
+        GetError.__init__(self, "")
+
+
 class _ConnectionReuseFailed(Exception):
     """
     The server closed a kept-alive connection before answering a request
@@ -140,6 +155,23 @@ def classify(reason: Any) -> GetError:
         return TimedOut(f"connection timed out: {value}")
     if isinstance(value, internet_error.ConnectError):
         return ConnectFailed(f"failed to connect: {_describe(value)}")
+    tls_error = _classify_tls(value)
+    if tls_error is not None:
+        return tls_error
+    if isinstance(value, OSError):
+        return WriteFailed(f"write error: {value}")
+    if isinstance(value, internet_error.ConnectionLost) or isinstance(value, internet_error.ConnectionDone):
+        return ReceiveFailed(f"connection lost while receiving: {_describe(value)}")
+    return GetError(f"{type(value).__name__}: {value}", 1)
+
+
+def _classify_tls(value: BaseException) -> Optional[GetError]:
+    """
+    The error for a TLS failure, or L{None}.  Only consulted when TLS was
+    loaded: a plain http:// transfer never imports it for an error.
+    """
+    if sys.modules.get("OpenSSL") is None:
+        return None
     from OpenSSL import SSL
     from service_identity import VerificationError
 
@@ -150,11 +182,7 @@ def classify(reason: Any) -> GetError:
         if "certificate verify failed" in text:
             return CertificateRejected("certificate verification failed (unknown issuer, expired or self-signed; see --cafile)")
         return TLSFailed(f"TLS handshake failed: {_ssl_text(value)}")
-    if isinstance(value, OSError):
-        return WriteFailed(f"write error: {value}")
-    if isinstance(value, internet_error.ConnectionLost) or isinstance(value, internet_error.ConnectionDone):
-        return ReceiveFailed(f"connection lost while receiving: {_describe(value)}")
-    return GetError(f"{type(value).__name__}: {value}", 1)
+    return None
 
 
 def _describe(value: BaseException) -> str:
@@ -315,6 +343,8 @@ class HTTPClientProtocol(Protocol):
         response is awaited before the transfer fails (exit 28); this is
         what turns a server that promised more bytes than it sends (and
         keeps the socket open) into an error instead of a hang.
+    @param meter: called with the size of every piece of bytes received
+        (what C{--speed-limit} counts).
     """
 
     def __init__(
@@ -323,8 +353,10 @@ class HTTPClientProtocol(Protocol):
         limits: Limits = Limits(),
         pipeline: bool = False,
         idle_timeout: Optional[float] = 120.0,
+        meter: Optional[Callable[[int], None]] = None,
     ) -> None:
         self.clock = clock
+        self.meter = meter
         self.parser = ResponseParser(limits)
         self.pipeline = pipeline
         self.idle_timeout = idle_timeout
@@ -407,6 +439,8 @@ class HTTPClientProtocol(Protocol):
             self.ready.callback(self)
 
     def dataReceived(self, data: bytes) -> None:
+        if self.meter is not None:
+            self.meter(len(data))
         now = self.clock.seconds()
         if self._sent and self._sent[0].first_byte_at is None:
             self._sent[0].first_byte_at = now
@@ -566,6 +600,7 @@ class TLSPolicy:
     insecure: bool = False
 
     def creator(self, hostname: str) -> Any:
+        allow_tls()
         from twisted.internet import ssl
 
         if self.insecure:
@@ -583,6 +618,7 @@ def load_certificates(path: str) -> List[Any]:
     @raise GetError: (exit 77, curl's "problem reading the CA cert") when
         the file cannot be read or holds no certificate.
     """
+    allow_tls()
     from twisted.internet import ssl
 
     try:
@@ -607,6 +643,7 @@ class _UnverifiedTLS:
     """
 
     def __init__(self, hostname: str) -> None:
+        allow_tls()
         from twisted.internet import ssl
         from twisted.internet.abstract import isIPAddress, isIPv6Address
 
@@ -625,14 +662,88 @@ class _UnverifiedTLS:
 def default_endpoint(reactor: Any, target: Target, tls: TLSPolicy, timeout: float) -> Any:
     """
     A HostnameEndpoint (resolution, IPv4/IPv6 happy eyeballs), wrapped in
-    TLS for https.
+    TLS for https.  An address literal is connected to directly: a
+    HostnameEndpoint would still start a thread for getaddrinfo.
     """
-    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+    from twisted.internet.abstract import isIPAddress, isIPv6Address
 
-    endpoint = HostnameEndpoint(reactor, target.host, target.port, timeout=timeout)
+    endpoint: Any
+    if isIPAddress(target.host) or isIPv6Address(target.host):
+        endpoint = AddressEndpoint(reactor, target.host, target.port, timeout)
+    else:
+        from twisted.internet.endpoints import HostnameEndpoint
+
+        endpoint = HostnameEndpoint(reactor, target.host, target.port, timeout=timeout)
     if target.scheme == "https":
-        return wrapClientTLS(tls.creator(target.host), endpoint)
+        return TLSEndpoint(tls.creator(target.host), endpoint)
     return endpoint
+
+
+class AddressEndpoint:
+    """
+    A client endpoint for an IPv4 or IPv6 address literal, straight on
+    C{reactor.connectTCP}: no resolver thread and no import of
+    L{twisted.internet.endpoints} (about a tenth of ``netlab get``'s
+    start-up).  The Deferred fires with the protocol once connected, fails
+    with the connection error, and cancelling it stops connecting.
+    """
+
+    def __init__(self, reactor: Any, host: str, port: int, timeout: float) -> None:
+        self.reactor = reactor
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    def connect(self, factory: Any) -> Deferred:
+        connector: List[Any] = []
+
+        def cancel(connecting: Deferred) -> None:
+            if connector:
+                connector[0].stopConnecting()
+
+        connecting: Deferred = Deferred(cancel)
+        connector.append(self.reactor.connectTCP(self.host, self.port, _Notifying(factory, connecting), self.timeout))
+        return connecting
+
+
+class _Notifying(ClientFactory):
+    """
+    Build the caller's protocol and tell C{connecting} how the attempt went.
+    """
+
+    def __init__(self, factory: Any, connecting: Deferred) -> None:
+        self.factory = factory
+        self.connecting = connecting
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = self.factory.buildProtocol(addr)
+        if not self.connecting.called:
+            self.connecting.callback(protocol)
+        return protocol
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        if not self.connecting.called:
+            self.connecting.errback(reason)
+
+
+class TLSEndpoint:
+    """
+    C{endpoint} with TLS on top (what L{twisted.internet.endpoints.wrapClientTLS}
+    does), importing TLS only when used: the ``netlab`` command may have
+    loaded the reactor and the endpoints module without TLS support (see
+    L{twisted_netlab._endpoints.defer_tls}).
+    """
+
+    def __init__(self, creator: Any, endpoint: Any) -> None:
+        self.creator = creator
+        self.endpoint = endpoint
+
+    def connect(self, factory: Any) -> Deferred:
+        allow_tls()
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        connecting: Deferred = self.endpoint.connect(TLSMemoryBIOFactory(self.creator, True, factory))
+        return connecting.addCallback(lambda protocol: protocol.wrappedProtocol)
 
 
 # -- the client ---------------------------------------------------------------
@@ -648,6 +759,8 @@ class HTTPClient:
         tests pass one that connects to a MemoryReactor.
     @param connect_timeout: seconds for TCP connect plus TLS handshake
         (enforced by cancelling, with C{reactor}'s clock).
+    @param meter: called with the size of every piece of bytes received
+        on any connection.
     """
 
     def __init__(
@@ -660,8 +773,10 @@ class HTTPClient:
         idle_timeout: Optional[float] = 120.0,
         endpoint_factory: Callable[..., Any] = default_endpoint,
         user_agent: str = USER_AGENT,
+        meter: Optional[Callable[[int], None]] = None,
     ) -> None:
         self.reactor = reactor
+        self.meter = meter
         self.tls = tls
         self.limits = limits
         self.pipeline = pipeline
@@ -676,7 +791,7 @@ class HTTPClient:
         existing = self._connections.get(target.origin)
         if existing is not None and existing.reusable:
             return existing, True
-        protocol = HTTPClientProtocol(self.reactor, self.limits, self.pipeline, self.idle_timeout)
+        protocol = HTTPClientProtocol(self.reactor, self.limits, self.pipeline, self.idle_timeout, self.meter)
         protocol.tls = target.scheme == "https"
         self._connections[target.origin] = protocol
         endpoint = self.endpoint_factory(self.reactor, target, self.tls, self.connect_timeout)

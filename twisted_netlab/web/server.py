@@ -1,26 +1,20 @@
 # -*- test-case-name: tests.web.test_server -*-
 """
 The Twisted adapter of netlab-http: L{StaticFileProtocol} feeds received
-bytes to the sans-IO L{RequestParser}, answers one request at a time in
-order, and streams file bodies in bounded memory with backpressure.
-
-The pure decisions live in L{_server_core} (parsing), L{_negotiation}
-(conditional requests, ranges), L{_listing} and L{_accesslog}; this module
-does the I/O: filesystem, transport, timers, the access-log file.
+bytes to the sans-IO L{RequestParser}, asks the filesystem side
+(L{_files}) what is at the target, lets the pure planner (L{_plan})
+decide the whole response, and carries that out: one write path with
+flow control, one log path, the timers of one phase enum.  (About 760
+lines: the factory's shared state, per-second caches and graceful stop
+sit with the protocol they serve.)
 """
 
 from __future__ import annotations
 
-import html
-import mimetypes
 import os
 import secrets
-import stat
-from functools import lru_cache
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Dict, List, Optional, Protocol as TypingProtocol, Set, Tuple, Union, cast
-from urllib.parse import quote
+from typing import Any, Dict, List, Optional, Protocol as TypingProtocol, Set, Tuple, Union, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IProtocolNegotiationFactory, IPushProducer
@@ -29,12 +23,24 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from twisted_netlab.web._accesslog import combined_line, log_time
 from twisted_netlab._endpoints import default_reactor
+from twisted_netlab.web._accesslog import AccessLog, combined_line, file_access_log, log_time
+from twisted_netlab.web._files import FileTree, OpenFile
+from twisted_netlab.web._plan import (
+    HeadContext,
+    NotFound,
+    Piece,
+    Plan,
+    Representation,
+    Resolution,
+    Unavailable,
+    error_page,
+    plan_method,
+    plan_target,
+    wants_listing,
+)
 from twisted_netlab.web._server_core import (
-    KNOWN_METHODS,
     NEED_DATA,
-    REASONS,
     ConnectionClosed,
     Limits,
     Rejection,
@@ -42,46 +48,26 @@ from twisted_netlab.web._server_core import (
     RequestParser,
     UnsafePath,
     http_date,
-    target_segments,
-)
-from twisted_netlab.web._listing import ListingEntry, render_listing
-from twisted_netlab.web._negotiation import (
-    FullResponse,
-    PartialResponse,
-    Precondition,
-    UnsatisfiableRange,
-    content_range,
-    evaluate_preconditions,
-    if_range_allows,
-    make_etag,
-    multipart_layout,
-    select_ranges,
 )
 
 SERVER_NAME = "netlab-http"
-#: The one Allow value, used by 405 and OPTIONS alike.
-ALLOW = "GET, HEAD, OPTIONS"
 #: File bodies are read and written this much at a time.
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 16 * 1024
+#: The transport's write buffer pauses us past this many bytes (Twisted's
+#: default is 64 KiB): with one chunk more, a client that never reads
+#: holds at most about 32 KiB of our memory, not 128 KiB.
+TRANSPORT_BUFFER = 16 * 1024
 #: At most this many chunks per reactor turn, so one fast client cannot
 #: starve the others (and a transport that never pauses us cannot make us
 #: read a whole file into memory).
 CHUNKS_PER_TURN = 16
-#: Files up to this size are read whole and sent with their head in one
-#: write; with the file cache on, their bytes are cached too.
-SMALL_FILE = 32 * 1024
-#: Entries in the open-file cache; when full it is emptied.
-MAX_CACHE_ENTRIES = 512
 #: Pipelined bytes we hold unparsed while a response is streaming; beyond
 #: it we stop reading from the client (CVE-2023-46137 family).
 MAX_PIPELINED_BYTES = 64 * 1024
-#: Entries shown in one directory listing.
-MAX_LISTING_ENTRIES = 10000
-
-# Request headers that take the slow path (conditional requests, ranges).
-_NEGOTIATION_HEADERS = frozenset(
-    [b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since", b"range", b"if-range"]
-)
+#: Default of --max-connections (per process).
+MAX_CONNECTIONS = 4096
+#: Seconds between two "--max-connections reached" log lines.
+FULL_LOG_INTERVAL = 10.0
 
 
 def default_site() -> str:
@@ -89,184 +75,6 @@ def default_site() -> str:
     The folder of the small site bundled with the package.
     """
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
-
-
-#: Formatting a date is slow and files share few distinct mtimes.
-_http_date = lru_cache(maxsize=4096)(http_date)
-
-
-@lru_cache(maxsize=1024)
-def content_type_for(path_or_suffix: str) -> str:
-    """
-    The Content-Type for a file name, with a charset for text (our bundled
-    site and students' pages are UTF-8).  Cached: call it with the
-    lowercased suffix (or any name) to share entries.
-    """
-    return _guess_content_type(path_or_suffix)
-
-
-def content_type_of(path: str) -> str:
-    """
-    L{content_type_for} keyed by the file's last suffix(es), so the
-    cache does not grow with the number of files.
-    """
-    name = os.path.basename(path).lower()
-    dot = name.rfind(".")
-    if dot <= 0:
-        return content_type_for("x")
-    # ".tar.gz" needs two suffixes to be told apart from ".gz".
-    second = name.rfind(".", 0, dot)
-    return content_type_for("x" + (name[second:] if second > 0 else name[dot:]))
-
-
-def _guess_content_type(path: str) -> str:
-    guessed, encoding = mimetypes.guess_type(path)
-    if encoding is not None or guessed is None:
-        # A .gz served as-is is opaque bytes, never "text/plain; gzip".
-        return "application/octet-stream"
-    if guessed.startswith("text/") or guessed in ("application/javascript", "application/json", "image/svg+xml"):
-        return guessed + "; charset=utf-8"
-    return guessed
-
-
-class OpenFile:
-    """
-    A regular file opened for reading with C{O_NONBLOCK}, so that a FIFO
-    or device swapped in under a served name can never block the reactor
-    (it is refused instead).  Used through C{os.pread} and C{os.read}.
-    """
-
-    def __init__(self, fd: int, name: str) -> None:
-        self.fd = fd
-        self.name = name
-
-    @classmethod
-    def open(cls, path: str) -> Optional[Tuple["OpenFile", os.stat_result]]:
-        """
-        The opened file and its fstat, or L{None} if it is missing,
-        unreadable or not a regular file.
-        """
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except (OSError, ValueError):
-            return None
-        try:
-            info = os.fstat(fd)
-        except OSError:
-            os.close(fd)
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            return None
-        return cls(fd, path), info
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def read_whole(self, limit: int) -> bytes:
-        """
-        Up to C{limit} bytes from the start (C{limit + 1} tells a file
-        that grew past it).
-        """
-        chunks = []
-        total = 0
-        while total <= limit:
-            chunk = os.pread(self.fd, limit + 1 - total, total)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        return b"".join(chunks)
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            fd, self.fd = self.fd, -1
-            os.close(fd)
-
-
-@dataclass(frozen=True)
-class Representation:
-    """
-    What we know about one regular file at one moment, and the header
-    lines of its 200 answer precomputed (without Date, Server,
-    Connection).  C{body} holds the bytes of small files.
-    """
-
-    real: str
-    size: int
-    mtime: float
-    etag: str
-    content_type: str
-    fragment: bytes
-    body: Optional[bytes]
-
-
-@dataclass(frozen=True)
-class Folder:
-    """
-    A folder below the root; C{segments} are its decoded path segments.
-    """
-
-    real: str
-    segments: Tuple[str, ...]
-
-
-class NotFound(Enum):
-    NOT_FOUND = "NOT_FOUND"
-
-
-Resolution = Union[Representation, Folder, NotFound]
-
-
-class AccessLog:
-    """
-    Buffer access-log lines and hand them to C{write} in batches: every
-    C{interval} seconds, when C{max_lines} are waiting, and on L{close}.
-    One write per batch instead of per request keeps logging cheap.
-    """
-
-    def __init__(self, write: Callable[[List[str]], None], clock: Any, interval: float = 1.0, max_lines: int = 512) -> None:
-        self._write = write
-        self._lines: List[str] = []
-        self._max_lines = max_lines
-        self._loop = LoopingCall(self.flush)
-        self._loop.clock = clock
-        self._loop.start(interval, now=False)
-
-    def add(self, line: str) -> None:
-        self._lines.append(line)
-        if len(self._lines) >= self._max_lines:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._lines:
-            lines, self._lines = self._lines, []
-            self._write(lines)
-
-    def close(self) -> None:
-        if self._loop.running:
-            self._loop.stop()
-        self.flush()
-
-
-def file_access_log(path: str, clock: Any) -> Tuple[AccessLog, Callable[[], None]]:
-    """
-    An L{AccessLog} appending to the file at C{path} (O_APPEND, so
-    several worker processes can share it), and a function closing it.
-    """
-    handle = open(path, "a", encoding="utf-8", buffering=1 << 16)
-
-    def write(lines: List[str]) -> None:
-        handle.write("\n".join(lines) + "\n")
-        handle.flush()
-
-    log = AccessLog(write, clock)
-
-    def close() -> None:
-        log.close()
-        handle.close()
-
-    return log, close
 
 
 def twisted_access_log(clock: Any) -> AccessLog:
@@ -279,6 +87,10 @@ def twisted_access_log(clock: Any) -> AccessLog:
         logger.info("{access_log}", access_log="\n".join(lines))
 
     return AccessLog(write, clock)
+
+
+def _boundary() -> str:
+    return secrets.token_hex(12)
 
 
 @implementer(IProtocolNegotiationFactory)
@@ -298,6 +110,10 @@ class StaticFileFactory(Factory):
     @param idle_timeout: seconds an idle keep-alive connection is kept.
     @param send_timeout: seconds a client may leave our writes unread.
     @param access_log: an L{AccessLog}, or L{None} for no access log.
+    @param max_connections: connections served at once (keep-alive and
+        streaming alike); a connection over it is accepted and closed at
+        once (as a full accept queue would, but without stalling the
+        others), with a log line at most every L{FULL_LOG_INTERVAL} s.
     @param reactor: the reactor whose clock dates responses and runs the
         timeouts; default late.
     """
@@ -316,8 +132,8 @@ class StaticFileFactory(Factory):
         idle_timeout: float = 60.0,
         send_timeout: float = 60.0,
         access_log: Optional[AccessLog] = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        self.root = os.path.realpath(root)
         self.max_age = max_age
         self.limits = limits
         self.reactor = default_reactor(reactor)
@@ -326,16 +142,37 @@ class StaticFileFactory(Factory):
         self.idle_timeout = idle_timeout
         self.send_timeout = send_timeout
         self.access_log = access_log
+        self.max_connections = max_connections
+        self.refused_connections = 0
+        self._full_logged_at: Optional[float] = None
         self.cache_control = "no-cache" if max_age is None else f"max-age={max_age}"
+        self.files = FileTree(root, file_cache_seconds, self.cache_control)
+        self.root = self.files.root
         self.connections: Set["StaticFileProtocol"] = set()
-        self._cache: Dict[str, Tuple[float, Resolution]] = {}
         self._date_second = -1
         self._date_lines = b""
         self._log_stamp = ""
+        self._framings: Dict[bytes, HeadContext] = {}
         self._sweeper: Optional[LoopingCall] = None
         self._stopping: Optional[Deferred] = None
 
-    def buildProtocol(self, addr: Any) -> "StaticFileProtocol":
+    def buildProtocol(self, addr: Any) -> Optional["StaticFileProtocol"]:
+        """
+        A protocol for a new connection, or L{None} (Twisted then closes
+        it at once) when C{max_connections} are open.
+        """
+        if len(self.connections) >= self.max_connections:
+            self.refused_connections += 1
+            now = self.reactor.seconds()
+            if self._full_logged_at is None or now - self._full_logged_at >= FULL_LOG_INTERVAL:
+                self._full_logged_at = now
+                StaticFileProtocol.log.warn(
+                    "netlab-http: {count} connections open (--max-connections): closing new ones "
+                    "({refused} so far)",
+                    count=len(self.connections),
+                    refused=self.refused_connections,
+                )
+            return None
         return StaticFileProtocol(self)
 
     def acceptableProtocols(self) -> List[bytes]:
@@ -357,7 +194,19 @@ class StaticFileFactory(Factory):
             self._date_second = second
             self._date_lines = f"Date: {http_date(second)}\r\nServer: {SERVER_NAME}\r\n".encode("ascii")
             self._log_stamp = log_time(second)
+            self._framings = {}
         return self._date_lines
+
+    def framing(self, connection_line: bytes) -> HeadContext:
+        """
+        What every head of a response shares this second (one value per
+        distinct Connection line, reused until the date changes).
+        """
+        date_lines = self.date_lines()
+        framing = self._framings.get(connection_line)
+        if framing is None:
+            framing = self._framings[connection_line] = HeadContext(date_lines, connection_line, self.cache_control)
+        return framing
 
     def log_stamp(self) -> str:
         self.date_lines()
@@ -371,97 +220,10 @@ class StaticFileFactory(Factory):
 
         @raise UnsafePath: for targets that could leave the root.
         """
-        if self.file_cache_seconds <= 0:
-            return self._resolve(path)
-        now = self.reactor.seconds()
-        hit = self._cache.get(path)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        result = self._resolve(path)
-        if len(self._cache) >= MAX_CACHE_ENTRIES:
-            self._cache.clear()
-        self._cache[path] = (now + self.file_cache_seconds, result)
-        return result
-
-    def _inside(self, real: str) -> bool:
-        return real == self.root or real.startswith(self.root + os.sep)
-
-    def _locate(self, segments: Tuple[str, ...]) -> Optional[Tuple[str, os.stat_result]]:
-        """
-        The real path and stat of C{segments} below the root, or L{None} if
-        it does not exist or resolves outside the root.
-
-        One lstat per segment; only when a segment is a symlink do we pay
-        for a full realpath and check that it stays inside the root (a
-        symlink leading out is as if it did not exist).
-        """
-        path = self.root
-        info = None
-        try:
-            for segment in segments:
-                path = path + os.sep + segment
-                info = os.lstat(path)
-                if stat.S_ISLNK(info.st_mode):
-                    real = os.path.realpath(os.path.join(self.root, *segments))
-                    if not self._inside(real):
-                        return None
-                    return real, os.stat(real)
-            if info is None:
-                info = os.stat(path)
-        except (OSError, ValueError):
-            return None
-        return path, info
+        return self.files.resolve(path, self.reactor.seconds())
 
     def _resolve(self, path: str) -> Resolution:
-        segments = target_segments(path)
-        located = self._locate(segments)
-        if located is None:
-            return NotFound.NOT_FOUND
-        real, info = located
-        if stat.S_ISDIR(info.st_mode):
-            if path.endswith("/"):
-                # The index is located like any path: a symlinked
-                # index.html leading out of the root is not served.
-                index = self._locate(segments + ("index.html",))
-                if index is not None and stat.S_ISREG(index[1].st_mode):
-                    return self.representation(index[0], index[1], small_body=True) or NotFound.NOT_FOUND
-            return Folder(real, segments)
-        if not stat.S_ISREG(info.st_mode):
-            return NotFound.NOT_FOUND
-        return self.representation(real, info, small_body=True) or NotFound.NOT_FOUND
-
-    def representation(self, real: str, info: os.stat_result, small_body: bool, body: Optional[bytes] = None) -> Optional[Representation]:
-        """
-        Build a L{Representation}; small files are read here (their size
-        then comes from the bytes read, so head and body always agree).
-        L{None} when a small file vanished meanwhile.
-        """
-        if small_body and body is None and info.st_size <= SMALL_FILE:
-            opened = OpenFile.open(real)
-            if opened is None:
-                return None
-            handle, info = opened
-            try:
-                body = handle.read_whole(SMALL_FILE)
-            except OSError:
-                return None
-            finally:
-                handle.close()
-        if body is not None and len(body) > SMALL_FILE:
-            body = None  # it grew meanwhile: stream it instead
-        size = len(body) if body is not None else info.st_size
-        mtime = float(int(info.st_mtime))
-        etag = make_etag(info.st_ino, size, info.st_mtime_ns)
-        content_type = content_type_of(real)
-        fragment = (
-            f"Content-Type: {content_type}\r\n"
-            f"Content-Length: {size}\r\n"
-            f"Last-Modified: {_http_date(mtime)}\r\n"
-            f"ETag: {etag}\r\n"
-            f"Cache-Control: {self.cache_control}\r\n"
-            "Accept-Ranges: bytes\r\n"
-        ).encode("latin-1")
-        return Representation(real, size, mtime, etag, content_type, fragment, body)
+        return self.files.resolve_uncached(path)
 
     # -- connections, timeouts, graceful stop -------------------------------
 
@@ -507,7 +269,7 @@ class StaticFileFactory(Factory):
 
         def abort_rest() -> None:
             for protocol in list(self.connections):
-                protocol._stream.abortConnection()
+                protocol.abort()
 
         timer = self.reactor.callLater(timeout, abort_rest)
 
@@ -522,17 +284,44 @@ class StaticFileFactory(Factory):
         return done
 
 
-class _Waiting(Enum):
+class Phase(Enum):
     """
-    What the connection's deadline is for.
+    What a connection is waiting for; each phase has its deadline in
+    L{_DEADLINES}.
     """
 
-    FIRST_REQUEST = "FIRST_REQUEST"
+    AWAITING_FIRST_REQUEST = "AWAITING_FIRST_REQUEST"
+    AWAITING_REQUEST_HEAD = "AWAITING_REQUEST_HEAD"
     IDLE = "IDLE"
-    REQUEST_HEAD = "REQUEST_HEAD"
-    RESPONDING = "RESPONDING"
-    SENDING = "SENDING"
-    CLOSING = "CLOSING"
+    RESPONDING = "RESPONDING"  # answering, or streaming a body the client reads
+    SENDING = "SENDING"  # the transport paused us: the client is not reading
+    CLOSING = "CLOSING"  # loseConnection called; the final flush is bounded
+    CLOSED = "CLOSED"  # aborted or lost
+
+
+class _Expiry(Enum):
+    CLOSE = "CLOSE"  # nothing was asked: close quietly
+    ANSWER_408 = "ANSWER_408"  # RFC 9110 15.5.9: a request began but did not finish
+    ABORT = "ABORT"  # the client stopped reading: nothing more can reach it
+
+
+#: Each phase's deadline: the factory setting that sets it, and what
+#: happens when it passes (None: no deadline).  Bytes arriving while
+#: awaiting a head do not extend it (slowloris).
+_DEADLINES: Dict[Phase, Optional[Tuple[str, _Expiry]]] = {
+    Phase.AWAITING_FIRST_REQUEST: ("request_timeout", _Expiry.CLOSE),
+    Phase.AWAITING_REQUEST_HEAD: ("request_timeout", _Expiry.ANSWER_408),
+    Phase.IDLE: ("idle_timeout", _Expiry.CLOSE),
+    Phase.RESPONDING: None,
+    Phase.SENDING: ("send_timeout", _Expiry.ABORT),
+    Phase.CLOSING: ("send_timeout", _Expiry.ABORT),
+    Phase.CLOSED: None,
+}
+
+#: Phases in which nothing more is read, answered or written.
+_FINISHED = frozenset([Phase.CLOSING, Phase.CLOSED])
+#: Phases in which the next parsed request may be answered.
+_MAY_ANSWER = frozenset([Phase.AWAITING_FIRST_REQUEST, Phase.AWAITING_REQUEST_HEAD, Phase.IDLE, Phase.RESPONDING])
 
 
 class _StreamTransport(TypingProtocol):
@@ -570,6 +359,11 @@ class StaticFileProtocol(Protocol):
     connection: when the transport's write buffer fills it calls
     L{pauseProducing}, and we stop both writing and reading (the client's
     unread requests stay in the kernel, not in our memory).
+
+    Besides the phase, four facts are independent of it: whether we paused
+    the transport's reading, whether a graceful stop asked us to finish
+    (draining), whether the client sent FIN, and whether the response
+    being sent keeps the connection.
     """
 
     log = Logger()
@@ -579,21 +373,29 @@ class StaticFileProtocol(Protocol):
         self.parser = RequestParser(factory.limits)
         #: Absolute time at which L{deadline_passed} acts, or None.
         self.deadline: Optional[float] = None
-        self._waiting = _Waiting.FIRST_REQUEST
-        self._request_started = False
-        self._write_paused = False
+        self.phase = Phase.AWAITING_FIRST_REQUEST
         self._reading_paused = False
-        self._closing = False
         self._draining = False
+        self._peer_done = False
+        self._keep_alive = True
         self._in_process = False
         # The body being streamed: pieces are bytes or (offset, length).
-        self._pieces: List[Union[bytes, Tuple[int, int]]] = []
-        self._handle: Optional[Any] = None
-        self._keep_alive = True
+        self._pieces: List[Piece] = []
+        self._handle: Optional[OpenFile] = None
         self._pump_call: Optional[Any] = None
-        self._answering = False
-        self._peer_done = False
+        # The log line of the body being streamed waits for its end, so it
+        # counts the bytes actually handed on, not the bytes announced.
+        self._pending_log: Optional[Tuple[Optional[Request], int, Optional[str]]] = None
+        self._body_sent = 0
         self._client = "-"
+
+    def _enter(self, phase: Phase) -> None:
+        """
+        Move to C{phase} and arm its deadline.
+        """
+        self.phase = phase
+        rule = _DEADLINES[phase]
+        self.deadline = None if rule is None else self.factory.reactor.seconds() + getattr(self.factory, rule[0])
 
     # -- connection -----------------------------------------------------
 
@@ -617,15 +419,28 @@ class StaticFileProtocol(Protocol):
                 set_no_delay(True)
             except OSError:
                 pass  # not a TCP socket (unix: endpoints)
+        if getattr(self.transport, "bufferSize", None) is not None:
+            # Twisted's TCP and UNIX transports: pause us sooner, so a client
+            # that stops reading a large file holds little of our memory.
+            self.transport.bufferSize = TRANSPORT_BUFFER  # type: ignore[union-attr]
         self._stream.registerProducer(self, True)
         self.factory.connection_started(self)
-        self.deadline = self.factory.reactor.seconds() + self.factory.request_timeout
+        self._enter(Phase.AWAITING_FIRST_REQUEST)
 
     def connectionLost(self, reason: Any = None) -> None:
-        self._closing = True
-        self._end_body()
+        self.phase = Phase.CLOSED
+        self._end_body(lost=True)
         self.deadline = None
         self.factory.connection_ended(self)
+
+    def abort(self) -> None:
+        """
+        Drop the connection now (a send timeout, a failed body, the end of
+        a bounded graceful stop).
+        """
+        self.phase = Phase.CLOSED
+        self._end_body(lost=True)
+        self._stream.abortConnection()
 
     # -- IHalfCloseableProtocol ------------------------------------------
 
@@ -634,7 +449,7 @@ class StaticFileProtocol(Protocol):
         The client closed its sending side (FIN), as some clients do after
         their last request: answer everything it sent, in order, then close.
         """
-        if self._closing:
+        if self.phase in _FINISHED:
             return
         self._peer_done = True
         self.parser.receive_data(b"")
@@ -646,22 +461,16 @@ class StaticFileProtocol(Protocol):
     # -- IPushProducer (called by the transport) ---------------------------
 
     def pauseProducing(self) -> None:
-        if not self._write_paused:
-            self._write_paused = True
-            if self._waiting is not _Waiting.CLOSING:
-                self._waiting = _Waiting.SENDING
-                self.deadline = self.factory.reactor.seconds() + self.factory.send_timeout
+        if self.phase is Phase.SENDING or self.phase in _FINISHED:
+            return
+        self._enter(Phase.SENDING)
         self._update_reading()
 
     def resumeProducing(self) -> None:
-        if not self._write_paused:
+        if self.phase is not Phase.SENDING:
             return
-        self._write_paused = False
-        if self._closing:
-            return
+        self._enter(Phase.RESPONDING)
         if self._pieces:
-            self._waiting = _Waiting.RESPONDING
-            self.deadline = None
             self._pump()
         else:
             self._await_request()
@@ -669,32 +478,32 @@ class StaticFileProtocol(Protocol):
         self._update_reading()
 
     def stopProducing(self) -> None:
-        self._closing = True
-        self._end_body()
+        self.phase = Phase.CLOSED
+        self._end_body(lost=True)
 
     # -- receiving ------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
-        if self._closing:
+        if self.phase in _FINISHED:
             return
         self.parser.receive_data(data)
-        if self._waiting is _Waiting.IDLE:
-            # A new request began: it has request_timeout to arrive whole
-            # (more bytes do not extend it: slowloris).
-            self._waiting = _Waiting.REQUEST_HEAD
-            self.deadline = self.factory.reactor.seconds() + self.factory.request_timeout
-        self._request_started = True
+        if self.phase is Phase.IDLE:
+            # A new request began: it has request_timeout to arrive whole.
+            self._enter(Phase.AWAITING_REQUEST_HEAD)
+        elif self.phase is Phase.AWAITING_FIRST_REQUEST:
+            # Same, but the deadline armed at connect keeps running.
+            self.phase = Phase.AWAITING_REQUEST_HEAD
         self._process()
-        if self._reading_paused or self._write_paused or self._pieces:
+        if self._reading_paused or self.phase is Phase.SENDING or self._pieces:
             self._update_reading()
 
     def _update_reading(self) -> None:
         """
         Read from the client only while we can use what it sends.
         """
-        if self._closing:
+        if self.phase in _FINISHED:
             return
-        pause = self._write_paused or (bool(self._pieces) and self.parser.buffered >= MAX_PIPELINED_BYTES)
+        pause = self.phase is Phase.SENDING or (bool(self._pieces) and self.parser.buffered >= MAX_PIPELINED_BYTES)
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:
@@ -711,7 +520,7 @@ class StaticFileProtocol(Protocol):
             return  # re-entered from a write that resumed us
         self._in_process = True
         try:
-            while not (self._pieces or self._write_paused or self._closing):
+            while not self._pieces and self.phase in _MAY_ANSWER:
                 if not self.parser.buffered and not self._peer_done:
                     # Nothing to parse and no EOF to report: skip asking,
                     # the most common case per read.
@@ -723,7 +532,8 @@ class StaticFileProtocol(Protocol):
                     self._answer(event)
                 elif isinstance(event, Rejection):
                     self._keep_alive = False
-                    self._send_simple(event.status, event.reason, "-", False)
+                    plan = error_page(event.status, event.reason, self._framing(None), event.head_only, note=event.reason)
+                    self._carry_out(plan, None)
                     self._finish_response()
                 else:
                     assert isinstance(event, ConnectionClosed)
@@ -732,20 +542,16 @@ class StaticFileProtocol(Protocol):
             self._in_process = False
 
     def _answer(self, request: Request) -> None:
-        self._waiting = _Waiting.RESPONDING
-        self.deadline = None
+        self._enter(Phase.RESPONDING)
         self._keep_alive = request.keep_alive and not self._draining
-        self._answering = True
         try:
             self._respond(request)
         except Exception:
             self.log.failure("error answering {method} {target}", method=request.method, target=request.target)
             self._end_body()
             self._keep_alive = False
-            self._send_simple(500, "internal server error", request, False)
-        finally:
-            self._answering = False
-        if not self._pieces and not self._closing:
+            self._carry_out(error_page(500, "internal server error", self._framing(request), note="internal error"), request)
+        if not self._pieces and self.phase not in _FINISHED:
             self._finish_response()
 
     def _finish_response(self) -> None:
@@ -760,22 +566,10 @@ class StaticFileProtocol(Protocol):
     def _await_request(self) -> None:
         if self._draining:
             self._close()
-            return
-        now = self.factory.reactor.seconds()
-        if self._write_paused:
-            # Our answers are not being read: the send timeout applies.
-            if self._waiting is not _Waiting.SENDING:
-                self._waiting = _Waiting.SENDING
-                self.deadline = now + self.factory.send_timeout
-            return
-        if self.parser.buffered:
-            self._waiting = _Waiting.REQUEST_HEAD
-            self._request_started = True
-            self.deadline = now + self.factory.request_timeout
-        else:
-            self._waiting = _Waiting.IDLE
-            self._request_started = False
-            self.deadline = now + self.factory.idle_timeout
+        elif self.phase is not Phase.SENDING:
+            # (While SENDING our answers are not being read: its deadline,
+            # the send timeout, keeps running.)
+            self._enter(Phase.AWAITING_REQUEST_HEAD if self.parser.buffered else Phase.IDLE)
 
     # -- timeouts and shutdown ------------------------------------------
 
@@ -784,19 +578,17 @@ class StaticFileProtocol(Protocol):
         Called by the factory's sweeper once C{deadline} is past.
         """
         self.deadline = None
-        waiting = self._waiting
-        if waiting in (_Waiting.SENDING, _Waiting.CLOSING):
-            # The client stopped reading what we sent: nothing more can
-            # reach it, so do not wait for buffers to drain.
-            self.log.info("netlab-http: send timeout, aborting connection from {client}", client=self._client)
-            self._closing = True
-            self._stream.abortConnection()
-        elif waiting is _Waiting.RESPONDING:
+        rule = _DEADLINES[self.phase]
+        if rule is None:
             return
-        elif self._request_started and waiting is not _Waiting.IDLE:
-            # RFC 9110 15.5.9: 408 when a request began but did not finish.
+        expiry = rule[1]
+        if expiry is _Expiry.ABORT:
+            self.log.info("netlab-http: send timeout, aborting connection from {client}", client=self._client)
+            self.abort()
+        elif expiry is _Expiry.ANSWER_408:
             self._keep_alive = False
-            self._send_simple(408, "the request did not arrive in time", "-", False)
+            timeout = error_page(408, "the request did not arrive in time", self._framing(None), note="request timeout")
+            self._carry_out(timeout, None)
             self._close()
         else:
             self._close()
@@ -806,308 +598,135 @@ class StaticFileProtocol(Protocol):
         Close now if idle, else after the response being sent.
         """
         self._draining = True
-        if not self._pieces and self._waiting is not _Waiting.RESPONDING:
+        if not self._pieces and self.phase is not Phase.RESPONDING:
             self._close()
 
     def _close(self) -> None:
-        if self._closing:
+        if self.phase in _FINISHED:
             return
-        self._closing = True
-        self._waiting = _Waiting.CLOSING
         # Bound the final flush too: a client that never reads would keep it.
-        self.deadline = self.factory.reactor.seconds() + self.factory.send_timeout
+        self._enter(Phase.CLOSING)
         self._stream.unregisterProducer()
         self._stream.loseConnection()
 
     # -- answering ------------------------------------------------------
 
-    def _connection_line(self, request: Optional[Request]) -> bytes:
+    def _framing(self, request: Optional[Request]) -> HeadContext:
         if not self._keep_alive or self._draining:
-            return b"Connection: close\r\n"
+            return self.factory.framing(b"Connection: close\r\n")
         if request is not None and request.version == (1, 0):
-            return b"Connection: keep-alive\r\n"
-        return b""
+            return self.factory.framing(b"Connection: keep-alive\r\n")
+        return self.factory.framing(b"")
 
-    def _log(self, request: Union[Request, str], status: int, size: int) -> None:
+    def _respond(self, request: Request) -> None:
+        """
+        Ask the filesystem what is at the target (opening a large file now,
+        so the head describes what is streamed), then let the planner
+        decide.
+        """
+        framing = self._framing(request)
+        plan = plan_method(request, framing)
+        if plan is not None:
+            self._carry_out(plan, request)
+            return
+        try:
+            target: Any = self.factory.resolve(request.path)
+        except UnsafePath:
+            target = NotFound.NOT_FOUND
+        handle = None
+        if isinstance(target, Representation) and target.body is None:
+            opened = self.factory.files.open_for_streaming(target)
+            if isinstance(opened, tuple):
+                handle, target = opened
+            else:
+                target = opened
+        elif wants_listing(request, target):
+            target = self.factory.files.list_folder(target)
+        try:
+            plan = plan_target(request, target, framing, _boundary)
+            if isinstance(target, Unavailable):
+                # Not "not found": a shortage a cache or crawler must not keep.
+                self.log.warn(
+                    "netlab-http: cannot serve {target} ({reason}): answered 503",
+                    target=request.target,
+                    reason=target.reason,
+                )
+            self._carry_out(plan, request, handle)
+        finally:
+            if handle is not None and self._handle is not handle:
+                handle.close()
+
+    def _carry_out(self, plan: Plan, request: Optional[Request], handle: Optional[OpenFile] = None) -> None:
+        """
+        The one write path: the head and the bytes of the body in one
+        write, or the head and then file pieces streamed from C{handle}.
+        """
+        if not plan.reads_file:
+            self._stream.write(plan.head + b"".join(cast(Tuple[bytes, ...], plan.body)) if plan.body else plan.head)
+            self._log(request, plan.status, plan.size, plan.note)
+            return
+        assert handle is not None
+        self._stream.write(plan.head)
+        self._handle = handle
+        self._pieces = list(plan.body)
+        self._pending_log = (request, plan.status, plan.note)
+        self._body_sent = 0
+        self._send_pieces()
+
+    def _log(self, request: Optional[Request], status: int, size: int, note: Optional[str] = None) -> None:
+        """
+        The one log path: a Combined Log Format line per response, with
+        the body bytes sent and, after the user agent, why (C{note}) when
+        the planner gave a reason.
+        """
         access_log = self.factory.access_log
         if access_log is None:
             return
-        if isinstance(request, Request):
+        if request is not None:
             line = f"{request.method} {request.target} HTTP/{request.version[0]}.{request.version[1]}"
             referer, agent = request.header(b"referer"), request.header(b"user-agent")
         else:
-            line, referer, agent = request, None, None
-        access_log.add(combined_line(self._client, self.factory.log_stamp(), line, status, size, referer, agent))
-
-    def _head(self, status: int, lines: str, request: Optional[Request]) -> bytes:
-        return (
-            f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\n".encode("ascii")
-            + self.factory.date_lines()
-            + lines.encode("latin-1")
-            + self._connection_line(request)
-            + b"\r\n"
-        )
-
-    def _send_simple(
-        self, status: int, message: str, request: Union[Request, str], head_only: bool, extra: str = ""
-    ) -> None:
-        """
-        A small HTML page for errors and redirects (C{extra}: header lines
-        ending in CRLF).
-        """
-        body = (
-            f"<!DOCTYPE html>\n<html><head><title>{status} {REASONS.get(status, '')}</title></head>"
-            f"<body><h1>{status} {REASONS.get(status, '')}</h1><p>{html.escape(message)}</p></body></html>\n"
-        ).encode("utf-8")
-        lines = f"Content-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n{extra}"
-        req = request if isinstance(request, Request) else None
-        self._stream.write(self._head(status, lines, req) + (b"" if head_only else body))
-        self._log(request, status, 0 if head_only else len(body))
-
-    def _respond(self, request: Request) -> None:
-        method = request.method
-        head_only = method == "HEAD"
-        if method != "GET" and not head_only:
-            if method == "OPTIONS":
-                # RFC 9110 8.6: no Content-Length in a 204.
-                self._stream.write(self._head(204, f"Allow: {ALLOW}\r\n", request))
-                self._log(request, 204, 0)
-            elif method in KNOWN_METHODS:
-                self._send_simple(405, f"{method} is not allowed here", request, False, f"Allow: {ALLOW}\r\n")
-            else:
-                self._send_simple(501, "method not implemented", request, False)
-            return
-        try:
-            resolved = self.factory.resolve(request.path)
-        except UnsafePath:
-            resolved = NotFound.NOT_FOUND
-        if isinstance(resolved, Representation):
-            if resolved.body is not None and _NEGOTIATION_HEADERS.isdisjoint([name for name, _ in request.headers]):
-                # The fast path: a small file, head and body in one write.
-                self._stream.write(
-                    b"".join(
-                        (
-                            b"HTTP/1.1 200 OK\r\n",
-                            self.factory.date_lines(),
-                            resolved.fragment,
-                            self._connection_line(request),
-                            b"\r\n",
-                            b"" if head_only else resolved.body,
-                        )
-                    )
-                )
-                if self.factory.access_log is not None:
-                    self._log(request, 200, 0 if head_only else resolved.size)
-                return
-            self._send_file(request, resolved, head_only)
-        elif isinstance(resolved, Folder):
-            self._send_folder(request, resolved, head_only)
-        else:
-            self._send_simple(404, "not found", request, head_only)
-
-    def _send_folder(self, request: Request, folder: Folder, head_only: bool) -> None:
-        if not request.path.endswith("/"):
-            # Built from decoded, re-quoted segments: it starts with exactly
-            # one "/" followed by a non-empty segment (or is "/"), so it can
-            # never be "//host" or "/\host" (CVE-2021-28861 family).
-            location = "/" + "".join(quote_segment(s) + "/" for s in folder.segments)
-            if request.query:
-                location += "?" + request.query
-            self._send_simple(301, "moved to " + location, request, head_only, f"Location: {location}\r\n")
-            return
-        entries: List[ListingEntry] = []
-        try:
-            with os.scandir(folder.real) as iterator:
-                for entry in iterator:
-                    if len(entries) >= MAX_LISTING_ENTRIES:
-                        break
-                    if entry.name.startswith("."):
-                        # As nginx's autoindex: dotfiles (.git, .env) are
-                        # not advertised, though served when named.
-                        continue
-                    try:
-                        if entry.is_symlink() and not self.factory._inside(os.path.realpath(entry.path)):
-                            continue
-                        info = entry.stat()
-                    except OSError:
-                        continue
-                    if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
-                        continue  # FIFOs, sockets, devices: never served
-                    entries.append(ListingEntry(entry.name, stat.S_ISDIR(info.st_mode), info.st_size, info.st_mtime))
-        except OSError:
-            self._send_simple(404, "not found", request, head_only)
-            return
-        url_path = "/" + "".join(s + "/" for s in folder.segments)
-        body = render_listing(url_path, entries)
-        lines = (
-            f"Content-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-            "Cache-Control: no-cache\r\n"
-        )
-        self._stream.write(self._head(200, lines, request) + (b"" if head_only else body))
-        self._log(request, 200, 0 if head_only else len(body))
-
-    def _send_file(self, request: Request, rep: Representation, head_only: bool) -> None:
-        handle = None
-        if rep.body is None:
-            # Large file: open it now and describe what we opened, so the
-            # length we announce is the length of what we stream.
-            opened = OpenFile.open(rep.real)
-            if opened is None:
-                self._send_simple(404, "not found", request, head_only)
-                return
-            handle, info = opened
-            if info.st_size <= SMALL_FILE:
-                # It shrank into a small file: read it whole.
-                try:
-                    body = handle.read_whole(SMALL_FILE)
-                finally:
-                    handle.close()
-                handle = None
-                rep = self.factory.representation(rep.real, info, small_body=True, body=body) or rep
-                if rep.body is None:
-                    self._send_simple(404, "not found", request, head_only)
-                    return
-            else:
-                rep = self.factory.representation(rep.real, info, small_body=False) or rep
-        try:
-            self._send_representation(request, rep, head_only, handle)
-        except BaseException:
-            if handle is not None and self._handle is not handle:
-                handle.close()
-            raise
-
-    def _send_representation(self, request: Request, rep: Representation, head_only: bool, handle: Optional[Any]) -> None:
-        status = 200
-        size = rep.size
-        ranges: Tuple[Tuple[int, int], ...] = ((0, size - 1),) if size else ()
-        fragment = rep.fragment
-        multipart: Optional[Tuple[List[Tuple[bytes, int, int]], bytes]] = None
-        if any(name in _NEGOTIATION_HEADERS for name, _ in request.headers):
-            text = _header_text(request)
-            outcome = evaluate_preconditions(
-                request.method,
-                text(b"if-match"),
-                text(b"if-none-match"),
-                text(b"if-modified-since"),
-                text(b"if-unmodified-since"),
-                rep.etag,
-                rep.mtime,
-            )
-            if outcome is Precondition.NOT_MODIFIED:
-                # RFC 9110 15.4.5: the validators and Cache-Control, no body.
-                lines = (
-                    f"ETag: {rep.etag}\r\nLast-Modified: {_http_date(rep.mtime)}\r\n"
-                    f"Cache-Control: {self.factory.cache_control}\r\n"
-                )
-                self._close_handle(handle)
-                self._stream.write(self._head(304, lines, request))
-                self._log(request, 304, 0)
-                return
-            if outcome is Precondition.FAILED:
-                self._close_handle(handle)
-                self._send_simple(412, "precondition failed", request, head_only)
-                return
-            range_value = text(b"range")
-            if_range = text(b"if-range")
-            if range_value is not None and (if_range is None or if_range_allows(if_range, rep.etag, rep.mtime)):
-                decision = select_ranges(range_value, size)
-                if isinstance(decision, UnsatisfiableRange):
-                    self._close_handle(handle)
-                    self._send_simple(
-                        416, "range not satisfiable", request, head_only, f"Content-Range: bytes */{size}\r\n"
-                    )
-                    return
-                if isinstance(decision, PartialResponse):
-                    status = 206
-                    ranges = decision.ranges
-                    common = (
-                        f"Last-Modified: {_http_date(rep.mtime)}\r\nETag: {rep.etag}\r\n"
-                        f"Cache-Control: {self.factory.cache_control}\r\nAccept-Ranges: bytes\r\n"
-                    )
-                    if len(ranges) == 1:
-                        first, last = ranges[0]
-                        fragment = (
-                            f"Content-Type: {rep.content_type}\r\nContent-Length: {last - first + 1}\r\n"
-                            f"Content-Range: {content_range(first, last, size)}\r\n" + common
-                        ).encode("latin-1")
-                    else:
-                        boundary = secrets.token_hex(12)
-                        parts, closing, length = multipart_layout(ranges, size, rep.content_type, boundary)
-                        multipart = (parts, closing)
-                        fragment = (
-                            f"Content-Type: multipart/byteranges; boundary={boundary}\r\n"
-                            f"Content-Length: {length}\r\n" + common
-                        ).encode("latin-1")
-                else:
-                    assert isinstance(decision, FullResponse)
-        head = (
-            f"HTTP/1.1 {status} {REASONS[status]}\r\n".encode("ascii")
-            + self.factory.date_lines()
-            + fragment
-            + self._connection_line(request)
-            + b"\r\n"
-        )
-        pieces: List[Union[bytes, Tuple[int, int]]] = []
-        if not head_only:
-            if multipart is not None:
-                parts, closing = multipart
-                for part_head, first, last in parts:
-                    pieces.append(part_head)
-                    pieces.append((first, last - first + 1))
-                pieces.append(closing)
-            else:
-                for first, last in ranges:
-                    pieces.append((first, last - first + 1))
-        body_size = sum(len(p) if isinstance(p, bytes) else p[1] for p in pieces)
-        self._log(request, status, body_size)
-        if rep.body is not None:
-            body = rep.body
-            data = b"".join(p if isinstance(p, bytes) else body[p[0] : p[0] + p[1]] for p in pieces)
-            # Small file: head and body in one write.
-            self._stream.write(head + data)
-            self._close_handle(handle)
-            return
-        assert handle is not None
-        self._stream.write(head)
-        if not pieces:
-            self._close_handle(handle)
-            return
-        self._handle = handle
-        self._pieces = pieces
-        self._pump()
-
-    @staticmethod
-    def _close_handle(handle: Optional[Any]) -> None:
-        if handle is not None:
-            handle.close()
+            line, referer, agent = "-", None, None
+        access_log.add(combined_line(self._client, self.factory.log_stamp(), line, status, size, referer, agent, note))
 
     # -- streaming -------------------------------------------------------
 
     def _pump(self) -> None:
         """
-        Write body pieces until the transport pauses us, the body ends, or
-        this turn's share is used up (then continue next turn).  A failure
-        here cannot become a 500 (the head is sent): log it and abort.
+        Continue a body on a later turn (or after the transport resumed
+        us); once it is sent, go on with the next request.
         """
         self._pump_call = None
+        if self._send_pieces() and self.phase not in _FINISHED:
+            self._finish_response()
+            self._process()
+            self._update_reading()
+
+    def _send_pieces(self) -> bool:
+        """
+        Write body pieces until the transport pauses us, the body ends, or
+        this turn's share is used up (then continue next turn); True once
+        the body is all written.  A failure here cannot become a 500 (the
+        head is sent): log it and abort.
+        """
         try:
-            self._pump_pieces()
+            return self._write_pieces()
         except Exception:
             self.log.failure("netlab-http: error while sending a body to {client}", client=self._client)
-            self._end_body()
-            self._closing = True
-            self._stream.abortConnection()
+            self.abort()
+            return False
 
-    def _pump_pieces(self) -> None:
+    def _write_pieces(self) -> bool:
         chunks = 0
         pieces = self._pieces
-        while pieces and not self._write_paused and not self._closing:
+        while pieces and self.phase is Phase.RESPONDING:
             if chunks >= CHUNKS_PER_TURN:
                 self._pump_call = self.factory.reactor.callLater(0, self._pump)
-                return
+                return False
             piece = pieces[0]
             if isinstance(piece, bytes):
                 pieces.pop(0)
+                self._body_sent += len(piece)
                 self._stream.write(piece)
                 continue
             offset, length = piece
@@ -1120,25 +739,25 @@ class StaticFileProtocol(Protocol):
                 # Truncated under us: the announced length cannot be met,
                 # so the only honest signal left is to abort.
                 self.log.warn("netlab-http: {path} shrank while being sent", path=self._handle.name)
-                self._end_body()
-                self._closing = True
-                self._stream.abortConnection()
-                return
+                self.abort()
+                return False
             chunks += 1
             if len(data) == length:
                 pieces.pop(0)
             else:
                 pieces[0] = (offset + len(data), length - len(data))
+            self._body_sent += len(data)
             self._stream.write(data)
         if not pieces and self._handle is not None:
             self._end_body()
-            if not self._closing and not self._answering:
-                # Streamed over several turns: move on to the next request.
-                self._finish_response()
-                self._process()
-                self._update_reading()
+            return True
+        return False
 
-    def _end_body(self) -> None:
+    def _end_body(self, lost: bool = False) -> None:
+        """
+        The streamed body ended (sent, or C{lost} with the connection):
+        close the file and write its log line with the bytes sent.
+        """
         self._pieces = []
         if self._pump_call is not None:
             if self._pump_call.active():
@@ -1147,21 +766,35 @@ class StaticFileProtocol(Protocol):
         if self._handle is not None:
             handle, self._handle = self._handle, None
             handle.close()
+        if self._pending_log is not None:
+            request, status, note = self._pending_log
+            self._pending_log = None
+            sent = self._body_sent - (self._unsent() if lost else 0)
+            self._log(request, status, max(sent, 0), note)
 
-
-def quote_segment(segment: str) -> str:
-    """
-    Percent-encode one decoded path segment for a Location or href.
-    """
-    return quote(segment, safe="!$&'()*+,;=:@-._~")
-
-
-def _header_text(request: Request) -> Callable[[bytes], Optional[str]]:
-    def text(name: bytes) -> Optional[str]:
-        value = request.header(name)
-        return None if value is None else value.decode("latin-1")
-
-    return text
+    def _unsent(self) -> int:
+        """
+        Bytes still in Twisted's write buffer (a TCP or UNIX transport's
+        C{dataBuffer}, C{offset}, C{_tempDataLen}); they never reach the
+        client once the connection is lost.  0 where a transport keeps
+        no such buffer.
+        """
+        buffered = getattr(self.transport, "dataBuffer", None)
+        if not isinstance(buffered, (bytes, bytearray, memoryview)):
+            return 0
+        offset = getattr(self.transport, "offset", 0)
+        pending = getattr(self.transport, "_tempDataLen", 0)
+        return len(buffered) - (offset if isinstance(offset, int) else 0) + (pending if isinstance(pending, int) else 0)
 
 
 StaticFileFactory.protocol = StaticFileProtocol  # type: ignore[assignment]
+
+__all__ = [
+    "AccessLog",
+    "Phase",
+    "StaticFileFactory",
+    "StaticFileProtocol",
+    "default_site",
+    "file_access_log",
+    "twisted_access_log",
+]

@@ -33,6 +33,11 @@ from twisted_netlab.web.server import (
 
 log = Logger()
 
+#: nginx's default listen backlog on Linux: a burst of connects waits in
+#: the kernel's accept queue instead of overflowing Twisted's 50.
+DEFAULT_BACKLOG = 511
+DEFAULT_MAX_CONNECTIONS = 4096
+
 _DURATIONS = ("request-timeout", "idle-timeout", "send-timeout", "shutdown-timeout", "file-cache-seconds")
 
 
@@ -53,6 +58,10 @@ class Options(usage.Options):
         ["file-cache-seconds", None, "1", "Reuse path lookups (and small files' bytes) this long; 0 disables."],
         ["access-log", None, None, "Combined Log Format access log: a FILE, or - for the twistd log."],
         ["workers", None, 1, "Number of processes sharing the listening socket(s) (tcp:/unix: endpoints).", int],
+        ["backlog", None, DEFAULT_BACKLOG, "Listen backlog of every listener (as nginx: 511; the kernel caps it at "
+         "net.core.somaxconn).", int],
+        ["max-connections", None, DEFAULT_MAX_CONNECTIONS, "Connections served at once (keep-alive and streaming "
+         "alike); over it a new connection is accepted and closed at once.", int],
     ]
 
     def __init__(self) -> None:
@@ -80,6 +89,10 @@ class Options(usage.Options):
         for name in ("request-timeout", "idle-timeout", "send-timeout"):
             if self[name] <= 0:
                 raise usage.UsageError(f"--{name} must be more than 0")
+        if not 1 <= self["backlog"] <= 65535:
+            raise usage.UsageError("--backlog must be from 1 to 65535")
+        if not 1 <= self["max-connections"] <= 1_000_000:
+            raise usage.UsageError("--max-connections must be from 1 to 1000000")
         if not 1 <= self["workers"] <= 64:
             raise usage.UsageError("--workers must be from 1 to 64")
         if self["workers"] > 1:
@@ -101,6 +114,17 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--access-log: cannot write to {target!r}")
 
 
+def with_backlog(description: str, backlog: int) -> str:
+    """
+    C{description} with C{backlog=N} added for the stream endpoints that
+    take one (tcp, tcp6, ssl, unix), unless it names a backlog already.
+    """
+    kind = description.split(":", 1)[0]
+    if kind not in ("tcp", "tcp6", "ssl", "unix") or "backlog=" in description:
+        return description
+    return f"{description}:backlog={backlog}"
+
+
 def factory_settings(config: Any) -> Dict[str, Any]:
     """
     The plain values a factory is built from (also sent to workers).
@@ -114,6 +138,7 @@ def factory_settings(config: Any) -> Dict[str, Any]:
         "shutdown_timeout": config["shutdown-timeout"],
         "file_cache_seconds": config["file-cache-seconds"],
         "access_log": config["access-log"],
+        "max_connections": config["max-connections"],
     }
 
 
@@ -148,6 +173,7 @@ class HTTPService(MultiService):
             idle_timeout=settings["idle_timeout"],
             send_timeout=settings["send_timeout"],
             access_log=access_log,
+            max_connections=settings.get("max_connections", DEFAULT_MAX_CONNECTIONS),
         )
         return self.factory
 
@@ -312,6 +338,7 @@ def makeService(config: Any) -> IService:
     service = HTTPService(settings)
     factory = service.build_factory()
     for description in config["listen"]:
+        description = with_backlog(description, config["backlog"])
         if config["workers"] > 1:
             WorkerParentService(description, factory, config["workers"], settings).setServiceParent(service)
         else:

@@ -10,12 +10,16 @@ Correct: a thread per connection (at most 200, each idle-timed out after
 LF), pipelined requests answered in order; GET and HEAD (same head, no body
 for HEAD), OPTIONS, 405 with Allow for other methods; 404 framed like every
 response (Content-Length, empty line); Date in IMF-fixdate; Content-Type,
-Last-Modified, ETag and 304 for If-None-Match / If-Modified-Since;
+Last-Modified, ETag, 304 for If-None-Match / If-Modified-Since and 412
+for an If-Match that does not match; one byte range (206, 416 with
+"bytes */N", If-Range; several ranges get the whole file, as RFC 9110
+allows);
 keep-alive honoured (HTTP/1.1 default, Connection: close respected, HTTP/1.0
 closes unless it asked for keep-alive); a folder serves its index.html (a
 folder URL without the slash is redirected to it); no path traversal
 ("..", "%2e%2e", "..%2f" and symlinks leaving the root are refused).
-Request errors as RFC 9112 asks: 400 for a missing or repeated Host on 1.1,
+A request head must arrive within 3 s of its first byte (408 and close).
+Request errors as RFC 9112 asks: 400 for a missing, repeated or invalid Host,
 obs-fold, bad or conflicting Content-Length, Content-Length together with
 Transfer-Encoding; 414, 431, 501 and 505 where they apply; request bodies
 (Content-Length or chunked) are read and discarded, never taken as the next
@@ -27,6 +31,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import unquote, urlsplit
 
@@ -35,11 +40,13 @@ MAX_LINE = 8192
 MAX_HEAD = 32768
 MAX_BODY = 1 << 20
 IDLE_TIMEOUT = 10.0
+HEAD_TIMEOUT = 3.0
 TYPES = {'.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8',
          '.txt': 'text/plain; charset=utf-8', '.css': 'text/css', '.js': 'text/javascript',
          '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif',
          '.json': 'application/json', '.svg': 'image/svg+xml'}
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+HOST = re.compile(r'(?:[A-Za-z0-9._~!$&\'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::\d*)?\Z')
 END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
 ALLOW = 'GET, HEAD, OPTIONS'
 slots = threading.BoundedSemaphore(200)
@@ -64,17 +71,32 @@ class Connection:
         self.buffer += data
 
     def read_head(self):
+        deadline = None
         while True:
             match = END_OF_HEAD.search(self.buffer)
             if match:
                 head, self.buffer = self.buffer[:match.start()], self.buffer[match.end():]
+                self.sock.settimeout(IDLE_TIMEOUT)
                 return head
             first_line_end = self.buffer.find(b'\n')
             if first_line_end < 0 and len(self.buffer) > MAX_LINE:
                 raise BadRequest(414, 'URI Too Long')
             if len(self.buffer) > MAX_HEAD:
                 raise BadRequest(431, 'Request Header Fields Too Large')
-            self.fill()
+            if self.buffer.strip(b'\r\n'):
+                # a head that has begun must be complete within HEAD_TIMEOUT (slowloris)
+                if deadline is None:
+                    deadline = time.monotonic() + HEAD_TIMEOUT
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BadRequest(408, 'Request Timeout')
+                self.sock.settimeout(left)
+            try:
+                self.fill()
+            except socket.timeout:
+                if deadline is not None:
+                    raise BadRequest(408, 'Request Timeout')
+                raise
 
     def read_exactly(self, n):
         while len(self.buffer) < n:
@@ -233,6 +255,11 @@ def send_file(conn, method, path, fields, keep):
     common = [('Last-Modified', modified), ('ETag', etag)]
     if not keep:
         common.append(('Connection', 'close'))
+    if 'if-match' in fields:
+        tags = [t.strip() for t in ','.join(fields['if-match']).split(',')]
+        if '*' not in tags and etag not in tags:
+            conn.sock.sendall(head_bytes(412, 'Precondition Failed', [('Content-Length', '0')] + common))
+            return
     not_modified = False
     if 'if-none-match' in fields:
         tags = [t.strip() for t in ','.join(fields['if-none-match']).split(',')]
@@ -247,15 +274,61 @@ def send_file(conn, method, path, fields, keep):
         conn.sock.sendall(head_bytes(304, 'Not Modified', common))
         return
     kind = TYPES.get(os.path.splitext(path)[1].lower(), 'application/octet-stream')
-    head = head_bytes(200, 'OK', [('Content-Type', kind), ('Content-Length', str(info.st_size))] + common)
+    size = info.st_size
+    common = [('Accept-Ranges', 'bytes')] + common
+    wanted = None
+    if method == 'GET' and 'range' in fields and if_range_holds(fields, etag, modified):
+        wanted = parse_range(fields['range'][0], size)
+    if wanted == 'unsatisfiable':
+        conn.sock.sendall(head_bytes(416, 'Range Not Satisfiable',
+                                     [('Content-Range', 'bytes */%d' % size), ('Content-Length', '0')] + common))
+        return
+    if wanted is None:
+        start, length = 0, size
+        head = head_bytes(200, 'OK', [('Content-Type', kind), ('Content-Length', str(size))] + common)
+    else:
+        start, end = wanted
+        length = end - start + 1
+        head = head_bytes(206, 'Partial Content',
+                          [('Content-Type', kind), ('Content-Range', 'bytes %d-%d/%d' % (start, end, size)),
+                           ('Content-Length', str(length))] + common)
     conn.sock.sendall(head)
     if method == 'GET':
         with open(path, 'rb') as f:
-            while True:
-                block = f.read(65536)
+            f.seek(start)
+            while length > 0:
+                block = f.read(min(65536, length))
                 if not block:
                     break
+                length -= len(block)
                 conn.sock.sendall(block)
+
+
+def if_range_holds(fields, etag, modified):
+    if 'if-range' not in fields:
+        return True
+    value = fields['if-range'][0].strip()
+    return value == etag or value == modified
+
+
+def parse_range(value, size):
+    """(first, last) for one byte range, 'unsatisfiable', or None to send it all."""
+    found = re.fullmatch(r'\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*', value)
+    if not found or found.group(1) == found.group(2) == '':
+        return None  # several ranges or another unit: the whole file is a valid answer
+    first, last = found.groups()
+    if first == '':
+        count = int(last)
+        if count == 0 or size == 0:
+            return 'unsatisfiable'
+        return max(0, size - count), size - 1
+    first = int(first)
+    last = size - 1 if last == '' else min(int(last), size - 1)
+    if first >= size:
+        return 'unsatisfiable'
+    if last < first:
+        return None
+    return first, last
 
 
 def handle(sock, addr):
@@ -269,7 +342,7 @@ def handle(sock, addr):
                     continue
                 method, target, minor, fields = parse_head(head)
                 hosts = fields.get('host', [])
-                if len(hosts) > 1 or (minor >= 1 and not hosts):
+                if len(hosts) > 1 or (minor >= 1 and not hosts) or not all(HOST.match(h) for h in hosts):
                     raise BadRequest(400, 'Bad Request')
                 read_body(conn, fields)
             except BadRequest as error:

@@ -13,6 +13,9 @@ Flaw: each recv() is taken to be one whole request.  A request head that
   request line but not the empty line is answered before the rest came, and
   the rest is then read as a request of its own), and of two pipelined
   requests that arrive in one segment only the first is answered.
+Not attempted, as in most submissions: the request checks of RFC 9112
+(Host, Content-Length, Transfer-Encoding/chunked bodies, version), Range,
+conditional requests, time-outs.
 """
 import os
 import posixpath

@@ -12,6 +12,9 @@ Flaw: one accept loop, no threads, no timeout: the server stays with one
   connection until that client closes it.  A client that connects and sends
   nothing (or keeps its connection open between requests) blocks every
   other client, which waits in the listen backlog meanwhile.
+Not attempted, as in most submissions: the request checks of RFC 9112
+(Host, Content-Length, Transfer-Encoding/chunked bodies, version), Range,
+conditional requests, time-outs.
 """
 import os
 import sys

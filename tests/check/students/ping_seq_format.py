@@ -6,7 +6,8 @@ output in milliseconds with "seq=" and "rtt=".
 
 Command line: python3 ping_seq_format.py HOST PORT
 
-Correct: replies are matched by the sequence number they carry; a late
+Correct: replies are matched by the sequence number they carry (in any
+letter case, for servers that upper-case the echo); a late
 echo of an earlier probe is discarded and the current probe keeps its 1 s
 deadline.  Per probe: "seq=<n> rtt=<ms> ms" or "seq=<n> timed out"; then
 "10 sent, R received, P% loss" and "rtt min/avg/max = a/b/c ms".
@@ -34,7 +35,7 @@ def main():
                 data, _ = s.recvfrom(2048)
             except socket.timeout:
                 break
-            m = re.search(r'sequence=(\d+)', data.decode('ascii', 'replace'))
+            m = re.search(r'sequence=(\d+)', data.decode('ascii', 'replace'), re.IGNORECASE)
             if m and int(m.group(1)) == n:
                 got = (time.time() - sent) * 1000.0
         if got is None:

@@ -1,0 +1,166 @@
+"""
+Benchmark: how long each ``netlab`` sub-command takes from exec to exit,
+next to curl, iputils ping and bare Python, in the same run.
+
+Every command runs once to warm up, then ROUNDS times (default 7), the commands interleaved round
+by round so that load on the machine hits them alike; the median wall time
+and the median CPU time (user + system of the child, from wait4) are
+reported.  Connections go to 127.0.0.1 only: a closed TCP port (refused),
+a UDP echo responder in this process for ``ping``, a closed UDP port for
+``beat`` (it sends one beat and exits).
+
+Usage: .venv/bin/python benchmarks/startup.py [ROUNDS] [--before DIR]
+(--before DIR: also run every netlab command with the netlab package found
+in DIR, e.g. a checkout of an older commit, with this environment's Python
+and Twisted, interleaved with the current one: a before/after comparison
+under the same load.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(REPO, ".venv", "bin")
+NETLAB = os.path.join(BIN, "netlab")
+PYTHON = os.path.join(BIN, "python")
+
+
+def closed_port(kind: int) -> int:
+    """
+    A loopback port nobody listens on (bound, then released).
+    """
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def echo_responder() -> Tuple[int, threading.Event]:
+    """
+    A UDP echo on 127.0.0.1 for ``netlab ping``, until the event is set.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            sock.sendto(data, peer)
+        sock.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock.getsockname()[1], stop
+
+
+#: As a user's shell runs them: byte-compiled modules are written and
+#: reused (a development shell may set PYTHONDONTWRITEBYTECODE, which
+#: would make every run compile netlab's modules again).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
+def run_once(argv: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float, int]:
+    """
+    Wall seconds, CPU seconds (user + system) and exit status of one run.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env or ENV
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, process.returncode
+
+
+FLOOR = "import sys; sys.modules['OpenSSL'] = None; from twisted.internet import reactor, defer, task"
+
+
+def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
+    tcp = closed_port(socket.SOCK_STREAM)
+    udp = closed_port(socket.SOCK_DGRAM)
+    echo, stop = echo_responder()
+    mail = ["--from", "a@example.com", "--to", "b@example.com", "--body", "hi", "--server", f"127.0.0.1:{tcp}"]
+    table: List[Tuple[str, List[str]]] = [
+        ("netlab get http:// (refused)", [NETLAB, "get", "-s", "-o", "/dev/null", f"http://127.0.0.1:{tcp}/"]),
+        ("netlab get https:// (refused)", [NETLAB, "get", "-s", "-o", "/dev/null", f"https://127.0.0.1:{tcp}/"]),
+        ("netlab ping -c 1 (echo answers)", [NETLAB, "ping", "-c", "1", "-q", "127.0.0.1", str(echo)]),
+        ("netlab beat -c 1", [NETLAB, "beat", "-c", "1", "-q", "127.0.0.1", str(udp)]),
+        ("netlab mail --tls none (refused)", [NETLAB, "mail", "--tls", "none", *mail]),
+        ("netlab mail STARTTLS (refused)", [NETLAB, "mail", *mail]),
+        ("netlab get --help", [NETLAB, "get", "--help"]),
+        ("netlab ping (usage error)", [NETLAB, "ping", "--bogus"]),
+        ("python -c pass", [PYTHON, "-c", "pass"]),
+        ("python: import the reactor", [PYTHON, "-c", "from twisted.internet import reactor"]),
+        # What netlab's plain clients start from: the reactor and Deferreds
+        # without the reactor's TLS support (twisted_netlab._endpoints.defer_tls).
+        ("python: reactor without TLS", [PYTHON, "-c", FLOOR]),
+    ]
+    curl = shutil.which("curl")
+    if curl:
+        table.append(("curl http:// (refused)", [curl, "-s", "-o", "/dev/null", f"http://127.0.0.1:{tcp}/"]))
+    ping = shutil.which("ping")
+    if ping and subprocess.run([ping, "-c", "1", "-W", "1", "127.0.0.1"], capture_output=True).returncode == 0:
+        table.append(("ping -c 1 127.0.0.1 (ICMP)", [ping, "-c", "1", "-q", "127.0.0.1"]))
+    return table, stop
+
+
+def main(rounds: int, before: Optional[str] = None) -> None:
+    table, stop = commands()
+    variants: List[Tuple[str, Dict[str, str]]] = [("now", ENV)]
+    if before is not None:
+        variants.insert(0, ("before", dict(ENV, PYTHONPATH=before)))
+    runs = [
+        (name, label, argv, env)
+        for name, argv in table
+        for label, env in (variants if argv[0] == NETLAB else variants[-1:])
+    ]
+    walls: Dict[Tuple[str, str], List[float]] = {(name, label): [] for name, label, _, _ in runs}
+    cpus: Dict[Tuple[str, str], List[float]] = {key: [] for key in walls}
+    codes: Dict[Tuple[str, str], set] = {key: set() for key in walls}
+    try:
+        for _, _, argv, env in runs:  # warm-up, not counted: compiles modules, fills the page cache
+            run_once(argv, env)
+        for _ in range(rounds):
+            for name, label, argv, env in runs:
+                wall, cpu, code = run_once(argv, env)
+                walls[name, label].append(wall)
+                cpus[name, label].append(cpu)
+                codes[name, label].add(code)
+    finally:
+        stop.set()
+    curl = ("curl http:// (refused)", "now")
+    reference: Optional[float] = statistics.median(walls[curl]) if curl in walls else None
+    print(f"{rounds} rounds, median; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
+    if before is not None:
+        print(f"'before' runs the netlab package in {before}")
+    print(f"{'command':36} {'':6} {'wall ms':>8} {'cpu ms':>8} {'x curl':>7}  exit")
+    for name, label, _, _ in runs:
+        wall = statistics.median(walls[name, label]) * 1000
+        cpu = statistics.median(cpus[name, label]) * 1000
+        ratio = f"{wall / (reference * 1000):6.1f}x" if reference else "      -"
+        exits = ",".join(str(code) for code in sorted(codes[name, label]))
+        shown = label if len(variants) > 1 and label != "now" or (len(variants) > 1 and name.startswith("netlab")) else ""
+        print(f"{name:36} {shown:6} {wall:8.1f} {cpu:8.1f} {ratio:>7}  {exits}")
+
+
+if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    previous: Optional[str] = None
+    if "--before" in arguments:
+        at = arguments.index("--before")
+        previous = os.path.abspath(arguments[at + 1])
+        del arguments[at : at + 2]
+    main(int(arguments[0]) if arguments else 7, previous)

@@ -107,8 +107,11 @@ class MailSinkLoopbackTests(TestCase):
         self.assertEqual(listed[queue_id]["headers"]["Subject"], "Gr\u00fc\u00dfe from the sink test")
         self.assertEqual(os.listdir(os.path.join(self.data, "Maildir", "tmp")), [])
         url = f"http://127.0.0.1:{self.status_port}" + listed[queue_id]["url"]
-        with urllib.request.urlopen(url, timeout=10) as response, open(path, "rb") as handle:
+        # The message's page shows its MIME parts; /raw is the stored file, byte for byte.
+        with urllib.request.urlopen(url + "/raw", timeout=10) as response, open(path, "rb") as handle:
             self.assertEqual(response.read(), handle.read())
+        with urllib.request.urlopen(url, timeout=10) as response:
+            self.assertIn("text/html", response.headers["Content-Type"])
 
     def test_raw_socket_starttls_flush_and_smuggling(self):
         """

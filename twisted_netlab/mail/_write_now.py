@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import tcp
+
 
 def write_now(transport: Any, data: bytes) -> None:
     """
@@ -20,8 +22,13 @@ def write_now(transport: Any, data: bytes) -> None:
     message.  Whatever was not taken, and any error (which the reactor
     then reports), goes through C{write}.
     """
+    # Only a real TCP connection qualifies: a TLS wrapper (wrapClientTLS,
+    # implicit TLS) forwards unknown attributes such as TLS, dataBuffer and
+    # writeSomeData to the TCP transport beneath it, so duck typing here
+    # would send plaintext around the TLS layer.
     if (
-        getattr(transport, "TLS", True)
+        not isinstance(transport, tcp.Connection)
+        or transport.TLS
         or getattr(transport, "disconnecting", True)
         or transport.dataBuffer
         or transport._tempDataBuffer

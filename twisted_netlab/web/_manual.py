@@ -94,6 +94,22 @@ def render(source: str, source_path: str, settings: Dict[str, Any]) -> Tuple[str
     return html.unescape(parts["title"]), body
 
 
+#: Where the site's index.html gets the list of the manual's pages.
+_MANUAL_MARK = re.compile(r"<!-- NETLAB-MANUAL-PAGES\b.*?-->", re.S)
+
+
+def manual_list(names: List[str], rendered: Dict[str, Tuple[str, str]]) -> str:
+    """
+    An HTML list linking every page of the manual (from the site's root),
+    in the order of L{page_names}, each by its title.
+    """
+    items = "".join(
+        f'<li><a href="docs/{name}.html">{html.escape("Contents" if name == "index" else rendered[name][0])}</a></li>\n'
+        for name in names
+    )
+    return f"<ul>\n{items}</ul>"
+
+
 def page(title: str, body: str, nav: List[Tuple[str, str]]) -> str:
     """
     A whole HTML page around a rendered body, with the site's style sheet
@@ -115,11 +131,6 @@ def build(target: str, settings: Dict[str, Any] = LENIENT, manual: Optional[str]
     the page names.
     """
     manual = manual or manual_folder()
-    static = static_site()
-    for name in sorted(os.listdir(static)):
-        source = os.path.join(static, name)
-        if os.path.isfile(source) and name.endswith((".html", ".css")):
-            shutil.copyfile(source, os.path.join(target, name))
     docs = os.path.join(target, "docs")
     os.mkdir(docs)
     names = page_names(manual)
@@ -128,6 +139,16 @@ def build(target: str, settings: Dict[str, Any] = LENIENT, manual: Optional[str]
         path = os.path.join(manual, name + ".rst")
         with open(path, encoding="utf-8") as handle:
             rendered[name] = render(handle.read(), path, settings)
+    static = static_site()
+    for name in sorted(os.listdir(static)):
+        source = os.path.join(static, name)
+        if os.path.isfile(source) and name.endswith(".css"):
+            shutil.copyfile(source, os.path.join(target, name))
+        elif os.path.isfile(source) and name.endswith(".html"):
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+            with open(os.path.join(target, name), "w", encoding="utf-8") as handle:
+                handle.write(_MANUAL_MARK.sub(lambda m: manual_list(names, rendered), text))
     nav = [("../index.html", "netlab home")] + [(f"{name}.html", "manual" if name == "index" else name) for name in names]
     for name, (title, body) in rendered.items():
         with open(os.path.join(docs, name + ".html"), "w", encoding="utf-8") as handle:

@@ -24,7 +24,6 @@ import smtplib
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any, Dict, List
 
@@ -165,13 +164,21 @@ def main() -> None:
         d.addBoth(lambda _: reactor.stop())
 
     reactor.callWhenRunning(go)
-    reactor.run()
-    aiosmtpd.stdin.close()
-    stored = int(aiosmtpd.stdout.readline() or 0)
-    aiosmtpd.wait(20)
-    sink.terminate()
-    sink.wait(20)
-    subprocess.run(["rm", "-rf", sink_data])
+    try:
+        reactor.run()
+        aiosmtpd.stdin.close()
+        stored = int(aiosmtpd.stdout.readline() or 0)
+        aiosmtpd.wait(20)
+    finally:
+        # Never leave a server behind, whatever happened above.
+        for child in (aiosmtpd, sink):
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        subprocess.run(["rm", "-rf", sink_data])
     if failures:
         failures[0].raiseException()
     if profiler is not None:

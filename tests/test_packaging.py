@@ -85,7 +85,7 @@ class DropinCacheTests(SynchronousTestCase):
         real plugins on sys.path cannot stand in for it.  With C{upto}, the
         copy ends before that ServiceMaker (an older plugin file).
         """
-        root = self.mktemp()
+        root = os.path.abspath(self.mktemp())
         plugins = os.path.join(root, "twisted", "plugins")
         os.makedirs(plugins)
         with open(os.path.join(REPO, "twisted", "plugins", "netlab.py")) as handle:

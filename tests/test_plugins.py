@@ -172,3 +172,41 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+class MakeServiceTests(SynchronousTestCase):
+    def test_daemon_start_failure_reaches_the_launcher(self):
+        """
+        When twistd daemonizes, a SystemExit while starting (which twistd's
+        launcher would wait on for ever) becomes StartupFailed, an Exception
+        twistd reports through its pipe; in the foreground it stays as it is.
+        """
+        import sys
+        import types
+
+        from twisted.application.service import Service
+
+        from twisted_netlab._twistd import DaemonSafeService, StartupFailed, make_service
+
+        class Failing(Service):
+            def startService(self):
+                raise SystemExit("probe: error: cannot start")
+
+        module = types.ModuleType("netlab_probe_tap")
+        module.makeService = lambda options: Failing()
+        self.patch(sys, "modules", dict(sys.modules, netlab_probe_tap=module))
+
+        class Options(dict):
+            pass
+
+        daemon = Options()
+        daemon.parent = {"nodaemon": False}
+        root = make_service("netlab_probe_tap", daemon)
+        self.assertIsInstance(root, DaemonSafeService)
+        error = self.assertRaises(StartupFailed, root.startService)
+        self.assertEqual(str(error), "probe: error: cannot start")
+        foreground = Options()
+        foreground.parent = {"nodaemon": True}
+        service = make_service("netlab_probe_tap", foreground)
+        self.assertNotIsInstance(service, DaemonSafeService)
+        self.assertRaises(SystemExit, service.startService)

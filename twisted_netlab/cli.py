@@ -76,9 +76,12 @@ class Options(usage.Options):
 
     def opt_version(self) -> None:
         """
-        Print netlab's version and exit.
+        Print netlab's version and Twisted's, and exit.
         """
         _print_version()
+
+    # The same function: usage.Options shows "-h, --help".
+    opt_h = usage.Options.opt_help
 
     def getSynopsis(self) -> str:
         # A sub-command's synopsis is appended to its parent's: while one
@@ -169,8 +172,36 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
 
         defer_tls()
     from twisted.internet import task
+    from twisted.logger import globalLogBeginner
 
+    # A command reports its own errors in one line; Twisted's critical log
+    # events would otherwise reach stderr as tracebacks (a certificate
+    # without subjectAltName makes service_identity log one while the
+    # command says "certificate verification failed").
+    observers: List[Any] = [_report_bugs_only]
+    globalLogBeginner.beginLoggingTo(observers, discardBuffer=True, redirectStandardIO=False)
     task.react(main, [options])
+
+
+#: Log namespaces whose failures the sub-commands report themselves.
+_REPORTED_BY_COMMANDS = ("twisted.internet._sslverify",)
+
+
+def _report_bugs_only(event: dict) -> None:
+    """
+    Show only what no sub-command reports: critical events (unhandled
+    errors, which are bugs), on stderr; everything else Twisted logs is
+    dropped, as a command line tool's user never asked for a log.
+    """
+    from twisted.logger import LogLevel, formatEventAsClassicLogText
+
+    if event.get("log_level") is not LogLevel.critical:
+        return
+    if str(event.get("log_namespace", "")).startswith(_REPORTED_BY_COMMANDS):
+        return
+    text = formatEventAsClassicLogText(event)
+    if text:
+        sys.stderr.write(text)
 
 
 #: Exit status when our reader went away (128 + SIGPIPE, as a shell shows

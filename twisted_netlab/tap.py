@@ -45,7 +45,14 @@ class Options(usage.Options):
         ["heartbeat-status", None, "tcp:8090:interface=127.0.0.1", "Endpoint of the heartbeat status page."],
         ["mail", None, "tcp:2525:interface=127.0.0.1", "Endpoint of netlab-mailsink."],
         ["mail-status", None, "tcp:8025:interface=127.0.0.1", "Endpoint of the mail sink's status page."],
+        ["metrics", None, "tcp:9101:interface=127.0.0.1", "Endpoint of /metrics (Prometheus) for every service; 'none' turns it off."],
     ]
+
+    def postOptions(self) -> None:
+        if self["metrics"] != "none":
+            from twisted_netlab._metrics import check_endpoint
+
+            check_endpoint("metrics", self["metrics"])
 
     def family_arguments(self, module_name: str) -> List[str]:
         """
@@ -83,6 +90,7 @@ FLAGS = {
     "netlab-heartbeat-status": "--heartbeat-status",
     "netlab-mailsink": "--mail",
     "netlab-mailsink-status": "--mail-status",
+    "netlab-all-metrics": "--metrics",
 }
 
 
@@ -140,11 +148,13 @@ class OptionalService(MultiService):
 
 def makeService(config: Any) -> IService:
     service = MultiService()
+    collectors: List[Any] = []
     for module_name, argv in FAMILIES:
         module = importlib.import_module(module_name)
         options = module.Options()
         options.parseOptions(family_argv(module_name, config))
         family = module.makeService(options)
+        collectors.extend(getattr(family, "collectors", []))
         name_flags(family)
         if module_name == "twisted_netlab.web.tap":
             family.setServiceParent(service)
@@ -152,4 +162,14 @@ def makeService(config: Any) -> IService:
             wrapper = OptionalService(module_name.split(".")[1])
             family.setServiceParent(wrapper)
             wrapper.setServiceParent(service)
+    if config["metrics"] != "none":
+        # One /metrics for every service of the process; like the other
+        # side services, skipped with one line if its port is taken.
+        from twisted_netlab._metrics import metrics_service
+
+        wrapper = OptionalService("metrics")
+        metrics = metrics_service("netlab-all-metrics", config["metrics"], collectors, ["http", "echo", "heartbeat", "mailsink"])
+        name_flags(metrics)
+        metrics.setServiceParent(wrapper)
+        wrapper.setServiceParent(service)
     return service

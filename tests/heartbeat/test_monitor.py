@@ -238,7 +238,7 @@ class LoggingObserverTests(SynchronousTestCase):
         for sequence in range(5):
             self.protocol.datagramReceived(encode_beat(sequence, self.clock.seconds(), client_id="alpha"), LAB)
             self.clock.advance(1.0)
-        self.assertEqual([e["log_format"].split(" ")[1] for e in self.logged], ["{state_name}"])
+        self.assertEqual([formatEvent(e).split(":")[0] for e in self.logged], ["alpha alive (was new)"])
         verbose = []
         self.protocol.observers = [LoggingObserver(3.0, 0.5, all_beats=True, logger=Logger(observer=verbose.append))]
         for sequence in range(5, 8):

@@ -469,3 +469,62 @@ class TransferLimitTests(TestCase):
                 process.kill()
                 process.wait()
         self.assertEqual((process.returncode, stderr), (130, b"netlab get: interrupted\n"))
+
+
+class PlainStartThenTLSTests(TestCase):
+    """
+    ``netlab get http://...`` starts without TLS loaded; TLS still works
+    when a redirect leads to https, and a certificate the verifier cannot
+    use is one line, not Twisted's logged traceback.
+    """
+
+    def setUp(self):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        # No subjectAltName: what "openssl req -x509 -subj /CN=localhost" makes.
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        pem = os.path.join(folder, "server.pem")
+        with open(pem, "wb") as handle:
+            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            handle.write(certificate.public_bytes(serialization.Encoding.PEM))
+        root = os.path.join(folder, "www")
+        write_site(root)
+        self.port = start_netlab_http(self, root, f"ssl:0:interface=127.0.0.1:privateKey={pem}")
+
+    def redirect_to_https(self) -> int:
+        location = f"https://127.0.0.1:{self.port}/a.txt".encode()
+        reply = b"HTTP/1.1 301 Moved Permanently\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n"
+        return MisbehavingServerTests.serve_once(self, reply, hold_open=False)
+
+    def test_certificate_without_subject_alt_name_is_one_line(self):
+        """
+        Exit 60 with one line; nothing of the verifier's own log.
+        """
+        result = netlab_get([f"https://127.0.0.1:{self.port}/a.txt"])
+        self.assertEqual(result.returncode, 60)
+        self.assertEqual(result.stderr.count(b"\n"), 1, result.stderr)
+        self.assertNotIn(b"Traceback", result.stderr)
+
+    def test_redirect_from_http_to_https_loads_tls_then(self):
+        """
+        -L from an http URL (started without TLS) to https works: verified
+        (refused here, exit 60, one line) and with -k (the body).
+        """
+        result = netlab_get(["-L", f"http://127.0.0.1:{self.redirect_to_https()}/"])
+        self.assertEqual((result.returncode, result.stderr.count(b"\n")), (60, 1), result.stderr)
+        result = netlab_get(["-L", "-k", f"http://127.0.0.1:{self.redirect_to_https()}/"])
+        self.assertEqual((result.returncode, result.stdout), (0, b"alpha\n"), result.stderr)

@@ -424,6 +424,50 @@ class ProcessTests(TestCase):
         self.assertTrue(ended, "the worker outlived its killed parent")
 
 
+class ConnectionLimitTests(TestCase):
+    def test_over_max_connections_closed_at_once_then_served_again(self):
+        """
+        With --max-connections 2 and two keep-alive connections open, a
+        third is accepted and closed without an answer, one log line says
+        why; once one of the two closes, a new connection is served.
+        """
+        root = make_root(self)
+        server = start_server(
+            self, ["netlab-http", "--listen", "tcp:0:interface=127.0.0.1", "--path", root, "--max-connections", "2"]
+        )
+        request = b"GET /small.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+        held = []
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+            self.addCleanup(sock.close)
+            sock.sendall(request)
+            self.assertTrue(Reader(sock).response()[0].startswith(b"HTTP/1.1 200 "))
+            held.append(sock)
+        third = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+        self.addCleanup(third.close)
+        try:
+            third.sendall(request)
+            closed = third.recv(4096) == b""
+        except ConnectionResetError:
+            closed = True
+        self.assertTrue(closed)
+        server.read_until(r"2 connections open \(--max-connections\)", 15)
+        held[0].close()
+        # The server notices the close on its next reactor turn: try a
+        # bounded number of times, each attempt waiting on the socket.
+        for _ in range(50):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+            self.addCleanup(sock.close)
+            try:
+                sock.sendall(request)
+                data = sock.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            if data:
+                break
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:40])
+
+
 class DefaultSiteTests(TestCase):
     def test_default_site(self):
         """

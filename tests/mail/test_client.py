@@ -926,3 +926,50 @@ class TLSOptionsTests(SynchronousTestCase):
             f.write(b"nothing here\n")
         with self.assertRaises(ValueError):
             client_tls_options("127.0.0.1", empty)
+
+
+class WriteNowTests(SynchronousTestCase):
+    def test_only_a_plain_tcp_connection_is_written_beneath_the_reactor(self):
+        """
+        write_now hands bytes straight to a plain TCP connection with
+        nothing queued, but a wrapper that forwards unknown attributes to
+        the TCP transport beneath it (as the TLS wrapper of implicit TLS
+        does) is written through its own write(): writing beneath it would
+        send plaintext around TLS.
+        """
+        from twisted.internet import tcp
+
+        from twisted_netlab.mail._write_now import write_now
+
+        class Beneath(tcp.Connection):
+            def __init__(self):
+                self.direct, self.queued = [], []
+                self.dataBuffer, self._tempDataBuffer, self.disconnecting, self.TLS = b"", [], False, False
+
+            def writeSomeData(self, data):
+                self.direct.append(data)
+                return len(data)
+
+            def write(self, data):
+                self.queued.append(data)
+
+        class ForwardingWrapper:
+            def __init__(self, beneath):
+                self.beneath, self.written = beneath, []
+
+            def write(self, data):
+                self.written.append(data)
+
+            def __getattr__(self, name):
+                return getattr(self.beneath, name)
+
+        beneath = Beneath()
+        write_now(beneath, b"NOOP\r\n")
+        self.assertEqual((beneath.direct, beneath.queued), ([b"NOOP\r\n"], []))
+        wrapper = ForwardingWrapper(Beneath())
+        write_now(wrapper, b"AUTH PLAIN secret\r\n")
+        self.assertEqual(wrapper.written, [b"AUTH PLAIN secret\r\n"])
+        self.assertEqual((wrapper.beneath.direct, wrapper.beneath.queued), ([], []))
+        beneath.TLS = True
+        write_now(beneath, b"EHLO x\r\n")
+        self.assertEqual(beneath.queued, [b"EHLO x\r\n"])

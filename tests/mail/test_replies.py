@@ -5,8 +5,6 @@ capabilities, without any I/O.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.mail._replies import (

@@ -776,7 +776,7 @@ class PurityTests(SynchronousTestCase):
 
         code = (
             "import sys\n"
-            "import twisted_netlab.mail._sink_core, twisted_netlab.mail._faults, twisted_netlab.mail._maildir\n"
+            "import twisted_netlab.mail._sink_core, twisted_netlab.mail._faults, twisted_netlab.mail._maildir, twisted_netlab.mail._transcript\n"
             "print(sorted(m for m in sys.modules if m == 'twisted' or m.startswith('twisted.')))\n"
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())

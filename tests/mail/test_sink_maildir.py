@@ -86,17 +86,36 @@ class DeliveryTests(SynchronousTestCase):
         with open(os.path.join(self.root, "new", "m1"), "rb") as handle:
             self.assertEqual(handle.read(), b"first")
 
-    def test_clean_tmp(self):
+    def test_remove_orphans(self):
         """
-        Only tmp files older than 36 hours are removed.
+        Every file in tmp/ not owned by a delivery in progress is removed,
+        however young, and reported with its size; new/ is untouched.
         """
-        for name, age in [("old", 40 * 3600), ("young", 3600)]:
-            path = os.path.join(self.root, "tmp", name)
-            with open(path, "wb"):
-                pass
-            os.utime(path, (1_000_000 - age, 1_000_000 - age))
-        self.assertEqual(self.maildir.clean_tmp(1_000_000), ["old"])
-        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), ["young"])
+        for name, size in [("crashed", 6), ("owned", 1)]:
+            with open(os.path.join(self.root, "tmp", name), "wb") as handle:
+                handle.write(b"x" * size)
+        self.maildir.deliver("kept", [b"k"])
+        self.assertEqual(self.maildir.remove_orphans(owned={"owned"}), [("crashed", 6)])
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), ["owned"])
+        self.assertEqual(os.listdir(os.path.join(self.root, "new")), ["kept"])
+
+    def test_streamed_delivery(self):
+        """
+        begin/write/commit appends as the body arrives and renames at the
+        end; abort removes the tmp file; a finished delivery takes no more.
+        """
+        delivery = self.maildir.begin("s1")
+        delivery.write(b"part one, ")
+        delivery.write(b"part two")
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), ["s1"])
+        delivery.commit()
+        with open(os.path.join(self.root, "new", "s1"), "rb") as handle:
+            self.assertEqual(handle.read(), b"part one, part two")
+        self.assertRaises(ValueError, delivery.write, b"late")
+        aborted = self.maildir.begin("s2")
+        aborted.write(b"x")
+        aborted.abort()
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [])
 
 
 class ListingTests(SynchronousTestCase):

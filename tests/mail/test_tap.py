@@ -82,6 +82,28 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["timeout"], 120.0)
         self.assertEqual(options.policy().users, {"alice": "pa:ss word", "bob": "x"})
 
+    def test_hardening_transcript_and_storage_options(self):
+        """
+        The per-address cap, the DATA rate, the transcript folder (made,
+        mode 0700) and the benchmark-only storage modes are read and
+        checked; defaults follow Postfix (50 per address, 500 octets/s).
+        """
+        defaults = self.parse()
+        self.assertEqual(
+            (defaults["max-connections-per-address"], defaults["min-data-rate"], defaults["transcript"], defaults["storage"]),
+            (50, 500, None, "durable"),
+        )
+        folder = os.path.join(os.path.abspath(self.mktemp()), "transcripts")
+        options = self.parse(
+            "--max-connections-per-address", "3", "--min-data-rate", "1000", "--transcript", folder, "--storage", "discard"
+        )
+        self.assertEqual((options["max-connections-per-address"], options["min-data-rate"]), (3, 1000))
+        self.assertEqual((options["transcript"], options["storage"]), (folder, "discard"))
+        self.assertEqual(os.stat(folder).st_mode & 0o777, 0o700)
+        self.assertIn("durable, no-fsync or discard", self.refused("--storage", "memory"))
+        self.assertIn("from 1 to", self.refused("--max-connections-per-address", "0"))
+        self.assertIn("from 1 to", self.refused("--min-data-rate", "0"))
+
     def test_bad_faults(self):
         """
         Bad --fault values name the problem.

@@ -12,7 +12,15 @@ from twisted.logger import LogLevel, Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.udp_fakes import FakeUDPPort
-from twisted_netlab.ping._echo_core import AbuseLimits, Direction, DropReason, ImpairmentConfig, Refusal
+from twisted_netlab.ping._echo_core import (
+    AbuseLimits,
+    Delivery,
+    Direction,
+    DropReason,
+    ImpairmentConfig,
+    Refusal,
+    Verdict,
+)
 from twisted_netlab.ping._fates import CopyDropped, EchoSent
 from twisted_netlab.ping.echo import LossyEchoProtocol
 
@@ -403,3 +411,33 @@ class ObserverTests(SynchronousTestCase):
         self.assertEqual(runs[0], runs[1])
         self.assertIn(False, runs[0])
         self.assertIn(True, runs[0])
+
+    def test_scripted_path(self):
+        """
+        An instrument can script each datagram's fate with its own path:
+        here the second is dropped and the third held 1.5 s, and the fates
+        say exactly that.
+        """
+
+        class Script:
+            is_transparent = False
+
+            def __init__(self):
+                self.seen = 0
+
+            def process(self, direction, payload, now):
+                if direction is not Direction.ROUND_TRIP:
+                    return Verdict((Delivery(payload, now),))
+                self.seen += 1
+                if self.seen == 2:
+                    return Verdict((), dropped=DropReason.RANDOM_LOSS)
+                return Verdict((Delivery(payload, now + (1.5 if self.seen == 3 else 0.0)),))
+
+        protocol = self.make(path=Script())
+        for sequence in (1, 2, 3):
+            protocol.datagramReceived(b"Ping %d 2.0" % sequence, CLIENT)
+        self.clock.advance(1.5)
+        self.assertEqual(
+            [(fate.sequence, fate.echoed, [echo.delay_seconds for echo in fate.echoes]) for fate in self.fates],
+            [(1, True, [0.0]), (2, False, []), (3, True, [1.5])],
+        )

@@ -332,6 +332,17 @@ class AbuseGuardTests(SynchronousTestCase):
         self.assertEqual(results[25:], [Refusal.OVER_BUDGET] * 15)
         self.assertIsNone(guard.check(b"x", "10.0.0.1", 5000, 0.04))  # one token back after 1/25 s
 
+    def test_source_over_its_cap_spends_no_budget(self):
+        """
+        A source refused for its own rate spends nothing of the global
+        budget, so one flooding source cannot starve the others.
+        """
+        guard = AbuseGuard(AbuseLimits(source_rate=1, source_burst=1, global_rate=5))
+        flood = [guard.check(b"x", "10.0.0.1", 5000, 0.0) for _ in range(10)]
+        self.assertEqual(flood, [None] + [Refusal.RATE_LIMITED] * 9)
+        others = [guard.check(b"x", f"10.0.1.{index}", 5000, 0.0) for index in range(5)]
+        self.assertEqual(others, [None] * 4 + [Refusal.OVER_BUDGET])
+
     def test_eviction_never_raises_the_total(self):
         """
         Rotating more sources than the table holds hands out fresh buckets,
@@ -363,6 +374,35 @@ class AbuseGuardTests(SynchronousTestCase):
         self.assertEqual(guard.check(b"Ping 1 2.0", "a", 5000, 10.99), Refusal.LOOP)
         self.assertIsNone(guard.check(b"Ping 2 2.0", "a", 5000, 10.5))
         self.assertIsNone(guard.check(b"Ping 1 2.0", "a", 5000, 11.0))
+
+    def test_loop_memory_spans_a_generation_change(self):
+        """
+        An echo sent just before the memory starts a new generation is
+        still recognised until a full window after it left.
+        """
+        guard = AbuseGuard(AbuseLimits())
+        guard.echoed(b"a", 100.0)
+        guard.echoed(b"b", 100.9)
+        guard.echoed(b"c", 101.2)  # a window after the first: a new generation
+        self.assertEqual(guard.check(b"b", "h", 5000, 101.5), Refusal.LOOP)
+        self.assertIsNone(guard.check(b"a", "h", 5000, 101.5))
+        self.assertIsNone(guard.check(b"b", "h", 5000, 101.95))
+
+    def test_limits_validation(self):
+        """
+        Abuse limits accept their edge values and refuse anything beyond.
+        """
+        for valid in [
+            {"max_datagram": 1}, {"max_datagram": 65535}, {"source_rate": 0}, {"source_burst": 1},
+            {"max_sources": 1}, {"global_rate": 0}, {"loop_window_seconds": 0}, {"max_remembered": 1},
+        ]:
+            AbuseLimits(**valid)
+        for invalid in [
+            {"max_datagram": 0}, {"max_datagram": 65536}, {"source_rate": -1}, {"source_burst": 0.5},
+            {"max_sources": 0}, {"global_rate": -1}, {"global_rate": float("nan")},
+            {"loop_window_seconds": -1}, {"max_remembered": 0},
+        ]:
+            self.assertRaises(ValueError, AbuseLimits, **invalid)
 
     def test_loop_memory_is_bounded(self):
         """

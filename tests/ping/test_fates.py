@@ -38,6 +38,16 @@ class FateRecorderTests(SynchronousTestCase):
         )
         self.assertTrue(recorder.finished)
 
+    def test_reordered_by_a_stage(self):
+        """
+        A copy a stage let skip the delay makes the fate reordered.
+        """
+        recorder = FateRecorder(4, 10.0, "127.0.0.1", 40000, 24, 3)
+        recorder.stage_passed(Direction.INBOUND, Verdict((Delivery(b"a", 10.0),), reordered=True), 10.0)
+        recorder.stage_passed(Direction.ROUND_TRIP, Verdict((Delivery(b"a", 10.0),)), 10.0)
+        result = recorder.sent(10.0, 24, False)
+        self.assertTrue(result is not None and result.reordered)
+
     def test_refused(self):
         """
         A refusal is the whole fate at once.

@@ -44,6 +44,8 @@ class DecodeTests(SynchronousTestCase):
             (record(111, ORIGIN_ICMP6, 1, 4, offender=sockaddr_in6("::1")),
              ExtendedError(111, ORIGIN_ICMP6, 1, 4, 0, "::1")),
             (record(90, ORIGIN_LOCAL, 0, 0, info=1500), ExtendedError(90, ORIGIN_LOCAL, 0, 0, 1500, None)),
+            (record(111, ORIGIN_ICMP6, 1, 4, offender=sockaddr_in6("::1")[:20]),
+             ExtendedError(111, ORIGIN_ICMP6, 1, 4, 0, None)),
             (b"\0" * 15, None),
         ]
         for data, expected in table:

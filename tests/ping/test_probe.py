@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.ping._probe import PayloadFormat, ProbeIdentity, decode_probe, encode_probe, probe_sequence
+from twisted_netlab.ping._probe import (
+    MAX_UDP_PAYLOAD,
+    PayloadFormat,
+    ProbeIdentity,
+    decode_probe,
+    encode_probe,
+    probe_sequence,
+)
 
 
 class PayloadTests(SynchronousTestCase):
@@ -73,3 +80,17 @@ class PayloadTests(SynchronousTestCase):
         ]
         for data, expected in table:
             self.assertEqual(probe_sequence(data), expected, data)
+
+    def test_size_and_sequence_bounds(self):
+        """
+        A size equal to the bare message leaves it as is; the largest UDP
+        payload is allowed and one byte more refused; sequence 0 is a
+        sequence, -1 is not.
+        """
+        bare = encode_probe(PayloadFormat.LAB, 1, 2.0)
+        self.assertEqual(encode_probe(PayloadFormat.LAB, 1, 2.0, size=len(bare)), bare)
+        self.assertEqual(len(encode_probe(PayloadFormat.LAB, 1, 2.0, size=len(bare) + 1)), len(bare) + 1)
+        self.assertEqual(len(encode_probe(PayloadFormat.SEQ, 1, 2.0, size=MAX_UDP_PAYLOAD)), MAX_UDP_PAYLOAD)
+        self.assertRaises(ValueError, encode_probe, PayloadFormat.SEQ, 1, 2.0, MAX_UDP_PAYLOAD + 1)
+        self.assertEqual(encode_probe(PayloadFormat.LAB, 0, 2.0), b"Ping 0 2.000000")
+        self.assertRaises(ValueError, encode_probe, PayloadFormat.LAB, -1, 2.0)

@@ -47,6 +47,18 @@ class AccessLogLineTests(SynchronousTestCase):
         self.assertTrue(combined_line("h", "[t]", "-", 200, 1, None, None).endswith('"-" "-"'))
 
 
+class EscapeBoundaryTests(SynchronousTestCase):
+    def test_every_byte_outside_printable_ascii_is_escaped(self):
+        """
+        Space and tilde are written as they are; DEL (0x7F), 0xFF and
+        U+0100 are escaped, the first two as \\xHH.
+        """
+        line = combined_line("h", "[t]", "-", 200, 1, None, " ~\x7f\xff\u0100".encode("latin-1", "replace"))
+        agent = line.split('" "')[-1]
+        self.assertTrue(agent.startswith(" ~\\x7F\\xFF"), agent)
+        self.assertIn("\\u0100", combined_line("h", "[t]", "-", 200, 1, None, None, "\u0100"))
+
+
 class AccessLogBufferTests(SynchronousTestCase):
     def test_batches_by_interval_size_and_close(self):
         """
@@ -71,6 +83,19 @@ class AccessLogBufferTests(SynchronousTestCase):
         log.close()
         self.assertEqual(batches, [["a"], ["b", "c", "d"], ["e"], ["f"]])
         self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_default_batch_is_512_lines(self):
+        """
+        By default a batch is written at once when 512 lines wait.
+        """
+        batches = []
+        log = AccessLog(batches.append, Clock())
+        for number in range(511):
+            log.add(str(number))
+        self.assertEqual(batches, [])
+        log.add("511")
+        self.assertEqual([len(batch) for batch in batches], [512])
+        log.close()
 
     def test_file_access_log_appends(self):
         """

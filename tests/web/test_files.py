@@ -185,3 +185,34 @@ class FileTreeTests(SynchronousTestCase):
         self.assertEqual(content_type_of("/a/b.HTML"), "text/html; charset=utf-8")
         self.assertEqual(content_type_of("/a/b.tar.gz"), "application/octet-stream")
         self.assertEqual(content_type_of("/a/README"), "application/octet-stream")
+
+
+class FileTreeLimitTests(SynchronousTestCase):
+    def test_cache_holds_at_most_512_entries(self):
+        """
+        The open-file cache empties itself when 512 entries are held and a
+        513th path comes: it never holds more than 512.
+        """
+        files = FileTree(make_site(self), cache_seconds=10.0)
+        self.addCleanup(files.close)
+        for number in range(512):
+            files.resolve(f"/missing-{number}", 1.0)
+        self.assertEqual(len(files._cache), 512)
+        files.resolve("/one-more", 1.0)
+        self.assertEqual(len(files._cache), 1)
+
+    def test_large_file_shrunk_to_exactly_the_small_size_is_read_whole(self):
+        """
+        A large file that shrank to exactly 32 KiB by the time it is
+        reopened is read whole (no handle to stream from), as any file of
+        that size is.
+        """
+        files = FileTree(make_site(self), cache_seconds=0)
+        self.addCleanup(files.close)
+        big = files.resolve_uncached("/big.bin")
+        with open(os.path.join(files.root, "big.bin"), "r+b") as f:
+            f.truncate(_files.SMALL_FILE)
+        handle, shrunk = files.open_for_streaming(big)
+        self.assertIsNone(handle)
+        self.assertEqual((shrunk.size, len(shrunk.body)), (32 * 1024, 32 * 1024))
+        self.assertIsNotNone(files.resolve_uncached("/big.bin").body)

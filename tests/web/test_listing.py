@@ -75,3 +75,16 @@ class NaturalSortTests(SynchronousTestCase):
         """
         page = render_listing("/", [ListingEntry("a\u00b2", False, 1, 0), ListingEntry("a1", False, 1, 0)])
         self.assertLess(page.index(b"a1"), page.index("a\u00b2".encode("utf-8")))
+
+
+class SizeTests(SynchronousTestCase):
+    def test_sizes_switch_unit_at_1024(self):
+        """
+        Sizes below 1024 are bytes, from 1024 KiB, then MiB and GiB (never
+        beyond GiB).
+        """
+        cases = [(1023, "1023 B"), (1024, "1.0 KiB"), (1024 * 1024 - 1, "1024.0 KiB"), (1024 * 1024, "1.0 MiB"),
+                 (1024 ** 3, "1.0 GiB"), (5 * 1024 ** 4, "5120.0 GiB")]
+        for size, shown in cases:
+            page = render_listing("/", [ListingEntry("f", False, size, 0)]).decode("utf-8")
+            self.assertIn(f'<td class="size">{shown}</td>', page, size)

@@ -126,6 +126,7 @@ class PlanTableTests(SynchronousTestCase):
                 self.assertEqual(got_fields.get(name), value, (label, name))
             if body is not None:
                 self.assertEqual(plan.body, body, label)
+            self.assertEqual(plan.streams, any(not isinstance(p, bytes) for p in plan.body), label)
             if req.method == "HEAD" or status in (204, 304):
                 self.assertEqual((plan.body, plan.size), ((), 0), label)
             elif "Content-Length" in got_fields:
@@ -150,8 +151,8 @@ class PlanTableTests(SynchronousTestCase):
         self.assertEqual(len(joined), int(fields["Content-Length"]))
         large = plan_for(request("GET", "/a.txt", "Range: bytes=0-1,50000-50001"), LARGE)
         self.assertEqual([p for p in large.body if not isinstance(p, bytes)], [(0, 2), (50000, 2)])
-        self.assertTrue(large.reads_file)
-        self.assertFalse(small.reads_file)
+        self.assertTrue(large.streams)
+        self.assertFalse(small.streams)
 
     def test_connection_line_is_the_framings(self):
         """

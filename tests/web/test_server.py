@@ -930,31 +930,54 @@ class SymlinkSwapRaceTests(SynchronousTestCase):
     leading out of the root, while real requests run.
     """
 
-    def race(self, inside, outside_bytes, cache_seconds, seconds=1.5):
+    def race(self, inside, outside_bytes, cache_seconds, seconds=1.5, folder=False):
+        """
+        Swap C{swap.bin} (or, with C{folder}, the folder C{swapdir} holding
+        a C{swap.bin}) between the real thing and a symlink leading out of
+        the root, from a thread, while requests for it run.
+        """
         import threading
         import time
 
         c = Connection(self, file_cache_seconds=cache_seconds)
         root = c.factory.root
         outside = os.path.abspath(self.mktemp())
-        with open(outside, "wb") as f:
+        os.makedirs(outside)
+        with open(os.path.join(outside, "swap.bin"), "wb") as f:
             f.write(outside_bytes)
         spare = os.path.join(root, "spare")
         os.makedirs(spare)
-        target = os.path.join(root, "swap.bin")
-        with open(target, "wb") as f:
-            f.write(inside)
         stop = threading.Event()
+        if folder:
+            target = os.path.join(root, "swapdir")
+            os.makedirs(target)
+            with open(os.path.join(target, "swap.bin"), "wb") as f:
+                f.write(inside)
+            path = b"/swapdir/swap.bin"
 
-        def swap():
-            while not stop.is_set():
-                link = os.path.join(spare, "link")
-                os.symlink(outside, link)
-                os.replace(link, target)
-                regular = os.path.join(spare, "file")
-                with open(regular, "wb") as f:
-                    f.write(inside)
-                os.replace(regular, target)
+            def swap():
+                parked = os.path.join(spare, "swapdir")
+                while not stop.is_set():
+                    os.rename(target, parked)
+                    os.symlink(outside, target)
+                    os.unlink(target)
+                    os.rename(parked, target)
+
+        else:
+            target = os.path.join(root, "swap.bin")
+            with open(target, "wb") as f:
+                f.write(inside)
+            path = b"/swap.bin"
+
+            def swap():
+                while not stop.is_set():
+                    link = os.path.join(spare, "link")
+                    os.symlink(os.path.join(outside, "swap.bin"), link)
+                    os.replace(link, target)
+                    regular = os.path.join(spare, "file")
+                    with open(regular, "wb") as f:
+                        f.write(inside)
+                    os.replace(regular, target)
 
         thread = threading.Thread(target=swap, daemon=True)
         thread.start()
@@ -963,7 +986,7 @@ class SymlinkSwapRaceTests(SynchronousTestCase):
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 c.transport.clear()
-                c.get(b"/swap.bin")
+                c.get(path)
                 c.run(200)
                 c.clock.advance(cache_seconds + 0.01)
                 requests += 1
@@ -995,6 +1018,15 @@ class SymlinkSwapRaceTests(SynchronousTestCase):
         symlink: zero outside bytes.
         """
         self.race(b"i" * 100_000, b"OUTSIDE-SECRET\n" * 10_000, 1.0)
+
+    def test_folder_on_the_path_swapped(self):
+        """
+        A folder on the path swapped for a symlink to an outside folder
+        holding a file of the same name: no response carries that file
+        (every segment is opened with O_NOFOLLOW, not only the last).
+        """
+        self.race(b"inside\n", b"OUTSIDE-SECRET\n" * 10, 0, folder=True)
+        self.race(b"i" * 100_000, b"OUTSIDE-SECRET\n" * 10_000, 1.0, folder=True)
 
     def test_symlinks_inside_root_still_served(self):
         """
@@ -1202,6 +1234,25 @@ class ConnectionLimitTests(SynchronousTestCase):
         self.assertLessEqual(len(body), 32 * 1024)
         self.assertEqual(transport.producerState, "paused")
 
+
+    def test_memory_released_once_half_of_many_connections_left(self):
+        """
+        After 300 connections were open at once, freed memory is handed
+        back once when half of them have closed (not once per close), and
+        again only after a new high-water mark halves.
+        """
+        calls = []
+        self.patch(server, "release_memory", lambda: calls.append(1))
+        first = Connection(self)
+        protocols = [first.protocol] + [Connection(self, factory=first.factory).protocol for _ in range(299)]
+        for protocol in protocols[:149]:
+            protocol.connectionLost(None)
+        self.assertEqual(calls, [])
+        protocols[149].connectionLost(None)
+        self.assertEqual(calls, [1])
+        for protocol in protocols[150:]:
+            protocol.connectionLost(None)
+        self.assertEqual(calls, [1])
 
 class AccessLogBytesTests(SynchronousTestCase):
     """

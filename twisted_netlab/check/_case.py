@@ -154,7 +154,17 @@ class Close:
     """
 
 
-Step = Union[Send, Pause, Await, StopReading, Close]
+@dataclass(frozen=True)
+class StartTLS:
+    """
+    Start TLS as the client on this connection now (a protocol's STARTTLS,
+    after its go-ahead).  The runner does not verify the peer's
+    certificate (lab servers make their own); what comes after is recorded
+    decrypted, after an L{EntryKind.TLS_STARTED} entry.
+    """
+
+
+Step = Union[Send, Pause, Await, StopReading, Close, StartTLS]
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,7 @@ class EntryKind(enum.Enum):
     CONNECT_FAILED = "connect failed"
     WAIT_EXPIRED = "wait expired"
     ABORTED = "aborted by checker"
+    TLS_STARTED = "tls started"
 
 
 @dataclass(frozen=True)

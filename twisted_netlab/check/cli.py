@@ -35,6 +35,11 @@ from twisted_netlab.check._report import Report, render_json, render_junit, rend
 #: (name, adapter module, one-line help); modules are imported when used.
 KINDS: List[tuple] = [
     ("http", "twisted_netlab.check.http", "grade an HTTP/1.1 server: lab rubric, RFC 9110/9112, hardening"),
+    ("smtp", "twisted_netlab.check.smtp", "grade an SMTP server: RFC 5321/3207/4954, smuggling"),
+    ("ping-client", "twisted_netlab.check.ping_client", "run a UDP pinger against a scripted netlab-echo and judge what it prints"),
+    ("smtp-client", "twisted_netlab.check.smtp_client", "run an SMTP client against netlab-mailsink and judge its dialogue and message"),
+    ("beat-client", "twisted_netlab.check.beat_client", "run a heartbeat sender against a listener that goes away and comes back"),
+    ("beat-monitor", "twisted_netlab.check.beat_monitor", "send a heartbeat monitor a scripted stream and judge what it reports"),
 ]
 
 EXIT_OK = 0

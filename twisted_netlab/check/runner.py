@@ -41,6 +41,7 @@ from twisted_netlab.check._case import (
     Plan,
     Recording,
     Send,
+    StartTLS,
     StopReading,
     Stream,
     StreamRecord,
@@ -168,6 +169,9 @@ class _Player:
                 self._transport.pauseProducing()
             elif isinstance(step, Close):
                 self._steps = []
+            elif isinstance(step, StartTLS):
+                self._record(EntryKind.TLS_STARTED)
+                self._transport.startTLS(_unverified_tls())
         if self._transport is None:
             # The peer closed: the remaining sends have nowhere to go.
             self._finish()
@@ -223,6 +227,12 @@ class _Player:
 
     def record(self) -> StreamRecord:
         return StreamRecord(tuple(self.entries), self._stream.label)
+
+
+def _unverified_tls() -> Any:
+    from twisted.internet import ssl
+
+    return ssl.CertificateOptions(verify=False)
 
 
 def play(

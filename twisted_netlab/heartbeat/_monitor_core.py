@@ -8,6 +8,7 @@ the events of L{_events}; the adapter (C{monitor.py}) only logs and forwards.
 from __future__ import annotations
 
 import enum
+import heapq
 import itertools
 import math
 from dataclasses import dataclass
@@ -627,6 +628,18 @@ class HeartbeatMonitor:
             chosen.extend(itertools.islice(alive, limit - len(chosen)))
         chosen.sort(key=lambda client: (_STATE_ORDER[client.state], client.name))
         return [self._row(client, now) for client in chosen]
+
+    def recent(self, now: float, limit: int) -> List[ClientStatus]:
+        """
+        The C{limit} most recently heard clients (newest first): what a
+        metrics scrape shows per client, so a flood of forged ids can
+        never make more than C{limit} series.  Cost: one pass over the
+        table (a scrape every few seconds, not per beat).
+        """
+        if limit <= 0:
+            return []
+        newest = heapq.nlargest(limit, self._clients.values(), key=lambda client: client.last_arrival)
+        return [self._row(client, now) for client in newest]
 
     def state_of(self, name: str) -> Optional[ClientState]:
         client = self._clients.get(name)

@@ -185,8 +185,9 @@ class LoggingObserver:
     def beat_received(self, beat: BeatReceived) -> None:
         if beat.kind is BeatKind.RESTART:
             self.log.warn(
-                "{client} restarted: sequence {previous_sequence} -> {sequence} "
-                "after {since_last_seconds:.3f} s (from {source})",
+                LINE,
+                line=f"{beat.client} restarted: sequence {beat.previous_sequence} -> {beat.sequence} "
+                f"after {beat.since_last_seconds:.3f} s (from {beat.source})",
                 **_fields(beat),
             )
             return
@@ -199,12 +200,9 @@ class LoggingObserver:
         if beat.kind is BeatKind.LATE:
             extra += f", {beat.late_by_seconds:.3f} s late"
         self.log.info(
-            "{client} beat {sequence} {kind_name}: {since}{extra}, "
-            "offset {offset_seconds:+.3f} s, jitter {jitter_ms:.2f} ms",
-            kind_name=beat.kind.value,
-            since=since,
-            extra=extra,
-            jitter_ms=beat.jitter_seconds * 1000,
+            LINE,
+            line=f"{beat.client} beat {beat.sequence} {beat.kind.value}: {since}{extra}, "
+            f"offset {beat.offset_seconds:+.3f} s, jitter {beat.jitter_seconds * 1000:.2f} ms",
             **_fields(beat),
         )
 
@@ -212,48 +210,55 @@ class LoggingObserver:
         previous = "new" if change.previous is None else change.previous.value
         level = self.log.warn if change.state in (ClientState.STOPPED, ClientState.SUSPECT) else self.log.info
         level(
-            "{client} {state_name} (was {previous_name}): silent {silence_seconds:.3f} s, "
-            "phi {phi_text}, timeout {timeout:g} s, sweep {sweep:g} s, last sequence {last_sequence}, "
-            "beats {beats}, lost {lost}, restarts {restarts}",
-            state_name=change.state.value,
-            previous_name=previous,
-            phi_text=readable_phi(change.phi),
-            timeout=self.timeout,
-            sweep=self.sweep_interval,
+            LINE,
+            line=f"{change.client} {change.state.value} (was {previous}): silent {change.silence_seconds:.3f} s, "
+            f"phi {readable_phi(change.phi)}, timeout {self.timeout:g} s, sweep {self.sweep_interval:g} s, "
+            f"last sequence {change.last_sequence}, beats {change.beats}, lost {change.lost}, restarts {change.restarts}",
             **_fields(change),
         )
 
     def datagram_rejected(self, rejection: DatagramRejected) -> None:
         if not rejection.report:
             return
+        earlier = f", {rejection.suppressed} more since the last report" if rejection.suppressed else ""
         self.log.warn(
-            "rejected datagram from {source}: {reason_name} ({detail}){earlier}: \"{text}\"; "
-            "at most one such line per source address per minute",
-            reason_name=rejection.reason.value,
-            earlier=f", {rejection.suppressed} more since the last report" if rejection.suppressed else "",
+            LINE,
+            line=f"rejected datagram from {rejection.source}: {rejection.reason.value} ({rejection.detail}){earlier}: "
+            f'"{rejection.text}"; at most one such line per source address per minute',
             **_fields(rejection),
         )
 
     def client_forgotten(self, forgotten: ClientForgotten) -> None:
-        self.log.info("{client} forgotten after {silence_seconds:.0f} s of silence", **_fields(forgotten))
+        self.log.info(
+            LINE, line=f"{forgotten.client} forgotten after {forgotten.silence_seconds:.0f} s of silence", **_fields(forgotten)
+        )
 
     def table_full(self, pressure: TableFull) -> None:
         self.log.warn(
-            "client table full ({tracked} of {max_clients}): {evicted} stopped clients evicted "
-            "(least recently heard first) and {refused} new clients refused since the last report",
+            LINE,
+            line=f"client table full ({pressure.tracked} of {pressure.max_clients}): {pressure.evicted} stopped clients "
+            f"evicted (least recently heard first) and {pressure.refused} new clients refused since the last report",
             **_fields(pressure),
         )
 
     def summary(self, summary: MonitorSummary) -> None:
         fields = _fields(summary)
         fields["rejected"] = {reason.value: count for reason, count in summary.rejected}
+        rejected = ", ".join(f"{count} {reason.value}" for reason, count in summary.rejected) or "none"
         self.log.info(
-            "summary: {tracked} clients ({alive} alive, {suspect} suspect, {stopped} stopped, "
-            "{recovered} recovered); in the last {interval_seconds:.0f} s {accepted} beats accepted, "
-            "rejected: {rejected_text}",
-            rejected_text=", ".join(f"{count} {reason.value}" for reason, count in summary.rejected) or "none",
+            LINE,
+            line=f"summary: {summary.tracked} clients ({summary.alive} alive, {summary.suspect} suspect, "
+            f"{summary.stopped} stopped, {summary.recovered} recovered); in the last {summary.interval_seconds:.0f} s "
+            f"{summary.accepted} beats accepted, rejected: {rejected}",
             **fields,
         )
+
+
+#: Every line is formatted here (f-strings) and logged as C{line}: the
+#: figures still go along as log keys for JSON observers, but
+#: twisted.logger's pure-Python formatter parses one field instead of ten
+#: (a state change line cost about 60 us, most of a new client's cost).
+LINE = "{line}"
 
 
 def _fields(event: Any) -> dict:

@@ -24,6 +24,9 @@ from twisted_netlab.heartbeat._beat import LocalProtocolError
 from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor, KeyBy, MonitorSettings
 from twisted_netlab.heartbeat.keyfile import read_key_file
 from twisted_netlab.heartbeat.monitor import LoggingObserver, MonitorProtocol, default_sweep_interval
+from twisted_netlab import _metrics
+from twisted_netlab._metrics import metrics_service
+from twisted_netlab.heartbeat._monitor_metrics import DEFAULT_CLIENT_SERIES, MonitorCollector
 from twisted_netlab.heartbeat.status import status_site
 
 
@@ -64,6 +67,8 @@ class Options(usage.Options):
         ["forget-after", None, "1h", "Forget stopped clients after this much silence."],
         ["key-by", None, "address", "Group beats without id= by 'address' (host and port) or 'host'."],
         ["summary-interval", None, "1m", "Log a summary line this often (0: never)."],
+        _metrics.OPTION,
+        ["metrics-clients", None, DEFAULT_CLIENT_SERIES, "Per-client metric series for at most this many (most recently heard) clients.", int],
         ["status", None, None, "Serve the status page (HTML and /status.json) on this endpoint, e.g. tcp:8090:interface=127.0.0.1."],
         ["status-host", None, None, "A host name the status page answers to besides IP addresses and localhost (comma-separated)."],
     ]
@@ -105,6 +110,9 @@ class Options(usage.Options):
             )
         except LocalProtocolError as error:
             raise usage.UsageError(str(error))
+        _metrics.check_endpoint("metrics", self["metrics"])
+        if self["metrics-clients"] < 0:
+            raise usage.UsageError("--metrics-clients must be 0 or more")
         if self["status"] is not None:
             try:
                 serverFromString(None, self["status"])
@@ -136,6 +144,11 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         StreamListeningService(
             "netlab-heartbeat-status", config["status"], status_site(monitor, reactor, allowed_hosts=config["status-hosts"]), reactor=reactor
         ).setServiceParent(service)
+    collectors = [MonitorCollector(monitor, reactor.seconds, config["metrics-clients"])]
+    if config["metrics"]:
+        metrics_service("netlab-heartbeat-metrics", config["metrics"], collectors, ["heartbeat"], reactor).setServiceParent(service)
+    # netlab-all serves every family's collectors on its own --metrics.
+    service.collectors = collectors  # type: ignore[attr-defined]
     service.monitor = monitor  # type: ignore[attr-defined]
     service.protocol = protocol  # type: ignore[attr-defined]
     return cast(IService, service)

@@ -103,7 +103,7 @@ def decode_challenge(reply: Reply) -> bytes:
 # ---------------------------------------------------------------- events
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SendLine:
     """
     Write C{line} followed by CRLF.  C{display} is what a transcript may
@@ -118,7 +118,7 @@ class SendLine:
             raise LocalProtocolError(f"command line contains CR or LF: {self.display!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SendData:
     """
     Write the framed message (already dot-stuffed, ending with ``.CRLF``).
@@ -127,14 +127,14 @@ class SendData:
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StartTLS:
     """
     Start the TLS handshake now, then call L{ClientDialogue.tls_started}.
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CloseConnection:
     """
     Close the connection: politely after pending writes, or C{abort} at once
@@ -144,13 +144,13 @@ class CloseConnection:
     abort: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReplyReceived:
     step: Step
     reply: Reply
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecipientResult:
     address: str
     reply: Optional[Reply]
@@ -160,7 +160,7 @@ class RecipientResult:
         return self.reply is not None and 200 <= self.reply.code < 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageResult:
     """
     What happened to one message: the reply to each RCPT, the final reply
@@ -185,19 +185,19 @@ class MessageResult:
         return tuple(r for r in self.recipients if not r.accepted)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageFinished:
     result: MessageResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DialogueFinished:
     """
     QUIT was answered (or the connection may now be closed): all done.
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DialogueFailed:
     error: SMTPClientError
 

@@ -19,8 +19,6 @@ from email.policy import compat32
 from email.utils import formatdate
 from typing import Callable, Collection, Dict, List, Optional, Tuple
 
-#: Files left in tmp/ this long are debris of a crash (the Maildir rule).
-TMP_MAX_AGE_SECONDS = 36 * 3600
 #: How much of a file is read to show its headers on the status page.
 HEADER_READ_LIMIT = 64 * 1024
 #: Headers shown for each message.
@@ -212,22 +210,6 @@ class Maildir:
                     size = entry.stat(follow_symlinks=False).st_size
                     os.unlink(entry.path)
                     removed.append((entry.name, size))
-            except FileNotFoundError:
-                pass
-        return removed
-
-    def clean_tmp(self, now: float, max_age: float = TMP_MAX_AGE_SECONDS) -> List[str]:
-        """
-        Remove files in ``tmp/`` older than C{max_age} (left by a crash
-        before their rename; never acknowledged to a client).
-        """
-        removed = []
-        folder = os.path.join(self.root, "tmp")
-        for entry in os.scandir(folder):
-            try:
-                if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > max_age:
-                    os.unlink(entry.path)
-                    removed.append(entry.name)
             except FileNotFoundError:
                 pass
         return removed

@@ -154,7 +154,7 @@ _CONTROL_ASCII = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _ENHANCED = re.compile(r"\A([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |\Z)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """
     One complete server reply: its code, the text of each line (code and

@@ -32,9 +32,53 @@ import enum
 import hmac
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Callable, List, Mapping, Optional
 
-from twisted_netlab.mail._faults import FaultPlan, FaultReply, Stage
+from twisted_netlab.mail._faults import FaultPlan, Stage
+from twisted_netlab.mail._sink_addresses import AddressError, parse_mailbox, parse_parameters, split_path
+from twisted_netlab.mail._sink_events import (
+    AcceptTLS,
+    AuthenticationAttempted,
+    CloseSession,
+    CommandReceived,
+    Event,
+    FaultInjected,
+    MessageData,
+    MessageReceived,
+    MessageRefused,
+    PlaintextDiscarded,
+    ReceivedEnvelope,
+    SendReply,
+    UnstuffedDot,
+)
+
+# Refuse everything but printable characters in a command (after UTF-8
+# decoding): controls, DEL and the like have no place in SMTP.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+__all__ = [
+    "AcceptTLS",
+    "AddressError",
+    "AuthenticationAttempted",
+    "CloseSession",
+    "CommandReceived",
+    "Event",
+    "FaultInjected",
+    "MessageData",
+    "MessageReceived",
+    "MessageRefused",
+    "PlaintextDiscarded",
+    "ReceivedEnvelope",
+    "SendReply",
+    "SessionState",
+    "SinkPolicy",
+    "SinkSession",
+    "UnstuffedDot",
+    "next_deadline",
+    "parse_mailbox",
+    "parse_parameters",
+    "split_path",
+]
 
 # RFC 5321 4.5.3.1.4 allows 512 octets per command line; extensions (AUTH
 # initial responses, ESMTP parameters) need more, so like Postfix we allow
@@ -65,171 +109,6 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
-# -- events ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendReply:
-    """
-    A reply to write: C{code} and one or more text lines (multi-line
-    replies use ``code-`` on every line but the last, RFC 5321 4.2.1).
-    """
-
-    code: int
-    lines: Tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if not 200 <= self.code <= 599:
-            raise ValueError(f"not an SMTP reply code: {self.code}")
-        if not self.lines:
-            raise ValueError("a reply has at least one line")
-        for line in self.lines:
-            if "\r" in line or "\n" in line:
-                raise ValueError(f"reply text must not contain CR or LF: {line!r}")
-
-    def to_bytes(self) -> bytes:
-        last = len(self.lines) - 1
-        return b"".join(
-            f"{self.code}{' ' if index == last else '-'}{line}\r\n".encode("utf-8")
-            for index, line in enumerate(self.lines)
-        )
-
-
-@dataclass(frozen=True)
-class AcceptTLS:
-    """
-    Start the TLS handshake now (after writing the preceding 220 reply).
-    """
-
-
-@dataclass(frozen=True)
-class CloseSession:
-    """
-    Close the connection after writing what came before.
-    """
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class PlaintextDiscarded:
-    """
-    Bytes that followed STARTTLS in the plaintext stream were thrown away
-    (a client pipelining them, or an injection attempt).
-    """
-
-    byte_count: int
-
-
-@dataclass(frozen=True)
-class AuthenticationAttempted:
-    """
-    An AUTH exchange finished; C{username} is what the client claimed.
-    """
-
-    mechanism: str
-    username: str
-    succeeded: bool
-
-
-@dataclass(frozen=True)
-class FaultInjected:
-    """
-    A configured fault answered instead of the normal reply.
-    """
-
-    fault: FaultReply
-
-
-@dataclass(frozen=True)
-class ReceivedEnvelope:
-    """
-    The SMTP envelope of one received message.  C{sender} is ``""`` for
-    the null reverse-path ``<>``.
-    """
-
-    sender: str
-    recipients: Tuple[str, ...]
-    hello: str
-    tls: bool
-    authenticated_as: Optional[str]
-    smtputf8: bool = False
-    body: str = "7BIT"
-
-
-@dataclass(frozen=True)
-class MessageData:
-    """
-    The next part of the body of the message being received (dot-stuffing
-    removed, CRLF line ends): append it to the message's temporary file.
-    Whether the message is kept is only known at its end.
-    """
-
-    envelope: "ReceivedEnvelope"
-    data: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class MessageReceived:
-    """
-    A complete, acceptable message: append C{data} (the rest of the body
-    after any L{MessageData}) and store it, then call
-    L{SinkSession.message_stored} or L{SinkSession.message_not_stored}.
-    The content is exactly as sent (CRLF line ends), dot-stuffing removed
-    (RFC 5321 4.5.2).
-    """
-
-    envelope: ReceivedEnvelope
-    data: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class MessageRefused:
-    """
-    A message body arrived in full but was refused (C{reply} says why):
-    whatever L{MessageData} gave of it is to be thrown away.
-    """
-
-    envelope: ReceivedEnvelope
-    reply: SendReply
-
-
-@dataclass(frozen=True)
-class CommandReceived:
-    """
-    A command line as the client sent it (only with C{record_dialogue});
-    AUTH arguments and responses are masked.
-    """
-
-    text: str
-
-
-@dataclass(frozen=True)
-class UnstuffedDot:
-    """
-    Body line C{line_number} began with a single ``.``: the client did not
-    dot-stuff (RFC 5321 4.5.2), and that dot was taken away.  Reported only
-    with C{record_dialogue}.
-    """
-
-    line_number: int
-
-
-Event = Union[
-    SendReply,
-    AcceptTLS,
-    CloseSession,
-    PlaintextDiscarded,
-    AuthenticationAttempted,
-    FaultInjected,
-    MessageData,
-    MessageReceived,
-    MessageRefused,
-    CommandReceived,
-    UnstuffedDot,
-]
-
-
 # -- policy ---------------------------------------------------------------
 
 
@@ -252,99 +131,6 @@ class SinkPolicy:
     max_junk_commands: int = 100
     max_command_line: int = MAX_COMMAND_LINE
     max_data_line: int = MAX_DATA_LINE
-
-
-# -- address syntax (RFC 5321 4.1.2, RFC 6531 3.3) ---------------------------
-
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]"
-_UTEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
-_QUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"'
-_LABEL = r"[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\-\u0080-\U0010ffff]*[A-Za-z0-9\u0080-\U0010ffff])?"
-_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[\x21-\x5a\x5e-\x7e]+\])"
-_MAILBOX = re.compile(
-    rf"^(?P<local>{_UTEXT}+(?:\.{_UTEXT}+)*|{_QUOTED})@(?P<domain>{_DOMAIN})$"
-)
-_KEYWORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
-# Refuse everything but printable characters in a command (after UTF-8
-# decoding): controls, DEL and the like have no place in SMTP.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class AddressError(ValueError):
-    """
-    A reverse- or forward-path that is not a mailbox; str() is the reply text.
-    """
-
-
-def split_path(text: str) -> Tuple[str, str]:
-    """
-    Split ``<path> params`` into the path (without brackets) and the rest.
-    A ``>`` inside a quoted local part does not close the path.
-
-    @raise AddressError: when there is no bracketed path.
-    """
-    if not text.startswith("<"):
-        raise AddressError("the address must be in angle brackets, e.g. <user@example.org>")
-    quoted = escaped = False
-    for index in range(1, len(text)):
-        char = text[index]
-        if escaped:
-            escaped = False
-        elif char == "\\" and quoted:
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == ">" and not quoted:
-            rest = text[index + 1 :]
-            if rest and not rest.startswith(" "):
-                raise AddressError("parameters must be separated from the address by a space")
-            return text[1:index], rest.strip()
-    raise AddressError("the address has no closing '>'")
-
-
-def parse_mailbox(path: str, allow_utf8: bool) -> str:
-    """
-    Validate a path as a mailbox and return it without a source route
-    (RFC 5321 4.1.2 and 3.3: ``@relay:`` prefixes are accepted and ignored).
-
-    @raise AddressError: with the reason.
-    """
-    if path.startswith("@"):
-        route_end = path.find(":")
-        if route_end < 0:
-            raise AddressError("malformed source route")
-        path = path[route_end + 1 :]
-    match = _MAILBOX.match(path)
-    if match is None:
-        raise AddressError("not a valid mailbox (local-part@domain)")
-    if len(match.group("local").encode("utf-8")) > 64:
-        raise AddressError("local part longer than 64 octets (RFC 5321 4.5.3.1.1)")
-    if len(match.group("domain").encode("utf-8")) > 255:
-        raise AddressError("domain longer than 255 octets (RFC 5321 4.5.3.1.2)")
-    if len(path.encode("utf-8")) > 254:
-        raise AddressError("path longer than 256 octets (RFC 5321 4.5.3.1.3)")
-    if not allow_utf8 and not path.isascii():
-        raise AddressError("non-ASCII address needs the SMTPUTF8 parameter (RFC 6531)")
-    return path
-
-
-def parse_parameters(text: str) -> Dict[str, Optional[str]]:
-    """
-    Parse ``KEY=value KEY`` ESMTP parameters (RFC 5321 4.1.2), keys
-    upper-cased.
-
-    @raise AddressError: on bad syntax or a repeated key.
-    """
-    parameters: Dict[str, Optional[str]] = {}
-    for item in text.split():
-        key, equals, value = item.partition("=")
-        if not _KEYWORD.match(key) or (equals and not value):
-            raise AddressError(f"malformed parameter {item!r}")
-        key = key.upper()
-        if key in parameters:
-            raise AddressError(f"parameter {key} given twice")
-        parameters[key] = value if equals else None
-    return parameters
 
 
 # -- deadlines ------------------------------------------------------------

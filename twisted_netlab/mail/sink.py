@@ -343,6 +343,7 @@ class SinkProtocol(Protocol):
 
     def _write_reply(self, reply: SendReply) -> None:
         self._replies.append(reply.to_bytes())
+        self.factory.replies_by_class[reply.code // 100] += 1
         if self.factory.observers:
             last = len(reply.lines) - 1
             for index, line in enumerate(reply.lines):
@@ -449,6 +450,8 @@ class SinkProtocol(Protocol):
             tls=envelope.tls,
             user=envelope.authenticated_as,
         )
+        self.factory.messages_stored += 1
+        self.factory.bytes_stored += size
         return self.session.message_stored(queue_id)
 
 
@@ -504,6 +507,13 @@ class SinkFactory(ServerFactory):
         self.active_connections = 0
         self.connections_by_address: Dict[str, int] = {}
         self.session_count = 0
+        # Running totals for --metrics (read at scrape time): replies by
+        # their first digit (index 0 unused), messages and bytes stored,
+        # connections refused by a limit.
+        self.replies_by_class = [0] * 6
+        self.messages_stored = 0
+        self.bytes_stored = 0
+        self.refused_connections = 0
         self.observers: List[Callable[[TranscriptEntry], None]] = []
 
     @property
@@ -519,8 +529,10 @@ class SinkFactory(ServerFactory):
         Count a new connection from C{host}, or say why it is refused.
         """
         if self.active_connections >= self.max_connections:
+            self.refused_connections += 1
             return "Too many connections"
         if self.connections_by_address.get(host, 0) >= self.max_connections_per_address:
+            self.refused_connections += 1
             return "Too many connections from your address"
         self.active_connections += 1
         self.connections_by_address[host] = self.connections_by_address.get(host, 0) + 1

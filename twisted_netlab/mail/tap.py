@@ -17,6 +17,7 @@ from typing import Any, Dict, Mapping, Optional
 from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
+from twisted_netlab import _metrics
 from twisted_netlab._endpoints import StreamListeningService, default_reactor, parse_duration
 from twisted_netlab.mail import _servers
 from twisted_netlab.mail._faults import FaultPlan, FaultSyntaxError, parse_fault
@@ -124,6 +125,7 @@ class Options(usage.Options):
         ["no-smtputf8", None, "Do not offer SMTPUTF8 (non-ASCII addresses are then refused)."],
     ]
     optParameters = [
+        _metrics.OPTION,
         ["status", None, None, "Endpoint for the status page (HTML and /messages.json), e.g. tcp:8025:interface=127.0.0.1."],
         ["data-dir", None, None, "Folder for the Maildir and the generated certificate (default: $XDG_DATA_HOME/netlab/mailsink or ~/.local/share/netlab/mailsink)."],
         ["maildir", None, None, "Maildir to store messages in (default: DATA-DIR/Maildir)."],
@@ -158,6 +160,7 @@ class Options(usage.Options):
             raise usage.UsageError(str(error))
 
     def postOptions(self) -> None:
+        _metrics.check_endpoint("metrics", self["metrics"])
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         if self["hostname"] is None:
@@ -320,6 +323,14 @@ def makeService(config: Any, reactor: Any = None) -> IService:
         StreamListeningService("netlab-mailsink-status", config["status"], site, reactor=reactor).setServiceParent(
             service
         )
+    from twisted_netlab._metrics import metrics_service
+    from twisted_netlab.mail._sink_metrics import SinkCollector
+
+    collectors = [SinkCollector(factory)]
+    if config["metrics"]:
+        metrics_service("netlab-mailsink-metrics", config["metrics"], collectors, ["mailsink"], reactor).setServiceParent(service)
+    # netlab-all serves every family's collectors on its own --metrics.
+    service.collectors = collectors  # type: ignore[attr-defined]
     log.info(
         "netlab-mailsink: Maildir {maildir}, STARTTLS certificate {certificate}",
         maildir=maildir.root,

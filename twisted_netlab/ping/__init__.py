@@ -23,6 +23,7 @@ from twisted_netlab.ping._echo_core import (
     ImpairmentConfig,
     Impairments,
     Refusal,
+    StagedPath,
     Verdict,
 )
 from twisted_netlab.ping._fates import CopyDropped, DatagramFate, EchoSent, FateRecorder, describe_fate
@@ -97,6 +98,7 @@ __all__ = [
     "ReplyReceived",
     "RttSummary",
     "SendFailed",
+    "StagedPath",
     "Verdict",
     "decode_probe",
     "describe_fate",

@@ -19,7 +19,7 @@ import math
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Protocol, Tuple
 
 # ---------------------------------------------------------------------------
 # The impairment model
@@ -375,6 +375,25 @@ class EchoPath:
         return cls.ORDER[index] if index < len(cls.ORDER) else None
 
 
+class StagedPath(Protocol):
+    """
+    What the echo adapter needs of a path: L{EchoPath}, or a scripted
+    stand-in (an instrument that decides each datagram's fate itself).
+    """
+
+    @property
+    def is_transparent(self) -> bool:
+        """
+        True when every datagram is echoed at once, unchanged (the adapter
+        then skips the stages).
+        """
+
+    def process(self, direction: Direction, payload: bytes, now: float) -> Verdict:
+        """
+        Pass C{payload}, reaching C{direction}'s stage at C{now}, through it.
+        """
+
+
 # ---------------------------------------------------------------------------
 # Abuse limits of the echo server
 
@@ -533,7 +552,7 @@ class AbuseGuard:
         limits = self.limits
         if len(datagram) > limits.max_datagram:
             return Refusal.OVERSIZE
-        if port == 0 or (port < 1024 and not limits.allow_low_ports):
+        if port < 1024 and (port == 0 or not limits.allow_low_ports):
             return Refusal.PRIVILEGED_PORT
         if port in REFLECTOR_PORTS:
             return Refusal.SERVICE_PORT

@@ -32,6 +32,7 @@ from twisted_netlab.ping._echo_core import (
     EchoCounters,
     EchoPath,
     ImpairmentConfig,
+    StagedPath,
     Verdict,
 )
 from twisted_netlab.ping._fates import DatagramFate, FateRecorder, describe_fate
@@ -64,6 +65,9 @@ class LossyEchoProtocol(DatagramProtocol):
     @param log_datagrams: log one debug line per datagram (its fate); off
         by default because twistd's log shows every level.
     @param observer: called with one L{DatagramFate} per datagram.
+    @param path: the stages to use instead of the L{EchoPath} built from
+        the impairment configurations (a scripted scenario, for an
+        instrument); any L{StagedPath}.
     """
 
     log = Logger()
@@ -80,9 +84,10 @@ class LossyEchoProtocol(DatagramProtocol):
         summary_interval: float = 60.0,
         log_datagrams: bool = False,
         observer: Optional[Callable[[DatagramFate], None]] = None,
+        path: Optional[StagedPath] = None,
     ) -> None:
         self.reactor: IReactorTime = default_reactor(reactor)
-        self.path = EchoPath(
+        self.path: StagedPath = path if path is not None else EchoPath(
             impairments, rng if rng is not None else random.Random(), inbound=inbound, outbound=outbound
         )
         self._transparent = self.path.is_transparent

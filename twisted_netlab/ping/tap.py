@@ -9,12 +9,15 @@ from __future__ import annotations
 import random
 from typing import Any, Optional
 
-from twisted.application.service import IService
+from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
+from twisted_netlab import _metrics
+from twisted_netlab._metrics import metrics_service
 from twisted_netlab._endpoints import DatagramListeningService, parse_duration, parse_interface, parse_udp_port
 from twisted_netlab.ping._echo_core import AbuseLimits, DelayDistribution, GilbertElliott, ImpairmentConfig
 from twisted_netlab.ping._probe import MAX_UDP_PAYLOAD
+from twisted_netlab.ping._echo_metrics import EchoCollector
 from twisted_netlab.ping.echo import SERVICE_NAME, LossyEchoProtocol
 
 
@@ -118,6 +121,7 @@ class Options(usage.Options):
     optParameters = [
         ["port", "p", 12000, "UDP port (0: any free port).", parse_udp_port],
         ["interface", "i", "127.0.0.1", "Address to listen on (:: or 0.0.0.0 listen widely).", parse_interface],
+        _metrics.OPTION,
         ["loss", None, 0.0, "Random loss probability, e.g. 0.3 or 30%.", parse_probability],
         ["burst-loss", None, None, "Gilbert-Elliott loss as netem's gemodel: p[,r[,1-h[,1-k]]].", parse_gemodel],
         ["delay", None, 0.0, "Mean added delay, e.g. 50ms.", parse_duration],
@@ -141,6 +145,7 @@ class Options(usage.Options):
     ]
 
     def postOptions(self) -> None:
+        _metrics.check_endpoint("metrics", self["metrics"])
         try:
             self["distribution"] = DelayDistribution(self["distribution"].lower())
         except ValueError:
@@ -213,11 +218,21 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     port is one clear error line (netlab-all keeps its other services
     running on its own).
     """
-    return DatagramListeningService(
+    protocol = make_protocol(config, reactor)
+    echo = DatagramListeningService(
         SERVICE_NAME,
-        make_protocol(config, reactor),
+        protocol,
         config["port"],
         config["interface"],
         reactor=reactor,
         max_packet_size=config["max-size"] + 1,
     )
+    collectors = [EchoCollector(protocol)]
+    service: Any = echo
+    if config["metrics"]:
+        service = MultiService()
+        echo.setServiceParent(service)
+        metrics_service(SERVICE_NAME + "-metrics", config["metrics"], collectors, ["echo"], reactor).setServiceParent(service)
+    # netlab-all serves every family's collectors on its own --metrics.
+    service.collectors = collectors
+    return service

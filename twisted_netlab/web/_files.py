@@ -18,6 +18,7 @@ import errno
 import mimetypes
 import os
 import stat
+import weakref
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote
@@ -174,11 +175,13 @@ class FileTree:
         self.cache_control = cache_control
         self._root_fd = os.open(self.root, _DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
         self._cache: Dict[str, Tuple[float, Resolution]] = {}
+        # The root's fd lives as long as this object (a factory built in a
+        # test and dropped must not leak it).
+        self._closer = weakref.finalize(self, os.close, self._root_fd)
 
     def close(self) -> None:
-        if self._root_fd >= 0:
-            fd, self._root_fd = self._root_fd, -1
-            os.close(fd)
+        self._closer()
+        self._root_fd = -1
 
     # -- the safe walk ------------------------------------------------------
 

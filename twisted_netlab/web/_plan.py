@@ -16,7 +16,7 @@ import html
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, NamedTuple, Optional, Tuple, Union
 from urllib.parse import quote
 
 from twisted_netlab.web._listing import ListingEntry, render_listing
@@ -122,13 +122,13 @@ Target = Union[Representation, Folder, Listing, NotFound, Unavailable]
 Piece = Union[bytes, Tuple[int, int]]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """
-    One whole response: write C{head}, then C{body} in order (file pieces
-    read from the handle the adapter opened).  C{size} is the body length
-    announced; C{note} says why, for the log, when it was not a plain
-    success (a parser's reason, an errno name).
+    One whole response: write C{head}, then C{body} in order; when
+    C{streams}, some pieces are ranges of the file the adapter opened.
+    C{size} is the body length announced; C{note} says why, for the log,
+    when it was not a plain success (a parser's reason, an errno name).
+    (A NamedTuple: immutable, and cheap to build once per request.)
     """
 
     status: int
@@ -136,10 +136,7 @@ class Plan:
     body: Tuple[Piece, ...] = ()
     size: int = 0
     note: Optional[str] = None
-
-    @property
-    def reads_file(self) -> bool:
-        return any(not isinstance(piece, bytes) for piece in self.body)
+    streams: bool = False
 
 
 @dataclass(frozen=True)
@@ -348,7 +345,7 @@ def plan_file(request: Request, rep: Representation, framing: HeadContext, make_
         body = rep.body
         pieces = [p if isinstance(p, bytes) else body[p[0] : p[0] + p[1]] for p in pieces]
     size_sent = sum(len(p) if isinstance(p, bytes) else p[1] for p in pieces)
-    return Plan(status, head, tuple(pieces), size_sent)
+    return Plan(status, head, tuple(pieces), size_sent, None, rep.body is None and bool(pieces))
 
 
 __all__ = [

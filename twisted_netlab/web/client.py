@@ -4,24 +4,23 @@ The Twisted adapter of ``netlab get``: L{HTTPClientProtocol} feeds received
 bytes to the sans-IO L{ResponseParser} and hands events to a L{ResponseSink};
 L{HTTPClient} owns connections (one kept-alive connection per origin,
 optional pipelining), redirects and timeouts; L{get} is the one-call API.
+Errors (with curl's exit codes) are in L{twisted_netlab.web._client_errors},
+connecting and TLS in L{twisted_netlab.web._client_connect}; both are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import re
-import sys
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
 
 from twisted.internet import defer, error as internet_error
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator, ITCPTransport
-from twisted.internet.protocol import ClientFactory, Factory, Protocol
+from twisted.internet.interfaces import IHandshakeListener, ITCPTransport
+from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
-
-from twisted_netlab._endpoints import allow_tls
 
 from twisted_netlab.web._client_core import (
     CREDENTIAL_HEADERS,
@@ -40,8 +39,6 @@ from twisted_netlab.web._client_core import (
     ResponseHead,
     ResponseParser,
     Target,
-    TruncatedResponse,
-    UnsafeFileName,
     UnsupportedScheme,
     check_header,
     merge_headers,
@@ -51,151 +48,30 @@ from twisted_netlab.web._client_core import (
     request_bytes,
 )
 
+from twisted_netlab.web._client_connect import (
+    AddressEndpoint,
+    TLSEndpoint,
+    TLSPolicy,
+    default_endpoint,
+    load_certificates,
+)
+from twisted_netlab.web._client_errors import (
+    BodyTooLarge,
+    CertificateRejected,
+    ClosedPipe,
+    ConnectFailed,
+    GetError,
+    ReceiveFailed,
+    ResolveFailed,
+    TimedOut,
+    TLSFailed,
+    TooManyRedirects,
+    WriteFailed,
+    _ConnectionReuseFailed,
+    classify,
+)
+
 USER_AGENT = "netlab-get"
-
-
-# -- errors with curl's exit codes ---------------------------------------------
-
-
-class GetError(Exception):
-    """
-    A failed transfer, with the curl exit code that names its kind.
-    """
-
-    exit_code = 1
-
-    def __init__(self, message: str, exit_code: Optional[int] = None) -> None:
-        Exception.__init__(self, message)
-        if exit_code is not None:
-            self.exit_code = exit_code
-
-
-class ResolveFailed(GetError):
-    exit_code = 6
-
-
-class ConnectFailed(GetError):
-    exit_code = 7
-
-
-class TimedOut(GetError):
-    exit_code = 28
-
-
-class TLSFailed(GetError):
-    exit_code = 35
-
-
-class CertificateRejected(GetError):
-    exit_code = 60
-
-
-class TooManyRedirects(GetError):
-    exit_code = 47
-
-
-class ReceiveFailed(GetError):
-    exit_code = 56
-
-
-class WriteFailed(GetError):
-    exit_code = 23
-
-
-class BodyTooLarge(GetError):
-    exit_code = 63
-
-
-class ClosedPipe(GetError):
-    """
-    The reader of stdout went away (``netlab get URL | head -c 10``): the
-    command ends quietly with 141 (128 + SIGPIPE), as C tools do.
-    """
-
-    exit_code = 141
-
-    def __init__(self) -> None:
-        GetError.__init__(self, "")
-
-
-class _ConnectionReuseFailed(Exception):
-    """
-    The server closed a kept-alive connection before answering a request
-    that was queued or pipelined on it.  GET and HEAD are idempotent, so
-    the client resends them on a new connection (RFC 9112 9.3.1).
-    """
-
-
-def classify(reason: Any) -> GetError:
-    """
-    Turn any failure of a transfer into a L{GetError} with curl's code.
-    """
-    value = reason.value if isinstance(reason, Failure) else reason
-    if isinstance(value, GetError):
-        return value
-    if isinstance(value, EmptyResponse):
-        return GetError(f"empty reply from server: {value}", 52)
-    if isinstance(value, TruncatedResponse):
-        return GetError(f"transfer closed early: {value}", 18)
-    if isinstance(value, PeerProtocolError):
-        return GetError(f"weird server reply: {value}", 8)
-    if isinstance(value, UnsupportedScheme):
-        return GetError(str(value), 1)
-    if isinstance(value, MalformedURL):
-        return GetError(str(value), 3)
-    if isinstance(value, UnsafeFileName):
-        return GetError(str(value), 23)
-    if isinstance(value, LocalProtocolError):
-        return GetError(str(value), 2)
-    if isinstance(value, internet_error.DNSLookupError):
-        return ResolveFailed(f"could not resolve host: {value}")
-    if isinstance(value, (internet_error.ConnectingCancelledError, defer.CancelledError)):
-        return TimedOut("connection timed out")
-    if isinstance(value, internet_error.TimeoutError):
-        return TimedOut(f"connection timed out: {value}")
-    if isinstance(value, internet_error.ConnectError):
-        return ConnectFailed(f"failed to connect: {_describe(value)}")
-    tls_error = _classify_tls(value)
-    if tls_error is not None:
-        return tls_error
-    if isinstance(value, OSError):
-        return WriteFailed(f"write error: {value}")
-    if isinstance(value, internet_error.ConnectionLost) or isinstance(value, internet_error.ConnectionDone):
-        return ReceiveFailed(f"connection lost while receiving: {_describe(value)}")
-    return GetError(f"{type(value).__name__}: {value}", 1)
-
-
-def _classify_tls(value: BaseException) -> Optional[GetError]:
-    """
-    The error for a TLS failure, or L{None}.  Only consulted when TLS was
-    loaded: a plain http:// transfer never imports it for an error.
-    """
-    if sys.modules.get("OpenSSL") is None:
-        return None
-    from OpenSSL import SSL
-    from service_identity import VerificationError
-
-    if isinstance(value, VerificationError):
-        return CertificateRejected(f"certificate does not match the host name: {value}")
-    if isinstance(value, SSL.Error):
-        text = str(value)
-        if "certificate verify failed" in text:
-            return CertificateRejected("certificate verification failed (unknown issuer, expired or self-signed; see --cafile)")
-        return TLSFailed(f"TLS handshake failed: {_ssl_text(value)}")
-    return None
-
-
-def _describe(value: BaseException) -> str:
-    text = str(value).strip().rstrip(".")
-    return re.sub(r"\s+", " ", text) or type(value).__name__
-
-
-def _ssl_text(value: BaseException) -> str:
-    try:
-        parts = [entry[2] for entry in value.args[0] if entry[2]]
-    except Exception:
-        parts = []
-    return ", ".join(parts) or _describe(value)
 
 
 # -- sinks ---------------------------------------------------------------
@@ -585,167 +461,6 @@ class _OneProtocolFactory(Factory):
         return self._protocol
 
 
-# -- TLS and endpoints -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TLSPolicy:
-    """
-    How https peers are verified: the platform's trust store by default,
-    the certificates in C{cafile} instead when given, or not at all with
-    C{insecure} (the CLI warns).
-    """
-
-    cafile: Optional[str] = None
-    insecure: bool = False
-
-    def creator(self, hostname: str) -> Any:
-        allow_tls()
-        from twisted.internet import ssl
-
-        if self.insecure:
-            return _UnverifiedTLS(hostname)
-        trust = None
-        if self.cafile is not None:
-            trust = ssl.trustRootFromCertificates(load_certificates(self.cafile))
-        return ssl.optionsForClientTLS(hostname, trustRoot=trust)
-
-
-def load_certificates(path: str) -> List[Any]:
-    """
-    Every PEM certificate in C{path}.
-
-    @raise GetError: (exit 77, curl's "problem reading the CA cert") when
-        the file cannot be read or holds no certificate.
-    """
-    allow_tls()
-    from twisted.internet import ssl
-
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read(4 * 1024 * 1024)
-    except OSError as error:
-        raise GetError(f"cannot read CA file {path!r}: {error.strerror}", 77)
-    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
-    try:
-        certificates = [ssl.Certificate.loadPEM(block) for block in blocks]
-    except Exception as error:
-        raise GetError(f"cannot parse CA file {path!r}: {error}", 77)
-    if not certificates:
-        raise GetError(f"no PEM certificate in CA file {path!r}", 77)
-    return certificates
-
-
-@implementer(IOpenSSLClientConnectionCreator)
-class _UnverifiedTLS:
-    """
-    ``--insecure``: TLS with SNI but without any certificate check.
-    """
-
-    def __init__(self, hostname: str) -> None:
-        allow_tls()
-        from twisted.internet import ssl
-        from twisted.internet.abstract import isIPAddress, isIPv6Address
-
-        self._context = ssl.CertificateOptions(verify=False).getContext()
-        self._server_name = None if isIPAddress(hostname) or isIPv6Address(hostname) else hostname.encode("idna")
-
-    def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
-        from OpenSSL import SSL
-
-        connection = SSL.Connection(self._context, None)
-        if self._server_name:
-            connection.set_tlsext_host_name(self._server_name)
-        return connection
-
-
-def default_endpoint(reactor: Any, target: Target, tls: TLSPolicy, timeout: float) -> Any:
-    """
-    A HostnameEndpoint (resolution, IPv4/IPv6 happy eyeballs), wrapped in
-    TLS for https.  An address literal is connected to directly: a
-    HostnameEndpoint would still start a thread for getaddrinfo.
-    """
-    from twisted.internet.abstract import isIPAddress, isIPv6Address
-
-    endpoint: Any
-    if isIPAddress(target.host) or isIPv6Address(target.host):
-        endpoint = AddressEndpoint(reactor, target.host, target.port, timeout)
-    else:
-        from twisted.internet.endpoints import HostnameEndpoint
-
-        endpoint = HostnameEndpoint(reactor, target.host, target.port, timeout=timeout)
-    if target.scheme == "https":
-        return TLSEndpoint(tls.creator(target.host), endpoint)
-    return endpoint
-
-
-class AddressEndpoint:
-    """
-    A client endpoint for an IPv4 or IPv6 address literal, straight on
-    C{reactor.connectTCP}: no resolver thread and no import of
-    L{twisted.internet.endpoints} (about a tenth of ``netlab get``'s
-    start-up).  The Deferred fires with the protocol once connected, fails
-    with the connection error, and cancelling it stops connecting.
-    """
-
-    def __init__(self, reactor: Any, host: str, port: int, timeout: float) -> None:
-        self.reactor = reactor
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-
-    def connect(self, factory: Any) -> Deferred:
-        connector: List[Any] = []
-
-        def cancel(connecting: Deferred) -> None:
-            if connector:
-                connector[0].stopConnecting()
-
-        connecting: Deferred = Deferred(cancel)
-        connector.append(self.reactor.connectTCP(self.host, self.port, _Notifying(factory, connecting), self.timeout))
-        return connecting
-
-
-class _Notifying(ClientFactory):
-    """
-    Build the caller's protocol and tell C{connecting} how the attempt went.
-    """
-
-    def __init__(self, factory: Any, connecting: Deferred) -> None:
-        self.factory = factory
-        self.connecting = connecting
-
-    def buildProtocol(self, addr: Any) -> Any:
-        protocol = self.factory.buildProtocol(addr)
-        if not self.connecting.called:
-            self.connecting.callback(protocol)
-        return protocol
-
-    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
-        if not self.connecting.called:
-            self.connecting.errback(reason)
-
-
-class TLSEndpoint:
-    """
-    C{endpoint} with TLS on top (what L{twisted.internet.endpoints.wrapClientTLS}
-    does), importing TLS only when used: the ``netlab`` command may have
-    loaded the reactor and the endpoints module without TLS support (see
-    L{twisted_netlab._endpoints.defer_tls}).
-    """
-
-    def __init__(self, creator: Any, endpoint: Any) -> None:
-        self.creator = creator
-        self.endpoint = endpoint
-
-    def connect(self, factory: Any) -> Deferred:
-        allow_tls()
-        from twisted.protocols.tls import TLSMemoryBIOFactory
-
-        connecting: Deferred = self.endpoint.connect(TLSMemoryBIOFactory(self.creator, True, factory))
-        return connecting.addCallback(lambda protocol: protocol.wrappedProtocol)
-
-
 # -- the client ---------------------------------------------------------------
 
 
@@ -1017,14 +732,29 @@ def _expire(result: Deferred, client: HTTPClient, timeout: float) -> None:
 
 
 __all__ = [
+    "AddressEndpoint",
+    "BodyTooLarge",
     "CREDENTIAL_HEADERS",
+    "CertificateRejected",
+    "ClosedPipe",
+    "ConnectFailed",
     "GetError",
     "HTTPClient",
     "HTTPClientProtocol",
     "MemorySink",
     "Response",
     "ResponseSink",
+    "ReceiveFailed",
+    "ResolveFailed",
+    "TLSEndpoint",
+    "TLSFailed",
     "TLSPolicy",
+    "TimedOut",
     "Timing",
+    "TooManyRedirects",
+    "WriteFailed",
+    "classify",
+    "default_endpoint",
     "get",
+    "load_certificates",
 ]

@@ -23,8 +23,11 @@ from twisted.internet.interfaces import IFileDescriptor
 from twisted.logger import Logger
 from twisted.python import usage
 
+from twisted_netlab import _metrics
+from twisted_netlab._metrics import metrics_service
 from twisted_netlab._endpoints import StreamListeningService, default_reactor, graceful_exit, parse_duration
 from twisted_netlab.web._manual import built_site
+from twisted_netlab.web._server_metrics import ServerCollector
 from twisted_netlab.web.server import (
     StaticFileFactory,
     file_access_log,
@@ -58,6 +61,7 @@ class Options(usage.Options):
         ["file-cache-seconds", None, "1", "Reuse path lookups (and small files' bytes) this long; 0 disables."],
         ["access-log", None, None, "Combined Log Format access log: a FILE, or - for the twistd log."],
         ["workers", None, 1, "Number of processes sharing the listening socket(s) (tcp:/unix: endpoints).", int],
+        _metrics.OPTION,
         ["backlog", None, DEFAULT_BACKLOG, "Listen backlog of every listener (as nginx: 511; the kernel caps it at "
          "net.core.somaxconn).", int],
         ["max-connections", None, DEFAULT_MAX_CONNECTIONS, "Connections served at once (keep-alive and streaming "
@@ -75,6 +79,9 @@ class Options(usage.Options):
         self["listen"].append(endpoint)
 
     def postOptions(self) -> None:
+        _metrics.check_endpoint("metrics", self["metrics"])
+        if self["metrics"] and self["workers"] > 1:
+            raise usage.UsageError("--metrics counts one process: use it without --workers")
         if not self["listen"]:
             self["listen"] = ["tcp:8080:interface=127.0.0.1"]
         if self["path"] is None:
@@ -343,6 +350,12 @@ def makeService(config: Any) -> IService:
             WorkerParentService(description, factory, config["workers"], settings).setServiceParent(service)
         else:
             HTTPListeningService(description, factory).setServiceParent(service)
+    collectors = [ServerCollector(factory)]
+    if config["metrics"]:
+        metrics_service("netlab-http-metrics", config["metrics"], collectors, ["http"]).setServiceParent(service)
+    # netlab-all serves every family's collectors on its own --metrics.
+    service.collectors = collectors  # type: ignore[attr-defined]
+    service.factory = factory  # type: ignore[attr-defined]
     return service
 
 

@@ -1,0 +1,183 @@
+# -*- test-case-name: tests.web.test_client -*-
+"""
+How ``netlab get`` connects (the Twisted side of the web client;
+re-exported by L{twisted_netlab.web.client}): L{TLSPolicy} and CA files,
+L{default_endpoint} with L{AddressEndpoint} for address literals, and
+L{TLSEndpoint}, which imports TLS only when a connection uses it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.protocol import ClientFactory
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from twisted_netlab._endpoints import allow_tls
+from twisted_netlab.web._client_core import Target
+from twisted_netlab.web._client_errors import GetError
+
+@dataclass(frozen=True)
+class TLSPolicy:
+    """
+    How https peers are verified: the platform's trust store by default,
+    the certificates in C{cafile} instead when given, or not at all with
+    C{insecure} (the CLI warns).
+    """
+
+    cafile: Optional[str] = None
+    insecure: bool = False
+
+    def creator(self, hostname: str) -> Any:
+        allow_tls()
+        from twisted.internet import ssl
+
+        if self.insecure:
+            return _UnverifiedTLS(hostname)
+        trust = None
+        if self.cafile is not None:
+            trust = ssl.trustRootFromCertificates(load_certificates(self.cafile))
+        return ssl.optionsForClientTLS(hostname, trustRoot=trust)
+
+
+def load_certificates(path: str) -> List[Any]:
+    """
+    Every PEM certificate in C{path}.
+
+    @raise GetError: (exit 77, curl's "problem reading the CA cert") when
+        the file cannot be read or holds no certificate.
+    """
+    allow_tls()
+    from twisted.internet import ssl
+
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(4 * 1024 * 1024)
+    except OSError as error:
+        raise GetError(f"cannot read CA file {path!r}: {error.strerror}", 77)
+    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
+    try:
+        certificates = [ssl.Certificate.loadPEM(block) for block in blocks]
+    except Exception as error:
+        raise GetError(f"cannot parse CA file {path!r}: {error}", 77)
+    if not certificates:
+        raise GetError(f"no PEM certificate in CA file {path!r}", 77)
+    return certificates
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class _UnverifiedTLS:
+    """
+    ``--insecure``: TLS with SNI but without any certificate check.
+    """
+
+    def __init__(self, hostname: str) -> None:
+        allow_tls()
+        from twisted.internet import ssl
+        from twisted.internet.abstract import isIPAddress, isIPv6Address
+
+        self._context = ssl.CertificateOptions(verify=False).getContext()
+        self._server_name = None if isIPAddress(hostname) or isIPv6Address(hostname) else hostname.encode("idna")
+
+    def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        from OpenSSL import SSL
+
+        connection = SSL.Connection(self._context, None)
+        if self._server_name:
+            connection.set_tlsext_host_name(self._server_name)
+        return connection
+
+
+def default_endpoint(reactor: Any, target: Target, tls: TLSPolicy, timeout: float) -> Any:
+    """
+    A HostnameEndpoint (resolution, IPv4/IPv6 happy eyeballs), wrapped in
+    TLS for https.  An address literal is connected to directly: a
+    HostnameEndpoint would still start a thread for getaddrinfo.
+    """
+    from twisted.internet.abstract import isIPAddress, isIPv6Address
+
+    endpoint: Any
+    if isIPAddress(target.host) or isIPv6Address(target.host):
+        endpoint = AddressEndpoint(reactor, target.host, target.port, timeout)
+    else:
+        from twisted.internet.endpoints import HostnameEndpoint
+
+        endpoint = HostnameEndpoint(reactor, target.host, target.port, timeout=timeout)
+    if target.scheme == "https":
+        return TLSEndpoint(tls.creator(target.host), endpoint)
+    return endpoint
+
+
+class AddressEndpoint:
+    """
+    A client endpoint for an IPv4 or IPv6 address literal, straight on
+    C{reactor.connectTCP}: no resolver thread and no import of
+    L{twisted.internet.endpoints} (about a tenth of ``netlab get``'s
+    start-up).  The Deferred fires with the protocol once connected, fails
+    with the connection error, and cancelling it stops connecting.
+    """
+
+    def __init__(self, reactor: Any, host: str, port: int, timeout: float) -> None:
+        self.reactor = reactor
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    def connect(self, factory: Any) -> Deferred:
+        connector: List[Any] = []
+
+        def cancel(connecting: Deferred) -> None:
+            if connector:
+                connector[0].stopConnecting()
+
+        connecting: Deferred = Deferred(cancel)
+        connector.append(self.reactor.connectTCP(self.host, self.port, _Notifying(factory, connecting), self.timeout))
+        return connecting
+
+
+class _Notifying(ClientFactory):
+    """
+    Build the caller's protocol and tell C{connecting} how the attempt went.
+    """
+
+    def __init__(self, factory: Any, connecting: Deferred) -> None:
+        self.factory = factory
+        self.connecting = connecting
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = self.factory.buildProtocol(addr)
+        if not self.connecting.called:
+            self.connecting.callback(protocol)
+        return protocol
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        if not self.connecting.called:
+            self.connecting.errback(reason)
+
+
+class TLSEndpoint:
+    """
+    C{endpoint} with TLS on top (what L{twisted.internet.endpoints.wrapClientTLS}
+    does), importing TLS only when used: the ``netlab`` command may have
+    loaded the reactor and the endpoints module without TLS support (see
+    L{twisted_netlab._endpoints.defer_tls}).
+    """
+
+    def __init__(self, creator: Any, endpoint: Any) -> None:
+        self.creator = creator
+        self.endpoint = endpoint
+
+    def connect(self, factory: Any) -> Deferred:
+        allow_tls()
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        connecting: Deferred = self.endpoint.connect(TLSMemoryBIOFactory(self.creator, True, factory))
+        return connecting.addCallback(lambda protocol: protocol.wrappedProtocol)
+
+
+__all__ = ["AddressEndpoint", "TLSEndpoint", "TLSPolicy", "default_endpoint", "load_certificates"]

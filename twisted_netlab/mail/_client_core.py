@@ -2,19 +2,20 @@
 """
 The sans-IO dialogue of the ``netlab mail`` ESMTP client, driven by
 L{twisted_netlab.mail.client}: fed reply lines, it answers with events
-(L{SendLine}, L{StartTLS}, L{CloseConnection}, ...).  Standard library and
-the family's pure modules only (L{_replies}, L{_message}).
-
-How it works: the adapter feeds each received line to
-L{ClientDialogue.receive_line}; the L{ReplyParser} assembles multi-line
-replies; a complete reply goes to the handler chosen from a table keyed by
-the current L{State}; handlers return the next events.  Rules kept here:
-RFC 5321 (dialogue order, RSET between messages), RFC 3207 (STARTTLS:
-nothing read before the handshake counts, capabilities are forgotten, EHLO
-again), RFC 4954 (AUTH), RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152
-(8BITMIME), RFC 6531 (SMTPUTF8).  About 750 lines, over the ~700 guide:
-the state table, its handlers and the events they return read as one unit.
+(L{SendLine}, L{StartTLS}, L{CloseConnection}, ...).  Pure: standard library
+and the family's pure modules (L{_replies}, L{_message}) only.
 """
+
+# How it works: the adapter feeds each received line to receive_line(); the
+# ReplyParser assembles multi-line replies; a complete reply goes to the
+# handler chosen from a table keyed by the current State; handlers return the
+# next events.  Rules kept here: RFC 5321 (dialogue order, RSET between
+# messages), RFC 3207 (STARTTLS: nothing read before the handshake counts,
+# capabilities are forgotten, EHLO again), RFC 4954 (AUTH), RFC 2920
+# (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8).
+#
+# About 750 lines, over the ~700 guide: the state table, its handlers and the
+# events they return read as one unit.
 
 from __future__ import annotations
 

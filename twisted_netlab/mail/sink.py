@@ -1,16 +1,18 @@
 # -*- test-case-name: tests.mail.test_sink -*-
 """
-Twisted adapter of the mail sink: L{SinkProtocol} feeds received bytes to
-the pure L{SinkSession}, writes its replies, starts TLS, streams each
-message body into its Maildir ``tmp/`` file as it arrives (L{MaildirStore})
-and runs the session's deadlines and the connection limits (in total and
-per client address).  L{SinkFactory} holds what sessions share.
-
-Transcripts: every observer in L{SinkFactory.observers} is called with a
-L{TranscriptEntry} for each line of every session (client lines with AUTH
-masked, every server reply including errors, warnings such as an unstuffed
-dot); ``--transcript DIR`` is one such observer (L{TranscriptFiles}).
+Twisted adapter of the mail sink: L{SinkProtocol} feeds bytes to the pure
+L{SinkSession} and carries out its events; L{SinkFactory} holds what
+sessions share.  Transcripts: L{SinkFactory.observers} get every line.
 """
+
+# SinkProtocol writes the session's replies, starts TLS, streams each message
+# body into its Maildir tmp/ file as it arrives (MaildirStore), and runs the
+# session's deadline timer and the connection limits (in total and per client
+# address).  Transcripts for Python: every callable in SinkFactory.observers
+# is called with a TranscriptEntry for each line of every session (client
+# lines with AUTH masked, every server reply including errors, warnings such
+# as an unstuffed dot); ``--transcript DIR`` is one such observer
+# (TranscriptFiles, one file per session).
 
 from __future__ import annotations
 

@@ -139,6 +139,10 @@ def build(target: str, settings: Dict[str, Any] = LENIENT, manual: Optional[str]
         path = os.path.join(manual, name + ".rst")
         with open(path, encoding="utf-8") as handle:
             rendered[name] = render(handle.read(), path, settings)
+    for relative in media_files(manual):
+        destination = os.path.join(docs, relative)
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        shutil.copyfile(os.path.join(manual, relative), destination)
     static = static_site()
     for name in sorted(os.listdir(static)):
         source = os.path.join(static, name)
@@ -156,6 +160,26 @@ def build(target: str, settings: Dict[str, Any] = LENIENT, manual: Optional[str]
     return names
 
 
+#: Files besides the pages that the site serves from the manual's folders
+#: (pictures the pages show with ``.. image::``).
+MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+
+
+def media_files(manual: str) -> List[str]:
+    """
+    The pictures in the manual's sub-folders, as paths relative to it
+    (sorted; symlinks and other files left out).
+    """
+    found = []
+    for folder, folders, files in os.walk(manual):
+        folders.sort()
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            if name.lower().endswith(MEDIA_SUFFIXES) and folder != manual and not os.path.islink(path):
+                found.append(os.path.relpath(path, manual))
+    return found
+
+
 def _fingerprint() -> str:
     """
     A digest of everything a build depends on: sources, template, docutils.
@@ -163,13 +187,16 @@ def _fingerprint() -> str:
     import docutils
 
     digest = hashlib.sha256(f"{TEMPLATE_VERSION} {docutils.__version__}".encode())
-    for folder in (manual_folder(), static_site()):
-        for name in sorted(os.listdir(folder)):
-            path = os.path.join(folder, name)
-            if os.path.isfile(path) and name.endswith((".rst", ".html", ".css")):
-                digest.update(name.encode() + b"\0")
-                with open(path, "rb") as handle:
-                    digest.update(hashlib.sha256(handle.read()).digest())
+    manual = manual_folder()
+    sources = [os.path.join(manual, name) for name in sorted(os.listdir(manual)) if name.endswith(".rst")]
+    sources += [os.path.join(manual, relative) for relative in media_files(manual)]
+    static = static_site()
+    sources += [os.path.join(static, name) for name in sorted(os.listdir(static)) if name.endswith((".html", ".css"))]
+    for path in sources:
+        if os.path.isfile(path):
+            digest.update(path.encode() + b"\0")
+            with open(path, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
     return digest.hexdigest()[:20]
 
 

@@ -36,7 +36,8 @@ class ServerStats:
     """
 
     def __init__(self) -> None:
-        self.responses: Dict[Tuple[str, str], int] = {}
+        #: Responses by (method, status); grouped into classes at scrape.
+        self.responses: Dict[Tuple[str, int], int] = {}
         self.body_bytes = 0
         self.rejections: Dict[str, int] = {}
         self.bucket_counts: List[int] = [0] * (len(DURATION_BUCKETS) + 1)
@@ -45,14 +46,30 @@ class ServerStats:
     def observe(self, method: str, status: int, size: int, duration: float) -> None:
         """
         One response finished: C{size} body bytes sent in C{duration} s.
+        The common case is one dictionary increment: a method is checked
+        against L{KNOWN_METHODS} only the first time its key is seen.
         """
-        if method not in KNOWN_METHODS:
-            method = "other"
-        key = (method, f"{status // 100}xx")
-        self.responses[key] = self.responses.get(key, 0) + 1
+        key = (method, status)
+        responses = self.responses
+        if key in responses:
+            responses[key] += 1
+        else:
+            if method not in KNOWN_METHODS:
+                key = ("other", status)
+            responses[key] = responses.get(key, 0) + 1
         self.body_bytes += size
         self.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
         self.duration_sum += duration
+
+    def by_class(self) -> Dict[Tuple[str, str], int]:
+        """
+        Responses by (method, status class such as ``2xx``).
+        """
+        classes: Dict[Tuple[str, str], int] = {}
+        for (method, status), count in self.responses.items():
+            key = (method, f"{status // 100}xx")
+            classes[key] = classes.get(key, 0) + count
+        return classes
 
     def reject(self, reason: str) -> None:
         """
@@ -87,7 +104,7 @@ class ServerCollector:
         stats: ServerStats = factory.stats
         yield counter(
             "netlab_http_requests", "Responses sent, by request method and status class.", ["method", "code"],
-            [((method, code), count) for (method, code), count in sorted(stats.responses.items())],
+            [((method, code), count) for (method, code), count in sorted(stats.by_class().items())],
         )
         yield counter(
             "netlab_http_response_body_bytes", "Body bytes sent (what reached the kernel; heads not counted).",

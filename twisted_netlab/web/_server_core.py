@@ -17,7 +17,11 @@ A request head is read in one of two ways that always give the same event:
 
   - fast path: the whole head is already buffered, every line is valid
     and every limit holds; one C{find}, one request-line match and one
-    C{findall} over the field section, then L{_finish_head}.
+    C{findall} over the field section, then L{_finish_head}.  A field
+    section byte-equal to the last valid one on the connection (what a
+    browser sends while only the target changes) reuses that parse,
+    which is a pure function of the bytes; a head equal to the last one
+    reuses the whole Request.
   - line path: otherwise lines are found one at a time as their LF
     arrives (offsets into the buffer, never searching a byte twice),
     framing limits are checked as soon as they can be exceeded, and the

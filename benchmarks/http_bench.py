@@ -344,7 +344,8 @@ def main() -> None:
                 if name.endswith(shape):
                     bare_name = "bare responder" + shape
             bare, bare_cpu = best[bare_name], cpu[bare_name]
-            print(f"  {name:30s} {rate:10.0f} {rate / web if web else 0:13.2f}x {rate / bare if bare else 0:7.2f}x"
+            versus_web = f"{rate / web:13.2f}x" if web else f"{'-':>14s}"
+            print(f"  {name:30s} {rate:10.0f} {versus_web} {rate / bare if bare else 0:7.2f}x"
                   f" {cpu[name]:11.1f} {bare_cpu / cpu[name] if cpu[name] else 0:13.2f}x")
         print()
         if shapes:

@@ -15,7 +15,7 @@ C{/status.json} a summary with client rows a page at a time.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
@@ -33,6 +33,7 @@ from twisted_netlab._statuspage import (
     table,
 )
 from twisted_netlab.heartbeat._events import ClientState, ClientStatus
+from twisted_netlab.heartbeat._history import HistoryBook, gaps_svg, phi_svg, timeline_svg
 from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor
 from twisted_netlab.heartbeat._phi import readable_phi
 
@@ -114,11 +115,41 @@ def _html_row(row: ClientStatus) -> Tuple[str, ...]:
     )
 
 
-def render_html(monitor: HeartbeatMonitor, now: float, refresh_seconds: int) -> bytes:
+def _pictures(history: Optional[HistoryBook], row: ClientStatus, monitor: HeartbeatMonitor, now: float) -> str:
+    """
+    The sparkline cells of a row (recent gaps, phi, the last hour's states).
+    """
+    if history is None:
+        return ""
+    past = history.get(row.client)
+    if past is None:
+        return '<td class="pictures" colspan="3"></td>'
+    settings = monitor.settings
+    return (
+        f'<td class="pictures">{gaps_svg(past, settings.period)}</td>'
+        f'<td class="pictures">{phi_svg(past, settings.phi_threshold)}</td>'
+        f'<td class="pictures">{timeline_svg(past, now, history.span_seconds)}</td>'
+    )
+
+
+def sample_phi(monitor: HeartbeatMonitor, history: HistoryBook, now: float) -> None:
+    """
+    One phi sample for the clients the page shows first (at most the
+    history's size; cost: those rows).
+    """
+    history.sample(((row.client, row.phi) for row in monitor.overview(now, history.max_clients)), now)
+
+
+def render_html(
+    monitor: HeartbeatMonitor, now: float, refresh_seconds: int, history: Optional[HistoryBook] = None
+) -> bytes:
     """
     The HTML overview: the summary line, then at most L{MAX_HTML_ROWS}
     clients, problems first; an explicit row when there is no client yet.
+    With C{history}, each row also draws its recent gaps, phi and last
+    hour (inline SVG: nothing to load, nothing to run).
     """
+    headers = _HEADERS + (("gaps (s)", "phi", "last hour") if history is not None else ())
     summary = status_summary(monitor, now)
     rows = monitor.overview(now, MAX_HTML_ROWS)
     settings = summary["settings"]
@@ -144,13 +175,14 @@ def render_html(monitor: HeartbeatMonitor, now: float, refresh_seconds: int) -> 
             f'<tr class="{row.state.value}" data-client="{cells[0]}"><td>{cells[0]}</td>'
             f'<td class="state">{cells[1]}</td>'
             + "".join(f"<td>{cell}</td>" for cell in cells[2:-1])
-            + f'<td class="source">{cells[-1]}</td></tr>'
+            + f'<td class="source">{cells[-1]}</td>'
+            + _pictures(history, row, monitor, now) + "</tr>"
         )
     if body:
-        head = "".join(f"<th>{escape(name)}</th>" for name in _HEADERS)
+        head = "".join(f"<th>{escape(name)}</th>" for name in headers)
         parts.append(f'<table id="clients"><thead><tr>{head}</tr></thead><tbody>\n' + "\n".join(body) + "\n</tbody></table>")
     else:
-        parts.append(table(_HEADERS, [], "No clients yet: nothing has beaten since the monitor started.", ' id="clients"'))
+        parts.append(table(headers, [], "No clients yet: nothing has beaten since the monitor started.", ' id="clients"'))
     if total > len(rows):
         parts.append(
             f"<p>{total - len(rows)} more clients (alive) not shown: "
@@ -225,9 +257,12 @@ class StatusPage(Resource):
     C{/}: the HTML overview; C{/status.json}: the JSON document.
     """
 
-    def __init__(self, monitor: HeartbeatMonitor, reactor: Any, refresh_seconds: int = 2) -> None:
+    def __init__(
+        self, monitor: HeartbeatMonitor, reactor: Any, refresh_seconds: int = 2, history: Optional[HistoryBook] = None
+    ) -> None:
         Resource.__init__(self)
         self.monitor = monitor
+        self.history = history
         self.reactor = reactor
         self.refresh_seconds = refresh_seconds
         self.cache = _SweepCache(monitor)
@@ -240,18 +275,21 @@ class StatusPage(Resource):
 
     def render_GET(self, request: Request) -> bytes:
         page = self.cache.get(
-            ("html",), lambda: render_html(self.monitor, self.reactor.seconds(), self.refresh_seconds)
+            ("html",), lambda: render_html(self.monitor, self.reactor.seconds(), self.refresh_seconds, self.history)
         )
         return html_body(request, page)
 
 
 def status_site(
-    monitor: HeartbeatMonitor, reactor: Any = None, refresh_seconds: int = 2, allowed_hosts: Iterable[str] = ()
+    monitor: HeartbeatMonitor, reactor: Any = None, refresh_seconds: int = 2, allowed_hosts: Iterable[str] = (),
+    history: Optional[HistoryBook] = None,
 ) -> Site:
     """
     The status site.  C{reactor} (L{None}: the global one, looked up now)
     gives the time; C{allowed_hosts} are host names the page answers to
-    besides IP literals and localhost names (the Host rule).
+    besides IP literals and localhost names (the Host rule); C{history}
+    (fed as a monitor observer and by L{sample_phi}) adds the per-client
+    pictures.
     """
     reactor = default_reactor(reactor)
-    return StatusSite(StatusPage(monitor, reactor, refresh_seconds), allowed_hosts, reactor=reactor)
+    return StatusSite(StatusPage(monitor, reactor, refresh_seconds, history), allowed_hosts, reactor=reactor)

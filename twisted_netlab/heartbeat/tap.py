@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, cast
 
+from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
@@ -27,7 +28,8 @@ from twisted_netlab.heartbeat.monitor import LoggingObserver, MonitorProtocol, d
 from twisted_netlab import _metrics
 from twisted_netlab._metrics import metrics_service
 from twisted_netlab.heartbeat._monitor_metrics import DEFAULT_CLIENT_SERIES, MonitorCollector
-from twisted_netlab.heartbeat.status import status_site
+from twisted_netlab.heartbeat._history import HistoryBook
+from twisted_netlab.heartbeat.status import sample_phi, status_site
 
 
 def _positive_duration(name: str, value: Optional[str]) -> Optional[float]:
@@ -135,15 +137,21 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     monitor = HeartbeatMonitor(settings)
     sweep = config["sweep-seconds"]
     observer = LoggingObserver(settings.timeout, sweep, all_beats=config["verbose"])  # type: ignore[arg-type]
-    protocol = MonitorProtocol(monitor, sweep, [observer], reactor=reactor)  # type: ignore[list-item]
+    # The status page's pictures: a bounded history fed as an observer, phi sampled every sweep.
+    history = HistoryBook() if config["status"] else None
+    observers = [observer] if history is None else [observer, history]
+    protocol = MonitorProtocol(monitor, sweep, observers, reactor=reactor)  # type: ignore[arg-type]
     service = MultiService()
     DatagramListeningService(
         "netlab-heartbeat", protocol, config["port"], config["interface"], reactor=reactor
     ).setServiceParent(service)
     if config["status"]:
         StreamListeningService(
-            "netlab-heartbeat-status", config["status"], status_site(monitor, reactor, allowed_hosts=config["status-hosts"]), reactor=reactor
+            "netlab-heartbeat-status", config["status"], status_site(monitor, reactor, allowed_hosts=config["status-hosts"], history=history), reactor=reactor
         ).setServiceParent(service)
+        sampler = TimerService(sweep, lambda: sample_phi(monitor, history, reactor.seconds()))  # type: ignore[arg-type]
+        sampler.clock = reactor
+        sampler.setServiceParent(service)
     collectors = [MonitorCollector(monitor, lambda: reactor.seconds(), config["metrics-clients"])]
     if config["metrics"]:
         metrics_service("netlab-heartbeat-metrics", config["metrics"], collectors, ["heartbeat"], reactor).setServiceParent(service)

@@ -108,6 +108,7 @@ class Options(CommandOptions):
         ["deadline", "w", None, "Stop after this many seconds, whatever happened.", _positive_duration("-w")],
         ["size", "s", None, "Pad each probe to this many bytes.", _size],
         ["format", None, "lab", "Payload format: lab (Ping <seq> <time>) or seq (sequence=<n>\\ttime=<t>)."],
+        ["report", None, None, "Also draw the run into FILE: .svg, or .html (the SVG inline), no script."],
     ]
 
     def parseArgs(self, *args: str) -> None:
@@ -121,6 +122,13 @@ class Options(CommandOptions):
             raise usage.UsageError(f"--format must be lab or seq, not {self['format']!r}")
         if self["count"] is None and self["deadline"] is None:
             self["count"] = 10
+        if self["report"] is not None:
+            from twisted_netlab.ping._report import report_format
+
+            try:
+                report_format(self["report"])
+            except ValueError as error:
+                raise usage.UsageError(str(error))
 
 
 def ms(seconds: float) -> str:
@@ -271,11 +279,29 @@ def main(
                 out.flush()
             except BrokenPipeError:
                 _silence(out)
+            if options["report"] is not None and not write_report(options["report"], report, name, options, err):
+                return EXIT_ERROR
             return exit_code(report, options["count"], options["deadline"])
 
         return protocol.finished.addCallback(finished)
 
     return resolve_host(reactor, host).addCallbacks(resolved, bad_host)
+
+
+def write_report(path: str, report: PingReport, name: str, options: Options, err: TextIO) -> bool:
+    """
+    Draw C{report} into C{path} (see L{twisted_netlab.ping._report});
+    False, with one line on C{err}, when the file cannot be written.
+    """
+    from twisted_netlab.ping._report import render_report
+
+    try:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(render_report(report, name, path, options["interval"]))
+    except OSError as error:
+        err.write(f"netlab ping: error: cannot write the report {path!r}: {error.strerror or error}\n")
+        return False
+    return True
 
 
 def _silence(out: TextIO) -> None:

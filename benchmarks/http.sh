@@ -2,7 +2,9 @@
 # Benchmark netlab-http against twistd web, python -m http.server and a
 # bare Twisted responder (wrk), plus slow-reader RSS and 10,000 idle
 # keep-alive connections.  See benchmarks/http_bench.py for the details.
-# Usage: bash benchmarks/http.sh [--quick]   (from the repository root, after scripts/setup)
+# Usage: bash benchmarks/http.sh [--quick | --shapes]   (from the repository root, after scripts/setup)
+# --shapes: only netlab-http and the bare responder under the three request
+# shapes (wrk's repeated head, distinct heads, browser heads).
 # Needs wrk, which CI does not install: apt-get install -y wrk
 set -e
 cd "$(dirname "$0")/.."

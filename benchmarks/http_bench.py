@@ -7,8 +7,13 @@ Benchmark netlab-http against its peers, all in one run on this machine:
    --file-cache-seconds 0), ``twistd web --path``,
    ``python -m http.server``, a bare 30-line Twisted responder
    (benchmarks/bare_responder.py) and, to show where time goes, netlab's
-   parser with a fixed answer (benchmarks/parser_responder.py); each
-   measured three times, interleaved, best kept; printed with ratios.
+   parser with a fixed answer (benchmarks/parser_responder.py); then
+   netlab-http and the bare responder under two more request shapes:
+   distinct heads (a counter in the query, distinct_heads.lua) and
+   browser heads (that plus the fields Chromium sends for a navigation,
+   browser_heads.lua); each measured three times, interleaved, req/s
+   best kept, CPU per request the median; ratios against the bare
+   responder under the same shape.
 2. Server RSS while a deliberately slow reader downloads a 1 GB sparse
    file (created in a temp folder, deleted after).
 3. Server RSS per connection with 10,000 idle keep-alive connections from
@@ -21,8 +26,10 @@ stime from /proc/PID/stat over the run, divided by the requests wrk
 completed): on a shared, noisy machine that, and its ratio to the bare
 responder measured in the same run, moves much less than req/s does.
 
-Usage: bash benchmarks/http.sh [--quick]   (about 6 minutes; --quick: only
-netlab-http and the bare responder, one round, plus sections 2 and 4)
+Usage: bash benchmarks/http.sh [--quick | --shapes]   (about 7 minutes;
+--quick: only netlab-http and the bare responder, under the three request
+shapes, one round, plus sections 2 and 4; --shapes: the same three rounds
+and section 1 only)
 Needs wrk (Debian: apt-get install -y wrk).
 Everything listens on 127.0.0.1 and stops by itself.
 """
@@ -34,6 +41,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -123,6 +131,9 @@ def netlab(root: str, port: int, *extra: str) -> List[str]:
 #: A wrk script that makes every request head different (a counter in the
 #: query string), so no server can reuse the previous request's parse.
 DISTINCT_HEADS = os.path.join(HERE, "distinct_heads.lua")
+#: Distinct query per request plus the fields a current Chromium sends for
+#: a navigation (User-Agent, Accept, Sec-Fetch-*, ...): a browser's head.
+BROWSER_HEADS = os.path.join(HERE, "browser_heads.lua")
 
 
 def wrk(port: int, path: str, script: Optional[str] = None, server: Optional[Server] = None) -> Tuple[float, float]:
@@ -145,7 +156,7 @@ def wrk(port: int, path: str, script: Optional[str] = None, server: Optional[Ser
     return (float(found.group(1)) if found else 0.0), (cpu * 1e6 / requests if requests else 0.0)
 
 
-def throughput(root: str, quick: bool = False) -> Tuple[Dict[str, float], Dict[str, float]]:
+def throughput(root: str, quick: bool = False, shapes: bool = False) -> Tuple[Dict[str, float], Dict[str, float]]:
     builders = {
         "netlab-http": lambda p: netlab(root, p),
         "netlab-http --workers 2": lambda p: netlab(root, p, "--workers", "2"),
@@ -161,31 +172,36 @@ def throughput(root: str, quick: bool = False) -> Tuple[Dict[str, float], Dict[s
                                              os.path.join(root, "file2k.txt")],
     }
     # The same servers again, every request head distinct (wrk -s
-    # distinct_heads.lua): netlab's parser cannot reuse the previous parse.
-    distinct = {
-        "netlab-http, distinct heads": builders["netlab-http"],
-        "bare responder, distinct heads": builders["bare Twisted responder"],
+    # distinct_heads.lua): netlab's parser cannot reuse the previous parse;
+    # and with a browser's navigation fields too (browser_heads.lua).
+    scripts = {
+        "netlab-http, distinct heads": DISTINCT_HEADS,
+        "bare responder, distinct heads": DISTINCT_HEADS,
+        "netlab-http, browser heads": BROWSER_HEADS,
+        "bare responder, browser heads": BROWSER_HEADS,
     }
-    builders.update(distinct)
-    if quick:
-        builders = {name: builders[name] for name in ("netlab-http", "bare Twisted responder")}
+    for name in scripts:
+        builders[name] = builders["netlab-http" if name.startswith("netlab") else "bare Twisted responder"]
+    if quick or shapes:
+        builders = {name: builders[name] for name in ("netlab-http", "bare Twisted responder", *scripts)}
     best: Dict[str, float] = {name: 0.0 for name in builders}
-    cpu_best: Dict[str, float] = {name: 0.0 for name in builders}
+    cpu_runs: Dict[str, List[float]] = {name: [] for name in builders}
     for round_number in ((1,) if quick else (1, 2, 3)):
         for name, build in builders.items():
             port = free_port()
             server = Server(name, build(port), port)
             try:
-                script = DISTINCT_HEADS if name in distinct else None
+                script = scripts.get(name)
                 wrk(port, "/file2k.txt", script)  # warm up (caches, JIT-free but page cache)
                 rate, cpu_us = wrk(port, "/file2k.txt", script, server)
             finally:
                 server.stop()
-            print(f"  round {round_number}: {name:28s} {rate:10.0f} req/s {cpu_us:7.1f} us CPU/request", flush=True)
+            print(f"  round {round_number}: {name:30s} {rate:10.0f} req/s {cpu_us:7.1f} us CPU/request", flush=True)
             best[name] = max(best[name], rate)
-            if cpu_us and (not cpu_best[name] or cpu_us < cpu_best[name]):
-                cpu_best[name] = cpu_us
-    return best, cpu_best
+            if cpu_us:
+                cpu_runs[name].append(cpu_us)
+    # CPU per request: the median of the rounds (it varies less than req/s).
+    return best, {name: statistics.median(runs) if runs else 0.0 for name, runs in cpu_runs.items()}
 
 
 def slow_reader_rss(root: str) -> Dict[str, float]:
@@ -320,21 +336,30 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
     quick = "--quick" in sys.argv[1:]
+    shapes = "--shapes" in sys.argv[1:]
     root = tempfile.mkdtemp(prefix="netlab-bench-")
     try:
         with open(os.path.join(root, "file2k.txt"), "wb") as f:
             f.write((b"netlab benchmark payload. " * 80)[:2048])
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
-        print("1. wrk -t1 -c20 -d5s, 2 KB file, keep-alive (best of 3 interleaved rounds)")
-        best, cpu = throughput(root, quick)
-        web, bare = best.get("twistd web --path", 0.0), best["bare Twisted responder"]
-        bare_cpu = cpu["bare Twisted responder"]
+        print("1. wrk -t1 -c20 -d5s, 2 KB file, keep-alive (req/s best of 3 interleaved rounds, CPU/request median)")
+        best, cpu = throughput(root, quick, shapes)
+        web = best.get("twistd web --path", 0.0)
         print()
-        print(f"  {'server':28s} {'req/s':>10s} {'vs twistd web':>14s} {'vs bare':>8s} {'us CPU/req':>11s} {'CPU vs bare':>12s}")
+        print(f"  {'server':30s} {'req/s':>10s} {'vs twistd web':>14s} {'vs bare':>8s} {'us CPU/req':>11s} {'bare/this CPU':>14s}")
         for name, rate in best.items():
-            print(f"  {name:28s} {rate:10.0f} {rate / web if web else 0:13.2f}x {rate / bare if bare else 0:7.2f}x"
-                  f" {cpu[name]:11.1f} {cpu[name] / bare_cpu if bare_cpu else 0:11.2f}x")
+            # Each shape against the bare responder under the same shape.
+            bare_name = "bare Twisted responder"
+            for shape in (", distinct heads", ", browser heads"):
+                if name.endswith(shape):
+                    bare_name = "bare responder" + shape
+            bare, bare_cpu = best[bare_name], cpu[bare_name]
+            versus_web = f"{rate / web:13.2f}x" if web else f"{'-':>14s}"
+            print(f"  {name:30s} {rate:10.0f} {versus_web} {rate / bare if bare else 0:7.2f}x"
+                  f" {cpu[name]:11.1f} {bare_cpu / cpu[name] if cpu[name] else 0:13.2f}x")
         print()
+        if shapes:
+            return
         print("2. RSS while a slow reader (~4 MB/s) downloads a 1 GB file for 6 s")
         slow = slow_reader_rss(root)
         print(f"  idle {slow['idle_kib'] / 1024:.1f} MiB, peak {slow['peak_kib'] / 1024:.1f} MiB "

@@ -161,6 +161,36 @@ class BasicTests(ParserTestCase):
         self.assertEqual(got[0], got[1])
         self.assertEqual(got, bytewise(stream))
 
+    def test_repeated_field_sections(self):
+        """
+        Heads that share their field section but not their request line
+        (a browser's fields with a new target each time) each get the
+        request of a fresh parse: their own method, target, version and
+        keep-alive, the shared fields, and the same rejections.
+        """
+        fields = b"Host: h\r\nUser-Agent: UA/1\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"
+        lines = [b"GET /a?1 HTTP/1.1", b"GET /a?2 HTTP/1.1", b"HEAD /b HTTP/1.1", b"GET /c HTTP/1.0",
+                 b"OPTIONS * HTTP/1.1", b"GET http://x:1/d?q HTTP/1.1", b"GET /e HTTP/1.1"]
+        stream = b"".join(line + b"\r\n" + fields for line in lines)
+        got = events(stream)
+        self.assertEqual([(e.method, e.target, e.version, e.host) for e in got], [
+            ("GET", "/a?1", (1, 1), "h"), ("GET", "/a?2", (1, 1), "h"), ("HEAD", "/b", (1, 1), "h"),
+            ("GET", "/c", (1, 0), "h"), ("OPTIONS", "*", (1, 1), "h"), ("GET", "http://x:1/d?q", (1, 1), "x:1"),
+            ("GET", "/e", (1, 1), "h"),
+        ])
+        self.assertEqual(got, bytewise(stream))
+        self.assertEqual(got, [events(line + b"\r\n" + fields)[0] for line in lines])
+        duplicate = b"Host: h\r\nHost: h\r\n\r\n"
+        bad = b"GET /1 HTTP/1.1\r\n" + duplicate + b"GET /2 HTTP/1.1\r\n" + duplicate
+        self.assertEqual(events(bad), [Rejection(400, "duplicate host field")])
+        # HTTP/1.0 without Host is fine, then the same section on 1.1 is not.
+        fields10 = b"Accept: */*\r\nConnection: keep-alive\r\n\r\n"
+        self.assertEqual(
+            [getattr(e, "status", e.__class__.__name__) for e in
+             events(b"GET /1 HTTP/1.0\r\n" + fields10 + b"GET /2 HTTP/1.1\r\n" + fields10)],
+            ["Request", 400],
+        )
+
     def test_index_is_read_only(self):
         """
         The field index of a Request cannot be changed, so a Request is a

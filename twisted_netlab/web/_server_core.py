@@ -19,7 +19,11 @@ A request head is read in one of two ways that always give the same event:
 
   - fast path: the whole head is already buffered, every line is valid
     and every limit holds; one C{find}, one request-line match and one
-    C{findall} over the field section, then L{_finish_head}.
+    C{findall} over the field section, then L{_finish_head}.  A field
+    section byte-equal to the last valid one on the connection (what a
+    browser sends while only the target changes) reuses that parse,
+    which is a pure function of the bytes; a head equal to the last one
+    reuses the whole Request.
   - line path: otherwise lines are found one at a time as their LF
     arrives (offsets into the buffer, never searching a byte twice),
     framing limits are checked as soon as they can be exceeded, and the
@@ -47,6 +51,9 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
 Headers = Tuple[Tuple[bytes, bytes], ...]
+#: A valid field section parsed: the headers (lowercase names, in order),
+#: the read-only index of L{Request.index}, and the names that repeat.
+_Fields = Tuple[Headers, Mapping[bytes, bytes], Tuple[bytes, ...]]
 
 
 class _Sentinel(Enum):
@@ -278,6 +285,11 @@ class RequestParser:
         self._last_host: Tuple[Optional[bytes], Optional[str]] = (None, None)
         self._repeated_head: Optional[bytes] = None
         self._repeated_request: Optional[Event] = None
+        # The last valid field section and what it parsed to: a browser
+        # sends the same fields on every request of a connection while the
+        # target changes, so only the request line is new.
+        self._repeated_section: Optional[bytes] = None
+        self._repeated_fields: Optional[_Fields] = None
         self._readers: Dict[_State, Callable[[], Optional[Event]]] = {
             _State.AWAITING_HEAD: self._read_head,
             _State.DISCARDING_BODY: self._discard_body,
@@ -395,11 +407,22 @@ class RequestParser:
                 if line_end <= limits.max_request_line and len(section) <= limits.max_header_bytes:
                     match = _match_request_line(head, 0, line_end)
                     if match is not None:
-                        fields = _find_fields(section)
-                        if len(fields) == section.count(b"\n") <= limits.max_headers:
+                        if section == self._repeated_section:
+                            # Same field bytes as the last valid section:
+                            # the same (pure) result, already checked.
+                            parsed = self._repeated_fields
+                        else:
+                            fields = _find_fields(section)
+                            if len(fields) == section.count(b"\n") <= limits.max_headers:
+                                parsed = _index_fields(fields)
+                                self._repeated_section = section
+                                self._repeated_fields = parsed
+                            else:
+                                parsed = None
+                        if parsed is not None:
                             del buffer[: end + 4]
                             self._empty_lines = 0
-                            event = self._finish_head(match, fields)
+                            event = self._finish_head(match, parsed)
                             if event is not None:
                                 # Only a Request with no body to frame.
                                 self._repeated_head = head
@@ -525,30 +548,19 @@ class RequestParser:
                 if _match_field(line) is None:
                     raise self._bad_field_line(line)
             raise _Reject(400, "invalid header field")  # pragma: no cover
-        return self._finish_head(match, fields)
+        return self._finish_head(match, _index_fields(fields))
 
-    def _finish_head(self, match: "re.Match[bytes]", fields: List[Tuple[bytes, bytes]]) -> Optional[Event]:
+    def _finish_head(self, match: "re.Match[bytes]", parsed: _Fields) -> Optional[Event]:
         """
-        Build the request from a valid request line and the (name, value)
-        pairs of valid field lines, OWS already removed.
+        Build the request from a valid request line and the valid field
+        section as L{_index_fields} returned it.
         """
         method_bytes, target_bytes, major, minor = match.groups()
         if major != b"1":
             # RFC 9110 15.6.6: a well-formed version we do not speak.
             raise _Reject(505, "HTTP version not supported")
-        version = (1, int(minor))
-        headers = tuple([(name.lower(), value) for name, value in fields])
-        index = dict(headers)
-        repeated: List[bytes] = []
-        if len(index) != len(headers):
-            index = {}
-            for name, value in headers:
-                if name in index:
-                    index[name] += b", " + value
-                    repeated.append(name)
-                else:
-                    index[name] = value
-        return self._frame(method_bytes.decode("ascii"), target_bytes, version, headers, index, repeated)
+        version = (1, 1) if minor == b"1" else (1, int(minor))
+        return self._frame(method_bytes.decode("ascii"), target_bytes, version, *parsed)
 
     def _bad_request_line(self, line: bytes) -> _Reject:
         parts = line.split(b" ")
@@ -578,8 +590,8 @@ class RequestParser:
         target_bytes: bytes,
         version: Tuple[int, int],
         headers: Headers,
-        index: Dict[bytes, bytes],
-        repeated: List[bytes],
+        index: Mapping[bytes, bytes],
+        repeated: Tuple[bytes, ...],
     ) -> Optional[Event]:
         for name in repeated:
             if name in _SINGLETONS:
@@ -635,7 +647,7 @@ class RequestParser:
         else:
             tokens = _list_tokens(connection)
             keep_alive = b"close" not in tokens and (version != (1, 0) or b"keep-alive" in tokens)
-        request = _new_request(method, target, version, headers, path, query, host, keep_alive, MappingProxyType(index))
+        request = _new_request(method, target, version, headers, path, query, host, keep_alive, index)
         transfer_encoding = index.get(b"transfer-encoding")
         content_length = index.get(b"content-length")
         if transfer_encoding is not None:
@@ -797,6 +809,26 @@ class RequestParser:
         if self._eof:
             return ConnectionClosed()
         return NEED_DATA
+
+
+def _index_fields(fields: List[Tuple[bytes, bytes]]) -> _Fields:
+    """
+    The (name, value) pairs of valid field lines, OWS already removed, as
+    the parser keeps them.  Pure, so its result may be reused for the
+    same section bytes; the index is read-only, so it may be shared.
+    """
+    headers = tuple([(name.lower(), value) for name, value in fields])
+    index = dict(headers)
+    repeated: List[bytes] = []
+    if len(index) != len(headers):
+        index = {}
+        for name, value in headers:
+            if name in index:
+                index[name] += b", " + value
+                repeated.append(name)
+            else:
+                index[name] = value
+    return headers, MappingProxyType(index), tuple(repeated)
 
 
 def _list_tokens(value: bytes) -> List[bytes]:

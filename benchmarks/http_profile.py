@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""
+netlab-http's own CPU cost per request, in process: 20,000 keep-alive GETs
+of a 2 KB file with a current Chromium's navigation head (a distinct query
+per request) fed through the real protocol on a StringTransport, no
+sockets, no wrk.  Prints CPU microseconds per request and, with
+--profile, the top of a cProfile run and the share of each stage.
+
+Usage: .venv/bin/python benchmarks/http_profile.py [--varying] [--profile] [--core FILE]
+  --varying  a Cookie field that changes on every request too, so no two
+             field sections are alike (the parser's no-reuse path)
+  --core     run with another copy of twisted_netlab/web/_server_core.py
+             (e.g. the previous commit's, from git show) to compare
+"""
+
+from __future__ import annotations
+
+import cProfile
+import importlib.util
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+
+ARGS = sys.argv[1:]
+if "--core" in ARGS:
+    _spec = importlib.util.spec_from_file_location("twisted_netlab.web._server_core", ARGS[ARGS.index("--core") + 1])
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = _module
+    _spec.loader.exec_module(_module)
+
+from twisted.internet.address import IPv4Address  # noqa: E402
+from twisted.internet.task import Clock  # noqa: E402
+from twisted.internet.testing import StringTransport  # noqa: E402
+
+from twisted_netlab.web.server import StaticFileFactory  # noqa: E402
+
+HEAD = (
+    "GET /file.bin?n=%d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: keep-alive\r\n"
+    'sec-ch-ua: "Chromium";v="131", "Not_A Brand";v="24"\r\nsec-ch-ua-mobile: ?0\r\n'
+    'sec-ch-ua-platform: "Linux"\r\nUpgrade-Insecure-Requests: 1\r\n'
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36\r\n"
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8\r\n"
+    "Sec-Fetch-Site: none\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-User: ?1\r\nSec-Fetch-Dest: document\r\n"
+    "Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n%s\r\n"
+)
+COUNT = 20_000
+#: (label, file suffix, function) of the stages reported with --profile.
+STAGES = [
+    ("parse", "_server_core.py", "next_event"),
+    ("resolve", "server.py", "resolve"),
+    ("plan", "_plan.py", "plan_target"),
+    ("write", "server.py", "_carry_out"),
+]
+
+
+def main() -> None:
+    root = tempfile.mkdtemp(prefix="netlab-profile-")
+    try:
+        with open(os.path.join(root, "file.bin"), "wb") as f:
+            f.write(os.urandom(2048))
+        clock = Clock()
+        clock.seconds = time.time  # type: ignore[method-assign]
+        factory = StaticFileFactory(root, reactor=clock)
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5555))
+        protocol.makeConnection(transport)
+        varying = "--varying" in ARGS
+        heads = [(HEAD % (i, "Cookie: s=%d\r\n" % i if varying else "")).encode() for i in range(COUNT)]
+
+        def run() -> None:
+            for head in heads:
+                protocol.dataReceived(head)
+                transport.clear()
+
+        run()  # warm up: file cache, Host cache
+        assert b"200 OK" in (protocol.dataReceived(heads[0]) or transport.value()), "not answered 200"
+        transport.clear()
+        start = time.process_time()
+        run()
+        per_request = (time.process_time() - start) / COUNT * 1e6
+        print(f"{per_request:.2f} us CPU/request ({'varying' if varying else 'repeated'} field sections)")
+        if "--profile" in ARGS:
+            profile = cProfile.Profile()
+            profile.runcall(run)
+            stats = pstats.Stats(profile)
+            stats.sort_stats("tottime").print_stats(14)
+            total = max(ct for (_, _, fn), (_, _, _, ct, _) in stats.stats.items() if fn == "dataReceived")  # type: ignore[attr-defined]
+            for label, suffix, name in STAGES:
+                cumulative = sum(
+                    ct for (path, _, fn), (_, _, _, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
+                    if fn == name and path.endswith(suffix)
+                )
+                print(f"  {label:8s} {cumulative / total:6.1%} of dataReceived (profiled)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

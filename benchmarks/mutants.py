@@ -135,6 +135,7 @@ def spread(items: list, count: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-module", type=int, default=25)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a mutant's test run counts as hung (killed)")
     parser.add_argument("modules", nargs="*")
     arguments = parser.parse_args()
     modules = arguments.modules or list(TARGETS)
@@ -157,7 +158,7 @@ def main() -> None:
                     f.write(mutated)
                 try:
                     result = subprocess.run(trial + TARGETS[module], cwd=work, env=env, capture_output=True,
-                                            text=True, timeout=600)
+                                            text=True, timeout=arguments.timeout)
                     dead = result.returncode != 0
                 except subprocess.TimeoutExpired:
                     dead = True  # a mutant that hangs the tests is caught by them too

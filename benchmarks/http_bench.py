@@ -83,12 +83,21 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """
-        utime + stime of the server process so far (fields 14 and 15 of
-        /proc/PID/stat, in clock ticks).
+        utime + stime so far (fields 14 and 15 of /proc/PID/stat, in clock
+        ticks) of the server process and of its children (the --workers).
         """
-        with open(f"/proc/{self.process.pid}/stat") as stat_file:
-            fields = stat_file.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = 0
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat") as stat_file:
+                    fields = stat_file.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(name) == self.process.pid or int(fields[1]) == self.process.pid:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def rss_kib(self) -> int:
         with open(f"/proc/{self.process.pid}/status") as status:
@@ -213,7 +222,8 @@ def idle_connections_rss(root: str) -> Dict[str, float]:
     """
     raise_fd_limit()
     port = free_port()
-    server = Server("netlab-http", netlab(root, port), port)
+    # Above the default --max-connections (4096), which would close the rest.
+    server = Server("netlab-http", netlab(root, port, "--max-connections", str(CONNECTIONS + 100)), port)
     sockets: List[socket.socket] = []
     try:
         # Warm up once so the first request's imports are not counted.

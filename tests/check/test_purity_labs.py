@@ -16,6 +16,7 @@ PURE = [
     "twisted_netlab.check._student_output",
     "twisted_netlab.check._cases_ping",
     "twisted_netlab.check._cases_beat",
+    "twisted_netlab.check._smtp_dialogue",
     "twisted_netlab.check._cases_smtp",
     "twisted_netlab.check._cases_smtp_client",
 ]

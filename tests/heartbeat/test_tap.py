@@ -6,6 +6,7 @@ Tests for ``twistd netlab-heartbeat`` options and service assembly
 import os
 
 from twisted.application.service import IServiceCollection
+from twisted.internet.task import Clock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -63,7 +64,7 @@ class OptionsTests(SynchronousTestCase):
         makeService assembles the UDP monitor and, with --status, the status
         page, sharing one monitor.
         """
-        service = makeService(parse("--port", "0", "--status", "tcp:0:interface=127.0.0.1"), reactor=object())
+        service = makeService(parse("--port", "0", "--status", "tcp:0:interface=127.0.0.1"), reactor=Clock())
         children = list(IServiceCollection(service))
         self.assertIsInstance(children[0], DatagramListeningService)
         self.assertEqual((children[0].port_number, children[0].interface), (0, "127.0.0.1"))
@@ -80,13 +81,13 @@ class OptionsTests(SynchronousTestCase):
         """
         options = parse()
         self.assertEqual((options["verbose"], options["settings"].summary_interval, options["status-hosts"]), (0, 60.0, []))
-        service = makeService(parse("--port", "0", "--status", "tcp:0", "--status-host", "mon.lab.test, other.test"), reactor=object())
+        service = makeService(parse("--port", "0", "--status", "tcp:0", "--status-host", "mon.lab.test, other.test"), reactor=Clock())
         self.assertFalse(service.protocol.observers[0].all_beats)
         self.assertEqual(list(IServiceCollection(service))[1].factory.allowed_hosts, ["mon.lab.test", "other.test"])
-        service = makeService(parse("--port", "0", "--verbose", "--summary-interval", "0"), reactor=object())
+        service = makeService(parse("--port", "0", "--verbose", "--summary-interval", "0"), reactor=Clock())
         self.assertTrue(service.protocol.observers[0].all_beats)
         self.assertEqual(service.monitor.settings.summary_interval, 0.0)
-        self.assertFalse(makeService(parse("--port", "0", "--quiet"), reactor=object()).protocol.observers[0].all_beats)
+        self.assertFalse(makeService(parse("--port", "0", "--quiet"), reactor=Clock()).protocol.observers[0].all_beats)
 
     def test_in_netlab_all(self):
         """

@@ -173,12 +173,15 @@ class Stream:
     One connection to the target and the steps played on it, in order.
     After the last step the runner closes it.  C{after}: the index of an
     earlier stream of the plan that must be closed before this one
-    connects (L{None}: connect at once).
+    connects (L{None}: connect at once).  C{ends_case}: when this stream
+    is done, the case is: the runner closes the streams still open (a
+    silent client held only until the other one was served).
     """
 
     steps: Tuple[Step, ...]
     label: str = ""
     after: Optional[int] = None
+    ends_case: bool = False
 
 
 Plan = Tuple[Stream, ...]
@@ -243,6 +246,23 @@ class StreamRecord:
     @property
     def waits_expired(self) -> int:
         return sum(1 for e in self.entries if e.kind is EntryKind.WAIT_EXPIRED)
+
+    def first_failure(self) -> Optional[str]:
+        """
+        Why the stream never carried a request (connect failed), or None.
+        """
+        entry = self.first(EntryKind.CONNECT_FAILED)
+        if entry is None:
+            return None
+        return "could not connect: " + entry.data.decode("ascii", "replace")
+
+    def first_closed_at(self) -> Optional[float]:
+        entry = self.first(EntryKind.PEER_CLOSED)
+        return None if entry is None else entry.at
+
+    def last_received_at(self) -> Optional[float]:
+        times = [e.at for e in self.entries if e.kind is EntryKind.RECEIVED]
+        return times[-1] if times else None
 
     def received_before(self, seconds: float) -> bytes:
         return b"".join(e.data for e in self.entries if e.kind is EntryKind.RECEIVED and e.at < seconds)

@@ -4,9 +4,9 @@ The pure cases of ``netlab check smtp``: what to say to an SMTP server
 (RFC 5321, STARTTLS RFC 3207, AUTH RFC 4954, SIZE/8BITMIME/SMTPUTF8) and
 how to judge the replies that came.  Standard library only.
 
-Each case is one dialogue (a L{Stream}): wait for the greeting, then each
-command followed by an L{Await} for one more reply, so that a judge can pair
-reply I{n} with command I{n}.  Cases that need something of the server
+Each case is one dialogue (a L{Stream}, built by L{_smtp_dialogue}): wait
+for the greeting, then each command followed by an L{Await} for one more
+reply, so that a judge can pair reply I{n} with command I{n}.  Cases that need something of the server
 (STARTTLS offered, SIZE, ``--send``) name it in C{needs}; the adapter learns
 the server's EHLO keywords first and skips what cannot run, with the reason.
 Only addresses under the context's C{domain} are ever used, and a message is
@@ -16,7 +16,6 @@ submitted only by the cases that need C{SEND}.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from twisted_netlab.check._case import (
@@ -30,13 +29,29 @@ from twisted_netlab.check._case import (
     Recording,
     Send,
     StartTLS,
-    Step,
     Stream,
     StreamRecord,
     failed,
     passed,
     skipped,
     warned,
+)
+from twisted_netlab.check._smtp_dialogue import (
+    Reply,
+    dialogue,
+    ehlo_line,
+    features,
+    keyword,
+    missing,
+    offset,
+    only_stream,
+    parse_replies,
+    recipient,
+    replies_in,
+    replies_seen,
+    reply_at,
+    says,
+    sender,
 )
 
 #: Fixture-like names a case may need (see L{Case.needs}).
@@ -51,177 +66,6 @@ SMTPUTF8 = "smtputf8"
 PREMATURE_WAIT_SECONDS = 0.7
 
 
-@dataclass(frozen=True)
-class Reply:
-    """
-    One SMTP reply: its code (L{None} when the last line does not start
-    with three digits) and its lines, without line ends.
-    """
-
-    code: Optional[int]
-    lines: Tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        return " / ".join(self.lines)[:200]
-
-
-def parse_replies(data: bytes) -> List[Reply]:
-    """
-    The complete replies in C{data} (RFC 5321 §4.2: ``NNN-`` lines go on,
-    an ``NNN `` or bare ``NNN`` line ends a reply).  Lines end in CRLF or,
-    leniently, LF; a line that is not a reply line ends a reply with code
-    L{None}.  A last line without its end is not counted.
-    """
-    replies: List[Reply] = []
-    lines: List[str] = []
-    for raw in data.split(b"\n")[:-1]:
-        line = raw.rstrip(b"\r").decode("utf-8", "replace")
-        lines.append(line)
-        head = line[:3]
-        if head.isdigit() and len(line) >= 4 and line[3] == "-":
-            continue
-        code = int(head) if head.isdigit() and (len(line) == 3 or line[3] == " ") else None
-        replies.append(Reply(code, tuple(lines)))
-        lines = []
-    return replies
-
-
-def replies_seen(count: int) -> Callable[[bytes, bool], bool]:
-    """
-    An L{Await} predicate: C{count} complete replies have come.
-    """
-    return lambda received, closed: len(parse_replies(received)) >= count
-
-
-def features(ehlo: Reply) -> Tuple[str, ...]:
-    """
-    The EHLO keywords with their parameters (``SIZE 10240000``), upper-cased,
-    without the first line (the server's name).
-    """
-    return tuple(line[4:].strip().upper() for line in ehlo.lines[1:])
-
-
-def keyword(found: Sequence[str], name: str) -> Optional[str]:
-    """
-    The parameters of EHLO keyword C{name} (``""`` when it has none), or
-    L{None} when it was not offered.
-    """
-    for entry in found:
-        word, _, rest = entry.partition(" ")
-        if word == name:
-            return rest.strip()
-    return None
-
-
-def sender(context: Context) -> str:
-    return f"netlab-check@{context.extra.get('domain', 'example.com')}"
-
-
-def recipient(context: Context) -> str:
-    return f"netlab-check-rcpt@{context.extra.get('domain', 'example.com')}"
-
-
-def tls_first(context: Context) -> bool:
-    """
-    Whether the server refuses the mail commands in clear (530, RFC 3207
-    §4), so the dialogue cases run over TLS, after EHLO and STARTTLS.
-    """
-    return bool(context.extra.get("tls_first"))
-
-
-def login_line(context: Context) -> Optional[bytes]:
-    """
-    ``AUTH PLAIN <token>`` for the C{--user} the checker was given, or L{None}.
-    """
-    login = context.extra.get("login")
-    if not login:
-        return None
-    token = base64.b64encode(b"\0" + login[0].encode("utf-8") + b"\0" + login[1].encode("utf-8"))
-    return b"AUTH PLAIN " + token + b"\r\n"
-
-
-def offset(context: Context, login: bool = True) -> int:
-    """
-    The replies a dialogue's preamble adds before its own: EHLO and 220
-    for TLS, EHLO and 235 for a login.
-    """
-    return (2 if tls_first(context) else 0) + (2 if login and login_line(context) is not None else 0)
-
-
-def dialogue(context: Context, commands: Sequence[object], greet: bool = True, clear: bool = False, login: bool = True) -> Stream:
-    """
-    A stream that waits for the greeting, then plays C{commands}: bytes are
-    sent with an L{Await} for one more reply; other steps (L{Pause},
-    L{StartTLS}, an L{Await}) are played as they are.  When the server
-    wants TLS first (L{tls_first}) and not C{clear}, EHLO and STARTTLS come
-    before C{commands}, so they meet a fresh session over TLS; with a
-    C{--user} (and C{login}), EHLO and AUTH PLAIN too.
-    """
-    bound = context.timeout_seconds
-    steps: List[Step] = []
-    expected = 0
-    if greet:
-        expected = 1
-        steps.append(Await(replies_seen(1), bound))
-        if tls_first(context) and not clear:
-            steps += [Send(ehlo_line(context)), Await(replies_seen(2), bound), Send(b"STARTTLS\r\n"), Await(replies_seen(3), bound), StartTLS()]
-            expected = 3
-        auth = login_line(context)
-        if auth is not None and login and not clear:
-            steps += [Send(ehlo_line(context)), Await(replies_seen(expected + 1), bound), Send(auth), Await(replies_seen(expected + 2), bound)]
-            expected += 2
-    for command in commands:
-        if isinstance(command, bytes):
-            expected += 1
-            steps.append(Send(command))
-            steps.append(Await(replies_seen(expected), bound))
-        else:
-            steps.append(command)  # type: ignore[arg-type]
-    return Stream(tuple(steps))
-
-
-def ehlo_line(context: Context) -> bytes:
-    return b"EHLO checker." + context.extra.get("domain", "example.com").encode("ascii") + b"\r\n"
-
-
-def _only(recording: Recording) -> StreamRecord:
-    return recording.streams[0]
-
-
-def _replies(recording: Recording) -> List[Reply]:
-    return parse_replies(_only(recording).received)
-
-
-def _reply(recording: Recording, index: int, context: Optional[Context] = None, login: bool = True) -> Optional[Reply]:
-    """
-    Reply C{index} of the dialogue (0: the greeting), past the TLS preamble
-    when C{context} says there is one.
-    """
-    got = _replies(recording)
-    if index > 0 and context is not None:
-        index += offset(context, login)
-    return got[index] if index < len(got) else None
-
-
-def _missing(recording: Recording, what: str) -> Outcome:
-    stream = _only(recording)
-    if stream.connect_failed:
-        entry = stream.first(EntryKind.CONNECT_FAILED)
-        return failed("could not connect: " + (entry.data.decode("ascii", "replace") if entry else ""))
-    if stream.peer_closed:
-        return failed(f"the server closed the connection before {what}")
-    return failed(f"no complete reply to {what} within the time bound")
-
-
-def _code_is(reply: Optional[Reply], codes: Sequence[int]) -> bool:
-    return reply is not None and reply.code in codes
-
-
-def _says(reply: Reply) -> str:
-    return f"{reply.text!r}"
-
-
 # -- plans and judges, one pair per case ---------------------------------------
 
 
@@ -230,14 +74,14 @@ def _plan_greeting(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_greeting(recording: Recording, context: Context) -> Outcome:
-    greeting = _reply(recording, 0, context)
+    greeting = reply_at(recording, 0, context)
     if greeting is None:
-        return _missing(recording, "the greeting")
+        return missing(recording, "the greeting")
     if greeting.code == 220:
-        return passed(f"greeting {_says(greeting)}")
+        return passed(f"greeting {says(greeting)}")
     if greeting.code == 554:
-        return warned(f"the server refuses this client with 554: {_says(greeting)}")
-    return failed(f"expected a 220 greeting, got {_says(greeting)}")
+        return warned(f"the server refuses this client with 554: {says(greeting)}")
+    return failed(f"expected a 220 greeting, got {says(greeting)}")
 
 
 def _plan_ehlo(context: Context) -> Tuple[Stream, ...]:
@@ -245,13 +89,13 @@ def _plan_ehlo(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_ehlo(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 1, context)
+    reply = reply_at(recording, 1, context)
     if reply is None:
-        return _missing(recording, "the EHLO reply")
+        return missing(recording, "the EHLO reply")
     if reply.code == 250:
         offered = " ".join(word.split(" ")[0] for word in features(reply)) or "no extensions"
         return passed(f"250 to EHLO, offering {offered}")
-    return failed(f"expected 250 to EHLO, got {_says(reply)}")
+    return failed(f"expected 250 to EHLO, got {says(reply)}")
 
 
 def _plan_helo(context: Context) -> Tuple[Stream, ...]:
@@ -259,14 +103,14 @@ def _plan_helo(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_helo(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 1, context, login=False)
+    reply = reply_at(recording, 1, context, login=False)
     if reply is None:
-        return _missing(recording, "the HELO reply")
+        return missing(recording, "the HELO reply")
     if reply.code == 250 and len(reply.lines) == 1:
-        return passed(f"250 to HELO: {_says(reply)}")
+        return passed(f"250 to HELO: {says(reply)}")
     if reply.code == 250:
         return warned(f"250 to HELO but in {len(reply.lines)} lines (HELO gets no extension list)")
-    return failed(f"expected 250 to HELO, got {_says(reply)}")
+    return failed(f"expected 250 to HELO, got {says(reply)}")
 
 
 def _plan_unknown(context: Context) -> Tuple[Stream, ...]:
@@ -274,17 +118,17 @@ def _plan_unknown(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_unknown(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 2, context)
+    reply = reply_at(recording, 2, context)
     if reply is None:
-        return _missing(recording, "the reply to an unknown command")
+        return missing(recording, "the reply to an unknown command")
     if reply.code in (500, 502):
-        after = _reply(recording, 3, context)
+        after = reply_at(recording, 3, context)
         if after is None or after.code != 250:
             return warned(f"{reply.code} to an unknown command, but the session was not usable after it (NOOP: {after.text if after else 'no reply'})")
         return passed(f"{reply.code} to XYZZY, and the session goes on")
     if reply.code is not None and 500 <= reply.code < 600:
-        return warned(f"refused with {reply.code}, where 500 (unrecognized) is the code: {_says(reply)}")
-    return failed(f"expected 500 or 502 to an unknown command, got {_says(reply)}")
+        return warned(f"refused with {reply.code}, where 500 (unrecognized) is the code: {says(reply)}")
+    return failed(f"expected 500 or 502 to an unknown command, got {says(reply)}")
 
 
 def _plan_mail_before_ehlo(context: Context) -> Tuple[Stream, ...]:
@@ -292,16 +136,16 @@ def _plan_mail_before_ehlo(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_mail_before_ehlo(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 1, context, login=False)
+    reply = reply_at(recording, 1, context, login=False)
     if reply is None:
-        return _missing(recording, "the reply to MAIL before EHLO")
+        return missing(recording, "the reply to MAIL before EHLO")
     if reply.code == 503:
-        return passed(f"503 to MAIL before EHLO: {_says(reply)}")
+        return passed(f"503 to MAIL before EHLO: {says(reply)}")
     if reply.code is not None and 500 <= reply.code < 600:
-        return warned(f"refused, but with {reply.code} instead of 503 (bad sequence): {_says(reply)}")
+        return warned(f"refused, but with {reply.code} instead of 503 (bad sequence): {says(reply)}")
     if reply.code == 250:
         return warned("MAIL accepted before EHLO/HELO (a client MUST greet first; most servers answer 503)")
-    return failed(f"expected 503 to MAIL before EHLO, got {_says(reply)}")
+    return failed(f"expected 503 to MAIL before EHLO, got {says(reply)}")
 
 
 def _quit_or_end_data(received: Tuple[bytes, ...]) -> bytes:
@@ -318,18 +162,18 @@ def _plan_data_before_rcpt(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_data_before_rcpt(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 3, context)
+    reply = reply_at(recording, 3, context)
     if reply is None:
-        return _missing(recording, "the reply to DATA without RCPT")
+        return missing(recording, "the reply to DATA without RCPT")
     if reply.code in (503, 554):
-        return passed(f"{reply.code} to DATA without a recipient: {_says(reply)}")
+        return passed(f"{reply.code} to DATA without a recipient: {says(reply)}")
     if reply.code == 354:
         return failed("354: the server takes a message that has no recipient (RFC 5321 §3.3: 503 or 554)")
     if reply.code == 530:
-        return skipped(f"the server wants AUTH before a transaction: {_says(reply)}")
+        return skipped(f"the server wants AUTH before a transaction: {says(reply)}")
     if reply.code is not None and 500 <= reply.code < 600:
-        return warned(f"refused with {reply.code} where 503 or 554 is expected: {_says(reply)}")
-    return failed(f"expected 503 or 554 to DATA without RCPT, got {_says(reply)}")
+        return warned(f"refused with {reply.code} where 503 or 554 is expected: {says(reply)}")
+    return failed(f"expected 503 or 554 to DATA without RCPT, got {says(reply)}")
 
 
 def _plan_rset(context: Context) -> Tuple[Stream, ...]:
@@ -339,11 +183,11 @@ def _plan_rset(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_rset(recording: Recording, context: Context) -> Outcome:
-    mail, rset, rcpt = (_reply(recording, i, context) for i in (2, 3, 4))
+    mail, rset, rcpt = (reply_at(recording, i, context) for i in (2, 3, 4))
     if rset is None or rcpt is None:
-        return _missing(recording, "the replies to RSET and RCPT")
+        return missing(recording, "the replies to RSET and RCPT")
     if rset.code != 250:
-        return failed(f"expected 250 to RSET, got {_says(rset)}")
+        return failed(f"expected 250 to RSET, got {says(rset)}")
     if mail is not None and mail.code == 250 and rcpt.code in (250, 251):
         return failed("RCPT was accepted after RSET: the transaction MAIL began was not cleared")
     if mail is None or mail.code != 250:
@@ -356,12 +200,12 @@ def _plan_noop(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_noop(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 2, context)
+    reply = reply_at(recording, 2, context)
     if reply is None:
-        return _missing(recording, "the reply to NOOP")
+        return missing(recording, "the reply to NOOP")
     if reply.code == 250:
         return passed("250 to NOOP")
-    return failed(f"expected 250 to NOOP, got {_says(reply)}")
+    return failed(f"expected 250 to NOOP, got {says(reply)}")
 
 
 def _plan_vrfy(context: Context) -> Tuple[Stream, ...]:
@@ -369,18 +213,18 @@ def _plan_vrfy(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_vrfy(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 2, context)
+    reply = reply_at(recording, 2, context)
     if reply is None:
-        return _missing(recording, "the reply to VRFY")
+        return missing(recording, "the reply to VRFY")
     if reply.code in (252, 502, 550, 551, 553):
-        return passed(f"{reply.code} to VRFY (no user list disclosed): {_says(reply)}")
+        return passed(f"{reply.code} to VRFY (no user list disclosed): {says(reply)}")
     if reply.code in (250, 251):
         return warned(f"{reply.code} to VRFY: the server confirms mailboxes (user enumeration); 252 or 502 is usual")
     if reply.code == 530:
-        return skipped(f"the server wants AUTH before VRFY: {_says(reply)}")
+        return skipped(f"the server wants AUTH before VRFY: {says(reply)}")
     if reply.code == 500:
         return warned(f"{reply.code} to VRFY (RFC 5321 §3.5.3 expects 252, 502 or an answer)")
-    return failed(f"expected 252 or 502 to VRFY, got {_says(reply)}")
+    return failed(f"expected 252 or 502 to VRFY, got {says(reply)}")
 
 
 def _plan_line_length(context: Context) -> Tuple[Stream, ...]:
@@ -388,17 +232,17 @@ def _plan_line_length(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_line_length(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 2, context)
+    reply = reply_at(recording, 2, context)
     if reply is None:
-        stream = _only(recording)
-        if stream.peer_closed and len(_replies(recording)) >= 2:
+        stream = only_stream(recording)
+        if stream.peer_closed and len(replies_in(recording)) >= 2:
             return warned("the server closed the connection without a reply to a 5007-octet command line")
-        return _missing(recording, "the reply to a 5007-octet command line")
+        return missing(recording, "the reply to a 5007-octet command line")
     if reply.code is not None and 500 <= reply.code < 600:
-        return passed(f"{reply.code} to a 5007-octet command line (limit 512): {_says(reply)}")
+        return passed(f"{reply.code} to a 5007-octet command line (limit 512): {says(reply)}")
     if reply.code == 250:
         return warned("a 5007-octet command line was accepted (RFC 5321 §4.5.3.1.4: 512 octets; 500 expected)")
-    return failed(f"expected 500 to an over-long command line, got {_says(reply)}")
+    return failed(f"expected 500 to an over-long command line, got {says(reply)}")
 
 
 def _plan_quit(context: Context) -> Tuple[Stream, ...]:
@@ -408,12 +252,12 @@ def _plan_quit(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_quit(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 2, context)
+    reply = reply_at(recording, 2, context)
     if reply is None:
-        return _missing(recording, "the reply to QUIT")
+        return missing(recording, "the reply to QUIT")
     if reply.code != 221:
-        return failed(f"expected 221 to QUIT, got {_says(reply)}")
-    if not _only(recording).peer_closed:
+        return failed(f"expected 221 to QUIT, got {says(reply)}")
+    if not only_stream(recording).peer_closed:
         return warned("221 to QUIT, but the server did not close the connection")
     return passed("221 to QUIT, then the server closed the connection")
 
@@ -442,9 +286,9 @@ def _transaction_refused(recording: Recording, context: Context) -> Optional[Out
     ran), or L{None} when DATA got its 354.
     """
     for index, what in ((2, "MAIL FROM"), (3, "RCPT TO"), (4, "DATA")):
-        reply = _reply(recording, index, context)
+        reply = reply_at(recording, index, context)
         if reply is None:
-            return _missing(recording, f"the reply to {what}")
+            return missing(recording, f"the reply to {what}")
         expected = 354 if what == "DATA" else 250
         if reply.code != expected and not (what == "RCPT TO" and reply.code == 251):
             return skipped(f"{what} was refused ({reply.text}): the DATA phase could not be tried (use --domain for a domain it accepts)")
@@ -456,7 +300,7 @@ def _premature(recording: Recording, context: Context) -> Optional[Reply]:
     A reply that came after the 354 and before the checker sent the real
     end of data (its own ``.`` line, after a message ending in CRLF).
     """
-    entries = _only(recording).entries
+    entries = only_stream(recording).entries
     seen = bytearray()
     counted_before = None
     for entry in entries:
@@ -490,13 +334,13 @@ def _judge_transparency(recording: Recording, context: Context) -> Outcome:
         return refused
     early = _premature(recording, context)
     if early is not None:
-        return failed(f"the server ended the message at the stuffed lone dot (\"..\") and answered {_says(early)}")
-    end = _reply(recording, 5, context)
+        return failed(f"the server ended the message at the stuffed lone dot (\"..\") and answered {says(early)}")
+    end = reply_at(recording, 5, context)
     if end is None:
-        return _missing(recording, "the reply to the end of data")
+        return missing(recording, "the reply to the end of data")
     if end.code == 250:
         return passed("a message with dot-stuffed lines was taken whole and accepted with 250")
-    return warned(f"the message with stuffed dots was refused at its end: {_says(end)}")
+    return warned(f"the message with stuffed dots was refused at its end: {says(end)}")
 
 
 _SMUGGLING = {
@@ -529,12 +373,12 @@ def _judge_smuggling(variant: str) -> Callable[[Recording, Context], Outcome]:
             return refused
         early = _premature(recording, context)
         if early is not None:
-            return failed(f"{shown} ended DATA: the server answered {_says(early)} before the real <CR><LF>.<CR><LF> (SMTP smuggling)")
-        end = _reply(recording, 5, context)
+            return failed(f"{shown} ended DATA: the server answered {says(early)} before the real <CR><LF>.<CR><LF> (SMTP smuggling)")
+        end = reply_at(recording, 5, context)
         if end is None:
-            if _only(recording).peer_closed:
+            if only_stream(recording).peer_closed:
                 return passed(f"the server closed the connection on {shown} inside DATA (never taken as the end)")
-            return _missing(recording, "the reply to the end of data")
+            return missing(recording, "the reply to the end of data")
         if end.code == 250:
             return passed(f"{shown} was kept as message data; only <CR><LF>.<CR><LF> ended it")
         return passed(f"the message holding {shown} was refused at its real end ({end.code}): never taken as the end")
@@ -550,9 +394,9 @@ def _plan_starttls_offered(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_starttls_offered(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 1)
+    reply = reply_at(recording, 1)
     if reply is None or reply.code != 250:
-        return _missing(recording, "a 250 reply to EHLO")
+        return missing(recording, "a 250 reply to EHLO")
     if keyword(features(reply), "STARTTLS") is not None:
         return passed("STARTTLS is offered")
     return warned("STARTTLS is not offered: mail and passwords can only cross in clear (RFC 3207)")
@@ -598,19 +442,19 @@ def _after_tls(stream: StreamRecord) -> Tuple[bytes, bytes, bytes]:
 
 
 def _judge_injection(recording: Recording, context: Context) -> Outcome:
-    stream = _only(recording)
+    stream = only_stream(recording)
     clear, early, late = _after_tls(stream)
     replies = parse_replies(clear)
     if len(replies) < 3:
-        return _missing(recording, "the reply to STARTTLS")
+        return missing(recording, "the reply to STARTTLS")
     if replies[2].code != 220:
         if replies[2].code is not None and 500 <= replies[2].code < 600:
-            return passed(f"STARTTLS with a command pipelined after it was refused: {_says(replies[2])}")
-        return failed(f"expected 220 to STARTTLS, got {_says(replies[2])}")
+            return passed(f"STARTTLS with a command pipelined after it was refused: {says(replies[2])}")
+        return failed(f"expected 220 to STARTTLS, got {says(replies[2])}")
     if len(replies) > 3:
-        return failed(f"the pipelined NOOP was answered in clear after the 220: {_says(replies[3])}")
+        return failed(f"the pipelined NOOP was answered in clear after the 220: {says(replies[3])}")
     if parse_replies(early):
-        return failed(f"the NOOP sent in clear before the TLS handshake was answered inside TLS: {_says(parse_replies(early)[0])} (CVE-2011-0411)")
+        return failed(f"the NOOP sent in clear before the TLS handshake was answered inside TLS: {says(parse_replies(early)[0])} (CVE-2011-0411)")
     after = parse_replies(late)
     if not after:
         if stream.peer_closed and not early and not late:
@@ -630,19 +474,19 @@ def _plan_tls_resets(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_tls_resets(recording: Recording, context: Context) -> Outcome:
-    start = _reply(recording, 2)
+    start = reply_at(recording, 2)
     if start is None:
-        return _missing(recording, "the reply to STARTTLS")
+        return missing(recording, "the reply to STARTTLS")
     if start.code != 220:
-        return failed(f"expected 220 to STARTTLS, got {_says(start)}")
-    mail = _reply(recording, 3)
+        return failed(f"expected 220 to STARTTLS, got {says(start)}")
+    mail = reply_at(recording, 3)
     if mail is None:
-        return _missing(recording, "a reply over TLS (did the handshake fail?)")
+        return missing(recording, "a reply over TLS (did the handshake fail?)")
     if mail.code == 503:
         return passed("503 to MAIL over TLS before a new EHLO: the state of the clear session was discarded")
     if mail.code == 250:
         return failed("MAIL over TLS without a new EHLO was accepted: the state of the clear session was kept (RFC 3207 §4.2)")
-    return warned(f"MAIL over TLS before EHLO got {mail.code}, not 503: {_says(mail)}")
+    return warned(f"MAIL over TLS before EHLO got {mail.code}, not 503: {says(mail)}")
 
 
 _BOGUS_PLAIN = base64.b64encode(b"\0netlab-check\0not-a-password").decode("ascii").encode("ascii")
@@ -653,9 +497,9 @@ def _plan_auth_clear(context: Context) -> Tuple[Stream, ...]:
 
 
 def _judge_auth_clear(recording: Recording, context: Context) -> Outcome:
-    ehlo, auth = _reply(recording, 1), _reply(recording, 2)
+    ehlo, auth = reply_at(recording, 1), reply_at(recording, 2)
     if ehlo is None or auth is None:
-        return _missing(recording, "the replies to EHLO and AUTH")
+        return missing(recording, "the replies to EHLO and AUTH")
     offered = keyword(features(ehlo), "AUTH")
     if auth.code == 235:
         return failed("AUTH PLAIN with made-up credentials sent in clear was accepted (235)")
@@ -679,29 +523,29 @@ def _plan_mail_option(option: bytes) -> Callable[[Context], Tuple[Stream, ...]]:
 
 
 def _judge_size(recording: Recording, context: Context) -> Outcome:
-    reply = _reply(recording, 2, context)
+    reply = reply_at(recording, 2, context)
     limit = int(context.extra.get("size_limit", 0))
     if reply is None:
-        return _missing(recording, "the reply to MAIL FROM with SIZE")
+        return missing(recording, "the reply to MAIL FROM with SIZE")
     if reply.code == 552:
         return passed(f"552 to MAIL FROM SIZE={limit + 1} (the announced limit is {limit})")
     if reply.code in (530, 550, 553):
-        return skipped(f"MAIL FROM was refused for another reason: {_says(reply)}")
+        return skipped(f"MAIL FROM was refused for another reason: {says(reply)}")
     if reply.code == 250:
         return failed(f"MAIL FROM SIZE={limit + 1} was accepted although EHLO announced SIZE {limit} (RFC 1870 §6: 552)")
-    return warned(f"MAIL FROM SIZE over the limit got {reply.code} (552 expected): {_says(reply)}")
+    return warned(f"MAIL FROM SIZE over the limit got {reply.code} (552 expected): {says(reply)}")
 
 
 def _judge_option(name: str) -> Callable[[Recording, Context], Outcome]:
     def judge(recording: Recording, context: Context) -> Outcome:
-        reply = _reply(recording, 2, context)
+        reply = reply_at(recording, 2, context)
         if reply is None:
-            return _missing(recording, f"the reply to MAIL FROM with {name}")
+            return missing(recording, f"the reply to MAIL FROM with {name}")
         if reply.code == 250:
             return passed(f"MAIL FROM with {name} (offered in EHLO) was accepted")
         if reply.code in (530, 550, 553):
-            return skipped(f"MAIL FROM was refused for another reason: {_says(reply)}")
-        return failed(f"{name} is offered in EHLO but MAIL FROM with it got {_says(reply)}")
+            return skipped(f"MAIL FROM was refused for another reason: {says(reply)}")
+        return failed(f"{name} is offered in EHLO but MAIL FROM with it got {says(reply)}")
 
     return judge
 

@@ -20,8 +20,9 @@ from twisted_netlab.check._case import CaseResult, Score, Verdict, scores, tally
 class Report:
     """
     One run: what was checked (C{kind}, C{target}), with which profile, the
-    results in case order, and notes (server start, restarts) shown before
-    the summary.
+    results in case order, notes (server start, restarts) shown before the
+    summary, and the last lines of a ``--run`` server's output (shown when
+    a case failed, or with C{verbose}).
     """
 
     kind: str
@@ -29,6 +30,7 @@ class Report:
     profile: str
     results: Sequence[CaseResult]
     notes: Sequence[str] = field(default_factory=tuple)
+    server_output: str = ""
 
     @property
     def counts(self) -> Dict[Verdict, int]:
@@ -81,6 +83,9 @@ def render_text(report: Report, colour: bool = False, verbose: bool = False) -> 
             lines.append("      server output (last lines):")
             lines.extend("        | " + line for line in result.server_output.splitlines())
     lines.append("")
+    if report.server_output.strip() and (report.failed or verbose):
+        lines.append("server output (last lines):")
+        lines.extend("  | " + line for line in report.server_output.splitlines())
     lines.extend(report.notes)
     lines.append("score: " + ", ".join(f"{s.profile.value} {s.score}/{s.max_score}" for s in report.scores))
     lines.append(report.summary_line())
@@ -118,6 +123,7 @@ def to_json(report: Report) -> Dict[str, object]:
         "max_score": sum(s.max_score for s in per_profile),
         "scores": {s.profile.value: {"score": s.score, "max_score": s.max_score} for s in per_profile},
         "notes": list(report.notes),
+        "server_output": report.server_output,
     }
 
 
@@ -157,10 +163,10 @@ def render_junit(report: Report, elapsed: Optional[Dict[str, float]] = None) -> 
                 time=f"{elapsed.get(result.case.id, 0.0):.3f}",
             )
             if result.verdict is Verdict.FAIL:
-                failure = ElementTree.SubElement(case, "failure", message=result.outcome.detail, type="fail")
+                failure = ElementTree.SubElement(case, "failure", message=_xml_safe(result.outcome.detail), type="fail")
                 failure.text = _xml_safe(result.transcript)
             elif result.verdict is Verdict.SKIP:
-                ElementTree.SubElement(case, "skipped", message=result.outcome.detail)
+                ElementTree.SubElement(case, "skipped", message=_xml_safe(result.outcome.detail))
             else:
                 out = ElementTree.SubElement(case, "system-out")
                 out.text = _xml_safe(f"{result.verdict.value}: {result.outcome.detail}")

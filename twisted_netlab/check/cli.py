@@ -73,6 +73,27 @@ class TargetOptions(usage.Options):
         usage.Options.__init__(self)
         self["only"] = []
 
+    def parseOptions(self, options: Optional[List[str]] = None) -> None:
+        """
+        Accept options after the target too (``netlab check http URL
+        --root www``): GNU-style permutation first, then Twisted's parser.
+        """
+        import getopt
+
+        argv = sys.argv[1:] if options is None else list(options)
+        try:
+            pairs, rest = getopt.gnu_getopt(argv, self.shortOpt, self.longOpt)
+        except getopt.error as problem:
+            raise usage.UsageError(str(problem))
+        tokens: List[str] = []
+        for name, value in pairs:
+            if name.startswith("--"):
+                takes = (name[2:] + "=") in self.longOpt
+            else:
+                takes = (name[1:] + ":") in self.shortOpt
+            tokens += [name, value] if takes else [name]
+        usage.Options.parseOptions(self, tokens + ["--"] + rest)
+
     def opt_only(self, value: str) -> None:
         """
         Run only these case ids (comma-separated, repeatable; "get." means every get.* case).
@@ -151,7 +172,19 @@ def list_cases(cases: Sequence[Any], stdout: IO[str]) -> int:
 
 def _lazy(module_name: str) -> Any:
     def make() -> usage.Options:
-        return importlib.import_module(module_name).Options()
+        base = importlib.import_module(module_name).Options
+
+        # As for netlab's own sub-commands: --version names netlab's version.
+        def opt_version(self: usage.Options) -> None:
+            """
+            Print netlab's version and exit.
+            """
+            from twisted_netlab import __version__
+
+            print(f"netlab {__version__}")
+            sys.exit(0)
+
+        return type(base.__name__, (base,), {"opt_version": opt_version})()
 
     return make
 
@@ -163,6 +196,14 @@ class Options(usage.Options):
         "2 usage error, 7 the target could not be reached."
     )
     subCommands = [(name, None, _lazy(module), doc) for name, module, doc in KINDS]
+
+    def getSynopsis(self) -> str:
+        # A kind's synopsis is appended to ours: while one is described,
+        # ours stops at "netlab check".
+        synopsis = str(usage.Options.getSynopsis(self))
+        if self.subCommand is not None and synopsis.endswith(self.synopsis):
+            return synopsis[: -len(self.synopsis)].rstrip()
+        return synopsis
 
     def postOptions(self) -> None:
         if self.subCommand is None:

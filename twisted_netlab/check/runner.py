@@ -280,6 +280,16 @@ def play(
             finished.callback(result())
 
     defer.DeferredList([p.done for p in players]).addCallback(all_done)
+
+    def case_done(_: Any) -> None:
+        for player in players:
+            if not player.done.called:
+                player.entries.append(Entry(reactor.seconds() - started, EntryKind.ABORTED, b"case complete"))
+                player.abort()
+
+    for player, stream in zip(players, plan):
+        if stream.ends_case:
+            player.done.addCallback(case_done)
     for player, stream in zip(players, plan):
         if stream.after is None:
             player.start(host, port, tls)
@@ -332,6 +342,22 @@ def substitute(command: str, port: int) -> List[str]:
     if not words:
         raise ValueError("--run needs a command")
     return [word.replace("{port}", str(port)) for word in words]
+
+
+def anchor(argv: Sequence[str], here: str) -> List[str]:
+    """
+    C{argv} with every word that names an existing file (not a folder: a
+    server given ``.`` must still serve the fixture folder) relative to
+    C{here} (where netlab was run) made absolute: the server runs in the
+    fixture folder, and ``--run 'python3 server.py {port}'`` must still
+    find ``server.py``.  Options (``-m``, ``--x=y``) are left alone.
+    """
+    out = []
+    for word in argv:
+        if word and not word.startswith("-") and not os.path.isabs(word) and os.path.isfile(os.path.join(here, word)):
+            word = os.path.abspath(os.path.join(here, word))
+        out.append(word)
+    return out
 
 
 def listening_on(port: int, tables: Sequence[str] = ("/proc/net/tcp", "/proc/net/tcp6")) -> Optional[bool]:
@@ -389,8 +415,10 @@ class ChildServer:
         stop_timeout_seconds: float = 2.0,
         output_limit: int = 64 * 1024,
         env: Optional[Mapping[str, str]] = None,
+        here: Optional[str] = None,
     ) -> None:
         substitute(command, 0)  # fail early on an unusable command
+        self.here = os.getcwd() if here is None else here
         self._reactor = reactor
         self.command = command
         self.cwd = cwd
@@ -402,6 +430,7 @@ class ChildServer:
         self._chunks: Deque[bytes] = deque()
         self._kept = 0
         self.port = 0
+        self.argv: List[str] = []
         self.starts = 0
         self.exit_description: Optional[str] = None
         self._process: Any = None
@@ -453,7 +482,8 @@ class ChildServer:
         it, or fail with L{ChildFailed} (exited, or silent past the bound).
         """
         self.port = free_port(self.host)
-        argv = substitute(self.command, self.port)
+        argv = anchor(substitute(self.command, self.port), self.here)
+        self.argv = argv
         env = dict(self._env, PORT=str(self.port))
         self.exit_description = None
         self.starts += 1
@@ -488,6 +518,28 @@ class ChildServer:
                 )
             yield _sleep(self._reactor, delay)
             delay = min(delay * 2, 0.1)
+
+    @defer.inlineCallbacks
+    def check(self, grace_seconds: float = 2.0) -> Any:
+        """
+        Fire with whether the child still serves: alive and listening.  A
+        crash shows first as a closed connection and only later as an
+        exit, so a child that no longer listens gets C{grace_seconds} to
+        finish exiting; one that is alive but stopped listening is killed.
+        """
+        if not self.alive:
+            return False
+        if listening_on(self.port) is not False:
+            return True
+        deadline = self._reactor.seconds() + grace_seconds
+        while self.alive and self._reactor.seconds() < deadline:
+            yield _sleep(self._reactor, 0.02)
+        if self.alive:
+            ended = self._wait_ended()
+            self._signal("KILL")
+            yield ended
+            self.exit_description = f"stopped listening on port {self.port} (killed)"
+        return False
 
     def _connects(self) -> defer.Deferred:
         from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -590,10 +642,8 @@ def run_cases(
             outcome = _judge(case, recording, context)
             result = CaseResult(case, outcome, transcript(recording))
             if child is not None:
-                # Give the child's exit a moment to be reported before we
-                # look: a crash shows as a reset first, then SIGCHLD.
-                yield _sleep(reactor, 0.02)
-                if not child.alive:
+                serving = yield child.check()
+                if not serving:
                     result = yield _after_crash(child, result, state)
         results.append(result)
         if on_result is not None:

@@ -18,7 +18,8 @@ from twisted.python import usage
 from twisted_netlab._endpoints import default_reactor
 from twisted_netlab.check import runner
 from twisted_netlab.check._case import Await, Case, CaseResult, Context, EntryKind, Send, Stream, select, skipped
-from twisted_netlab.check._cases_smtp import NEEDS_TEXT, STARTTLS, all_cases, available_from, parse_replies, replies_seen
+from twisted_netlab.check._cases_smtp import NEEDS_TEXT, STARTTLS, all_cases, available_from
+from twisted_netlab.check._smtp_dialogue import login_line, parse_replies, replies_seen
 from twisted_netlab.check._report import Report
 from twisted_netlab.check.cli import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, TargetOptions, conclude, is_loopback, list_cases
 
@@ -202,8 +203,6 @@ def _masked(results: List[CaseResult], context: Context) -> List[CaseResult]:
     The results with the AUTH PLAIN token of C{--user} masked in transcripts.
     """
     from dataclasses import replace
-
-    from twisted_netlab.check._cases_smtp import login_line
 
     line = login_line(context)
     if line is None:

@@ -31,6 +31,7 @@ from twisted_netlab.web._client_core import (
     remote_file_name,
 )
 from twisted_netlab.web._client_limits import LowSpeedCheck, parse_size, size_exceeded
+from twisted_netlab.web._response_checks import KEEP_ALIVE_CLOSED, UNANNOUNCED_CLOSE, Finding, response_findings
 
 if TYPE_CHECKING:
     from twisted.internet import defer
@@ -44,6 +45,15 @@ PROGRAM = "netlab get"
 #: Bodies at least this large get a progress bar (when stderr is a TTY).
 PROGRESS_MIN_BYTES = 1024 * 1024
 PROGRESS_INTERVAL_SECONDS = 0.25
+#: Bytes of each URL's responses kept for the response checks and for
+#: showing a head that never completed; past this only the head is checked.
+CHECKED_BYTES = 4 * 1024 * 1024
+#: Exit code of --strict when a response broke HTTP/1.1.
+STRICT_EXIT = 9
+#: Failures that are the server's doing (weird reply, cut short, empty
+#: reply, reset): after one, what came is shown and judged.  After our own
+#: limits (time, size) or an interruption it is not.
+SERVER_FAULTS = frozenset([8, 18, 52, 56])
 
 
 def _size_option(value: str) -> int:
@@ -71,6 +81,7 @@ class Options(CommandOptions):
         "Several URLs to one host share one kept-alive connection. "
         "Exit codes follow curl: 2 usage, 3 malformed URL, 6 cannot resolve, "
         "7 cannot connect, 8 weird reply, 18 partial body, 22 HTTP error with --fail, "
+        "9 a response broke HTTP/1.1 (--strict), "
         "23 write error, 28 timeout or too slow, 35 TLS handshake, 47 too many redirects, "
         "52 empty reply, 56 receive error, 60 certificate rejected, 63 --max-filesize exceeded, "
         "130 interrupted, 141 stdout closed by its reader."
@@ -87,6 +98,7 @@ class Options(CommandOptions):
         ["fail", "f", "Exit 22 without writing the body when the final status is 400 or more."],
         ["insecure", "k", "Do not verify TLS certificates (warns on stderr)."],
         ["pipeline", None, "Send all requests to a host at once before reading responses."],
+        ["strict", None, "Treat the response warnings (bare LF, bytes after the body, ...) as errors: exit 9."],
     ]
     optParameters = [
         ["output", "o", None, "Write the body to FILE ('-' for stdout); one URL only."],
@@ -306,6 +318,10 @@ class CommandSink:
         self._limited = 0
         self._started = clock.seconds()
         self._method = "HEAD" if options["head"] else "GET"
+        self._raw = bytearray()
+        self._raw_cut = False
+        self._heads = 0
+        self._reconnects: List[Finding] = []
 
     def _note(self, line: str) -> None:
         self.stderr.write(line + "\n")
@@ -325,12 +341,53 @@ class CommandSink:
                 self._note(f"< {line}")
             self._note("<")
 
+    def bytes_received(self, data: bytes) -> None:
+        room = CHECKED_BYTES - len(self._raw)
+        if room > 0:
+            self._raw += data[:room]
+        if len(data) > room:
+            self._raw_cut = True
+
+    def reconnecting(self, reason: str) -> None:
+        if self.options["verbose"]:
+            self._note(f"* Reconnecting: {reason}")
+        if reason == UNANNOUNCED_CLOSE:
+            self._reconnects.append(Finding(KEEP_ALIVE_CLOSED, reason))
+
+    def show_unparsed(self) -> None:
+        """
+        After a failure before any head was parsed, show what came anyway
+        (``-v`` on stderr, ``--raw`` as is): a 404 without its empty line
+        must not vanish.
+        """
+        if self._heads or not self._raw:
+            return
+        if self.options["verbose"]:
+            lines = bytes(self._raw).split(b"\n")
+            for line in lines[:-1] if not lines[-1] else lines:
+                self._note("< " + line.rstrip(b"\r").decode("latin-1").encode("unicode_escape").decode("ascii"))
+        if self.options["raw"]:
+            self.output.write(bytes(self._raw))
+
+    def findings(self, method: str, failed: bool) -> List[Finding]:
+        """
+        What the response checks say about this URL's responses (only the
+        head when they were too large to keep, or pipelined).
+        """
+        if (self._raw_cut or self.options["pipeline"]) and self.final is not None:
+            found = response_findings(self.final.raw, ["HEAD"], False)
+        else:
+            closed = failed or (self.final is not None and not self.final.keep_alive)
+            found = response_findings(bytes(self._raw), [method] * max(1, self._heads), closed)
+        return self._reconnects + found
+
     def informational(self, response: InformationalResponse) -> None:
         self._verbose_head(response.raw.rstrip(b"\r\n"))
         if self.options["raw"]:
             self.output.write(response.raw)
 
     def head_received(self, head: ResponseHead, redirecting: bool) -> None:
+        self._heads += 1
         self._verbose_head(head.raw.rstrip(b"\r\n"))
         if redirecting and self.options["verbose"]:
             self._note(f"* Following redirect to {head.get('Location')}")
@@ -477,6 +534,17 @@ def main(
     return outcome
 
 
+def _speak_up(stderr: IO[str], sink: CommandSink, method: str, failed: bool, strict: bool) -> int:
+    """
+    Print one line per response finding (``warning:``, or ``error:`` with
+    --strict); return how many.
+    """
+    found = sink.findings(method, failed)
+    for finding in found:
+        stderr.write(f"{PROGRAM}: {'error' if strict else 'warning'}: {finding.message}\n")
+    return len(found)
+
+
 def _fail(stderr: IO[str], error: GetError, stdout: Any = None, interrupted: Sequence[bool] = ()) -> int:
     from twisted_netlab.web.client import ClosedPipe
 
@@ -591,12 +659,19 @@ async def _run(
             except Exception as error:
                 for later in pending[index + 1:]:
                     later.addErrback(lambda _: None)
-                return fail(classify(error))
+                problem = classify(error)
+                if problem.exit_code in SERVER_FAULTS and not interrupted:
+                    # The server ended the exchange: show and judge what came.
+                    sinks[index].show_unparsed()
+                    _speak_up(stderr, sinks[index], method, True, options["strict"])
+                return fail(problem)
             finally:
                 try:
                     outputs[index].close()
                 except GetError as error:
                     return fail(error)
+            if _speak_up(stderr, sinks[index], method, False, options["strict"]) and options["strict"]:
+                return fail(GetError("the response broke HTTP/1.1 (--strict)", STRICT_EXIT))
             if options["timing"]:
                 stderr.write(_timing_report(response))
             if options["etag-save"] is not None and 200 <= response.status < 300:

@@ -47,7 +47,6 @@ from twisted_netlab.web._client_core import (
     redirect_target,
     request_bytes,
 )
-
 from twisted_netlab.web._client_connect import (
     AddressEndpoint,
     TLSEndpoint,
@@ -70,10 +69,14 @@ from twisted_netlab.web._client_errors import (
     _ConnectionReuseFailed,
     classify,
 )
+from twisted_netlab.web._response_checks import UNANNOUNCED_CLOSE
 
 USER_AGENT = "netlab-get"
 
 
+#: Why a request is sent again on a new connection (``-v`` says it).
+KEPT_ALIVE_CLOSED = UNANNOUNCED_CLOSE
+ANNOUNCED_CLOSE = "the previous response ended the connection (Connection: close or HTTP/1.0)"
 # -- sinks ---------------------------------------------------------------
 
 
@@ -107,6 +110,19 @@ class ResponseSink:
 
     def response_ended(self, end: ResponseEnd, redirecting: bool) -> None:
         pass
+
+    def bytes_received(self, data: bytes) -> None:
+        """
+        Every byte read from the connection while this sink's request is
+        the oldest outstanding one, and after its response until the next
+        request goes out: what ``-v``/``--raw`` show when a head never
+        completes, and what the response checks read.  Must not raise.
+        """
+
+    def reconnecting(self, reason: str) -> None:
+        """
+        The request is sent again on a new connection, because C{reason}.
+        """
 
 
 class MemorySink(ResponseSink):
@@ -249,6 +265,7 @@ class HTTPClientProtocol(Protocol):
         self.tls = False
         self.peer_description = ""
         self.attempt: Optional[Deferred] = None
+        self._last_sink: Optional[ResponseSink] = None
 
     # -- owner's API -------------------------------------------------------
 
@@ -320,6 +337,9 @@ class HTTPClientProtocol(Protocol):
         now = self.clock.seconds()
         if self._sent and self._sent[0].first_byte_at is None:
             self._sent[0].first_byte_at = now
+        listener = self._sent[0].sink if self._sent else self._last_sink
+        if listener is not None:
+            listener.bytes_received(data)
         self.parser.receive_data(data)
         self._process()
 
@@ -330,7 +350,7 @@ class HTTPClientProtocol(Protocol):
         if clean and self.completed and self._sent and not self._sent[0].started and not self.parser.in_response:
             # RFC 9112 9.3.1: a kept-alive connection may be closed at any
             # idle moment; nothing of this response came, so resend it.
-            self._fail_all(_ConnectionReuseFailed("server closed the kept-alive connection"))
+            self._fail_all(_ConnectionReuseFailed(KEPT_ALIVE_CLOSED))
         elif clean:
             # Only an orderly close ends a read-until-close body; the parser
             # turns an early one into TruncatedResponse.  A reset is never
@@ -344,7 +364,7 @@ class HTTPClientProtocol(Protocol):
             if not clean:
                 self._fail_all(reason)
             elif self.completed and not (self._sent and self._sent[0].started):
-                self._fail_all(_ConnectionReuseFailed("server closed the kept-alive connection"))
+                self._fail_all(_ConnectionReuseFailed(KEPT_ALIVE_CLOSED))
             else:
                 self._fail_all(EmptyResponse("server closed the connection without sending a response"))
         if not self.ready.called:
@@ -419,6 +439,7 @@ class HTTPClientProtocol(Protocol):
             exchange.sink.body_received(event, exchange.redirecting)
         elif isinstance(event, ResponseEnd):
             exchange.ended_at = self.clock.seconds()
+            self._last_sink = exchange.sink
             exchange.sink.response_ended(event, exchange.redirecting)
             self._sent.popleft()
             self.completed += 1
@@ -426,7 +447,7 @@ class HTTPClientProtocol(Protocol):
                 self.closing = True
                 self._cancel_idle()
                 exchange.done.callback(exchange)
-                self._fail_all(_ConnectionReuseFailed("server closes the connection after this response"))
+                self._fail_all(_ConnectionReuseFailed(ANNOUNCED_CLOSE))
                 if self.transport is not None and not self.lost:
                     self.transport.loseConnection()
                 return
@@ -625,7 +646,8 @@ class HTTPClient:
                 protocol.ready.addCallback(_announce, sink)
             try:
                 exchange = yield protocol.request(method, target, headers, sink, follow)
-            except _ConnectionReuseFailed:
+            except _ConnectionReuseFailed as why:
+                sink.reconnecting(str(why))
                 continue
             except Exception as error:
                 raise classify(error)

@@ -63,7 +63,7 @@ class BuiltSiteTests(SynchronousTestCase):
         """
         sources = sorted(name[:-4] for name in os.listdir(DOCS) if name.endswith(".rst"))
         self.assertEqual(sorted(self.names), sources)
-        self.assertEqual(sorted(os.listdir(os.path.join(self.target, "docs"))), sorted(f"{n}.html" for n in sources))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.target, "docs"))), sorted([f"{n}.html" for n in sources] + ["images"]))
         self.assertFalse(os.path.exists(os.path.join(SITE, "docs")))
 
     def test_index_links_every_page(self):

@@ -122,6 +122,10 @@ def build(target: str, settings: Dict[str, Any] = LENIENT, manual: Optional[str]
             shutil.copyfile(source, os.path.join(target, name))
     docs = os.path.join(target, "docs")
     os.mkdir(docs)
+    images = os.path.join(manual, "images")  # the pages' screenshots (.. image:: images/NAME.png)
+    if os.path.isdir(images):
+        shutil.copytree(images, os.path.join(docs, "images"),
+                        ignore=lambda folder, names: [name for name in names if not name.endswith(".png")])
     names = page_names(manual)
     rendered = {}
     for name in names:
@@ -142,10 +146,10 @@ def _fingerprint() -> str:
     import docutils
 
     digest = hashlib.sha256(f"{TEMPLATE_VERSION} {docutils.__version__}".encode())
-    for folder in (manual_folder(), static_site()):
-        for name in sorted(os.listdir(folder)):
+    for folder in (manual_folder(), static_site(), os.path.join(manual_folder(), "images")):
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
             path = os.path.join(folder, name)
-            if os.path.isfile(path) and name.endswith((".rst", ".html", ".css")):
+            if os.path.isfile(path) and name.endswith((".rst", ".html", ".css", ".png")):
                 digest.update(name.encode() + b"\0")
                 with open(path, "rb") as handle:
                     digest.update(hashlib.sha256(handle.read()).digest())

@@ -24,7 +24,7 @@ VERDICT_COLOURS = {
 }
 
 _STYLE = (
-    "body{font-family:sans-serif;margin:1em;color:#222;background:#fff}"
+    "body{font-family:sans-serif;margin:1em;color:#222;background:#fff}h1{font-size:1.3em;word-break:break-all}"
     "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em;"
     "text-align:left;vertical-align:top}"
     "td.verdict{font-weight:bold;color:#fff;width:4em;text-align:center}"

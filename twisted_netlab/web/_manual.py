@@ -122,10 +122,14 @@ def build(target: str, settings: Dict[str, Any] = LENIENT, manual: Optional[str]
             shutil.copyfile(source, os.path.join(target, name))
     docs = os.path.join(target, "docs")
     os.mkdir(docs)
-    images = os.path.join(manual, "images")  # the pages' screenshots (.. image:: images/NAME.png)
+    images = os.path.join(manual, "images")
     if os.path.isdir(images):
-        shutil.copytree(images, os.path.join(docs, "images"),
-                        ignore=lambda folder, names: [name for name in names if not name.endswith(".png")])
+        # Pictures the pages show (.. image:: images/NAME.png): PNG only.
+        os.mkdir(os.path.join(docs, "images"))
+        for name in sorted(os.listdir(images)):
+            source = os.path.join(images, name)
+            if os.path.isfile(source) and name.endswith(".png"):
+                shutil.copyfile(source, os.path.join(docs, "images", name))
     names = page_names(manual)
     rendered = {}
     for name in names:
@@ -147,7 +151,9 @@ def _fingerprint() -> str:
 
     digest = hashlib.sha256(f"{TEMPLATE_VERSION} {docutils.__version__}".encode())
     for folder in (manual_folder(), static_site(), os.path.join(manual_folder(), "images")):
-        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
             path = os.path.join(folder, name)
             if os.path.isfile(path) and name.endswith((".rst", ".html", ".css", ".png")):
                 digest.update(name.encode() + b"\0")

@@ -13,7 +13,9 @@ The convention, for a page author:
   folder, same servers), ``log=SERVICE`` (the block is not commands but
   lines the running SERVICE logged, e.g. ``log=netlab-http``), ``stop``
   (with ``log=``: stop the service with SIGTERM first, so its shutdown
-  lines can be shown).
+  lines can be shown), ``write=FILE`` (the block is not a session but
+  the contents of FILE, e.g. an example program the next session runs;
+  port numbers in it are mapped like those of commands).
 - In a session, ``$ command`` runs the command with bash (a line ending in
   a backslash continues on the next line); the lines up to the next
   ``$`` line are its output, stdout and stderr together.  ``$ twistd -n
@@ -23,6 +25,10 @@ The convention, for a page author:
   any text.  Dates, durations, ETags, epoch times, boot ids, queue ids,
   Message-IDs, MIME boundaries, client ports and User-Agent versions are
   masked on both sides (L{MASKS}), so the page shows real values.
+- ``$ command &`` starts a program of your own (a student's server) in
+  the background; the runner waits until the ports of the session it
+  names accept TCP connections.  ``ports=6789,13000/udp`` in the mark maps
+  those port numbers of the page to free ports too.
 - Ports: a service is started on a free port in place of the port the
   page names (or its default: 8080, 12000, 13000, 2525); the page's port
   numbers are replaced by the real ones in commands, and back in output.
@@ -209,6 +215,8 @@ class Session:
         os.makedirs(self.home, exist_ok=True)
         self.ports: Dict[int, int] = {}
         self.servers: Dict[str, RunningServer] = {}
+        self.status = 0
+        self.files: Dict[str, str] = {}
         self.env = {
             "HOME": self.home,
             "XDG_DATA_HOME": os.path.join(self.home, ".local", "share"),
@@ -237,11 +245,21 @@ class Session:
         where = f"{block.page}:{block.line}"
         for name in filter(None, block.options.get("files", "").split(",")):
             self.fixtures[name](self.folder)
+        if "write" in block.options:
+            # The block is a file the next commands use (an example program).
+            # Written just before each command runs, with the ports known then.
+            self.files[block.options["write"]] = "\n".join(block.lines) + "\n"
+            return
         if "log" in block.options:
             self.check_log(block, where)
             return
+        for spec in filter(None, block.options.get("ports", "").split(",")):
+            number, _, kind = spec.partition("/")
+            self.ports.setdefault(int(number), free_port(kind or "tcp"))
         for command in commands(block):
-            if command.text.startswith("twistd "):
+            if command.text.endswith(" &"):
+                self.background(command, f"{block.page}:{command.line}")
+            elif command.text.startswith("twistd "):
                 self.start(command, f"{block.page}:{command.line}")
             else:
                 self.run(command, f"{block.page}:{command.line}")
@@ -267,9 +285,49 @@ class Session:
         real = shlex.split(self.to_real(text))
         launch = ["sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", self.folder, os.path.join(BIN, "twistd"), "-n", "--pidfile=", "--logfile=-", service] + real
         server = start_process(self.testcase, launch, expect=listening, env=self.env)
+        self._quick_stop(server)
         self.servers[service] = server
         server._cursor = 0
         self.expect_log(server, command.expected, where)
+
+    def background(self, command: Command, where: str) -> None:
+        """
+        Start C{command} (ending in C{&}) and wait until every TCP port
+        mapped for this session that it names accepts connections.
+        """
+        if command.expected:
+            raise AssertionError(f"{where}: a background command shows no output")
+        for name, text in self.files.items():
+            with open(os.path.join(self.folder, name), "w", encoding="utf-8") as handle:
+                handle.write(self.to_real(text))
+        real = self.to_real(command.text[:-2])
+        launch = ["sh", "-c", 'cd "$1" && exec bash -c "exec $2"', "sh", self.folder, real]
+        self.servers[command.text] = start_process(self.testcase, launch, expect=0, env=self.env)
+        self._quick_stop(self.servers[command.text])
+        deadline = time.monotonic() + 20
+        for doc, port in self.ports.items():
+            if not re.search(rf"\b{doc}\b", command.text):
+                continue
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{where}: nothing listens on port {doc} after 20 s")
+                    time.sleep(0.05)  # a student's program announces nothing: poll, bounded
+
+    def _quick_stop(self, server: RunningServer) -> None:
+        """
+        At cleanup, discard the output still to come instead of reading it
+        for two seconds (runs before the stop that start_process registered).
+        """
+
+        def drain() -> None:
+            if server.process.stdout is not None and not server.process.stdout.closed:
+                server.drain()
+
+        self.testcase.addCleanup(drain)
 
     def expect_log(self, server: RunningServer, expected: List[str], where: str) -> None:
         """
@@ -301,11 +359,22 @@ class Session:
             if code != 0:
                 raise AssertionError(f"{where}: {service} exited with {code} on SIGTERM:\n{server.text}")
         server._cursor = 0
+        if os.environ.get("NETLAB_DOCS_RECORD"):
+            if server.process.stdout is not None and not server.process.stdout.closed:
+                server.output.extend(_lines(server.process, time.monotonic() + 8, idle=8))
+            with open(os.environ["NETLAB_DOCS_RECORD"], "a", encoding="utf-8") as record:
+                record.write(f"@@@@ {where} log\n" + self.to_doc(server.text))
+            return
         self.expect_log(server, block.lines, where)
 
     def run(self, command: Command, where: str) -> None:
+        for name, text in self.files.items():
+            with open(os.path.join(self.folder, name), "w", encoding="utf-8") as handle:
+                handle.write(self.to_real(text))
+        # Each command runs in its own bash; $? is carried over so that
+        # "$ echo $?" shows the previous command's exit status.
         result = subprocess.run(
-            ["bash", "-c", self.to_real(command.text)],
+            ["bash", "-c", f"(exit {self.status}); " + self.to_real(command.text)],
             cwd=self.folder,
             env=child_env(self.env),
             stdin=subprocess.DEVNULL,
@@ -313,6 +382,7 @@ class Session:
             stderr=subprocess.STDOUT,
             timeout=120,
         )
+        self.status = result.returncode
         actual = self.to_doc(result.stdout.decode("utf-8", "replace")).split("\n")
         if actual and actual[-1] == "":
             actual.pop()

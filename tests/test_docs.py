@@ -65,3 +65,19 @@ class BuildTests(SynchronousTestCase):
         title, body = _manual.render("T\n=\n\n`get <get.rst>`_ and `x <mail.rst#faults>`_\n", "t.rst", _manual.STRICT)
         self.assertIn('href="get.html"', body)
         self.assertIn('href="mail.html#faults"', body)
+
+
+class ReadmeTests(SynchronousTestCase):
+    def test_short_with_the_two_commands_first(self):
+        """
+        README.rst stays short (the manual is in docs/), its first literal
+        block is the two commands, and it points at the manual.
+        """
+        with open(os.path.join(REPO, "README.rst"), encoding="utf-8") as handle:
+            text = handle.read()
+        self.assertLessEqual(text.count("\n"), 250)
+        first_block = text[text.index("::\n") : text.index("::\n") + 400]
+        self.assertIn("bash scripts/lab", first_block)
+        self.assertIn("bash scripts/test", first_block)
+        self.assertLess(first_block.index("bash scripts/lab"), first_block.index("bash scripts/test"))
+        self.assertIn("docs/index.rst", text)

@@ -75,7 +75,14 @@ def mail(folder: str) -> None:
     _write(os.path.join(folder, "users"), "alice:s3cret\n")
 
 
-FIXTURES = {"www": www, "tls": tls, "mail": mail}
+def hello(folder: str) -> None:
+    """
+    hello.txt in the session folder itself (a lab server serves its own folder).
+    """
+    _write(os.path.join(folder, "hello.txt"), "hello\n")
+
+
+FIXTURES = {"www": www, "tls": tls, "mail": mail, "hello": hello}
 
 
 def sessions():

@@ -49,6 +49,8 @@ class PluginTests(SynchronousTestCase):
         for image in ("ping-report", "heartbeat-status", "check-report"):  # the pages' screenshots
             self.assertIn(f"twisted_netlab/manual/images/{image}.png", names)
         self.assertEqual([n for n in names if n.startswith("twisted_netlab/web/site/docs/")], [])
+        pictures = [n for n in names if n.startswith("twisted_netlab/manual/images/")]
+        self.assertTrue([n for n in pictures if n.endswith(".png")], pictures)
 
         # Installed from the wheel alone (unpacked, as an installer does;
         # python -S so the editable install of the tree is not on the path),

@@ -7,10 +7,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.heartbeat._beat import (
     MAX_DATAGRAM_BYTES,
+    MIN_KEY_BYTES,
     Beat,
     LocalProtocolError,
     PeerProtocolError,
     RejectReason,
+    check_key,
     decode_beat,
     encode_beat,
     new_boot_id,
@@ -102,3 +104,20 @@ class WireFormatTests(SynchronousTestCase):
         self.assertRaises(LocalProtocolError, encode_beat, 1, T0, "a", BOOT_A, b"short")
         self.assertRaises(LocalProtocolError, new_boot_id, b"1234")
         self.assertEqual(new_boot_id(bytes(range(8))), "0001020304050607")
+
+    def test_boundaries(self):
+        """
+        The limits hold at their exact edges: sequence 2**63 - 1 decodes and
+        2**63 is malformed; a key of MIN_KEY_BYTES is accepted and one byte
+        less refused; a MAC wrong only in its last hex digit does not verify.
+        """
+        self.assertEqual(decode_beat(b"9223372036854775807 - 5").sequence, 2**63 - 1)
+        with self.assertRaises(PeerProtocolError) as caught:
+            decode_beat(b"9223372036854775808 - 5")
+        self.assertIs(caught.exception.reason, RejectReason.MALFORMED)
+        self.assertEqual(check_key(b"k" * MIN_KEY_BYTES), b"k" * MIN_KEY_BYTES)
+        self.assertRaises(LocalProtocolError, check_key, b"k" * (MIN_KEY_BYTES - 1))
+        data = encode_beat(3, T0, client_id="alpha", boot=BOOT_A, key=KEY)
+        last = data[-1:]
+        tampered = data[:-1] + (b"0" if last != b"0" else b"1")
+        self.assertFalse(verify_beat(decode_beat(tampered), KEY))

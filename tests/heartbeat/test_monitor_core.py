@@ -435,6 +435,15 @@ class SignedTests(SynchronousTestCase):
         data = encode_beat(0, T0 - 301, client_id="alpha", boot=BOOT_A, key=KEY)
         self.assertEqual(self.reason(self.monitor.datagram_received(data, SOURCE, T0)), RejectReason.ABSURD_TIMESTAMP)
 
+    def test_new_boot_needs_a_later_timestamp(self):
+        """
+        A new boot id whose timestamp equals the last accepted beat's is a
+        replay too (not later is not enough).
+        """
+        self.signed(0, 0.0)
+        self.assertEqual(self.reason(self.signed(0, 0.0, boot=BOOT_B)), RejectReason.REPLAYED)
+        self.assertEqual(beats(self.signed(0, 0.001, boot=BOOT_B))[0].kind, BeatKind.RESTART)
+
     def test_replay_below_the_reorder_window(self):
         """
         A signed beat more than the reorder window below the highest
@@ -628,3 +637,55 @@ class PreviewTests(SynchronousTestCase):
         """
         for data, expected in self.CASES:
             self.assertEqual(preview(data), expected, data)
+
+
+class MutationGapTests(SynchronousTestCase):
+    """
+    Cases a mutation run over this module showed were not pinned down.
+    """
+
+    def test_report_budget_per_interval(self):
+        """
+        At most max_reports sources get a rejection report per interval, so
+        junk from thousands of ports stays a few lines; the budget renews
+        after the interval.
+        """
+        monitor = HeartbeatMonitor(settings(max_reports=3))
+        reported = [monitor.datagram_received(b"junk", ("10.0.0.1", port), T0)[0].report for port in range(1, 6)]
+        self.assertEqual(reported, [True, True, True, False, False])
+        [later] = monitor.datagram_received(b"junk", ("10.0.0.1", 5), T0 + 60)
+        self.assertTrue(later.report)
+        self.assertEqual(monitor.counters["malformed"], 6)
+
+    def test_straggler_beyond_the_window_does_not_refill_a_gap(self):
+        """
+        With a boot id, a beat from beyond the reorder window is out of
+        order but does not reduce the loss count (its gap is no longer
+        tracked), and the duplicate memory stays within the window.
+        """
+        monitor = HeartbeatMonitor(settings())
+        feed = Feeder(monitor)
+        feed.send(0, 0.0, client_id="a", boot=BOOT_A)
+        self.assertEqual(feed.one(100, 1.0, client_id="a", boot=BOOT_A).lost, 99)
+        straggler = feed.one(10, 1.1, client_id="a", boot=BOOT_A)
+        self.assertEqual((straggler.kind, straggler.lost), (BeatKind.OUT_OF_ORDER, 0))
+        self.assertEqual(monitor.status(T0 + 2)[0].lost, 99)
+        for sequence in range(101, 400):
+            feed.send(sequence, 1.0 + sequence * 0.01, client_id="a", boot=BOOT_A)
+        self.assertLessEqual(monitor._clients["a"].received.bit_length(), monitor.settings.reorder_window)
+
+    def test_settled_client_leaves_the_problem_rows(self):
+        """
+        A client that stopped, recovered and is alive again is not shown
+        among the problems: the overview fills with alive clients in the
+        order first heard.
+        """
+        monitor = HeartbeatMonitor(settings(summary_interval=0))
+        fill(monitor, ["a"], 0.0)
+        for second in range(1, 30):
+            fill(monitor, ["b"], float(second), sequence=second)
+            if second >= 12:
+                fill(monitor, ["a"], float(second), sequence=second)
+            monitor.sweep(T0 + second + 0.5)
+        self.assertEqual(monitor.state_of("a"), ClientState.ALIVE)
+        self.assertEqual([row.client for row in monitor.overview(T0 + 30, 1)], ["b"])

@@ -8,7 +8,7 @@ import math
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.heartbeat._beat import LocalProtocolError
-from twisted_netlab.heartbeat._phi import PhiAccrualDetector, phi, threshold_y
+from twisted_netlab.heartbeat._phi import PhiAccrualDetector, phi, readable_phi, threshold_y
 
 
 class PhiTests(SynchronousTestCase):
@@ -140,3 +140,14 @@ class PhiAccrualDetectorTests(SynchronousTestCase):
         for kwargs in ({"threshold": 0}, {"max_sample_size": 1}, {"min_std_deviation": 0},
                        {"acceptable_pause": -1}, {"first_estimate": 0}):
             self.assertRaises(LocalProtocolError, PhiAccrualDetector, **kwargs)
+
+
+class ReadablePhiTests(SynchronousTestCase):
+    CASES = [(0.0, "0.00"), (8.456, "8.46"), (100.0, "100.00"), (100.01, "> 100"), (1533843.18, "> 100"), (math.inf, "> 100")]
+
+    def test_table(self):
+        """
+        Phi is shown with two decimals up to 100, then as "> 100".
+        """
+        for value, expected in self.CASES:
+            self.assertEqual(readable_phi(value), expected, value)

@@ -63,19 +63,20 @@ class BuiltSiteTests(SynchronousTestCase):
         """
         sources = sorted(name[:-4] for name in os.listdir(DOCS) if name.endswith(".rst"))
         self.assertEqual(sorted(self.names), sources)
-        built = sorted(os.listdir(os.path.join(self.target, "docs")))
-        self.assertEqual([name for name in built if name != "images"], sorted(f"{n}.html" for n in sources))
-        # The pictures the pages show come along, and nothing else does.
-        pictures = sorted(name for name in os.listdir(os.path.join(DOCS, "images")) if name.endswith(".png"))
-        self.assertEqual(sorted(os.listdir(os.path.join(self.target, "docs", "images"))), pictures)
+        built = [name for name in os.listdir(os.path.join(self.target, "docs")) if name.endswith(".html")]
+        self.assertEqual(sorted(built), sorted(f"{n}.html" for n in sources))
         self.assertFalse(os.path.exists(os.path.join(SITE, "docs")))
 
     def test_index_links_every_page(self):
         """
-        The site's index.html links every page of the manual, and so does
-        the manual's own contents page.
+        The site's index.html links every page of the manual (its list is
+        generated from the manual where the static page has the marker),
+        and so does the manual's own contents page.
         """
+        with open(os.path.join(SITE, "index.html"), encoding="utf-8") as handle:
+            self.assertIn("<!-- NETLAB-MANUAL-PAGES", handle.read())
         index = self.read("index.html")
+        self.assertNotIn("NETLAB-MANUAL-PAGES", index)
         contents = self.read("docs", "index.html")
         for name in self.names:
             self.assertIn(f'href="docs/{name}.html"', index)
@@ -85,12 +86,13 @@ class BuiltSiteTests(SynchronousTestCase):
     def test_links_between_pages_resolve(self):
         """
         Every relative link of a built page (`page <page.rst>`_ in the
-        source) points at a page that was built, and none points at .rst.
+        source) and every picture it shows points at a file of the built
+        site, and no link points at .rst.
         """
         for name in self.names:
             text = self.read("docs", f"{name}.html")
             self.assertNotIn('.rst"', text, name)
-            for href in re.findall(r'href="([^":#]+)(?:#[^"]*)?"', text):
+            for href in re.findall(r'(?:href|src)="([^":#]+)(?:#[^"]*)?"', text):
                 path = os.path.normpath(os.path.join(self.target, "docs", href))
                 self.assertTrue(os.path.isfile(path), (name, href))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 from twisted_netlab.check._case import Profile, escape, failed, passed, skipped, warned
 from twisted_netlab.check._session import Finding, SessionCase

@@ -1,4 +1,6 @@
 # -*- test-case-name: tests.check.test_cases_http -*-
+# About 720 lines, over the ~700 guide: the 15 lab cases are data, each with
+# its judge beside it; the RFC and hardening cases already live elsewhere.
 """
 The pure cases of ``netlab check http``, lab profile, plus what every HTTP
 case shares: the fixtures (names and bytes), request building, the

@@ -8,20 +8,19 @@ same port; the session is judged by L{_cases_beat}.
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import IO, Any, List, Optional
+from typing import IO, Any, List
 
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol
 from twisted.python import usage
 
-from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._endpoints import parse_duration
 from twisted_netlab.check import _cases_beat
 from twisted_netlab.check._report import Report
 from twisted_netlab.check._session import choose, judge_session
-from twisted_netlab.check.cli import EXIT_FAILED, EXIT_USAGE, TargetOptions, conclude, list_cases
+from twisted_netlab.check.cli import EXIT_FAILED, EXIT_USAGE, TargetOptions, conclude, command_main, pick_cases
 from twisted_netlab.check.program import StudentProgram, sleep
 
 PROGRAM = "netlab check beat-client"
@@ -72,19 +71,12 @@ class _Listener(DatagramProtocol):
             self._arrivals.append(_cases_beat.Arrival(self._reactor.seconds() - self._origin, time.time(), datagram[:512], self._phase))
 
 
-def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
-    return defer.ensureDeferred(_run(default_reactor(reactor), options, stdout or sys.stdout, stderr or sys.stderr))
-
-
 async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str]) -> int:
     cases = _cases_beat.beat_client_cases()
-    if options["list"]:
-        return list_cases([case.case for case in cases], stdout)
-    try:
-        chosen = choose(cases, options["profile"], options["only"])
-    except ValueError as problem:
-        stderr.write(f"{PROGRAM}: error: {problem}\n")
-        return EXIT_USAGE
+    picked = pick_cases(cases, options, choose, PROGRAM, stdout, stderr)
+    if isinstance(picked, int):
+        return picked
+    chosen = picked
     period, duration = options["period"], options["duration"]
     silence = max(2.5 * period, 0.25 * duration)
     first = (duration - silence) * 0.55
@@ -138,3 +130,6 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
 
 
 __all__ = ["Options", "main"]
+
+
+main = command_main(_run)

@@ -9,19 +9,18 @@ judges what it printed with L{_cases_beat}.
 from __future__ import annotations
 
 import socket
-import sys
 import time
-from typing import IO, Any, List, Optional
+from typing import IO, Any, List
 
 from twisted.internet import defer
 from twisted.internet.protocol import DatagramProtocol
 from twisted.python import usage
 
-from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._endpoints import parse_duration
 from twisted_netlab.check import _cases_beat
 from twisted_netlab.check._report import Report
 from twisted_netlab.check._session import choose, judge_session
-from twisted_netlab.check.cli import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, TargetOptions, conclude, list_cases
+from twisted_netlab.check.cli import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, TargetOptions, conclude, command_main, pick_cases
 from twisted_netlab.check.program import StudentProgram, sleep, udp_bound
 from twisted_netlab.heartbeat._beat import encode_beat
 
@@ -58,19 +57,12 @@ def free_udp_port() -> int:
         return probe.getsockname()[1]
 
 
-def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
-    return defer.ensureDeferred(_run(default_reactor(reactor), options, stdout or sys.stdout, stderr or sys.stderr))
-
-
 async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str]) -> int:
     cases = _cases_beat.monitor_cases()
-    if options["list"]:
-        return list_cases([case.case for case in cases], stdout)
-    try:
-        chosen = choose(cases, options["profile"], options["only"])
-    except ValueError as problem:
-        stderr.write(f"{PROGRAM}: error: {problem}\n")
-        return EXIT_USAGE
+    picked = pick_cases(cases, options, choose, PROGRAM, stdout, stderr)
+    if isinstance(picked, int):
+        return picked
+    chosen = picked
     period, timeout = options["period"], options["timeout"]
     port = free_udp_port()
     program = StudentProgram(reactor, options["run"], "127.0.0.1", port, reactor.seconds())
@@ -117,3 +109,6 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
 
 
 __all__ = ["Options", "main"]
+
+
+main = command_main(_run)

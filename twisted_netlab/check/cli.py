@@ -23,7 +23,7 @@ import importlib
 import ipaddress
 import os
 import sys
-from typing import IO, Any, Dict, List, Optional, Sequence
+from typing import IO, Any, Callable, Coroutine, Dict, List, Optional, Sequence, Union
 
 from twisted.internet import defer
 from twisted.python import usage
@@ -173,6 +173,39 @@ def conclude(
             stderr.write(f"netlab check: cannot write --report file {options['report']!r}: {problem.strerror}\n")
             return EXIT_USAGE
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def command_main(run: Callable[[Any, Any, IO[str], IO[str]], Coroutine[Any, Any, int]]) -> Callable[..., defer.Deferred]:
+    """
+    The C{main(reactor, options, stdout=None, stderr=None)} of one check
+    kind around its coroutine C{run(reactor, options, stdout, stderr)}:
+    the reactor defaulted late, the streams to the process's; fires with
+    the exit code.
+    """
+
+    def main(reactor: Any, options: Any, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
+        from twisted_netlab._endpoints import default_reactor
+
+        return defer.ensureDeferred(run(default_reactor(reactor), options, stdout or sys.stdout, stderr or sys.stderr))
+
+    return main
+
+
+def pick_cases(
+    cases: Sequence[Any], options: Any, select: Callable[..., List[Any]], program: str, stdout: IO[str], stderr: IO[str]
+) -> Union[int, List[Any]]:
+    """
+    What every check kind does first: with C{--list}, print the cases and
+    return the exit code; otherwise the cases C{--profile}/C{--only} choose
+    (through C{select}), or the usage exit code after one error line.
+    """
+    if options["list"]:
+        return list_cases([getattr(case, "case", case) for case in cases], stdout)
+    try:
+        return select(cases, options["profile"], options["only"])
+    except ValueError as problem:
+        stderr.write(f"{program}: error: {problem}\n")
+        return EXIT_USAGE
 
 
 def list_cases(cases: Sequence[Any], stdout: IO[str]) -> int:

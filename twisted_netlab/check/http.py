@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from twisted.internet import defer
 from twisted.python import usage
 
-from twisted_netlab._endpoints import default_reactor
 from twisted_netlab.check import runner
 from twisted_netlab.check._case import Await, Context, Send, Stream, select
 from twisted_netlab.check._cases_http import FILES, MARKER, all_cases, answered, fixture_files, marker_bytes, request
@@ -31,7 +30,8 @@ from twisted_netlab.check.cli import (
     TargetOptions,
     conclude,
     is_loopback,
-    list_cases,
+    command_main,
+    pick_cases,
 )
 
 PROGRAM = "netlab check http"
@@ -189,24 +189,12 @@ def _tls_options() -> Any:
     return ssl.CertificateOptions(verify=False)
 
 
-def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
-    """
-    Run the check; fires with the exit code.
-    """
-    import sys
-
-    return defer.ensureDeferred(_run(default_reactor(reactor), options, stdout or sys.stdout, stderr or sys.stderr))
-
-
 async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str]) -> int:
     cases = all_cases()
-    if options["list"]:
-        return list_cases(cases, stdout)
-    try:
-        chosen = select(cases, options["profile"], options["only"])
-    except ValueError as problem:
-        stderr.write(f"{PROGRAM}: error: {problem}\n")
-        return EXIT_USAGE
+    picked = pick_cases(cases, options, select, PROGRAM, stdout, stderr)
+    if isinstance(picked, int):
+        return picked
+    chosen = picked
     token = os.urandom(6).hex()
     notes: List[str] = []
     child: Optional[runner.ChildServer] = None
@@ -279,3 +267,6 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
 
 
 __all__ = ["Options", "main", "parse_target"]
+
+
+main = command_main(_run)

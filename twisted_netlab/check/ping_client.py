@@ -10,17 +10,16 @@ judges the one session with the pure cases of L{_cases_ping}.
 from __future__ import annotations
 
 import random
-import sys
 from typing import IO, Any, Dict, List, Optional, Tuple
 
 from twisted.internet import defer
 from twisted.python import usage
 
-from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._endpoints import parse_duration
 from twisted_netlab.check import _cases_ping
 from twisted_netlab.check._report import Report
 from twisted_netlab.check._session import choose, judge_session
-from twisted_netlab.check.cli import EXIT_FAILED, EXIT_USAGE, TargetOptions, conclude, list_cases
+from twisted_netlab.check.cli import EXIT_FAILED, EXIT_USAGE, TargetOptions, conclude, command_main, pick_cases
 from twisted_netlab.check.program import StudentProgram, sleep
 
 PROGRAM = "netlab check ping-client"
@@ -85,19 +84,12 @@ def instrument(reactor: Any, scenario: _cases_ping.PingScenario, origin: float) 
     return echo, arrivals, echoes
 
 
-def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
-    return defer.ensureDeferred(_run(default_reactor(reactor), options, stdout or sys.stdout, stderr or sys.stderr))
-
-
 async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str]) -> int:
     cases = _cases_ping.all_cases()
-    if options["list"]:
-        return list_cases([case.case for case in cases], stdout)
-    try:
-        chosen = choose(cases, options["profile"], options["only"])
-    except ValueError as problem:
-        stderr.write(f"{PROGRAM}: error: {problem}\n")
-        return EXIT_USAGE
+    picked = pick_cases(cases, options, choose, PROGRAM, stdout, stderr)
+    if isinstance(picked, int):
+        return picked
+    chosen = picked
     scenario = _cases_ping.plan_scenario(options["count"], options["loss"], random.Random(options["seed"]))
     origin = reactor.seconds()
     echo, arrivals, echoes = instrument(reactor, scenario, origin)
@@ -138,3 +130,6 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
 
 
 __all__ = ["Options", "main"]
+
+
+main = command_main(_run)

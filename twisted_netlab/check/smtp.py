@@ -15,13 +15,12 @@ from typing import IO, Any, Dict, List, Optional, Tuple
 from twisted.internet import defer
 from twisted.python import usage
 
-from twisted_netlab._endpoints import default_reactor
 from twisted_netlab.check import runner
 from twisted_netlab.check._case import Await, Case, CaseResult, Context, EntryKind, Send, Stream, select, skipped
 from twisted_netlab.check._cases_smtp import NEEDS_TEXT, STARTTLS, all_cases, available_from
 from twisted_netlab.check._smtp_dialogue import login_line, parse_replies, replies_seen
 from twisted_netlab.check._report import Report
-from twisted_netlab.check.cli import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, TargetOptions, conclude, is_loopback, list_cases
+from twisted_netlab.check.cli import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, TargetOptions, conclude, is_loopback, command_main, pick_cases
 
 PROGRAM = "netlab check smtp"
 
@@ -127,24 +126,12 @@ def learn(reactor: Any, host: str, port: int, timeout: float, domain: str) -> An
     return (replies[1] if len(replies) > 1 else None), (replies[2] if len(replies) > 2 else None), None
 
 
-def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
-    """
-    Run the check; fires with the exit code.
-    """
-    import sys
-
-    return defer.ensureDeferred(_run(default_reactor(reactor), options, stdout or sys.stdout, stderr or sys.stderr))
-
-
 async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str]) -> int:
     cases = all_cases()
-    if options["list"]:
-        return list_cases(cases, stdout)
-    try:
-        chosen = select(cases, options["profile"], options["only"])
-    except ValueError as problem:
-        stderr.write(f"{PROGRAM}: error: {problem}\n")
-        return EXIT_USAGE
+    picked = pick_cases(cases, options, select, PROGRAM, stdout, stderr)
+    if isinstance(picked, int):
+        return picked
+    chosen = picked
     notes: List[str] = []
     child: Optional[runner.ChildServer] = None
     try:
@@ -224,3 +211,6 @@ def _in_order(chosen: List[Case], ran: List[CaseResult], context: Context) -> Li
 
 
 __all__ = ["Options", "main", "parse_address"]
+
+
+main = command_main(_run)

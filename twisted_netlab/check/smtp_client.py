@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import sys
 import tempfile
 from typing import IO, Any, List, Optional, Tuple
 
 from twisted.internet import defer
 from twisted.python import usage
 
-from twisted_netlab._endpoints import default_reactor, parse_duration
+from twisted_netlab._endpoints import parse_duration
 from twisted_netlab.check import _cases_smtp_client as cases
 from twisted_netlab.check._report import Report
 from twisted_netlab.check._session import choose, judge_session
-from twisted_netlab.check.cli import EXIT_FAILED, EXIT_USAGE, TargetOptions, conclude, list_cases
+from twisted_netlab.check.cli import EXIT_FAILED, EXIT_USAGE, TargetOptions, conclude, command_main, pick_cases
 from twisted_netlab.check.program import StudentProgram, sleep
 
 PROGRAM = "netlab check smtp-client"
@@ -157,10 +156,6 @@ def _first_connection(log: List[Any]) -> Tuple[Tuple[cases.WireEvent, ...], int]
     return tuple(event for owner, event in log if getattr(owner, "number", owner) == first), len(numbers)
 
 
-def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:
-    return defer.ensureDeferred(_run(default_reactor(reactor), options, stdout or sys.stdout, stderr or sys.stderr))
-
-
 async def _one_run(reactor: Any, options: Options, tls: Any, fault: Optional[str], folder: str, notes: List[str]) -> Optional[cases.ClientRun]:
     origin = reactor.seconds()
     factory, log = instrument(reactor, origin, options["user"], options["password"], tls, fault, folder)
@@ -185,13 +180,10 @@ async def _one_run(reactor: Any, options: Options, tls: Any, fault: Optional[str
 
 async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str]) -> int:
     all_cases = cases.all_cases()
-    if options["list"]:
-        return list_cases([case.case for case in all_cases], stdout)
-    try:
-        chosen = choose(all_cases, options["profile"], options["only"])
-    except ValueError as problem:
-        stderr.write(f"{PROGRAM}: error: {problem}\n")
-        return EXIT_USAGE
+    picked = pick_cases(all_cases, options, choose, PROGRAM, stdout, stderr)
+    if isinstance(picked, int):
+        return picked
+    chosen = picked
     notes: List[str] = []
     tls = _tls_context()
     with tempfile.TemporaryDirectory(prefix="netlab-check-mail-") as folder:
@@ -224,3 +216,6 @@ async def _run(reactor: Any, options: Options, stdout: IO[str], stderr: IO[str])
 
 
 __all__ = ["Options", "main"]
+
+
+main = command_main(_run)

@@ -1,4 +1,7 @@
 # -*- test-case-name: tests.web.test_client_core -*-
+# About 790 lines, over the ~700 guide: one response parser (every framing
+# rule of RFC 9112 section 6.3 with its limits) plus the small request, URL
+# and file-name rules it is always used with.
 """
 The pure half of ``netlab get``: a sans-IO HTTP/1.x *response* parser
 (fed bytes, returns events), request serialisation, URL parsing, redirect

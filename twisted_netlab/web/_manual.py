@@ -94,6 +94,22 @@ def render(source: str, source_path: str, settings: Dict[str, Any]) -> Tuple[str
     return html.unescape(parts["title"]), body
 
 
+#: Where the site's index.html gets the list of the manual's pages.
+_MANUAL_MARK = re.compile(r"<!-- NETLAB-MANUAL-PAGES\b.*?-->", re.S)
+
+
+def manual_list(names: List[str], rendered: Dict[str, Tuple[str, str]]) -> str:
+    """
+    An HTML list linking every page of the manual (from the site's root),
+    in the order of L{page_names}, each by its title.
+    """
+    items = "".join(
+        f'<li><a href="docs/{name}.html">{html.escape("Contents" if name == "index" else rendered[name][0])}</a></li>\n'
+        for name in names
+    )
+    return f"<ul>\n{items}</ul>"
+
+
 def page(title: str, body: str, nav: List[Tuple[str, str]]) -> str:
     """
     A whole HTML page around a rendered body, with the site's style sheet
@@ -115,32 +131,53 @@ def build(target: str, settings: Dict[str, Any] = LENIENT, manual: Optional[str]
     the page names.
     """
     manual = manual or manual_folder()
-    static = static_site()
-    for name in sorted(os.listdir(static)):
-        source = os.path.join(static, name)
-        if os.path.isfile(source) and name.endswith((".html", ".css")):
-            shutil.copyfile(source, os.path.join(target, name))
     docs = os.path.join(target, "docs")
     os.mkdir(docs)
-    images = os.path.join(manual, "images")
-    if os.path.isdir(images):
-        # Pictures the pages show (.. image:: images/NAME.png): PNG only.
-        os.mkdir(os.path.join(docs, "images"))
-        for name in sorted(os.listdir(images)):
-            source = os.path.join(images, name)
-            if os.path.isfile(source) and name.endswith(".png"):
-                shutil.copyfile(source, os.path.join(docs, "images", name))
     names = page_names(manual)
     rendered = {}
     for name in names:
         path = os.path.join(manual, name + ".rst")
         with open(path, encoding="utf-8") as handle:
             rendered[name] = render(handle.read(), path, settings)
+    for relative in media_files(manual):
+        destination = os.path.join(docs, relative)
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        shutil.copyfile(os.path.join(manual, relative), destination)
+    static = static_site()
+    for name in sorted(os.listdir(static)):
+        source = os.path.join(static, name)
+        if os.path.isfile(source) and name.endswith(".css"):
+            shutil.copyfile(source, os.path.join(target, name))
+        elif os.path.isfile(source) and name.endswith(".html"):
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+            with open(os.path.join(target, name), "w", encoding="utf-8") as handle:
+                handle.write(_MANUAL_MARK.sub(lambda m: manual_list(names, rendered), text))
     nav = [("../index.html", "netlab home")] + [(f"{name}.html", "manual" if name == "index" else name) for name in names]
     for name, (title, body) in rendered.items():
         with open(os.path.join(docs, name + ".html"), "w", encoding="utf-8") as handle:
             handle.write(page(title, body, nav))
     return names
+
+
+#: Files besides the pages that the site serves from the manual's folders
+#: (pictures the pages show with ``.. image::``).
+MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+
+
+def media_files(manual: str) -> List[str]:
+    """
+    The pictures in the manual's sub-folders, as paths relative to it
+    (sorted; symlinks and other files left out).
+    """
+    found = []
+    for folder, folders, files in os.walk(manual):
+        folders.sort()
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            if name.lower().endswith(MEDIA_SUFFIXES) and folder != manual and not os.path.islink(path):
+                found.append(os.path.relpath(path, manual))
+    return found
 
 
 def _fingerprint() -> str:
@@ -150,15 +187,16 @@ def _fingerprint() -> str:
     import docutils
 
     digest = hashlib.sha256(f"{TEMPLATE_VERSION} {docutils.__version__}".encode())
-    for folder in (manual_folder(), static_site(), os.path.join(manual_folder(), "images")):
-        if not os.path.isdir(folder):
-            continue
-        for name in sorted(os.listdir(folder)):
-            path = os.path.join(folder, name)
-            if os.path.isfile(path) and name.endswith((".rst", ".html", ".css", ".png")):
-                digest.update(name.encode() + b"\0")
-                with open(path, "rb") as handle:
-                    digest.update(hashlib.sha256(handle.read()).digest())
+    manual = manual_folder()
+    sources = [os.path.join(manual, name) for name in sorted(os.listdir(manual)) if name.endswith(".rst")]
+    sources += [os.path.join(manual, relative) for relative in media_files(manual)]
+    static = static_site()
+    sources += [os.path.join(static, name) for name in sorted(os.listdir(static)) if name.endswith((".html", ".css"))]
+    for path in sources:
+        if os.path.isfile(path):
+            digest.update(path.encode() + b"\0")
+            with open(path, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
     return digest.hexdigest()[:20]
 
 

@@ -1,4 +1,6 @@
 # -*- test-case-name: tests.web.test_get_cli -*-
+# About 710 lines, over the ~700 guide: curl's option surface (output sinks,
+# ranges, conditions, limits, warnings) and its exit-code mapping in one place.
 """
 ``netlab get``: the command-line face of L{twisted_netlab.web.client}:
 L{Options} (validation only), output sinks (stdout, ``-o``, ``-O``,

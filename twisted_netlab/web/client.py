@@ -1,4 +1,7 @@
 # -*- test-case-name: tests.web.test_client -*-
+# About 780 lines, over the ~700 guide: the protocol, the connection pool with
+# pipelining and the redirect loop share their state; errors and connecting
+# already moved to _client_errors and _client_connect.
 """
 The Twisted adapter of ``netlab get``: L{HTTPClientProtocol} feeds received
 bytes to the sans-IO L{ResponseParser} and hands events to a L{ResponseSink};

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """
-A small mutation-testing run over netlab-http's pure modules (the request
-parser, the planner, negotiation, the filesystem side, listing and the
-access-log line), outside the normal suite because it is slow.
+A small mutation-testing run over netlab's pure modules (every family's
+parsers and cores: the HTTP request parser, planner, negotiation and path
+resolution, the HTTP response parser, the echo's impairment model and
+abuse limits, the pinger's statistics, the heartbeat format, detector and
+monitor, the SMTP dialogue, replies and sink session), outside the normal
+suite because it is slow.
 
 Each mutant changes one thing in one module: a comparison flipped
 (== / !=, < / <=, > / >=, in / not in, is / is not), and / or swapped, a
@@ -12,7 +15,7 @@ The package and the tests are copied to a temporary folder, the mutant is
 written there, and the module's own tests run (``trial --exitfirst``); a
 mutant that leaves them green "survives" and is printed.
 
-Usage: .venv/bin/python benchmarks/http_mutants.py [--per-module N] [MODULE...]
+Usage: .venv/bin/python benchmarks/mutants.py [--per-module N] [MODULE...]
 (default 25 mutants per module, spread evenly over the file; about a
 minute per 10 mutants on a quiet 2-core machine).
 """
@@ -40,6 +43,16 @@ TARGETS = {
     "twisted_netlab/web/_files.py": ["tests.web.test_files", "tests.web.test_server"],
     "twisted_netlab/web/_listing.py": ["tests.web.test_listing"],
     "twisted_netlab/web/_accesslog.py": ["tests.web.test_accesslog"],
+    "twisted_netlab/web/_client_core.py": ["tests.web.test_client_core"],
+    "twisted_netlab/ping/_echo_core.py": ["tests.ping.test_echo_core", "tests.ping.test_echo"],
+    "twisted_netlab/ping/_pinger_core.py": ["tests.ping.test_pinger_core", "tests.ping.test_pinger"],
+    "twisted_netlab/ping/_probe.py": ["tests.ping.test_probe"],
+    "twisted_netlab/heartbeat/_beat.py": ["tests.heartbeat.test_beat"],
+    "twisted_netlab/heartbeat/_phi.py": ["tests.heartbeat.test_phi"],
+    "twisted_netlab/heartbeat/_monitor_core.py": ["tests.heartbeat.test_monitor_core"],
+    "twisted_netlab/mail/_client_core.py": ["tests.mail.test_client_core", "tests.mail.test_client"],
+    "twisted_netlab/mail/_replies.py": ["tests.mail.test_replies"],
+    "twisted_netlab/mail/_sink_core.py": ["tests.mail.test_sink_core"],
 }
 
 _FLIPS = {

@@ -46,6 +46,8 @@ class PluginTests(SynchronousTestCase):
         self.assertIn("twisted_netlab/web/site/style.css", names)
         for page in ("index", "http", "get", "ping", "heartbeat", "mail"):
             self.assertIn(f"twisted_netlab/manual/{page}.rst", names)
+        for image in ("ping-report", "heartbeat-status", "check-report"):  # the pages' screenshots
+            self.assertIn(f"twisted_netlab/manual/images/{image}.png", names)
         self.assertEqual([n for n in names if n.startswith("twisted_netlab/web/site/docs/")], [])
         pictures = [n for n in names if n.startswith("twisted_netlab/manual/images/")]
         self.assertTrue([n for n in pictures if n.endswith(".png")], pictures)

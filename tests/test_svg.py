@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab._svg import Scale, element, escape, nice_ticks, number, svg_document, text
+from twisted_netlab._svg import Scale, element, escape, nice_ticks, number, sparkline, svg_document, text
 
 
 class EscapeTests(SynchronousTestCase):
@@ -104,3 +104,25 @@ class DocumentTests(SynchronousTestCase):
         self.assertEqual(parsed.tag, "{http://www.w3.org/2000/svg}svg")
         self.assertEqual((parsed.get("viewBox"), parsed.get("id")), ("0 0 200 100", "chart"))
         self.assertEqual(parsed.find("{http://www.w3.org/2000/svg}title").text, "x < y")
+
+
+class SparklineTests(SynchronousTestCase):
+    def test_values_reference_and_clipping(self):
+        """
+        A sparkline carries its values and reference, draws one polyline
+        point per value, and draws a value above C{top} at the top.
+        """
+        parsed = ElementTree.fromstring(sparkline([1.0, 2.5, 9.0], width=100, height=20, top=5.0, reference=4.0))
+        self.assertEqual((parsed.get("data-values"), parsed.get("data-reference")), ("1,2.5,9", "4"))
+        points = parsed.find("{http://www.w3.org/2000/svg}polyline").get("points").split()
+        self.assertEqual(len(points), 3)
+        self.assertEqual(float(points[-1].split(",")[1]), 1.5)  # clipped to the top margin
+        self.assertEqual(parsed.find("{http://www.w3.org/2000/svg}title").text, "last 9, min 1, max 9")
+
+    def test_empty(self):
+        """
+        No values yet is an empty chart that says so.
+        """
+        parsed = ElementTree.fromstring(sparkline([]))
+        self.assertEqual(parsed.get("data-values"), "")
+        self.assertEqual(parsed.find("{http://www.w3.org/2000/svg}title").text, "no data yet")

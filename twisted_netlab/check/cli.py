@@ -65,6 +65,7 @@ class TargetOptions(usage.Options):
         ["run", None, None, "Start the server with this command ({port} and $PORT = a free loopback port; cwd = a fresh folder holding the fixtures)."],
         ["profile", None, "all", f"Which cases: {', '.join(PROFILE_CHOICES)}."],
         ["junit", None, None, "Also write JUnit XML to this FILE."],
+        ["report", None, None, "Also write the report as one HTML page (verdicts, transcripts) to this FILE.html."],
         ["timeout", None, "5s", "Time bound of each case (hardening cases may take longer)."],
         ["start-timeout", None, "10s", "How long a --run server has to start accepting connections."],
     ]
@@ -109,6 +110,8 @@ class TargetOptions(usage.Options):
                 self[name] = parse_duration(value)
             if self[name] <= 0:
                 raise usage.UsageError(f"--{name} must be more than 0")
+        if self["report"] is not None and not self["report"].lower().endswith((".html", ".htm")):
+            raise usage.UsageError(f"--report must name a .html file, not {self['report']!r}")
         if self["run"] is not None and not self["run"].strip():
             raise usage.UsageError("--run needs a command")
 
@@ -159,6 +162,15 @@ def conclude(
                 handle.write(render_junit(report, elapsed))
         except OSError as problem:
             stderr.write(f"netlab check: cannot write --junit file {options['junit']!r}: {problem.strerror}\n")
+            return EXIT_USAGE
+    if options["report"] is not None:
+        from twisted_netlab.check._report_html import render_html
+
+        try:
+            with open(options["report"], "w", encoding="utf-8") as page:
+                page.write(render_html(report))
+        except OSError as problem:
+            stderr.write(f"netlab check: cannot write --report file {options['report']!r}: {problem.strerror}\n")
             return EXIT_USAGE
     return EXIT_FAILED if report.failed else EXIT_OK
 

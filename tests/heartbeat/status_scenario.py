@@ -1,7 +1,7 @@
 """
 Renders the status page shown in docs/heartbeat.rst: an hour of three
 simulated clients (task.Clock, seeded jitter) through the real monitor,
-history and page.  Run: .venv/bin/python docs/images/heartbeat_status_scenario.py OUT.html
+history and page.  Run: .venv/bin/python -m tests.heartbeat.status_scenario OUT.html
 then screenshot OUT.html with headless Chromium (see docs/heartbeat.rst).
 """
 

@@ -283,12 +283,14 @@ class HttpLabTypicalTests(HttpServerTestMixin, TestCase):
     def test_split_head_cut_at_first_recv(self):
         """
         A request head in two pieces is taken from the first recv alone:
-        "GET /hello" then ".txt HTTP/1.1..." looks up "hello" (404).
+        "GET /hello" is answered (404 for "hello") and the connection closed
+        before the rest of the head (".txt HTTP/1.1...") is even sent.
+        (Sending the rest first raced the server's close: a reset could
+        discard the 404 before it was read.)
         """
         client = self.client()
         client.send(b"GET /hello")
         self.server.expect(r"^GET /hello$")  # printed right after its recv returned
-        client.send(b".txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.assertTrue(client.until_close().startswith(b"HTTP/1.1 404 Not Found\r\n"))
 
     def test_dot_dot_opens_beside_the_root(self):

@@ -141,6 +141,20 @@ class PhiAccrualDetectorTests(SynchronousTestCase):
                        {"acceptable_pause": -1}, {"first_estimate": 0}):
             self.assertRaises(LocalProtocolError, PhiAccrualDetector, **kwargs)
 
+    def test_smallest_window_and_default(self):
+        """
+        Two samples is the smallest window (a mean and a deviation need
+        two), and the default window is Akka's 100 intervals.
+        """
+        detector = PhiAccrualDetector(first_estimate=1.0, max_sample_size=2)
+        for t in (0.0, 1.0, 2.5, 3.5):
+            detector.heartbeat(t)
+        self.assertEqual([round(i, 6) for i in detector.intervals], [1.5, 1.0])
+        default = PhiAccrualDetector(first_estimate=1.0)
+        for t in range(150):
+            default.heartbeat(float(t))
+        self.assertEqual(len(default.intervals), 100)
+
 
 class ReadablePhiTests(SynchronousTestCase):
     CASES = [(0.0, "0.00"), (8.456, "8.46"), (100.0, "100.00"), (100.01, "> 100"), (1533843.18, "> 100"), (math.inf, "> 100")]

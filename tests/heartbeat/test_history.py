@@ -128,16 +128,42 @@ class HistoryTests(SynchronousTestCase):
     def test_bounded_clients(self):
         """
         However many clients beat, at most C{max_clients} histories are
-        kept, the most recently heard; sampling never adds a client.
+        kept, those of the clients heard first (the alive rows the page
+        shows first); later clients' beats neither add one nor push one
+        out, and sampling never adds a client.
         """
         history = HistoryBook(max_clients=3)
         run = Run(history)
         names = [f"c{index}" for index in range(6)]
         for name in names:
             run.beat(name)
-        self.assertEqual([history.get(name) is not None for name in names], [False] * 3 + [True] * 3)
+        self.assertEqual([history.get(name) is not None for name in names], [True] * 3 + [False] * 3)
         run.until(3.0, beating=tuple(names))
+        self.assertEqual([history.get(name) is not None for name in names], [True] * 3 + [False] * 3)
         self.assertEqual(len(history), 3)
+
+    def test_trouble_takes_a_place(self):
+        """
+        With the book full, a client that turns suspect or stopped takes
+        the place of the history updated least recently, and its timeline
+        starts with that change; an alive change of a client without a
+        history adds none.
+        """
+        history = HistoryBook(max_clients=2)
+        run = Run(history)
+        for name in ("a", "b", "c"):
+            run.beat(name)
+        run.until(6.0, beating=("a", "b"))  # c falls silent: suspect, then stopped
+        kept = history.get("c")
+        self.assertIsNotNone(kept)
+        self.assertEqual(len(history), 2)
+        self.assertEqual(
+            [state for _, state in kept.changes],
+            [change.state for change in run.recorder.changes if change.client == "c"][1:],
+        )
+        self.assertNotEqual(kept.changes[0][1], ClientState.ALIVE)
+        self.assertIsNone(history.get("a"))  # updated least recently when c was suspected
+        self.assertIsNotNone(history.get("b"))
 
     def test_bounded_rings(self):
         """

@@ -7,7 +7,9 @@ second (extended format, one id and boot id per client, one socket).  A
 separate ``netlab beat --id victim`` is killed mid-run.  Reported per N:
 
   - the monitor's CPU share (utime + stime from /proc/PID/stat over the
-    measured window) and RSS (VmRSS, VmHWM from /proc/PID/status);
+    measured window; the kernel's part is stime), beats accepted per
+    wake-up (voluntary context switches: one per epoll_wait that had to
+    wait) and RSS (VmRSS, VmHWM from /proc/PID/status);
   - beats sent by the simulator vs accepted by the monitor (status JSON);
   - false alarms: simulated clients ever reported suspect or stopped;
   - the victim's detection delay: silence when suspected (phi) and when
@@ -21,7 +23,7 @@ what page rendering costs everyone else on the reactor thread.
 
 Usage: .venv/bin/python benchmarks/heartbeat.py [--clients 1000,10000]
        [--seconds 15] [--timeout 5] [--pollers 0] [--rounds 1] [--code DIR]
-       [--profile FILE]
+       [--read-pause DURATION] [--profile FILE]
        .venv/bin/python benchmarks/heartbeat.py --in-process [--clients 10000]
        .venv/bin/python benchmarks/heartbeat.py --render 100000
 The last two run in this process, without sockets: the monitor's CPU per
@@ -224,12 +226,13 @@ class Pollers:
             thread.join(60)
 
 
-def run(clients, seconds, timeout, env, pollers=0, profile=None):
+def run(clients, seconds, timeout, env, pollers=0, profile=None, read_pause=None):
     profiling = ["--profile", profile, "--profiler", "cprofile", "--savestats"] if profile else []
+    pausing = ["--read-pause", read_pause] if read_pause is not None else []
     monitor = Watched(
         [os.path.join(BIN, "twistd"), "-n", "--pidfile=", "--logfile=-", *profiling, "netlab-heartbeat", "--port", "0",
          "--period", "1", "--timeout", str(timeout), "--quiet", "--max-clients", str(clients + 10),
-         "--status", "tcp:0:interface=127.0.0.1"],
+         "--status", "tcp:0:interface=127.0.0.1", *pausing],
         env,
     )
     victim = simulator = None
@@ -470,6 +473,7 @@ def main():
     parser.add_argument("--pollers", type=int, default=0, help="threads fetching the status page in a loop")
     parser.add_argument("--rounds", type=int, default=1, help="runs per N (medians reported when > 1)")
     parser.add_argument("--code", default=REPO, help="run the monitor from this checkout (before/after comparisons)")
+    parser.add_argument("--read-pause", help="the monitor's --read-pause (e.g. 0, 5ms; default: the monitor's own)")
     parser.add_argument("--profile", help="run the monitor under cProfile, stats saved to this file, top printed")
     parser.add_argument("--in-process", action="store_true", help="feed the monitor in process (no sockets): CPU per beat")
     parser.add_argument("--render", type=int, help="only measure the status page's cost at this many clients, in process")
@@ -488,7 +492,9 @@ def main():
     for clients in [int(n) for n in arguments.clients.split(",")]:
         rounds = []
         for _ in range(arguments.rounds):
-            result = run(clients, arguments.seconds, arguments.timeout, env, arguments.pollers, arguments.profile)
+            result = run(
+                clients, arguments.seconds, arguments.timeout, env, arguments.pollers, arguments.profile, arguments.read_pause
+            )
             rounds.append(result)
             report(result, arguments.pollers)
             if arguments.profile:

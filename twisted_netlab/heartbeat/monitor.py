@@ -9,7 +9,7 @@ L{LoopingCall} for all clients, and hands every event to observers
 from __future__ import annotations
 
 import socket
-from typing import Any, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -37,6 +37,12 @@ log = Logger()
 #: thousands of beats per second must not be dropped while a sweep or a
 #: status page render holds the reactor for a few milliseconds.
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+
+#: After a wake-up has read every queued datagram, the socket is left
+#: alone this long before the reactor watches it again (see
+#: L{MonitorProtocol}); ``--read-pause`` takes at most MAX_READ_PAUSE.
+DEFAULT_READ_PAUSE = 0.005
+MAX_READ_PAUSE = 0.05
 
 
 class IHeartbeatObserver(Interface):
@@ -93,6 +99,16 @@ class MonitorProtocol(DatagramProtocol):
     Receive beats and sweep.  C{reactor} gives the time and runs the sweep
     timer; L{None} means the global reactor, looked up at C{startProtocol}
     (not at import or construction); tests pass a L{task.Clock}.
+
+    Wake-ups are coalesced: the first datagram of a wake-up stops the
+    reactor watching the socket for C{read_pause} seconds (the port still
+    reads every datagram already queued, until the socket is empty).  With
+    thousands of clients the reactor then wakes at most 1 / C{read_pause}
+    times a second and reads dozens of beats each time, instead of waking
+    for every few beats; a lone beat is read at once, and any beat waits
+    at most C{read_pause} (5 ms, far below any period or timeout, and
+    the kernel buffer holds the beats meanwhile).  0 turns this off, and
+    so does a transport that cannot stop reading.
     """
 
     noisy = False
@@ -103,7 +119,10 @@ class MonitorProtocol(DatagramProtocol):
         sweep_interval: Optional[float] = None,
         observers: Iterable[IHeartbeatObserver] = (),
         reactor: Any = None,
+        read_pause: float = DEFAULT_READ_PAUSE,
     ) -> None:
+        if not read_pause >= 0:
+            raise ValueError("read_pause must be >= 0")
         settings = monitor.settings
         self.monitor = monitor
         self.sweep_interval = (
@@ -114,6 +133,11 @@ class MonitorProtocol(DatagramProtocol):
         self.observers: List[IHeartbeatObserver] = list(observers)
         self.reactor = reactor
         self._sweeper: Optional[LoopingCall] = None
+        self.read_pause = read_pause
+        self._pausing = False  # read_pause and a transport that can stop reading
+        self._resume: Any = None  # the pending call that resumes reading
+        self._deliveries: Dict[type, List[Tuple[IHeartbeatObserver, Any]]] = {}
+        self._deliveries_for: Optional[List[IHeartbeatObserver]] = None
 
     def startProtocol(self) -> None:
         sock = getattr(self.transport, "socket", None)
@@ -123,6 +147,7 @@ class MonitorProtocol(DatagramProtocol):
             except OSError:  # best effort: the default buffer still works
                 pass
         self.reactor = default_reactor(self.reactor)
+        self._pausing = bool(self.read_pause) and hasattr(self.transport, "stopReading")
         self._sweeper = LoopingCall(self.sweep)
         self._sweeper.clock = self.reactor
         self._sweeper.start(self.sweep_interval, now=False).addErrback(
@@ -133,24 +158,60 @@ class MonitorProtocol(DatagramProtocol):
         if self._sweeper is not None and self._sweeper.running:
             self._sweeper.stop()
         self._sweeper = None
+        if self._resume is not None:
+            if self._resume.active():
+                self._resume.cancel()
+            self._resume = None
 
     def datagramReceived(self, data: bytes, addr: Any) -> None:
+        if self._pausing and self._resume is None:
+            self._pause_reading()
         self._dispatch(self.monitor.datagram_received(data, (addr[0], addr[1]), self.reactor.seconds()))
+
+    def _pause_reading(self) -> None:
+        """
+        Stop watching the socket until C{read_pause} has passed; the read
+        under way goes on to empty the socket.
+        """
+        port: Any = self.transport  # a udp.Port: IUDPTransport does not name stopReading
+        port.stopReading()
+        self._resume = self.reactor.callLater(self.read_pause, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume = None
+        port: Any = self.transport
+        if port is not None:
+            port.startReading()
 
     def sweep(self) -> None:
         self._dispatch(self.monitor.sweep(self.reactor.seconds()))
 
     def _dispatch(self, events: List[MonitorEvent]) -> None:
+        if self._deliveries_for != self.observers:  # the list was changed or replaced
+            self._deliveries = _deliveries(self.observers)
+            self._deliveries_for = list(self.observers)
+        deliveries = self._deliveries
         for event in events:
-            method = _OBSERVER_METHODS[type(event)]
-            for observer in self.observers:
-                deliver = getattr(observer, method, None)
-                if deliver is None:  # an observer written before this event existed
-                    continue
+            for observer, deliver in deliveries[type(event)]:
                 try:
                     deliver(event)
                 except Exception:
                     log.failure("heartbeat observer {observer!r} failed", observer=observer)
+
+
+def _deliveries(observers: List[IHeartbeatObserver]) -> Dict[type, List[Tuple[IHeartbeatObserver, Any]]]:
+    """
+    For each event type, the observers' methods that receive it, in the
+    observers' order; an observer written before an event existed lacks its
+    method and is left out.  Worked out when the observers change, not per
+    beat.
+    """
+    return {
+        event_type: [
+            (observer, getattr(observer, method)) for observer in observers if getattr(observer, method, None) is not None
+        ]
+        for event_type, method in _OBSERVER_METHODS.items()
+    }
 
 
 #: Which observer method each event goes to.

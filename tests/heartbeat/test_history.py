@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.heartbeat.test_status import get
 from twisted_netlab.heartbeat import HeartbeatMonitor, MonitorSettings, encode_beat, status_site
-from twisted_netlab.heartbeat._events import BeatKind, BeatReceived, ClientState, StateChanged
+from twisted_netlab.heartbeat._events import LIVE_KINDS, BeatKind, BeatReceived, ClientState, StateChanged
 from twisted_netlab.heartbeat._history import PHI_CAP, HistoryBook, timeline_svg
 from twisted_netlab.heartbeat.monitor import MonitorProtocol
 from twisted_netlab.heartbeat.status import sample_phi
@@ -187,6 +187,10 @@ class HistoryTests(SynchronousTestCase):
         for kind in (BeatKind.DUPLICATE, BeatKind.OUT_OF_ORDER):
             history.beat_received(BeatReceived("a", "s", 1, kind, T0, T0, 0.5, 0, 0.0, 0.0, 0.0, 2))
         self.assertIsNone(history.get("a"))
+        for kind in BeatKind:  # exactly the monitor's live kinds add a gap
+            history = HistoryBook()
+            history.beat_received(BeatReceived("a", "s", 1, kind, T0, T0, 0.5, 0, 0.0, 0.0, 0.0, 2))
+            self.assertEqual(history.get("a") is not None, kind in LIVE_KINDS, kind)
 
     def test_old_changes_leave_the_hour(self):
         """

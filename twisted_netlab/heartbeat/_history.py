@@ -23,7 +23,7 @@ from collections import OrderedDict, deque
 from typing import Deque, Dict, Iterable, List, Optional, Tuple
 
 from twisted_netlab._svg import AttributeValue, Scale, element, escape, number, sparkline
-from twisted_netlab.heartbeat._events import LIVE_KINDS, BeatReceived, ClientForgotten, ClientState, StateChanged
+from twisted_netlab.heartbeat._events import BeatKind, BeatReceived, ClientForgotten, ClientState, StateChanged
 
 __all__ = ["ClientHistory", "HistoryBook", "gaps_svg", "phi_svg", "timeline_svg"]
 
@@ -114,7 +114,8 @@ class HistoryBook:
         runs for every beat: for a client without a history (the book
         full) it is one look-up.
         """
-        if beat.kind not in LIVE_KINDS:
+        kind = beat.kind
+        if kind is BeatKind.DUPLICATE or kind is BeatKind.OUT_OF_ORDER:  # not in LIVE_KINDS (no enum hash per beat)
             return
         clients = self._clients
         history = clients.get(beat.client)

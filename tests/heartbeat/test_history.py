@@ -10,13 +10,14 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from twisted.internet.task import Clock
+from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.heartbeat.test_status import get
 from twisted_netlab.heartbeat import HeartbeatMonitor, MonitorSettings, encode_beat, status_site
 from twisted_netlab.heartbeat._events import LIVE_KINDS, BeatKind, BeatReceived, ClientState, StateChanged
 from twisted_netlab.heartbeat._history import PHI_CAP, HistoryBook, timeline_svg
-from twisted_netlab.heartbeat.monitor import MonitorProtocol
+from twisted_netlab.heartbeat.monitor import LoggingObserver, MonitorProtocol
 from twisted_netlab.heartbeat.status import sample_phi
 
 T0 = 1_700_000_000.0
@@ -141,6 +142,23 @@ class HistoryTests(SynchronousTestCase):
         run.until(3.0, beating=tuple(names))
         self.assertEqual([history.get(name) is not None for name in names], [True] * 3 + [False] * 3)
         self.assertEqual(len(history), 3)
+
+    def test_book_gets_every_gap_it_keeps(self):
+        """
+        Wired as netlab-heartbeat wires it (the default log and the book),
+        the monitor reports ordinary beats only for the book's clients, and
+        those clients' gaps are all there.
+        """
+        history = HistoryBook(max_clients=2)
+        run = Run(history)
+        run.protocol.observers = [LoggingObserver(3.0, 0.5, logger=Logger(observer=lambda event: None)), history]
+        for name in ("a", "b", "c"):
+            run.beat(name)
+        run.until(5.0, beating=("a", "b", "c"))
+        self.assertEqual([list(history.get(name).gaps) for name in ("a", "b")], [[1.0] * 5, [1.0] * 5])
+        self.assertIsNone(history.get("c"))
+        self.assertEqual([name in run.monitor.report_on_time for name in ("a", "b", "c")], [True, True, False])
+        self.assertEqual(run.monitor.status(run.clock.seconds())[2].beats, 6)
 
     def test_trouble_takes_a_place(self):
         """

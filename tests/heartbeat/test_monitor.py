@@ -412,3 +412,66 @@ class ReadPauseTests(SynchronousTestCase):
         """
         self.assertEqual(self.connect().read_pause, 0.005)
         self.assertRaises(ValueError, MonitorProtocol, self.monitor, 0.5, [], self.clock, -0.001)
+
+
+class OnTimeWishesTests(SynchronousTestCase):
+    """
+    The protocol tells the monitor whose ordinary beats its observers want
+    (C{on_time_beats_of}), so a beat nobody wants builds no event.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0))
+
+    def wanted(self, observers):
+        protocol = MonitorProtocol(self.monitor, 0.5, observers, reactor=self.clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        return self.monitor.report_on_time
+
+    def test_default_log_wants_none(self):
+        """
+        The default logging observer writes no line per beat, so with it
+        alone no ordinary beat is reported; the beats still count.
+        """
+        protocol = MonitorProtocol(self.monitor, 0.5, [LoggingObserver(5.0, 0.5)], reactor=self.clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        for sequence in range(4):
+            protocol.datagramReceived(encode_beat(sequence, self.clock.seconds(), client_id="alpha"), LAB)
+            self.clock.advance(1.0)
+        self.assertEqual(self.monitor.report_on_time, ())
+        self.assertEqual(self.monitor.status(self.clock.seconds())[0].beats, 4)
+
+    def test_wishes_combine(self):
+        """
+        An observer that does not say (written before the attribute), or
+        the verbose log, wants every beat; empty wishes add no one; one
+        container is used as it is, several as their union.
+        """
+        from twisted_netlab.heartbeat._history import HistoryBook
+
+        self.assertIsNone(self.wanted([LoggingObserver(5.0, 0.5), Recorder()]))
+        self.assertIsNone(self.wanted([LoggingObserver(5.0, 0.5, all_beats=True)]))
+        self.assertEqual(self.wanted([]), ())
+        book = HistoryBook(max_clients=1)
+        book.beat_received(BeatReceived("alpha", "s", 0, BeatKind.FIRST, T0, T0, None, 0, 0.0, 0.0, 0.0, None))
+        alone = self.wanted([LoggingObserver(5.0, 0.5), book])
+        self.assertIs(alone.book, book)
+        self.assertEqual(("alpha" in alone, "beta" in alone), (True, False))  # booked; the book is full
+        union = self.wanted([book, HistoryBook(max_clients=5)])
+        self.assertEqual(("alpha" in union, "beta" in union), (True, True))  # the second book has room
+
+    def test_list_change_applies_to_the_next_beat(self):
+        """
+        Observers added to the list get the very next beat.
+        """
+        protocol = MonitorProtocol(self.monitor, 0.5, [LoggingObserver(5.0, 0.5)], reactor=self.clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        recorder = Recorder()
+        protocol.observers.append(recorder)
+        self.clock.advance(1.0)
+        protocol.datagramReceived(encode_beat(1, self.clock.seconds(), client_id="alpha"), LAB)
+        self.assertEqual(recorder.kinds(), [BeatKind.ON_TIME])

@@ -9,7 +9,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.heartbeat import (
     Beat,
+    BeatKind,
     BeatReceived,
+    ClientState,
     HeartbeatMonitor,
     MonitorSettings,
     PeerProtocolError,
@@ -147,10 +149,15 @@ class FastPathTests(SynchronousTestCase):
         order, restarted, silent long enough to be suspect, stopped and
         recovered), the monitor with the shortcut for the next beat of a
         healthy client returns the same events as the general path, and
-        ends with the same row and the same detector figures.
+        ends with the same row and the same detector figures; a monitor
+        told to report no ordinary beats returns the same events but those
+        on-time beats of a client alive or recovered, and keeps the same
+        figures.
         """
         monitors = [HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0)),
                     _GeneralPathOnly(MonitorSettings(period=1.0, timeout=5.0))]
+        quiet = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0))
+        quiet.report_on_time = ()
         sequence, now, boot_number = 0, T0, 0
         for move, gap, skew, run in steps:
             now += gap
@@ -163,10 +170,20 @@ class FastPathTests(SynchronousTestCase):
             data = encode_beat(sequence, now + skew, "alpha" if with_boot else None, boot)
             results = [monitor.datagram_received(data, ("10.0.0.1", 9), now) for monitor in monitors]
             self.assertEqual(results[0], results[1])
+            state = monitors[0].state_of("alpha" if with_boot else "10.0.0.1:9")
+            unreported = [
+                event for event in results[0]
+                if isinstance(event, BeatReceived) and event.kind is BeatKind.ON_TIME and event.previous_sequence is not None
+                and state in (ClientState.ALIVE, ClientState.RECOVERED) and len(results[0]) == 1
+            ]
+            self.assertEqual(quiet.datagram_received(data, ("10.0.0.1", 9), now),
+                             [event for event in results[0] if event not in unreported])
             if sweeping:
                 self.assertEqual(monitors[0].sweep(now + 0.5), monitors[1].sweep(now + 0.5))
-        rows = [monitor.status(now + 1.0) for monitor in monitors]
+                quiet.sweep(now + 0.5)
+        rows = [monitor.status(now + 1.0) for monitor in monitors + [quiet]]
         self.assertEqual(rows[0], rows[1])
+        self.assertEqual(rows[0], rows[2])
         detectors = [[(c.detector.intervals, c.detector.suspect_at) for c in monitor._clients.values()]
                      for monitor in monitors]
         self.assertEqual(detectors[0], detectors[1])

@@ -86,6 +86,14 @@ class HistoryBook:
     def __len__(self) -> int:
         return len(self._clients)
 
+    @property
+    def on_time_beats_of(self) -> "_Wanted":
+        """
+        Whose ordinary beats the book needs (see the monitor's observer
+        interface): its clients', and anyone's while a place is free.
+        """
+        return _Wanted(self)
+
     def get(self, client: str) -> Optional[ClientHistory]:
         return self._clients.get(client)
 
@@ -164,6 +172,22 @@ class HistoryBook:
         while changes and (len(changes) > self.max_changes or
                            (len(changes) > 1 and changes[1][0] <= now - self.span_seconds)):
             history.state_before = changes.popleft()[1]
+
+
+class _Wanted:
+    """
+    The clients whose beats a L{HistoryBook} needs, as a container: a
+    live view (a client booked later is in it at once).
+    """
+
+    __slots__ = ("book",)
+
+    def __init__(self, book: HistoryBook) -> None:
+        self.book = book
+
+    def __contains__(self, client: object) -> bool:
+        clients = self.book._clients
+        return client in clients or len(clients) < self.book.max_clients
 
 
 def timeline_svg(

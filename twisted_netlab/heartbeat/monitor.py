@@ -9,7 +9,7 @@ L{LoopingCall} for all clients, and hands every event to observers
 from __future__ import annotations
 
 import socket
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Container, Dict, Iterable, List, Optional, Tuple
 
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -51,6 +51,14 @@ class IHeartbeatObserver(Interface):
     reactor thread; an observer that raises is logged and the others still
     run; a method an observer lacks is skipped (observers written before
     L{table_full} and L{summary} existed keep working).
+
+    An observer may also say whose ordinary beats (ON_TIME, the client
+    alive or recovered: nearly every beat) it wants, with an attribute
+    C{on_time_beats_of}: L{None} for every client's, else a container of
+    client names (empty: none).  Without it, it gets them all.  When no
+    observer wants a beat, the monitor builds no event for it (see
+    L{HeartbeatMonitor}'s C{report_on_time}); it is read again whenever
+    the list of observers changes.
     """
 
     def beat_received(beat: BeatReceived) -> None:
@@ -166,6 +174,8 @@ class MonitorProtocol(DatagramProtocol):
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         if self._pausing and self._resume is None:
             self._pause_reading()
+        if self._deliveries_for != self.observers:  # the list was changed or replaced
+            self._observers_changed()
         self._dispatch(self.monitor.datagram_received(data, (addr[0], addr[1]), self.reactor.seconds()))
 
     def _pause_reading(self) -> None:
@@ -184,12 +194,11 @@ class MonitorProtocol(DatagramProtocol):
             port.startReading()
 
     def sweep(self) -> None:
+        if self._deliveries_for != self.observers:
+            self._observers_changed()
         self._dispatch(self.monitor.sweep(self.reactor.seconds()))
 
     def _dispatch(self, events: List[MonitorEvent]) -> None:
-        if self._deliveries_for != self.observers:  # the list was changed or replaced
-            self._deliveries = _deliveries(self.observers)
-            self._deliveries_for = list(self.observers)
         deliveries = self._deliveries
         for event in events:
             for observer, deliver in deliveries[type(event)]:
@@ -197,6 +206,46 @@ class MonitorProtocol(DatagramProtocol):
                     deliver(event)
                 except Exception:
                     log.failure("heartbeat observer {observer!r} failed", observer=observer)
+
+
+    def _observers_changed(self) -> None:
+        """
+        Work out, once per change of the observer list (not per beat),
+        which methods get each event and whose ordinary beats the monitor
+        reports.
+        """
+        self._deliveries = _deliveries(self.observers)
+        self._deliveries_for = list(self.observers)
+        self.monitor.report_on_time = _on_time_wanted(self.observers)
+
+
+class _AnyOf:
+    """
+    The names in any of C{containers}.
+    """
+
+    def __init__(self, containers: List[Container[str]]) -> None:
+        self.containers = containers
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in container for container in self.containers)
+
+
+def _on_time_wanted(observers: List[IHeartbeatObserver]) -> Optional[Container[str]]:
+    """
+    Whose ordinary beats the observers want together: L{None} (every
+    client's) if one of them wants all or does not say.
+    """
+    wanted: List[Container[str]] = []
+    for observer in observers:
+        names = getattr(observer, "on_time_beats_of", None)
+        if names is None:
+            return None
+        if not (isinstance(names, (tuple, frozenset)) and not names):  # an empty one for good adds no one
+            wanted.append(names)
+    if not wanted:
+        return ()
+    return wanted[0] if len(wanted) == 1 else _AnyOf(wanted)
 
 
 def _deliveries(observers: List[IHeartbeatObserver]) -> Dict[type, List[Tuple[IHeartbeatObserver, Any]]]:
@@ -242,6 +291,13 @@ class LoggingObserver:
         self.sweep_interval = sweep_interval
         self.all_beats = all_beats
         self.log = logger if logger is not None else Logger(namespace="netlab-heartbeat")
+
+    @property
+    def on_time_beats_of(self) -> Optional[Container[str]]:
+        """
+        Every ordinary beat with C{all_beats}, else none: they make no line.
+        """
+        return None if self.all_beats else ()
 
     def beat_received(self, beat: BeatReceived) -> None:
         if beat.kind is BeatKind.RESTART:

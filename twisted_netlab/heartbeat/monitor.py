@@ -113,10 +113,11 @@ class MonitorProtocol(DatagramProtocol):
     reads every datagram already queued, until the socket is empty).  With
     thousands of clients the reactor then wakes at most 1 / C{read_pause}
     times a second and reads dozens of beats each time, instead of waking
-    for every few beats; a lone beat is read at once, and any beat waits
-    at most C{read_pause} (5 ms, far below any period or timeout, and
-    the kernel buffer holds the beats meanwhile).  0 turns this off, and
-    so does a transport that cannot stop reading.
+    for every few beats; a lone beat is read at once, and a beat that comes
+    during a pause waits at most C{read_pause} (5 ms, far below any period,
+    tolerance or timeout; the kernel buffer holds the beats meanwhile) and
+    is timed when read.  0 turns this off, and so does a transport that
+    cannot stop reading.
     """
 
     noisy = False

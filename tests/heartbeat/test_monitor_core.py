@@ -248,6 +248,22 @@ class TrackingTests(SynchronousTestCase):
         self.monitor.report_on_time = None
         self.assertEqual(other.one(4, 5.0).kind, BeatKind.ON_TIME)
 
+    def test_events_are_the_dataclasses_own(self):
+        """
+        The beat and state-change events the monitor builds (without the
+        dataclass constructor, on the hot path) are equal to, hash like and
+        print like the same events built by their constructors, and stay
+        frozen.
+        """
+        import dataclasses
+
+        events = self.feed.send(0, 0.0) + self.feed.send(1, 1.0)
+        self.assertEqual([type(event) for event in events], [BeatReceived, StateChanged, BeatReceived])
+        for event in events:
+            rebuilt = type(event)(**{field.name: getattr(event, field.name) for field in dataclasses.fields(event)})
+            self.assertEqual((event, hash(event), repr(event)), (rebuilt, hash(rebuilt), repr(rebuilt)))
+            self.assertRaises(dataclasses.FrozenInstanceError, setattr, event, "client", "other")
+
     def test_key_by_host(self):
         """
         Keyed by host, a lab sender restarted on a new port is the same

@@ -384,8 +384,4 @@ def _fields(event: Any) -> dict:
     The event's fields as log keys (enums by value), so a JSON log observer
     gets the figures, not only the text.
     """
-    fields = {}
-    for name in event.__dataclass_fields__:
-        value = getattr(event, name)
-        fields[name] = getattr(value, "value", value)
-    return fields
+    return {name: getattr(value, "value", value) for name, value in vars(event).items()}

@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_netlab._endpoints import default_reactor
+from twisted_netlab._write_now import write_now
 from twisted_netlab.web._accesslog import AccessLog, combined_line, file_access_log, log_time
 from twisted_netlab.web._files import FileTree, OpenFile
 from twisted_netlab.web._plan import (
@@ -717,11 +718,19 @@ class StaticFileProtocol(Protocol):
         if not plan.streams:
             body = plan.body
             if not body:
-                self._stream.write(plan.head)
+                data = plan.head
             elif len(body) == 1:
-                self._stream.write(plan.head + body[0])  # type: ignore[operator]
+                data = plan.head + body[0]  # type: ignore[operator]
             else:
-                self._stream.write(plan.head + b"".join(body))  # type: ignore[arg-type]
+                data = plan.head + b"".join(body)  # type: ignore[arg-type]
+            if self.parser.buffered:
+                # Pipelined requests wait: queue, so that their answers
+                # leave together in one send on the reactor's next turn.
+                self._stream.write(data)
+            else:
+                # The client waits for this answer and nothing else is
+                # pending: hand it to the kernel now.
+                write_now(self._stream, data)
             if self.factory.access_log is not None or self.factory.stats is not None:
                 self._log(request, plan.status, plan.size, plan.note)
             return

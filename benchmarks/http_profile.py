@@ -89,7 +89,7 @@ def main() -> None:
             profile = cProfile.Profile()
             profile.runcall(run)
             stats = pstats.Stats(profile)
-            stats.sort_stats("tottime").print_stats(14)
+            stats.sort_stats("tottime").print_stats(int(os.environ.get("NETLAB_PROFILE_TOP", "14")))
             total = max(ct for (_, _, fn), (_, _, _, ct, _) in stats.stats.items() if fn == "dataReceived")  # type: ignore[attr-defined]
             for label, suffix, name in STAGES:
                 cumulative = sum(

@@ -262,7 +262,7 @@ REQUEST_LINES = [method + b" " + target + b" " + version for method in (b"GET", 
                  for target in TARGETS + [b"/a?1", b"/a?2", b"/%41?%zz"] for version in VERSIONS[:5]]
 
 
-def fresh_events(pieces: List[bytes]) -> List[object]:
+def fresh_events(pieces: List[bytes], limits: Limits = Limits()) -> List[object]:
     """
     The events of each piece parsed by a new parser, up to what a single
     connection would still parse: nothing after a rejection or after a
@@ -270,7 +270,7 @@ def fresh_events(pieces: List[bytes]) -> List[object]:
     """
     out: List[object] = []
     for piece in pieces:
-        got = run(piece, [], False)
+        got = run(piece, [], False, limits)
         out.extend(got)
         if not got or not isinstance(got[-1], Request) or not got[-1].keep_alive:
             break
@@ -321,3 +321,21 @@ class RepeatedSectionTests(SynchronousTestCase):
                     pieces = [b"GET /1 " + one + b"\r\n" + first, b"GET /2 " + other + b"\r\n" + second,
                               b"GET /3 " + one + b"\r\n" + second]
                     self.assertEqual(run(b"".join(pieces), [], False), fresh_events(pieces), (first, second, one, other))
+
+    def test_longer_heads_and_lines_are_parsed_afresh(self):
+        """
+        A head that merely starts with the previous head (one more field),
+        and a request line over the limit under a repeated section, get
+        what a fresh parse gives (the extra field; a 414), not the reuse.
+        """
+        line = b"GET /a HTTP/1.1\r\n"
+        pieces = [line + b"Host: h\r\n\r\n", line + b"Host: h\r\nAccept: x\r\n\r\n", line + b"Host: h\r\n\r\n"]
+        got = run(b"".join(pieces), [], False)
+        self.assertEqual(got, fresh_events(pieces))
+        self.assertEqual([len(e.headers) for e in got], [1, 2, 1])
+        limits = Limits(max_request_line=40)
+        long_line = b"GET /" + b"a" * 40 + b" HTTP/1.1\r\n"
+        pieces = [line + b"Host: h\r\n\r\n", long_line + b"Host: h\r\n\r\n"]
+        got = run(b"".join(pieces), [], False, limits)
+        self.assertEqual(got, fresh_events(pieces, limits))
+        self.assertEqual(got[-1], Rejection(414, "request target too long"))

@@ -302,7 +302,8 @@ class RequestParser:
         # What such a section decided for an origin-form request with no
         # body framing fields, per HTTP minor version: the Host and the
         # keep-alive verdict (L{_frame} would decide the same again).
-        self._section_verdicts: Dict[bytes, Tuple[Optional[str], bool]] = {}
+        # (Keyed by the minor digit's byte value.)
+        self._section_verdicts: Dict[int, Tuple[Optional[str], bool]] = {}
         self._readers: Dict[_State, Callable[[], Optional[Event]]] = {
             _State.AWAITING_HEAD: self._read_head,
             _State.DISCARDING_BODY: self._discard_body,
@@ -406,8 +407,10 @@ class RequestParser:
             # any doubt goes to the line path, which decides the error.
             end = buffer.find(b"\r\n\r\n", 0, limits.max_request_line + limits.max_header_bytes + 4)
             if end > 0:
-                head = bytes(buffer[: end + 2])
-                if head == self._repeated_head:
+                # The same head again, or the same field section under a
+                # new request line, is compared in place (no copy).
+                repeated = self._repeated_head
+                if repeated is not None and len(repeated) == end + 2 and buffer.startswith(repeated):
                     # The parse is a pure function of these bytes (and of
                     # limits, which do not change): a keep-alive client
                     # sending the very same head again gets the same
@@ -415,28 +418,36 @@ class RequestParser:
                     del buffer[: end + 4]
                     self._empty_lines = 0
                     return self._deliver(self._repeated_request)  # type: ignore[arg-type]
-                line_end = head.find(b"\r\n")
-                section = head[line_end + 2 :]
-                if section == self._repeated_section and line_end <= limits.max_request_line:
+                line_end = buffer.find(b"\r\n", 0, end + 2)
+                section = self._repeated_section
+                if (
+                    section is not None
+                    and len(section) == end - line_end
+                    and line_end <= limits.max_request_line
+                    and buffer.startswith(section, line_end + 2)
+                ):
                     # The fast lane: fields already parsed and judged; only
                     # the request line is new.  Anything but a well-formed
                     # origin-form HTTP/1.x line takes the full path below.
-                    quick = _match_origin_request_line(head, 0, line_end)
+                    quick = _match_origin_request_line(buffer, 0, line_end)
                     if quick is not None:
-                        method_bytes, target_bytes, minor = quick.groups()
+                        # The minor version digit ends the line.
+                        minor = buffer[line_end - 1]
                         verdict = self._section_verdicts.get(minor)
+                        method_bytes, target_bytes = quick.group(1, 2)
                         if verdict is not None and method_bytes != b"CONNECT":
                             del buffer[: end + 4]
                             self._empty_lines = 0
                             headers, index, _ = self._repeated_fields  # type: ignore[misc]
                             target = target_bytes.decode("ascii")
                             path, _, query = target.partition("?")
-                            version = (1, 1) if minor == b"1" else (1, int(minor))
                             request = _new_request(
-                                method_bytes.decode("ascii"), target, version, headers,
+                                method_bytes.decode("ascii"), target, (1, minor - 48), headers,
                                 path, query, verdict[0], verdict[1], index,
                             )
                             return self._deliver(request)
+                head = bytes(buffer[: end + 2])
+                section = head[line_end + 2 :]
                 if line_end <= limits.max_request_line and len(section) <= limits.max_header_bytes:
                     match = _match_request_line(head, 0, line_end)
                     if match is not None:
@@ -462,11 +473,11 @@ class RequestParser:
                                 self._repeated_head = head
                                 self._repeated_request = event
                                 if parsed is self._repeated_fields:
-                                    self._judged(cast(Request, event), match.group(4))
+                                    self._judged(cast(Request, event), head[line_end - 1])
                             return event
         return self._read_head_lines()
 
-    def _judged(self, request: Request, minor: bytes) -> None:
+    def _judged(self, request: Request, minor: int) -> None:
         """
         Remember what the repeated field section decided for C{request}
         when that carries over to any origin-form request line with the

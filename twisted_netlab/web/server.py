@@ -566,17 +566,14 @@ class StaticFileProtocol(Protocol):
         if self._in_process:
             return  # re-entered from a write that resumed us
         self._in_process = True
+        parser = self.parser
         try:
             while not self._pieces and self.phase in _MAY_ANSWER:
-                if not self.parser.buffered and not self._peer_done:
-                    # Nothing to parse and no EOF to report: skip asking,
-                    # the most common case per read.
-                    return
-                event = self.parser.next_event()
+                event = parser.next_event()
                 if event is NEED_DATA:
                     return
-                if isinstance(event, Request):
-                    self._answer(event)
+                if event.__class__ is Request:
+                    self._answer(event)  # type: ignore[arg-type]
                 elif isinstance(event, Rejection):
                     self._keep_alive = False
                     if self.factory.stats is not None:
@@ -594,7 +591,9 @@ class StaticFileProtocol(Protocol):
     def _answer(self, request: Request) -> None:
         if self.factory.stats is not None:
             self._answer_started = self.factory.reactor.seconds()
-        self._enter(Phase.RESPONDING)
+        # _enter(Phase.RESPONDING), which has no deadline (_DEADLINES).
+        self.phase = Phase.RESPONDING
+        self.deadline = None
         self._keep_alive = request.keep_alive and not self._draining
         try:
             self._respond(request)
@@ -730,7 +729,7 @@ class StaticFileProtocol(Protocol):
             else:
                 # The client waits for this answer and nothing else is
                 # pending: hand it to the kernel now.
-                write_now(self._stream, data)
+                write_now(self.transport, data)
             if self.factory.access_log is not None or self.factory.stats is not None:
                 self._log(request, plan.status, plan.size, plan.note)
             return

@@ -236,10 +236,11 @@ class StaticFileFactory(Factory):
         What every head of a response shares this second (one value per
         distinct Connection line, reused until the date changes).
         """
-        date_lines = self.date_lines()
+        if int(self.reactor.seconds()) != self._date_second:
+            self.date_lines()
         framing = self._framings.get(connection_line)
         if framing is None:
-            framing = self._framings[connection_line] = HeadContext(date_lines, connection_line, self.cache_control)
+            framing = self._framings[connection_line] = HeadContext(self._date_lines, connection_line, self.cache_control)
         return framing
 
     def log_stamp(self) -> str:
@@ -603,7 +604,11 @@ class StaticFileProtocol(Protocol):
             self._keep_alive = False
             self._carry_out(error_page(500, "internal server error", self._framing(request), note="internal error"), request)
         if not self._pieces and self.phase not in _FINISHED:
-            self._finish_response()
+            # _finish_response(), inlined: this runs once per request.
+            if not self._keep_alive or self._draining:
+                self._close()
+            elif self.phase is not Phase.SENDING:
+                self._enter(Phase.AWAITING_REQUEST_HEAD if self.parser.buffered else Phase.IDLE)
 
     def _finish_response(self) -> None:
         """

@@ -13,17 +13,20 @@ Usage: .venv/bin/python benchmarks/startup.py [ROUNDS] [--before DIR]
 (--before DIR: also run every netlab command with the netlab package found
 in DIR, e.g. a checkout of an older commit, with this environment's Python
 and Twisted, interleaved with the current one: a before/after comparison
-under the same load.)
+under the same load.  DIR's commands start from DIR's own console entry
+point, as its setup.cfg names it, in a script shaped as pip writes one.)
 """
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
@@ -85,7 +88,40 @@ def run_once(argv: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[flo
     return wall, usage.ru_utime + usage.ru_stime, process.returncode
 
 
+def console_script(tree: str, folder: str) -> str:
+    """
+    Write, in C{folder}, the ``netlab`` console script that an install of
+    C{tree} would have (its entry point from its setup.cfg) and return its
+    path: an older tree may start from another function than this one.
+    """
+    config = configparser.ConfigParser()
+    config.read(os.path.join(tree, "setup.cfg"))
+    entry = "twisted_netlab.cli:run"
+    for line in config.get("options.entry_points", "console_scripts", fallback="").splitlines():
+        name, _, target = line.partition("=")
+        if name.strip() == "netlab":
+            entry = target.strip()
+    module, _, function = entry.partition(":")
+    path = os.path.join(folder, "netlab")
+    with open(path, "w") as script:
+        script.write(
+            f"#!{PYTHON}\nimport sys\nfrom {module} import {function}\n"
+            f"if __name__ == '__main__':\n    sys.exit({function}())\n"
+        )
+    os.chmod(path, 0o755)
+    return path
+
+
 FLOOR = "import sys; sys.modules['OpenSSL'] = None; from twisted.internet import reactor, defer, task"
+
+#: The same, started as the netlab command starts (twisted_netlab._startup).
+FLOOR_AS_NETLAB = (
+    "from twisted_netlab import _startup\n"
+    "def command(argv, started):\n"
+    f"    {FLOOR}\n"
+    "    started()\n"
+    "_startup.run([], command)\n"
+)
 
 
 def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
@@ -107,6 +143,10 @@ def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
         # What netlab's plain clients start from: the reactor and Deferreds
         # without the reactor's TLS support (twisted_netlab._endpoints.defer_tls).
         ("python: reactor without TLS", [PYTHON, "-c", FLOOR]),
+        # ... and started as the netlab command starts: modules Twisted
+        # only names are loaded on use, the start-up heap is frozen
+        # (twisted_netlab._startup).
+        ("python: the same, netlab's start-up", [PYTHON, "-c", FLOOR_AS_NETLAB]),
     ]
     curl = shutil.which("curl")
     if curl:
@@ -119,13 +159,14 @@ def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
 
 def main(rounds: int, before: Optional[str] = None) -> None:
     table, stop = commands()
-    variants: List[Tuple[str, Dict[str, str]]] = [("now", ENV)]
+    variants: List[Tuple[str, Dict[str, str], str]] = [("now", ENV, NETLAB)]
     if before is not None:
-        variants.insert(0, ("before", dict(ENV, PYTHONPATH=before)))
+        scripts = tempfile.mkdtemp(prefix="startup-before-")
+        variants.insert(0, ("before", dict(ENV, PYTHONPATH=before), console_script(before, scripts)))
     runs = [
-        (name, label, argv, env)
+        (name, label, [program, *argv[1:]] if argv[0] == NETLAB else argv, env)
         for name, argv in table
-        for label, env in (variants if argv[0] == NETLAB else variants[-1:])
+        for label, env, program in (variants if argv[0] == NETLAB else variants[-1:])
     ]
     walls: Dict[Tuple[str, str], List[float]] = {(name, label): [] for name, label, _, _ in runs}
     cpus: Dict[Tuple[str, str], List[float]] = {key: [] for key in walls}
@@ -141,6 +182,8 @@ def main(rounds: int, before: Optional[str] = None) -> None:
                 codes[name, label].add(code)
     finally:
         stop.set()
+        if before is not None:
+            shutil.rmtree(scripts, ignore_errors=True)
     curl = ("curl http:// (refused)", "now")
     reference: Optional[float] = statistics.median(walls[curl]) if curl in walls else None
     print(f"{rounds} rounds, median; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")

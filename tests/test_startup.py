@@ -97,12 +97,21 @@ import twisted.python.compat as compat
 heavy = ["urllib.request", "http.client", "email.parser"]
 loaded = [name for name in heavy if name in sys.modules]
 assert not loaded, loaded
+lazy = [name for name in _startup.DEFERRED_MODULES if type(sys.modules[name]).__name__ == "_LazyModule"]
+assert lazy == deferred, lazy
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 jar = CookieJar(DefaultCookiePolicy())
 assert len(jar) == 0
 assert compat.cookielib.CookieJar is CookieJar
 import urllib.request
 assert "email.parser" in sys.modules
+import os, shutil, tempfile
+from twisted.internet.protocol import Factory
+folder = tempfile.mkdtemp()
+port = reactor.listenUNIX(os.path.join(folder, "socket"), Factory())
+assert os.path.exists(os.path.join(folder, "socket"))
+port.stopListening()
+shutil.rmtree(folder)
 print("ok")
 """
 
@@ -112,8 +121,9 @@ class DeferredModulesTests(SynchronousTestCase):
         """
         With L{_startup.DEFERRED_MODULES} deferred, importing the reactor
         (and L{twisted.python.compat}, which binds http.cookiejar) runs
-        none of what http.cookiejar would load; used afterwards, the
-        module and Twisted's alias of it work.
+        none of them, nor what http.cookiejar would load; used afterwards,
+        http.cookiejar and Twisted's alias of it work, and so does the
+        reactor's listenUNIX (twisted.internet.unix).
         """
         result = subprocess.run(
             [sys.executable, "-c", _PROBE_DEFERRED], capture_output=True, text=True, timeout=60, env=child_env()

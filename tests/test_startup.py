@@ -33,6 +33,8 @@ class DeferImportsTests(SynchronousTestCase):
             handle.write(f"from {self.package} import trace\ntrace.append('heavy')\nVALUE = 42\n")
         sys.path.insert(0, self.folder)
         self.addCleanup(sys.path.remove, self.folder)
+        finders = list(sys.meta_path)
+        self.addCleanup(sys.meta_path.__setitem__, slice(None), finders)
         self.addCleanup(self.forget)
 
     def forget(self):
@@ -42,17 +44,19 @@ class DeferImportsTests(SynchronousTestCase):
 
     def test_module_runs_on_first_attribute_not_on_import(self):
         """
-        A deferred module is bound by C{from package import module}
-        without running; the first attribute looked up runs it, once, and
-        it then works as if imported normally.
+        Deferring imports nothing, not even the package; then a deferred
+        module is bound by C{import package.module} and C{from package
+        import module} without running; the first attribute looked up
+        runs it, once, and it then works as if imported normally.
         """
         name = self.package + ".heavy"
         self.assertEqual(_startup.defer_imports([name]), [name])
-        package = sys.modules[self.package]
+        self.assertNotIn(self.package, sys.modules)
         namespace = {}
-        exec(f"from {self.package} import heavy", namespace)
+        exec(f"import {name}\nfrom {self.package} import heavy", namespace)
         heavy = namespace["heavy"]
         self.assertIs(heavy, sys.modules[name])
+        package = sys.modules[self.package]
         self.assertEqual(package.trace, [])
         self.assertEqual(heavy.VALUE, 42)
         self.assertEqual(package.trace, ["heavy"])
@@ -70,17 +74,36 @@ class DeferImportsTests(SynchronousTestCase):
         exec(f"from {name} import VALUE", namespace)
         self.assertEqual((namespace["VALUE"], sys.modules[self.package].trace), (42, ["heavy"]))
 
-    def test_loaded_or_unknown_modules_are_left_alone(self):
+    def test_deferring_twice(self):
         """
-        A module already loaded keeps its module object; a name that does
-        not exist is skipped; neither is reported as deferred.
+        Modules deferred by two calls are each found once, lazily (the
+        second finder does not ask the first, nor the first the second).
+        """
+        with open(os.path.join(self.folder, self.package, "other.py"), "w") as handle:
+            handle.write(f"from {self.package} import trace\ntrace.append('other')\n")
+        _startup.defer_imports([self.package + ".heavy"])
+        _startup.defer_imports([self.package + ".other"])
+        namespace = {}
+        exec(f"from {self.package} import heavy, other", namespace)
+        package = sys.modules[self.package]
+        self.assertEqual(package.trace, [])
+        self.assertEqual(namespace["heavy"].VALUE, 42)
+        self.assertEqual(package.trace, ["heavy"])
+
+    def test_loaded_or_missing_modules(self):
+        """
+        A module already loaded keeps its module object and is not
+        reported as deferred; a module that does not exist still fails to
+        import as usual.
         """
         name = self.package + ".heavy"
         __import__(name)
         loaded = sys.modules[name]
-        self.assertEqual(_startup.defer_imports([name, self.package + ".missing"]), [])
+        missing = self.package + ".missing"
+        self.assertEqual(_startup.defer_imports([name, missing]), [missing])
         self.assertIs(sys.modules[name], loaded)
         self.assertEqual(sys.modules[self.package].trace, ["heavy"])
+        self.assertRaises(ModuleNotFoundError, __import__, missing)
 
 
 #: Defers the listed modules as the console script does, then imports the
@@ -138,6 +161,10 @@ class RunTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        # Nothing deferred in the test process itself.
+        self.patch(_startup, "DEFERRED_MODULES", ())
+        finders = list(sys.meta_path)
+        self.addCleanup(sys.meta_path.__setitem__, slice(None), finders)
         was_enabled = gc.isenabled()
 
         def restore():

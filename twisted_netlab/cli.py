@@ -13,6 +13,8 @@ A family ``cli`` module provides:
 Sub-command modules are imported only when that sub-command is used, and
 the reactor only once the options are valid: ``--help`` and usage errors
 load no more than L{twisted.python.usage} and the sub-command's options.
+The console script is L{twisted_netlab._startup.run}, which arranges the
+process's start-up and then calls L{run}.
 
 Exit codes common to every sub-command: 2 for a usage error (wrong flag,
 bad value), 130 when interrupted before the sub-command could report.

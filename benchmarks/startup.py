@@ -14,11 +14,17 @@ reactor as Twisted loads it, without TLS, then with netlab's start-up
 arrangements (twisted_netlab._startup) one after the other.
 
 Usage: .venv/bin/python benchmarks/startup.py [ROUNDS] [--before DIR]
+       .venv/bin/python benchmarks/startup.py --imports [ROUNDS]
 (--before DIR: also run every netlab command with the netlab package found
 in DIR, e.g. a checkout of an older commit, with this environment's Python
 and Twisted, interleaved with the current one: a before/after comparison
 under the same load.  DIR's commands start from DIR's own console entry
 point, as its setup.cfg names it, in a script shaped as pip writes one.)
+
+--imports: what the floor (the reactor as netlab starts it) spends its
+import time on, from ``python -X importtime`` of that row's program,
+median of ROUNDS runs (default 9): each group is the subtree of its root's
+first import; Twisted's own modules and the rest count their own time.
 """
 
 from __future__ import annotations
@@ -223,8 +229,59 @@ def main(rounds: int, before: Optional[str] = None) -> None:
         print(f"{name:36} {shown:6} {wall:8.1f} {cpu:8.1f} {ratio:>7}  {exits:4}  {goal}".rstrip())
 
 
+#: Roots whose whole first import (their subtree) is one group of --imports.
+IMPORT_GROUPS = ("asyncio", "attr", "incremental", "typing", "zope.interface", "typing_extensions")
+
+
+def import_groups(stderr: str) -> Dict[str, int]:
+    """
+    Microseconds of import time per group, from one ``-X importtime`` log.
+    """
+    rows = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line[len("import time:") :].split("|")
+        depth = (len(name.rstrip()) - len(name.strip())) // 2
+        rows.append((int(own), name.strip(), depth))
+    owner: List[Optional[str]] = [None] * len(rows)
+    for at, (_, name, depth) in enumerate(rows):
+        if name in IMPORT_GROUPS:  # its subtree is printed just before it, deeper
+            owner[at] = owner[at] or name
+            below = at - 1
+            while below >= 0 and rows[below][2] > depth:
+                owner[below] = owner[below] or name
+                below -= 1
+    groups: Dict[str, int] = {"total": 0}
+    for (own, name, _), group in zip(rows, owner):
+        if group is None:
+            twisted = name == "twisted" or name.startswith("twisted.")
+            group = "Twisted's own modules" if twisted else "the rest"
+        groups[group] = groups.get(group, 0) + own
+        groups["total"] += own
+    return groups
+
+
+def imports(rounds: int) -> None:
+    runs = []
+    env = dict(ENV, PYTHONPROFILEIMPORTTIME="1")
+    for at in range(rounds + 1):
+        child = subprocess.run([PYTHON, "-c", FLOOR_AS_NETLAB], env=env, capture_output=True, text=True)
+        if at:  # the first run warms up
+            runs.append(import_groups(child.stderr))
+    names = set().union(*runs)
+    median = {name: statistics.median(run.get(name, 0) for run in runs) for name in names}
+    print(f"import time of the floor (python: the same, netlab's start-up), median of {rounds} runs;")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    for name in sorted(names, key=lambda name: -median[name]):
+        print(f"{name:24} {median[name] / 1000:7.1f} ms {100 * median[name] / median['total']:6.1f} %")
+
+
 if __name__ == "__main__":
     arguments = sys.argv[1:]
+    if arguments[:1] == ["--imports"]:
+        imports(int(arguments[1]) if len(arguments) > 1 else 9)
+        sys.exit(0)
     previous: Optional[str] = None
     if "--before" in arguments:
         at = arguments.index("--before")

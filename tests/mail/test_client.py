@@ -939,7 +939,7 @@ class WriteNowTests(SynchronousTestCase):
         """
         from twisted.internet import tcp
 
-        from twisted_netlab.mail._write_now import write_now
+        from twisted_netlab._write_now import write_now
 
         class Beneath(tcp.Connection):
             def __init__(self):

@@ -1,8 +1,9 @@
-# -*- test-case-name: tests.mail.test_client -*-
+# -*- test-case-name: tests.test_write_now -*-
 """
-Twisted-side helper of the mail family: write to a TCP transport at once
-instead of on the reactor's next turn (the SMTP dialogue is request and
-reply, so that turn is pure latency).  Used by the client and the sink.
+Shared Twisted-side helper: write to a TCP transport at once instead of on
+the reactor's next turn.  For request/reply protocols (SMTP commands, an
+HTTP response to a request that is all we have) that turn is pure latency
+and costs two epoll_ctl calls (start and stop watching for writability).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ def write_now(transport: Any, data: bytes) -> None:
     """
     Write C{data}, handing it to the kernel at once when the transport is
     plain TCP with nothing queued (C{writeSomeData}, Twisted's own "write
-    as much as possible now"), else through the normal C{write}.  Each
-    command waits for its reply, so waiting for the reactor's next turn
-    to send is pure latency: on a loaded machine it doubled the time per
-    message.  Whatever was not taken, and any error (which the reactor
-    then reports), goes through C{write}.
+    as much as possible now"), else through the normal C{write}.  The
+    peer waits for these bytes, so waiting for the reactor's next turn to
+    send is pure latency (on a loaded machine it doubled an SMTP client's
+    time per message) and CPU (the turn's write watch).  Whatever was not
+    taken, and any error (which the reactor then reports), goes through
+    C{write}, with its buffering and producer flow control.
     """
     # Only a real TCP connection qualifies: a TLS wrapper (wrapClientTLS,
     # implicit TLS) forwards unknown attributes such as TLS, dataBuffer and

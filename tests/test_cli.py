@@ -147,7 +147,8 @@ class LoadedModulesTests(SynchronousTestCase):
         cryptography or service_identity (the reactor is loaded without its
         TLS support), nor what Twisted only binds (http.cookiejar and the
         HTTP client under it), nor ping the echo's model; get https:// does
-        load TLS, so the check can see them.
+        load TLS only once connected (so not when refused); mail with
+        STARTTLS loads it first, so the check can see them.
         """
         import socket
 
@@ -168,8 +169,13 @@ class LoadedModulesTests(SynchronousTestCase):
             if args[0] == "ping":
                 self.assertIn("twisted_netlab.ping._pinger_core", modules)
                 self.assertNotIn("twisted_netlab.ping._echo_core", modules)
+        # https:// with the default trust imports TLS only once connected.
         returncode, modules = self.loaded("get", "-s", f"https://127.0.0.1:{tcp}/")
         self.assertEqual(returncode, 7)
+        self.assertEqual(modules & TLS_MODULES, set())
+        # STARTTLS loads TLS before connecting, so the check can see it.
+        returncode, modules = self.loaded("mail", *mail)
+        self.assertEqual(returncode, 3)
         self.assertTrue({"OpenSSL", "service_identity"} <= modules)
 
     def test_help_and_usage_errors_load_no_reactor(self):

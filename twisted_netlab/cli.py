@@ -137,8 +137,8 @@ _WITHOUT_TLS = {"ping", "beat"}
 
 def needs_tls(options: Options) -> bool:
     """
-    Whether the chosen sub-command needs TLS from the start: ``get`` for an
-    https:// URL or a CA file, ``mail`` unless ``--tls none``; never
+    Whether the chosen sub-command needs TLS from the start: ``get`` for a
+    CA file (https:// loads it once connected), ``mail`` unless ``--tls none``; never
     ``ping`` or ``beat``.  Without it the reactor is loaded without its
     TLS support (see L{twisted_netlab._endpoints.defer_tls}), about half
     of a client's start-up time.

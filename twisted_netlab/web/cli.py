@@ -197,10 +197,11 @@ class Options(CommandOptions):
 
     def needs_tls(self) -> bool:
         """
-        Whether TLS is needed before any response came (an https URL or a
-        CA file to read); a redirect to https loads it later.
+        Whether TLS is needed before connecting: only to read a CA file.
+        An https:// URL loads it once its TCP connection is up (so a
+        refused one costs no TLS import), as a redirect to https does.
         """
-        return self["cafile"] is not None or any(url.lower().startswith("https:") for url in self["urls"])
+        return self["cafile"] is not None
 
 
 def _http_date_option(value: str) -> str:

@@ -494,3 +494,87 @@ class AddressEndpointTests(SynchronousTestCase):
         connecting.cancel()
         self.failureResultOf(connecting, defer.CancelledError)
         self.assertEqual(reactor.connectors[1].stoppedConnecting, True)
+
+
+class LateTLSTests(SynchronousTestCase):
+    """
+    https:// with the default trust makes its TLS creator (and imports
+    TLS) only once the TCP connection is up.
+    """
+
+    def endpoint(self, reactor, make_creator):
+        from twisted_netlab.web.client import AddressEndpoint, TLSEndpoint
+
+        return TLSEndpoint.on_connect(make_creator, AddressEndpoint(reactor, "127.0.0.1", 443, 1.0))
+
+    def test_default_trust_waits_for_the_connection(self):
+        """
+        default_endpoint for https:// without a CA file makes no creator
+        while connecting, and none when the attempt is refused.
+        """
+        from twisted.internet.protocol import Factory, Protocol
+
+        from twisted_netlab.web.client import TLSEndpoint, TLSPolicy, default_endpoint
+
+        made = []
+
+        class Policy(TLSPolicy):
+            def creator(self, hostname):
+                made.append(hostname)
+                return TLSPolicy.creator(self, hostname)
+
+        reactor = MemoryReactorClock()
+        endpoint = default_endpoint(reactor, parse_url("https://127.0.0.1:8443/"), Policy(), 5.0)
+        self.assertIsInstance(endpoint, TLSEndpoint)
+        connecting = endpoint.connect(Factory.forProtocol(Protocol))
+        factory = reactor.tcpClients[0][2]
+        self.assertEqual(made, [])
+        factory.clientConnectionFailed(reactor.connectors[0], Failure(error.ConnectionRefusedError()))
+        self.failureResultOf(connecting, error.ConnectionRefusedError)
+        self.assertEqual(made, [])
+
+    def test_tls_is_made_once_connected(self):
+        """
+        Once connected, the creator is made and the caller's protocol
+        runs under TLS: the Deferred fires with that protocol, and what it
+        writes leaves as a TLS record (a ClientHello), not in clear.
+        """
+        from twisted.internet.protocol import Factory, Protocol
+
+        from twisted_netlab.web.client import TLSPolicy
+
+        made = []
+
+        def make():
+            made.append(True)
+            return TLSPolicy().creator("example.com")
+
+        class Hello(Protocol):
+            def connectionMade(self):
+                self.transport.write(b"GET / HTTP/1.1\r\n\r\n")
+
+        reactor = MemoryReactorClock()
+        connecting = self.endpoint(reactor, make).connect(Factory.forProtocol(Hello))
+        protocol = reactor.tcpClients[0][2].buildProtocol(None)
+        self.assertEqual(made, [True])
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        self.assertIsInstance(self.successResultOf(connecting), Hello)
+        sent = transport.value()
+        self.assertEqual(sent[:1], b"\x16")  # a TLS handshake record
+        self.assertNotIn(b"GET /", sent)
+
+    def test_a_failing_creator_fails_the_attempt(self):
+        """
+        If the creator cannot be made once connected, the connection is
+        refused a protocol and the attempt fails with that error.
+        """
+        from twisted.internet.protocol import Factory, Protocol
+
+        def make():
+            raise ValueError("no trust store")
+
+        reactor = MemoryReactorClock()
+        connecting = self.endpoint(reactor, make).connect(Factory.forProtocol(Protocol))
+        self.assertIsNone(reactor.tcpClients[0][2].buildProtocol(None))
+        self.assertEqual(str(self.failureResultOf(connecting, ValueError).value), "no trust store")

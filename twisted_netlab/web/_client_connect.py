@@ -3,14 +3,16 @@
 How ``netlab get`` connects (the Twisted side of the web client;
 re-exported by L{twisted_netlab.web.client}): L{TLSPolicy} and CA files,
 L{default_endpoint} with L{AddressEndpoint} for address literals, and
-L{TLSEndpoint}, which imports TLS only when a connection uses it.
+L{TLSEndpoint}, which imports TLS only when a connection uses it (for
+the default trust, only once the TCP connection is up: a refused https://
+costs no TLS import).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
@@ -109,6 +111,12 @@ def default_endpoint(reactor: Any, target: Target, tls: TLSPolicy, timeout: floa
 
         endpoint = HostnameEndpoint(reactor, target.host, target.port, timeout=timeout)
     if target.scheme == "https":
+        if tls.cafile is None:
+            # Nothing to read or report before connecting: TLS is
+            # imported (about 40 ms) only once the TCP connection is up.
+            host = target.host
+            return TLSEndpoint.on_connect(lambda: tls.creator(host), endpoint)
+        # A CA file is read and checked first (exit 77 before connecting).
         return TLSEndpoint(tls.creator(target.host), endpoint)
     return endpoint
 
@@ -171,13 +179,69 @@ class TLSEndpoint:
     def __init__(self, creator: Any, endpoint: Any) -> None:
         self.creator = creator
         self.endpoint = endpoint
+        self._make_creator: Optional[Callable[[], Any]] = None
+
+    @classmethod
+    def on_connect(cls, make_creator: Callable[[], Any], endpoint: Any) -> "TLSEndpoint":
+        """
+        TLS whose connection creator, and TLS itself, are made only once
+        C{endpoint} has connected: a connection that fails costs no TLS
+        import.  If C{make_creator} raises, the connection is closed and
+        the attempt fails with that error.
+        """
+        late = cls(None, endpoint)
+        late._make_creator = make_creator
+        return late
 
     def connect(self, factory: Any) -> Deferred:
-        allow_tls()
-        from twisted.protocols.tls import TLSMemoryBIOFactory
+        if self._make_creator is None:
+            allow_tls()
+            from twisted.protocols.tls import TLSMemoryBIOFactory
 
-        connecting: Deferred = self.endpoint.connect(TLSMemoryBIOFactory(self.creator, True, factory))
-        return connecting.addCallback(lambda protocol: protocol.wrappedProtocol)
+            connecting: Deferred = self.endpoint.connect(TLSMemoryBIOFactory(self.creator, True, factory))
+            return connecting.addCallback(lambda protocol: protocol.wrappedProtocol)
+        late = _TLSOnConnect(self._make_creator, factory)
+
+        def unwrap(protocol: Any) -> Any:
+            if late.error is not None:
+                raise late.error
+            return protocol.wrappedProtocol
+
+        def failed(reason: Failure) -> Failure:
+            return Failure(late.error) if late.error is not None else reason
+
+        return self.endpoint.connect(late).addCallbacks(unwrap, failed)
+
+
+class _TLSOnConnect:
+    """
+    A protocol factory that becomes C{TLSMemoryBIOFactory(creator, True,
+    factory)} when its first protocol is built, that is once the TCP
+    connection is up.  It starts and stops C{factory} as that wrapper
+    would.
+    """
+
+    def __init__(self, make_creator: Callable[[], Any], factory: Any) -> None:
+        self._make_creator = make_creator
+        self.factory = factory
+        self.error: Optional[Exception] = None
+
+    def doStart(self) -> None:
+        self.factory.doStart()
+
+    def doStop(self) -> None:
+        self.factory.doStop()
+
+    def buildProtocol(self, addr: Any) -> Any:
+        try:
+            allow_tls()
+            from twisted.protocols.tls import TLSMemoryBIOFactory
+
+            tls = TLSMemoryBIOFactory(self._make_creator(), True, self.factory)
+        except Exception as error:
+            self.error = error
+            return None  # Twisted closes the connection
+        return tls.buildProtocol(addr)
 
 
 __all__ = ["AddressEndpoint", "TLSEndpoint", "TLSPolicy", "default_endpoint", "load_certificates"]

@@ -10,7 +10,6 @@ every failure to curl's exit code and one line on stderr.
 
 from __future__ import annotations
 
-import email.utils
 import os
 import sys
 from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
@@ -198,13 +197,16 @@ class Options(CommandOptions):
 
     def needs_tls(self) -> bool:
         """
-        Whether TLS is needed before any response came (an https URL or a
-        CA file to read); a redirect to https loads it later.
+        Whether TLS is needed before connecting: only to read a CA file.
+        An https:// URL loads it once its TCP connection is up (so a
+        refused one costs no TLS import), as a redirect to https does.
         """
-        return self["cafile"] is not None or any(url.lower().startswith("https:") for url in self["urls"])
+        return self["cafile"] is not None
 
 
 def _http_date_option(value: str) -> str:
+    import email.utils  # only for -z: about 10 ms of every start otherwise
+
     if os.path.exists(value):
         return email.utils.formatdate(os.stat(value).st_mtime, usegmt=True)
     try:

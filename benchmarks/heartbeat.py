@@ -7,7 +7,9 @@ second (extended format, one id and boot id per client, one socket).  A
 separate ``netlab beat --id victim`` is killed mid-run.  Reported per N:
 
   - the monitor's CPU share (utime + stime from /proc/PID/stat over the
-    measured window) and RSS (VmRSS, VmHWM from /proc/PID/status);
+    measured window; the kernel's part is stime), beats accepted per
+    wake-up (voluntary context switches: one per epoll_wait that had to
+    wait) and RSS (VmRSS, VmHWM from /proc/PID/status);
   - beats sent by the simulator vs accepted by the monitor (status JSON);
   - false alarms: simulated clients ever reported suspect or stopped;
   - the victim's detection delay: silence when suspected (phi) and when
@@ -21,7 +23,7 @@ what page rendering costs everyone else on the reactor thread.
 
 Usage: .venv/bin/python benchmarks/heartbeat.py [--clients 1000,10000]
        [--seconds 15] [--timeout 5] [--pollers 0] [--rounds 1] [--code DIR]
-       [--profile FILE]
+       [--read-pause DURATION] [--profile FILE]
        .venv/bin/python benchmarks/heartbeat.py --in-process [--clients 10000]
        .venv/bin/python benchmarks/heartbeat.py --render 100000
 The last two run in this process, without sockets: the monitor's CPU per
@@ -121,11 +123,26 @@ class Watched:
                 self.process.wait()
 
 
-def cpu_seconds(pid):
+def cpu_split(pid):
+    """
+    (user, system) CPU seconds of C{pid} so far.
+    """
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return int(fields[11]) / ticks, int(fields[12]) / ticks  # utime, stime
+
+
+def wakeups(pid):
+    """
+    How often C{pid} has blocked and been woken (voluntary context
+    switches: one per epoll_wait that had to wait).
+    """
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
 
 
 def memory_kib(pid):
@@ -209,12 +226,13 @@ class Pollers:
             thread.join(60)
 
 
-def run(clients, seconds, timeout, env, pollers=0, profile=None):
+def run(clients, seconds, timeout, env, pollers=0, profile=None, read_pause=None):
     profiling = ["--profile", profile, "--profiler", "cprofile", "--savestats"] if profile else []
+    pausing = ["--read-pause", read_pause] if read_pause is not None else []
     monitor = Watched(
         [os.path.join(BIN, "twistd"), "-n", "--pidfile=", "--logfile=-", *profiling, "netlab-heartbeat", "--port", "0",
          "--period", "1", "--timeout", str(timeout), "--quiet", "--max-clients", str(clients + 10),
-         "--status", "tcp:0:interface=127.0.0.1"],
+         "--status", "tcp:0:interface=127.0.0.1", *pausing],
         env,
     )
     victim = simulator = None
@@ -236,7 +254,8 @@ def run(clients, seconds, timeout, env, pollers=0, profile=None):
         time.sleep(warmup)  # let every simulated client appear before measuring
         polling = Pollers(status_port, pollers)
         accepted_start = status(status_port)["counters"]["accepted"]
-        cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
+        (user_start, system_start), wakeups_start = cpu_split(pid), wakeups(pid)
+        cpu_start, wall_start = user_start + system_start, time.monotonic()
         warmup_drops = udp_drops(udp_port)
         time.sleep(seconds / 2)
         mark = len(monitor.lines)
@@ -253,7 +272,8 @@ def run(clients, seconds, timeout, env, pollers=0, profile=None):
         remaining = seconds - (time.monotonic() - wall_start)
         if remaining > 0:
             time.sleep(remaining)
-        cpu_used, wall = cpu_seconds(pid) - cpu_start, time.monotonic() - wall_start
+        (user_end, system_end), wakeups_end = cpu_split(pid), wakeups(pid)
+        cpu_used, wall = user_end + system_end - cpu_start, time.monotonic() - wall_start
         accepted_window = status(status_port)["counters"]["accepted"] - accepted_start
         polling.stop()
         memory = memory_kib(pid)
@@ -281,6 +301,8 @@ def run(clients, seconds, timeout, env, pollers=0, profile=None):
             "json_seconds": json_seconds,
             "cpu_share": cpu_used / wall,
             "cpu_us_per_beat": cpu_used / max(1, accepted_window) * 1e6,
+            "system_share": (system_end - system_start) / max(cpu_used, 1e-9),
+            "beats_per_wakeup": accepted_window / max(1, wakeups_end - wakeups_start),
             "accepted_per_second": accepted_window / wall,
             "rss_mib": memory["VmRSS"] / 1024,
             "hwm_mib": memory["VmHWM"] / 1024,
@@ -301,8 +323,9 @@ def run(clients, seconds, timeout, env, pollers=0, profile=None):
 def in_process(clients, rounds, profile=None):
     """
     The monitor's own cost per beat, without sockets: N clients' beats fed
-    to MonitorProtocol.datagramReceived (default logging, a do-nothing log
-    observer), CPU time per beat for each round of N beats, and the sweep.
+    to MonitorProtocol.datagramReceived (default logging to a do-nothing
+    log observer, and the status page's history as ``--status`` wires it),
+    CPU time per beat for each round of N beats, and the sweep.
     """
     import cProfile
     import pstats
@@ -317,11 +340,17 @@ def in_process(clients, rounds, profile=None):
     clock = Clock()
     clock.rightNow = start
     monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0, max_clients=clients + 10))
-    observer = LoggingObserver(5.0, 0.5, all_beats=False, logger=Logger(observer=lambda event: None))
+    observers = [LoggingObserver(5.0, 0.5, all_beats=False, logger=Logger(observer=lambda event: None))]
+    try:  # the status page's history, as netlab-heartbeat --status (and the socket benchmark) wires it
+        from twisted_netlab.heartbeat._history import HistoryBook
+    except ImportError:  # code older than the pictures
+        pass
+    else:
+        observers.append(HistoryBook())
     try:
-        protocol = MonitorProtocol(monitor, 0.5, [observer], reactor=clock)
+        protocol = MonitorProtocol(monitor, 0.5, observers, reactor=clock)
     except TypeError:  # code older than reactor= (PYTHONPATH=<old checkout> for a before figure)
-        protocol = MonitorProtocol(monitor, 0.5, [observer], clock=clock)
+        protocol = MonitorProtocol(monitor, 0.5, observers, clock=clock)
     protocol.makeConnection(FakeDatagramTransport())
     tails = [f" id=c{i} boot={os.urandom(8).hex()}".encode() for i in range(clients)]
     address = ("127.0.0.1", 40000)
@@ -415,7 +444,8 @@ def report(result, pollers):
     suspect = result["suspect"]
     print(
         f"N={result['clients']:>6}: monitor CPU {result['cpu_share'] * 100:5.1f}% of one core "
-        f"({result['cpu_us_per_beat']:.1f} us per accepted beat, {result['accepted_per_second']:.0f} beats/s accepted), "
+        f"({result['cpu_us_per_beat']:.1f} us per accepted beat, {result['system_share'] * 100:.0f}% of it in the kernel, "
+        f"{result['accepted_per_second']:.0f} beats/s accepted, {result['beats_per_wakeup']:.1f} beats per wake-up), "
         f"RSS {result['rss_mib']:.1f} MiB (peak {result['hwm_mib']:.1f}), "
         f"beats accepted {result['accepted']}/{result['sent']} "
         f"({100 * result['accepted'] / max(1, result['sent']):.2f}%, kernel drops {result['kernel_drops']}, "
@@ -443,6 +473,7 @@ def main():
     parser.add_argument("--pollers", type=int, default=0, help="threads fetching the status page in a loop")
     parser.add_argument("--rounds", type=int, default=1, help="runs per N (medians reported when > 1)")
     parser.add_argument("--code", default=REPO, help="run the monitor from this checkout (before/after comparisons)")
+    parser.add_argument("--read-pause", help="the monitor's --read-pause (e.g. 0, 5ms; default: the monitor's own)")
     parser.add_argument("--profile", help="run the monitor under cProfile, stats saved to this file, top printed")
     parser.add_argument("--in-process", action="store_true", help="feed the monitor in process (no sockets): CPU per beat")
     parser.add_argument("--render", type=int, help="only measure the status page's cost at this many clients, in process")
@@ -461,7 +492,9 @@ def main():
     for clients in [int(n) for n in arguments.clients.split(",")]:
         rounds = []
         for _ in range(arguments.rounds):
-            result = run(clients, arguments.seconds, arguments.timeout, env, arguments.pollers, arguments.profile)
+            result = run(
+                clients, arguments.seconds, arguments.timeout, env, arguments.pollers, arguments.profile, arguments.read_pause
+            )
             rounds.append(result)
             report(result, arguments.pollers)
             if arguments.profile:

@@ -10,13 +10,14 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from twisted.internet.task import Clock
+from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.heartbeat.test_status import get
 from twisted_netlab.heartbeat import HeartbeatMonitor, MonitorSettings, encode_beat, status_site
-from twisted_netlab.heartbeat._events import BeatKind, BeatReceived, ClientState, StateChanged
+from twisted_netlab.heartbeat._events import LIVE_KINDS, BeatKind, BeatReceived, ClientState, StateChanged
 from twisted_netlab.heartbeat._history import PHI_CAP, HistoryBook, timeline_svg
-from twisted_netlab.heartbeat.monitor import MonitorProtocol
+from twisted_netlab.heartbeat.monitor import LoggingObserver, MonitorProtocol
 from twisted_netlab.heartbeat.status import sample_phi
 
 T0 = 1_700_000_000.0
@@ -128,16 +129,59 @@ class HistoryTests(SynchronousTestCase):
     def test_bounded_clients(self):
         """
         However many clients beat, at most C{max_clients} histories are
-        kept, the most recently heard; sampling never adds a client.
+        kept, those of the clients heard first (the alive rows the page
+        shows first); later clients' beats neither add one nor push one
+        out, and sampling never adds a client.
         """
         history = HistoryBook(max_clients=3)
         run = Run(history)
         names = [f"c{index}" for index in range(6)]
         for name in names:
             run.beat(name)
-        self.assertEqual([history.get(name) is not None for name in names], [False] * 3 + [True] * 3)
+        self.assertEqual([history.get(name) is not None for name in names], [True] * 3 + [False] * 3)
         run.until(3.0, beating=tuple(names))
+        self.assertEqual([history.get(name) is not None for name in names], [True] * 3 + [False] * 3)
         self.assertEqual(len(history), 3)
+
+    def test_book_gets_every_gap_it_keeps(self):
+        """
+        Wired as netlab-heartbeat wires it (the default log and the book),
+        the monitor reports ordinary beats only for the book's clients, and
+        those clients' gaps are all there.
+        """
+        history = HistoryBook(max_clients=2)
+        run = Run(history)
+        run.protocol.observers = [LoggingObserver(3.0, 0.5, logger=Logger(observer=lambda event: None)), history]
+        for name in ("a", "b", "c"):
+            run.beat(name)
+        run.until(5.0, beating=("a", "b", "c"))
+        self.assertEqual([list(history.get(name).gaps) for name in ("a", "b")], [[1.0] * 5, [1.0] * 5])
+        self.assertIsNone(history.get("c"))
+        self.assertEqual([name in run.monitor.report_on_time for name in ("a", "b", "c")], [True, True, False])
+        self.assertEqual(run.monitor.status(run.clock.seconds())[2].beats, 6)
+
+    def test_trouble_takes_a_place(self):
+        """
+        With the book full, a client that turns suspect or stopped takes
+        the place of the history updated least recently, and its timeline
+        starts with that change; an alive change of a client without a
+        history adds none.
+        """
+        history = HistoryBook(max_clients=2)
+        run = Run(history)
+        for name in ("a", "b", "c"):
+            run.beat(name)
+        run.until(6.0, beating=("a", "b"))  # c falls silent: suspect, then stopped
+        kept = history.get("c")
+        self.assertIsNotNone(kept)
+        self.assertEqual(len(history), 2)
+        self.assertEqual(
+            [state for _, state in kept.changes],
+            [change.state for change in run.recorder.changes if change.client == "c"][1:],
+        )
+        self.assertNotEqual(kept.changes[0][1], ClientState.ALIVE)
+        self.assertIsNone(history.get("a"))  # updated least recently when c was suspected
+        self.assertIsNotNone(history.get("b"))
 
     def test_bounded_rings(self):
         """
@@ -161,6 +205,10 @@ class HistoryTests(SynchronousTestCase):
         for kind in (BeatKind.DUPLICATE, BeatKind.OUT_OF_ORDER):
             history.beat_received(BeatReceived("a", "s", 1, kind, T0, T0, 0.5, 0, 0.0, 0.0, 0.0, 2))
         self.assertIsNone(history.get("a"))
+        for kind in BeatKind:  # exactly the monitor's live kinds add a gap
+            history = HistoryBook()
+            history.beat_received(BeatReceived("a", "s", 1, kind, T0, T0, 0.5, 0, 0.0, 0.0, 0.0, 2))
+            self.assertEqual(history.get("a") is not None, kind in LIVE_KINDS, kind)
 
     def test_old_changes_leave_the_hour(self):
         """

@@ -324,3 +324,154 @@ class PartialObserverTests(SynchronousTestCase):
             clock.advance(0.5)
         self.assertEqual((observer.changes[0], observer.changes[-1]), (ClientState.ALIVE, ClientState.STOPPED))
         self.assertEqual(self.flushLoggedErrors(), [])
+
+
+class PausingPort(FakeDatagramTransport):
+    """
+    A datagram port that can stop and start reading, as
+    L{twisted.internet.udp.Port} can.  Test-only: C{reading} says whether
+    the reactor would watch the socket, C{calls} lists the stop/start calls.
+    """
+
+    def __init__(self):
+        FakeDatagramTransport.__init__(self)
+        self.reading = True
+        self.calls = []
+
+    def stopReading(self):
+        self.reading = False
+        self.calls.append("stop")
+
+    def startReading(self):
+        self.reading = True
+        self.calls.append("start")
+
+
+class ReadPauseTests(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0))
+        self.recorder = Recorder()
+        self.port = PausingPort()
+
+    def connect(self, **kwargs):
+        protocol = MonitorProtocol(self.monitor, 0.5, [self.recorder], reactor=self.clock, **kwargs)
+        protocol.makeConnection(self.port)
+        return protocol
+
+    def test_first_datagram_pauses_reading(self):
+        """
+        The first datagram of a wake-up stops the reactor watching the
+        socket (the read under way still empties it: every datagram then
+        is tracked at once), and reading resumes C{read_pause} later; the
+        next wake-up pauses again.
+        """
+        protocol = self.connect(read_pause=0.005)
+        for index in range(30):
+            protocol.datagramReceived(encode_beat(0, T0, client_id=f"c{index}"), LAB)
+        self.assertEqual((self.port.calls, self.port.reading), (["stop"], False))
+        self.assertEqual(len(self.monitor), 30)
+        self.clock.advance(0.0049)
+        self.assertFalse(self.port.reading)
+        self.clock.advance(0.0002)
+        self.assertEqual((self.port.calls, self.port.reading), (["stop", "start"], True))
+        protocol.datagramReceived(encode_beat(1, T0, client_id="c0"), LAB)
+        self.assertEqual(self.port.calls, ["stop", "start", "stop"])
+        self.assertEqual(self.recorder.kinds()[-1], BeatKind.ON_TIME)
+
+    def test_no_pause(self):
+        """
+        With C{read_pause} 0, or a transport that cannot stop reading,
+        every datagram is read as it comes and no timer is added.
+        """
+        protocol = self.connect(read_pause=0)
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        self.assertEqual((self.port.calls, len(self.clock.getDelayedCalls())), ([], 1))
+        other = MonitorProtocol(HeartbeatMonitor(), 0.5, [], reactor=self.clock)
+        other.makeConnection(FakeDatagramTransport())
+        other.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 2)  # the two sweeps only
+
+    def test_stop_cancels_the_resume(self):
+        """
+        When the port closes during a pause, the pending resume is
+        cancelled: nothing is left on the clock and nothing touches the
+        closed port.
+        """
+        protocol = self.connect()
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 2)  # the sweep and the resume
+        protocol.doStop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.port.calls, ["stop"])
+
+    def test_default_and_bad_pause(self):
+        """
+        The pause is 5 ms unless told; a negative one is refused.
+        """
+        self.assertEqual(self.connect().read_pause, 0.005)
+        self.assertRaises(ValueError, MonitorProtocol, self.monitor, 0.5, [], self.clock, -0.001)
+
+
+class OnTimeWishesTests(SynchronousTestCase):
+    """
+    The protocol tells the monitor whose ordinary beats its observers want
+    (C{on_time_beats_of}), so a beat nobody wants builds no event.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.monitor = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0))
+
+    def wanted(self, observers):
+        protocol = MonitorProtocol(self.monitor, 0.5, observers, reactor=self.clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        return self.monitor.report_on_time
+
+    def test_default_log_wants_none(self):
+        """
+        The default logging observer writes no line per beat, so with it
+        alone no ordinary beat is reported; the beats still count.
+        """
+        protocol = MonitorProtocol(self.monitor, 0.5, [LoggingObserver(5.0, 0.5)], reactor=self.clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        for sequence in range(4):
+            protocol.datagramReceived(encode_beat(sequence, self.clock.seconds(), client_id="alpha"), LAB)
+            self.clock.advance(1.0)
+        self.assertEqual(self.monitor.report_on_time, ())
+        self.assertEqual(self.monitor.status(self.clock.seconds())[0].beats, 4)
+
+    def test_wishes_combine(self):
+        """
+        An observer that does not say (written before the attribute), or
+        the verbose log, wants every beat; empty wishes add no one; one
+        container is used as it is, several as their union.
+        """
+        from twisted_netlab.heartbeat._history import HistoryBook
+
+        self.assertIsNone(self.wanted([LoggingObserver(5.0, 0.5), Recorder()]))
+        self.assertIsNone(self.wanted([LoggingObserver(5.0, 0.5, all_beats=True)]))
+        self.assertEqual(self.wanted([]), ())
+        book = HistoryBook(max_clients=1)
+        book.beat_received(BeatReceived("alpha", "s", 0, BeatKind.FIRST, T0, T0, None, 0, 0.0, 0.0, 0.0, None))
+        alone = self.wanted([LoggingObserver(5.0, 0.5), book])
+        self.assertIs(alone.book, book)
+        self.assertEqual(("alpha" in alone, "beta" in alone), (True, False))  # booked; the book is full
+        union = self.wanted([book, HistoryBook(max_clients=5)])
+        self.assertEqual(("alpha" in union, "beta" in union), (True, True))  # the second book has room
+
+    def test_list_change_applies_to_the_next_beat(self):
+        """
+        Observers added to the list get the very next beat.
+        """
+        protocol = MonitorProtocol(self.monitor, 0.5, [LoggingObserver(5.0, 0.5)], reactor=self.clock)
+        protocol.makeConnection(FakeDatagramTransport())
+        protocol.datagramReceived(encode_beat(0, T0, client_id="alpha"), LAB)
+        recorder = Recorder()
+        protocol.observers.append(recorder)
+        self.clock.advance(1.0)
+        protocol.datagramReceived(encode_beat(1, self.clock.seconds(), client_id="alpha"), LAB)
+        self.assertEqual(recorder.kinds(), [BeatKind.ON_TIME])

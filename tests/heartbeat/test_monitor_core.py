@@ -226,6 +226,44 @@ class TrackingTests(SynchronousTestCase):
         self.assertEqual(sorted(rows), ["127.0.0.1:5000", "127.0.0.1:5001", "alpha"])
         self.assertEqual((rows["127.0.0.1:5000"].lost, rows["127.0.0.1:5001"].lost), (0, 4))
 
+    def test_on_time_beats_reported_only_for_whom_it_is_asked(self):
+        """
+        With C{report_on_time} a container of names, the on-time beats of
+        the other clients (alive, nothing else to say) build no event, yet
+        are tracked and counted as before; first, late and duplicate beats
+        are reported for everyone, and L{None} reports every beat again.
+        """
+        other = Feeder(self.monitor, ("127.0.0.1", 5001))
+        self.monitor.report_on_time = {"127.0.0.1:5000"}
+        self.assertEqual(beats(other.send(0, 0.0))[0].kind, BeatKind.FIRST)
+        self.feed.send(0, 0.0)
+        self.assertEqual(other.send(1, 1.0), [])
+        self.assertEqual(self.feed.one(1, 1.0).kind, BeatKind.ON_TIME)
+        self.assertEqual(other.one(2, 3.0).kind, BeatKind.LATE)
+        self.assertEqual(other.one(2, 3.1).kind, BeatKind.DUPLICATE)
+        self.assertEqual(other.send(3, 4.0), [])
+        row = {row.client: row for row in self.monitor.status(T0 + 4.0)}["127.0.0.1:5001"]
+        self.assertEqual((row.beats, row.last_sequence, row.late, row.duplicates, row.last_beat_at),
+                         (5, 3, 1, 1, T0 + 4.0))
+        self.monitor.report_on_time = None
+        self.assertEqual(other.one(4, 5.0).kind, BeatKind.ON_TIME)
+
+    def test_events_are_the_dataclasses_own(self):
+        """
+        The beat and state-change events the monitor builds (without the
+        dataclass constructor, on the hot path) are equal to, hash like and
+        print like the same events built by their constructors, and stay
+        frozen.
+        """
+        import dataclasses
+
+        events = self.feed.send(0, 0.0) + self.feed.send(1, 1.0)
+        self.assertEqual([type(event) for event in events], [BeatReceived, StateChanged, BeatReceived])
+        for event in events:
+            rebuilt = type(event)(**{field.name: getattr(event, field.name) for field in dataclasses.fields(event)})
+            self.assertEqual((event, hash(event), repr(event)), (rebuilt, hash(rebuilt), repr(rebuilt)))
+            self.assertRaises(dataclasses.FrozenInstanceError, setattr, event, "client", "other")
+
     def test_key_by_host(self):
         """
         Keyed by host, a lab sender restarted on a new port is the same

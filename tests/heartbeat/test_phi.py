@@ -155,6 +155,46 @@ class PhiAccrualDetectorTests(SynchronousTestCase):
             default.heartbeat(float(t))
         self.assertEqual(len(default.intervals), 100)
 
+    def test_inline_window_update_matches_add(self):
+        """
+        heartbeat() updates the window inline; its running sums, window and
+        suspect_at are bit for bit those of the same detector fed through
+        _add(), the one-interval update __init__ uses, over windows that
+        fill, wrap and skip intervals after a failure.
+        """
+        import random
+
+        class ThroughAdd(PhiAccrualDetector):
+            __slots__ = ()
+
+            def heartbeat(self, now):
+                last = self.last_arrival
+                if last is not None and now < self.suspect_at:
+                    self._add(now - last)
+                self.last_arrival = now
+                count = len(self._ring)
+                mean = self._sum / count
+                variance = self._sum_squares / count - mean * mean
+                deviation = math.sqrt(variance) if variance > 0.0 else 0.0
+                if deviation < self.min_std_deviation:
+                    deviation = self.min_std_deviation
+                self.suspect_at = now + mean + self.acceptable_pause + self._threshold_y * deviation
+
+        chance = random.Random(1601)
+        for size in (2, 3, 7, 100):
+            inline = PhiAccrualDetector(max_sample_size=size, first_estimate=1.0, acceptable_pause=0.3)
+            reference = ThroughAdd(max_sample_size=size, first_estimate=1.0, acceptable_pause=0.3)
+            now = 1_700_000_000.0
+            for _ in range(400):
+                now += chance.choice([chance.uniform(0.9, 1.1), chance.uniform(0.0, 3.0), 30.0])
+                inline.heartbeat(now)
+                reference.heartbeat(now)
+                self.assertEqual(
+                    (inline._sum, inline._sum_squares, inline.suspect_at, inline._next),
+                    (reference._sum, reference._sum_squares, reference.suspect_at, reference._next),
+                )
+            self.assertEqual(inline.intervals, reference.intervals)
+
 
 class ReadablePhiTests(SynchronousTestCase):
     CASES = [(0.0, "0.00"), (8.456, "8.46"), (100.0, "100.00"), (100.01, "> 100"), (1533843.18, "> 100"), (math.inf, "> 100")]

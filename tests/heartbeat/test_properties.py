@@ -9,7 +9,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.heartbeat import (
     Beat,
+    BeatKind,
     BeatReceived,
+    ClientState,
     HeartbeatMonitor,
     MonitorSettings,
     PeerProtocolError,
@@ -110,3 +112,78 @@ class PropertyTests(SynchronousTestCase):
         self.assertEqual(row.lost, max(received) + 1 - len(received))
         self.assertEqual(row.last_sequence, max(received))
         self.assertEqual(row.beats, len(order))
+
+
+class _GeneralPathOnly(HeartbeatMonitor):
+    """
+    The monitor with every accepted beat tracked by the general path (no
+    shortcut for the next beat of a healthy client): the reference the
+    shortcut must agree with.
+    """
+
+    def _track(self, client, beat, address, now):
+        return self._track_any(client, beat, address, now)
+
+
+#: One step of a client's life: how far the sequence moves (negative: a
+#: straggler or duplicate; a reset to 0 or a new boot id: a restart), how
+#: long after the previous datagram it comes (long gaps: suspect, stopped,
+#: recovered), and how far its timestamp is off.
+_steps = st.lists(
+    st.tuples(
+        st.integers(-70, 70) | st.sampled_from([1, 1, 1, 2, 0]),
+        st.floats(0.0, 12.0) | st.sampled_from([1.0, 1.0, 0.999, 1.6]),
+        st.floats(-0.05, 0.05),
+        st.sampled_from(["same", "same", "same", "new boot", "reset"]),
+    ),
+    max_size=80,
+)
+
+
+class FastPathTests(SynchronousTestCase):
+    @settings(max_examples=300, deadline=None)
+    @given(_steps, st.booleans(), st.booleans())
+    def test_next_beat_shortcut_agrees_with_general_path(self, steps, with_boot, sweeping):
+        """
+        Whatever a client sends (in order, late, lost, duplicated, out of
+        order, restarted, silent long enough to be suspect, stopped and
+        recovered), the monitor with the shortcut for the next beat of a
+        healthy client returns the same events as the general path, and
+        ends with the same row and the same detector figures; a monitor
+        told to report no ordinary beats returns the same events but those
+        on-time beats of a client alive or recovered, and keeps the same
+        figures.
+        """
+        monitors = [HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0)),
+                    _GeneralPathOnly(MonitorSettings(period=1.0, timeout=5.0))]
+        quiet = HeartbeatMonitor(MonitorSettings(period=1.0, timeout=5.0))
+        quiet.report_on_time = ()
+        sequence, now, boot_number = 0, T0, 0
+        for move, gap, skew, run in steps:
+            now += gap
+            if run == "reset":
+                sequence = 0
+            elif run == "new boot":
+                boot_number += 1
+            sequence = max(0, sequence + move)
+            boot = "%016x" % boot_number if with_boot else None
+            data = encode_beat(sequence, now + skew, "alpha" if with_boot else None, boot)
+            results = [monitor.datagram_received(data, ("10.0.0.1", 9), now) for monitor in monitors]
+            self.assertEqual(results[0], results[1])
+            state = monitors[0].state_of("alpha" if with_boot else "10.0.0.1:9")
+            unreported = [
+                event for event in results[0]
+                if isinstance(event, BeatReceived) and event.kind is BeatKind.ON_TIME and event.previous_sequence is not None
+                and state in (ClientState.ALIVE, ClientState.RECOVERED) and len(results[0]) == 1
+            ]
+            self.assertEqual(quiet.datagram_received(data, ("10.0.0.1", 9), now),
+                             [event for event in results[0] if event not in unreported])
+            if sweeping:
+                self.assertEqual(monitors[0].sweep(now + 0.5), monitors[1].sweep(now + 0.5))
+                quiet.sweep(now + 0.5)
+        rows = [monitor.status(now + 1.0) for monitor in monitors + [quiet]]
+        self.assertEqual(rows[0], rows[1])
+        self.assertEqual(rows[0], rows[2])
+        detectors = [[(c.detector.intervals, c.detector.suspect_at) for c in monitor._clients.values()]
+                     for monitor in monitors]
+        self.assertEqual(detectors[0], detectors[1])

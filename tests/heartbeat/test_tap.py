@@ -59,6 +59,20 @@ class OptionsTests(SynchronousTestCase):
         ):
             self.assertRaises(usage.UsageError, parse, *argv)
 
+    def test_read_pause(self):
+        """
+        The monitor pauses 5 ms after a read unless told; --read-pause takes
+        a duration up to 50 ms and a tenth of the period (0: no pause), and
+        the default shrinks with a very short period.
+        """
+        self.assertEqual(makeService(parse("--port", "0"), reactor=Clock()).protocol.read_pause, 0.005)
+        self.assertEqual(makeService(parse("--port", "0", "--read-pause", "0"), reactor=Clock()).protocol.read_pause, 0.0)
+        self.assertEqual(parse("--read-pause", "20ms")["read-pause-seconds"], 0.02)
+        self.assertEqual(parse("--period", "20ms", "--timeout", "1")["read-pause-seconds"], 0.002)
+        for argv in (["--read-pause", "51ms"], ["--period", "0.2", "--read-pause", "21ms"], ["--read-pause", "-1"],
+                     ["--read-pause", "x"]):
+            self.assertRaises(usage.UsageError, parse, *argv)
+
     def test_make_service(self):
         """
         makeService assembles the UDP monitor and, with --status, the status

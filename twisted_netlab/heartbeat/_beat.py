@@ -165,6 +165,7 @@ _CANONICAL = re.compile(
     rb"(?: boot=([0-9a-f]{16})(?: mac=([0-9a-f]{64}))?)?"
 )
 _new = object.__new__
+_set = object.__setattr__
 
 
 def decode_beat(data: bytes) -> Beat:
@@ -191,14 +192,14 @@ def decode_beat(data: bytes) -> Beat:
     # Every field was checked by the pattern as Beat.__post_init__ would:
     # fill the frozen instance in one step, without checking again.
     beat = _new(Beat)
-    beat.__dict__.update(
-        sequence=sequence,
-        sent_at=float(sent_text),
-        client_id=None if client_id is None else client_id.decode("ascii"),
-        boot=None if boot is None else boot.decode("ascii"),
-        mac=None if mac is None else mac.decode("ascii"),
-        signed_part=b"" if mac is None else text[: match.start(5) - 5],
-    )
+    _set(beat, "__dict__", {
+        "sequence": sequence,
+        "sent_at": float(sent_text),
+        "client_id": None if client_id is None else client_id.decode("ascii"),
+        "boot": None if boot is None else boot.decode("ascii"),
+        "mac": None if mac is None else mac.decode("ascii"),
+        "signed_part": b"" if mac is None else text[: match.start(5) - 5],
+    })
     return beat
 
 

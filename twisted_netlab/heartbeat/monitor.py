@@ -9,7 +9,7 @@ L{LoopingCall} for all clients, and hands every event to observers
 from __future__ import annotations
 
 import socket
-from typing import Any, Iterable, List, Optional
+from typing import Any, Container, Dict, Iterable, List, Optional, Tuple
 
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -38,6 +38,12 @@ log = Logger()
 #: status page render holds the reactor for a few milliseconds.
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
+#: After a wake-up has read every queued datagram, the socket is left
+#: alone this long before the reactor watches it again (see
+#: L{MonitorProtocol}); ``--read-pause`` takes at most MAX_READ_PAUSE.
+DEFAULT_READ_PAUSE = 0.005
+MAX_READ_PAUSE = 0.05
+
 
 class IHeartbeatObserver(Interface):
     """
@@ -45,6 +51,14 @@ class IHeartbeatObserver(Interface):
     reactor thread; an observer that raises is logged and the others still
     run; a method an observer lacks is skipped (observers written before
     L{table_full} and L{summary} existed keep working).
+
+    An observer may also say whose ordinary beats (ON_TIME, the client
+    alive or recovered: nearly every beat) it wants, with an attribute
+    C{on_time_beats_of}: L{None} for every client's, else a container of
+    client names (empty: none).  Without it, it gets them all.  When no
+    observer wants a beat, the monitor builds no event for it (see
+    L{HeartbeatMonitor}'s C{report_on_time}); it is read again whenever
+    the list of observers changes.
     """
 
     def beat_received(beat: BeatReceived) -> None:
@@ -93,6 +107,17 @@ class MonitorProtocol(DatagramProtocol):
     Receive beats and sweep.  C{reactor} gives the time and runs the sweep
     timer; L{None} means the global reactor, looked up at C{startProtocol}
     (not at import or construction); tests pass a L{task.Clock}.
+
+    Wake-ups are coalesced: the first datagram of a wake-up stops the
+    reactor watching the socket for C{read_pause} seconds (the port still
+    reads every datagram already queued, until the socket is empty).  With
+    thousands of clients the reactor then wakes at most 1 / C{read_pause}
+    times a second and reads dozens of beats each time, instead of waking
+    for every few beats; a lone beat is read at once, and a beat that comes
+    during a pause waits at most C{read_pause} (5 ms, far below any period,
+    tolerance or timeout; the kernel buffer holds the beats meanwhile) and
+    is timed when read.  0 turns this off, and so does a transport that
+    cannot stop reading.
     """
 
     noisy = False
@@ -103,7 +128,10 @@ class MonitorProtocol(DatagramProtocol):
         sweep_interval: Optional[float] = None,
         observers: Iterable[IHeartbeatObserver] = (),
         reactor: Any = None,
+        read_pause: float = DEFAULT_READ_PAUSE,
     ) -> None:
+        if not read_pause >= 0:
+            raise ValueError("read_pause must be >= 0")
         settings = monitor.settings
         self.monitor = monitor
         self.sweep_interval = (
@@ -114,6 +142,11 @@ class MonitorProtocol(DatagramProtocol):
         self.observers: List[IHeartbeatObserver] = list(observers)
         self.reactor = reactor
         self._sweeper: Optional[LoopingCall] = None
+        self.read_pause = read_pause
+        self._pausing = False  # read_pause and a transport that can stop reading
+        self._resume: Any = None  # the pending call that resumes reading
+        self._deliveries: Dict[type, List[Tuple[IHeartbeatObserver, Any]]] = {}
+        self._deliveries_for: Optional[List[IHeartbeatObserver]] = None
 
     def startProtocol(self) -> None:
         sock = getattr(self.transport, "socket", None)
@@ -123,6 +156,7 @@ class MonitorProtocol(DatagramProtocol):
             except OSError:  # best effort: the default buffer still works
                 pass
         self.reactor = default_reactor(self.reactor)
+        self._pausing = bool(self.read_pause) and hasattr(self.transport, "stopReading")
         self._sweeper = LoopingCall(self.sweep)
         self._sweeper.clock = self.reactor
         self._sweeper.start(self.sweep_interval, now=False).addErrback(
@@ -133,24 +167,101 @@ class MonitorProtocol(DatagramProtocol):
         if self._sweeper is not None and self._sweeper.running:
             self._sweeper.stop()
         self._sweeper = None
+        if self._resume is not None:
+            if self._resume.active():
+                self._resume.cancel()
+            self._resume = None
 
     def datagramReceived(self, data: bytes, addr: Any) -> None:
+        if self._pausing and self._resume is None:
+            self._pause_reading()
+        if self._deliveries_for != self.observers:  # the list was changed or replaced
+            self._observers_changed()
         self._dispatch(self.monitor.datagram_received(data, (addr[0], addr[1]), self.reactor.seconds()))
 
+    def _pause_reading(self) -> None:
+        """
+        Stop watching the socket until C{read_pause} has passed; the read
+        under way goes on to empty the socket.
+        """
+        port: Any = self.transport  # a udp.Port: IUDPTransport does not name stopReading
+        port.stopReading()
+        self._resume = self.reactor.callLater(self.read_pause, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume = None
+        port: Any = self.transport
+        if port is not None:
+            port.startReading()
+
     def sweep(self) -> None:
+        if self._deliveries_for != self.observers:
+            self._observers_changed()
         self._dispatch(self.monitor.sweep(self.reactor.seconds()))
 
     def _dispatch(self, events: List[MonitorEvent]) -> None:
+        deliveries = self._deliveries
         for event in events:
-            method = _OBSERVER_METHODS[type(event)]
-            for observer in self.observers:
-                deliver = getattr(observer, method, None)
-                if deliver is None:  # an observer written before this event existed
-                    continue
+            for observer, deliver in deliveries[type(event)]:
                 try:
                     deliver(event)
                 except Exception:
                     log.failure("heartbeat observer {observer!r} failed", observer=observer)
+
+
+    def _observers_changed(self) -> None:
+        """
+        Work out, once per change of the observer list (not per beat),
+        which methods get each event and whose ordinary beats the monitor
+        reports.
+        """
+        self._deliveries = _deliveries(self.observers)
+        self._deliveries_for = list(self.observers)
+        self.monitor.report_on_time = _on_time_wanted(self.observers)
+
+
+class _AnyOf:
+    """
+    The names in any of C{containers}.
+    """
+
+    def __init__(self, containers: List[Container[str]]) -> None:
+        self.containers = containers
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in container for container in self.containers)
+
+
+def _on_time_wanted(observers: List[IHeartbeatObserver]) -> Optional[Container[str]]:
+    """
+    Whose ordinary beats the observers want together: L{None} (every
+    client's) if one of them wants all or does not say.
+    """
+    wanted: List[Container[str]] = []
+    for observer in observers:
+        names = getattr(observer, "on_time_beats_of", None)
+        if names is None:
+            return None
+        if not (isinstance(names, (tuple, frozenset)) and not names):  # an empty one for good adds no one
+            wanted.append(names)
+    if not wanted:
+        return ()
+    return wanted[0] if len(wanted) == 1 else _AnyOf(wanted)
+
+
+def _deliveries(observers: List[IHeartbeatObserver]) -> Dict[type, List[Tuple[IHeartbeatObserver, Any]]]:
+    """
+    For each event type, the observers' methods that receive it, in the
+    observers' order; an observer written before an event existed lacks its
+    method and is left out.  Worked out when the observers change, not per
+    beat.
+    """
+    return {
+        event_type: [
+            (observer, getattr(observer, method)) for observer in observers if getattr(observer, method, None) is not None
+        ]
+        for event_type, method in _OBSERVER_METHODS.items()
+    }
 
 
 #: Which observer method each event goes to.
@@ -181,6 +292,13 @@ class LoggingObserver:
         self.sweep_interval = sweep_interval
         self.all_beats = all_beats
         self.log = logger if logger is not None else Logger(namespace="netlab-heartbeat")
+
+    @property
+    def on_time_beats_of(self) -> Optional[Container[str]]:
+        """
+        Every ordinary beat with C{all_beats}, else none: they make no line.
+        """
+        return None if self.all_beats else ()
 
     def beat_received(self, beat: BeatReceived) -> None:
         if beat.kind is BeatKind.RESTART:
@@ -266,8 +384,4 @@ def _fields(event: Any) -> dict:
     The event's fields as log keys (enums by value), so a JSON log observer
     gets the figures, not only the text.
     """
-    fields = {}
-    for name in event.__dataclass_fields__:
-        value = getattr(event, name)
-        fields[name] = getattr(value, "value", value)
-    return fields
+    return {name: getattr(value, "value", value) for name, value in vars(event).items()}

@@ -24,7 +24,13 @@ from twisted_netlab._endpoints import (
 from twisted_netlab.heartbeat._beat import LocalProtocolError
 from twisted_netlab.heartbeat._monitor_core import HeartbeatMonitor, KeyBy, MonitorSettings
 from twisted_netlab.heartbeat.keyfile import read_key_file
-from twisted_netlab.heartbeat.monitor import LoggingObserver, MonitorProtocol, default_sweep_interval
+from twisted_netlab.heartbeat.monitor import (
+    DEFAULT_READ_PAUSE,
+    MAX_READ_PAUSE,
+    LoggingObserver,
+    MonitorProtocol,
+    default_sweep_interval,
+)
 from twisted_netlab import _metrics
 from twisted_netlab._metrics import metrics_service
 from twisted_netlab.heartbeat._monitor_metrics import DEFAULT_CLIENT_SERIES, MonitorCollector
@@ -60,6 +66,7 @@ class Options(usage.Options):
         ["timeout", None, None, "Silence after which a client is stopped (default: 10 periods)."],
         ["tolerance", None, None, "How much after the expected time a beat counts as late (default: period/2)."],
         ["sweep", None, None, "How often all clients are checked (default: min(1 s, period/2, timeout/10))."],
+        ["read-pause", None, None, "After a read, leave the socket this long, so one wake-up reads many beats (default: 5 ms; at most 50 ms and a tenth of the period; 0: read each beat as it comes)."],
         ["phi-threshold", None, 8.0, "Phi at which a client becomes suspect.", float],
         ["min-std-deviation", None, None, "Phi detector's floor for the interval deviation (default: period/10)."],
         ["acceptable-pause", None, None, "Pause the phi detector tolerates on top of the mean (default: 3 periods, at most timeout/3)."],
@@ -125,6 +132,15 @@ class Options(usage.Options):
         if sweep is not None and sweep > settings.timeout:
             raise usage.UsageError("--sweep must not be longer than the timeout")
         self["sweep-seconds"] = sweep if sweep is not None else default_sweep_interval(settings.period, settings.timeout)
+        longest_pause = min(MAX_READ_PAUSE, settings.period / 10)
+        if self["read-pause"] is None:
+            self["read-pause-seconds"] = min(DEFAULT_READ_PAUSE, longest_pause)
+        else:
+            self["read-pause-seconds"] = parse_duration(self["read-pause"])
+            if self["read-pause-seconds"] > longest_pause:
+                raise usage.UsageError(
+                    f"--read-pause must be at most {longest_pause * 1000:g} ms (50 ms and a tenth of the period)"
+                )
 
 
 def makeService(config: Any, reactor: Any = None) -> IService:
@@ -140,7 +156,9 @@ def makeService(config: Any, reactor: Any = None) -> IService:
     # The status page's pictures: a bounded history fed as an observer, phi sampled every sweep.
     history = HistoryBook() if config["status"] else None
     observers = [observer] if history is None else [observer, history]
-    protocol = MonitorProtocol(monitor, sweep, observers, reactor=reactor)  # type: ignore[arg-type]
+    protocol = MonitorProtocol(
+        monitor, sweep, observers, reactor=reactor, read_pause=config["read-pause-seconds"]  # type: ignore[arg-type]
+    )
     service = MultiService()
     DatagramListeningService(
         "netlab-heartbeat", protocol, config["port"], config["interface"], reactor=reactor

@@ -155,6 +155,28 @@ class DialogueTests(SynchronousTestCase):
         with self.assertRaises(LocalProtocolError):
             ClientConfig(quit_after=Step.DATA)
 
+    def test_content_opens_the_next_pipelined_group(self):
+        """
+        With PIPELINING, the 354 is answered with the content first and the
+        next message's MAIL, RCPT and DATA after it, in one list of events
+        (RFC 2920 3.1); the dialogue then waits for the reply to the dot.
+        """
+        messages = [Envelope("a@x.test", ("b@x.test",), b"hi\r\n"), Envelope("a@x.test", ("c@x.test",), b"ho\r\n")]
+        dialogue = make_dialogue(messages=messages)
+        feed(dialogue, b"220 hi", b"250-hi", b"250 PIPELINING", b"250 ok", b"250 ok")
+        self.assertEqual(
+            feed(dialogue, b"354 go"),
+            [
+                SendData(b"hi\r\n.\r\n"),
+                SendLine(b"MAIL FROM:<a@x.test>", "MAIL FROM:<a@x.test>"),
+                SendLine(b"RCPT TO:<c@x.test>", "RCPT TO:<c@x.test>"),
+                SendLine(b"DATA", "DATA"),
+            ],
+        )
+        self.assertEqual((dialogue.state, dialogue.step), (State.AWAITING_MESSAGE_REPLY, Step.MESSAGE))
+        self.assertEqual(feed(dialogue, b"250 queued"), [])
+        self.assertEqual((dialogue.step, [r.delivered for r in dialogue.results]), (Step.MAIL, [True]))
+
     def test_envelope_validation(self):
         """
         An envelope with a bad address or no recipient cannot be made.

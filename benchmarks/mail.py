@@ -40,7 +40,6 @@ import time
 from typing import Any, Dict, List, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 BIN = os.path.dirname(sys.executable)
 
 SERVER = """
@@ -66,11 +65,12 @@ peer.stop()
 
 CLIENT = """
 import cProfile, json, sys, time
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, {benchmarks!r})
+sys.path[:0] = [sys.argv[1], {benchmarks!r}]
 from mail import make_message
 from twisted.internet import reactor
+import twisted_netlab
 from twisted_netlab.mail import Envelope, TLSMode, send_messages
+assert twisted_netlab.__file__.startswith(sys.argv[1]), (twisted_netlab.__file__, sys.argv[1])
 
 port, count, size, profile = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 envelopes = [Envelope("a@example.com", ("b@example.com",), make_message(size, n)) for n in range(count)]

@@ -15,12 +15,12 @@ from twisted.internet import tcp
 def write_now(transport: Any, data: bytes) -> None:
     """
     Write C{data}, handing it to the kernel at once when the transport is
-    plain TCP with nothing queued (C{writeSomeData}, Twisted's own "write
-    as much as possible now"), else through the normal C{write}.  Each
-    command waits for its reply, so waiting for the reactor's next turn
-    to send is pure latency: on a loaded machine it doubled the time per
-    message.  Whatever was not taken, and any error (which the reactor
-    then reports), goes through C{write}.
+    plain TCP with nothing queued (a non-blocking C{send} on its socket,
+    what Twisted's own C{writeSomeData} does), else through the normal
+    C{write}.  Each command waits for its reply, so waiting for the
+    reactor's next turn to send is pure latency: on a loaded machine it
+    doubled the time per message.  Whatever was not taken, and any error
+    (which the reactor then reports), goes through C{write}.
     """
     # Only a real TCP connection qualifies: a TLS wrapper (wrapClientTLS,
     # implicit TLS) forwards unknown attributes such as TLS, dataBuffer and
@@ -35,9 +35,14 @@ def write_now(transport: Any, data: bytes) -> None:
     ):
         transport.write(data)
         return
-    sent = transport.writeSomeData(data)
-    if isinstance(sent, int) and sent >= 0:
-        if sent < len(data):
-            transport.write(data[sent:])
+    try:
+        # What tcp.Connection.writeSomeData does, without its two frames:
+        # this runs once per command.
+        sent = transport.socket.send(data)
+    except OSError:
+        # Would block, or the connection broke: the reactor's own write
+        # path queues the bytes or reports the loss.
+        transport.write(data)
         return
-    transport.write(data)
+    if sent < len(data):
+        transport.write(data[sent:])

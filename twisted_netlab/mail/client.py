@@ -125,7 +125,7 @@ class SMTPClientProtocol(Protocol):
         self._unparsed = b""
         self._lines: List[bytes] = []
         self._line_index = 0
-        self._receiving: Optional[List[bytes]] = None
+        self._receiving = False
 
     @property
     def reactor(self) -> Any:
@@ -151,42 +151,43 @@ class SMTPClientProtocol(Protocol):
         self._arm_timer()
 
     def dataReceived(self, data: bytes) -> None:
-        if self._receiving is not None:
-            # Called again from within a line's handling: keep the order.
-            self._receiving.append(data)
+        if self._receiving:
+            # Called again while a line is handled: these bytes come after
+            # the partial line kept, and are read once the chunk is done.
+            self._unparsed += data
             return
-        self._receiving = later = [data]
+        self._receiving = True
         try:
-            while later and not self._closing():
-                self._receive(later.pop(0))
-        finally:
-            self._receiving = None
-
-    def _receive(self, data: bytes) -> None:
-        if self._unparsed:
-            data = self._unparsed + data
-        lines = self._lines = data.split(b"\r\n")
-        self._unparsed = lines.pop()
-        index = 0
-        # clearLineBuffer() (STARTTLS) empties self._lines: stop there.
-        while index < len(self._lines):
-            line = lines[index]
-            index = self._line_index = index + 1
-            if len(line) > MAX_REPLY_LINE_LENGTH:
-                self._lines, self._unparsed = [], b""
+            if self._unparsed:
+                data = self._unparsed + data
+            dialogue = self.dialogue
+            assert dialogue is not None
+            while True:
+                lines = self._lines = data.split(b"\r\n")
+                self._unparsed = lines.pop()
+                index = 0
+                # clearLineBuffer() (STARTTLS) empties self._lines: stop there.
+                while index < len(self._lines):
+                    line = lines[index]
+                    index = self._line_index = index + 1
+                    if len(line) > MAX_REPLY_LINE_LENGTH:
+                        self._lines, self._unparsed = [], b""
+                        self.lineLengthExceeded(line)
+                        return
+                    if self.transcript is not None:
+                        self._show("<- " + printable(line))
+                    self._carry_out(dialogue.receive_line(line))
+                    if self.transport.disconnecting:
+                        return
+                self._lines = []
+                if b"\r\n" not in self._unparsed:
+                    break
+                data, self._unparsed = self._unparsed, b""
+            if len(self._unparsed) > MAX_REPLY_LINE_LENGTH + 1:
+                line, self._unparsed = self._unparsed, b""
                 self.lineLengthExceeded(line)
-                return
-            self.lineReceived(line)
-            if self._closing():
-                return
-        self._lines = []
-        if len(self._unparsed) > MAX_REPLY_LINE_LENGTH + 1:
-            line, self._unparsed = self._unparsed, b""
-            self.lineLengthExceeded(line)
-
-    def _closing(self) -> bool:
-        transport = self.transport
-        return transport is None or bool(transport.disconnecting)
+        finally:
+            self._receiving = False
 
     def clearLineBuffer(self) -> bytes:
         """

@@ -32,10 +32,9 @@ from twisted_netlab.mail._message import (
     CRLF,
     check_address,
     check_header_text,
-    frame_normalized,
+    frame_message,
     has_8bit,
     needs_smtputf8,
-    normalize_crlf,
 )
 from twisted_netlab.mail._replies import (
     Capabilities,
@@ -218,6 +217,10 @@ class TLSMode(enum.Enum):
 
 
 class State(enum.Enum):
+    # Members are singletons: hash them by identity, in C (Enum's own
+    # __hash__ is Python code, run for every reply by the handler table).
+    __hash__ = object.__hash__
+
     AWAITING_GREETING = enum.auto()
     AWAITING_EHLO_REPLY = enum.auto()
     AWAITING_HELO_REPLY = enum.auto()
@@ -631,16 +634,14 @@ class ClientDialogue:
         self._pipelining = capabilities.pipelining
         transaction = _Transaction(envelope)
         self._in_order.append(transaction)
-        normalized = normalize_crlf(envelope.data)
         try:
-            transaction.framed = frame_normalized(normalized)
+            # RFC 1870 3: the size after CRLF normalisation, without dot-stuffing.
+            message_size, transaction.framed = frame_message(envelope.data)
         except LocalProtocolError as error:
             self._finish(transaction, PolicyError(Step.DATA, str(error)))
             return None
         mail = f"MAIL FROM:<{envelope.sender}>"
         if capabilities.size is not None:
-            # RFC 1870 3: the size after CRLF normalisation, without dot-stuffing.
-            message_size = len(normalized)
             if capabilities.size and message_size > capabilities.size:
                 self._finish(
                     transaction,
@@ -687,7 +688,8 @@ class ClientDialogue:
             # RCPT replies are matched to recipients in the order sent.
             index, self._rcpt_sent = self._rcpt_sent, self._rcpt_sent + 1
         self._pending.append((step, transaction, index))
-        self._advance()
+        self._step = step
+        self.state = State.AWAITING_TRANSACTION_REPLY
         return [line]
 
     def _advance(self) -> None:

@@ -189,6 +189,9 @@ class Reply:
         return " / ".join(f"{self.code} {line}".rstrip() for line in self.lines)
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
 class ReplyParser:
     """
     Assemble reply lines (without their CRLF) into L{Reply} values.
@@ -213,11 +216,13 @@ class ReplyParser:
             match = _LAST_LINE_ASCII.fullmatch(line)
             if match is not None:
                 klass, text, enhanced_class, subject, detail = match.groups()
-                return Reply(
-                    int(line[:3]),
-                    (text.decode("ascii"),),
-                    None if enhanced_class is None else (klass[0] - 48, int(subject), int(detail)),
-                )
+                # The match proved what Reply.__post_init__ checks: build
+                # it without running that again (this runs for every reply).
+                reply = _new(Reply)
+                _set(reply, "code", int(line[:3]))
+                _set(reply, "lines", (text.decode("ascii"),))
+                _set(reply, "enhanced", None if enhanced_class is None else (klass[0] - 48, int(subject), int(detail)))
+                return reply
         return self._feed_line(line, step)
 
     def _feed_line(self, line: bytes, step: Step) -> Optional[Reply]:

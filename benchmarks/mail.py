@@ -139,6 +139,15 @@ def run_netlab(code: str, port: int, arguments: Any, cpu: List[float], profile: 
     return float(measured["seconds"])
 
 
+def cpu_seconds(pid: int) -> float:
+    """
+    User plus system CPU time of process C{pid} so far (/proc/PID/stat).
+    """
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_aiosmtpd() -> Any:
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER.format(repo=REPO)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -201,18 +210,20 @@ def main() -> None:
     results: Dict[str, Dict[str, List[float]]] = {}
     profiles = tempfile.mkdtemp(prefix="netlab-mail-profile-") if arguments.profile else None
     try:
-        for name, port in [("aiosmtpd", aiosmtpd_port), ("netlab-mailsink", sink_port)]:
+        for name, port, pid in [("aiosmtpd", aiosmtpd_port, aiosmtpd.pid), ("netlab-mailsink", sink_port, sink.pid)]:
             rates = results.setdefault(name, {})
             for number in range(arguments.rounds):
-                for label, code in clients:
-                    profile = ""
-                    if profiles is not None and label == "netlab":
-                        profile = os.path.join(profiles, f"{name}.{number}")
-                    seconds = run_netlab(code, port, arguments, rates.setdefault(label + "_cpu", []), profile)
+                for label, code in clients + [("smtplib", "")]:
+                    server_start = cpu_seconds(pid)
+                    if label == "smtplib":
+                        seconds = run_smtplib(port, raw, rates.setdefault("smtplib_cpu", []))
+                    else:
+                        profile = ""
+                        if profiles is not None and label == "netlab":
+                            profile = os.path.join(profiles, f"{name}.{number}")
+                        seconds = run_netlab(code, port, arguments, rates.setdefault(label + "_cpu", []), profile)
+                    rates.setdefault(label + "_server", []).append(cpu_seconds(pid) - server_start)
                     rates.setdefault(label, []).append(arguments.count / seconds)
-                rates.setdefault("smtplib", []).append(
-                    arguments.count / run_smtplib(port, raw, rates.setdefault("smtplib_cpu", []))
-                )
             if profiles is not None:
                 import pstats
 
@@ -253,6 +264,11 @@ def main() -> None:
             for label in [label for label, _ in clients] + ["smtplib"]
         )
         print(f"    client CPU per message (least of the rounds): {cpu}")
+        cpu = ", ".join(
+            f"{label} {statistics.median(rates[label + '_server']) * 1e6 / arguments.count:.0f} us"
+            for label in [label for label, _ in clients] + ["smtplib"]
+        )
+        print(f"    server CPU per message (median of the rounds), with {cpu}")
     print(f"aiosmtpd counted {stored} messages (expected {len(clients + [('smtplib', '')]) * arguments.count * arguments.rounds})")
 
 

@@ -665,6 +665,7 @@ class TransactionTests(SynchronousTestCase):
         self.assertEqual([r.recipients[0].address for r in error.results], ["a@x.test", "b@x.test"])
         self.assertEqual([r.delivered for r in error.results], [False, False])
         self.assertEqual(error.results[0].error.step, Step.MESSAGE)
+        self.assertIs(error.result, error.results[0])
 
     def test_pipelined_connection_lost_after_content_fails_both_messages(self):
         """

@@ -781,7 +781,9 @@ class ClientDialogue:
         envelope = transaction.envelope
         recipients = tuple(map(RecipientResult, envelope.recipients, transaction.rcpt_replies))
         result = MessageResult(envelope.sender, recipients, final, error)
-        if error is not None:
+        if error is not None and error.result is None:
+            # One error can end two messages in flight (a 421, a timeout):
+            # it names the first, whose step failed.
             error.result = result
         transaction.result = result
         # Results keep the order of the messages: one refused locally while

@@ -325,7 +325,7 @@ class SMTPClientProtocol(Protocol):
         rescheduled only when the deadline comes before it.
         """
         self._timer_seconds = seconds = self.timeout_seconds if seconds is None else seconds
-        reactor = self.reactor
+        reactor = self._reactor or self.reactor
         self._deadline = deadline = reactor.seconds() + seconds
         timer = self._timer
         if timer is None:

@@ -12,9 +12,10 @@ sends none then), to two servers in one run:
 
 Each netlab round runs in its own process (``--before DIR`` adds a round of
 the client code in DIR, e.g. an unpacked older commit, in the same run).
-Rounds alternate netlab [/ before] / smtplib for each server; the best rate
-of each is reported, and the median of the per-round ratios (the machine is
-shared: runs back to back see about the same load).  Plain TCP, no AUTH:
+Each round runs netlab [/ before] / smtplib for each server, in reverse
+order every other round; the best rate of each is reported, and the median
+of the per-round ratios (the machine is shared: runs back to back see about
+the same load).  Plain TCP, no AUTH:
 this measures the SMTP engines, not TLS.
 
     .venv/bin/python benchmarks/mail.py [--count 1000] [--size 2000] [--rounds 5]
@@ -213,7 +214,10 @@ def main() -> None:
         for name, port, pid in [("aiosmtpd", aiosmtpd_port, aiosmtpd.pid), ("netlab-mailsink", sink_port, sink.pid)]:
             rates = results.setdefault(name, {})
             for number in range(arguments.rounds):
-                for label, code in clients + [("smtplib", "")]:
+                # ABBA order: a load that drifts during a round favours
+                # neither client.
+                order = clients + [("smtplib", "")]
+                for label, code in order if number % 2 == 0 else order[::-1]:
                     server_start = cpu_seconds(pid)
                     if label == "smtplib":
                         seconds = run_smtplib(port, raw, rates.setdefault("smtplib_cpu", []))
@@ -245,7 +249,8 @@ def main() -> None:
     order = " / ".join(label for label, _ in clients + [("smtplib", "")])
     print(
         f"{arguments.count} messages of ~{arguments.size} bytes over one connection per round, "
-        f"{arguments.rounds} rounds, each {order}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"{arguments.rounds} rounds, each {order} (reversed every other round); "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(f"{'server':<50}{'client':>8}{'msg/s':>8}{'smtplib':>9}{'best/best':>11}{'median pair':>13}")
     for name, title in [("aiosmtpd", "aiosmtpd (no PIPELINING)"), ("netlab-mailsink", "netlab-mailsink --storage discard (PIPELINING)")]:

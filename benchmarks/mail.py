@@ -105,6 +105,52 @@ print(json.dumps(measured), flush=True)
 """
 
 
+#: --minimal: a responder that parses nothing and answers at once (no
+#: PIPELINING), so the rates and CPU figures are the clients' own.
+MINIMAL = r"""
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(5)
+print(listener.getsockname()[1], flush=True)
+while True:
+    connection, _ = listener.accept()
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connection.sendall(b"220 minimal ESMTP\r\n")
+    buffered, in_data = b"", False
+    while True:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        buffered += chunk
+        replies = []
+        while True:
+            if in_data:
+                end = 0 if buffered.startswith(b".\r\n") else buffered.find(b"\r\n.\r\n") + 2
+                if end < 2 and not buffered.startswith(b".\r\n"):
+                    break
+                buffered, in_data = buffered[end + 3:], False
+                replies.append(b"250 2.0.0 Ok: queued\r\n")
+                continue
+            end = buffered.find(b"\r\n")
+            if end < 0:
+                break
+            verb, buffered = buffered[:4].upper(), buffered[end + 2:]
+            if verb == b"EHLO":
+                replies.append(b"250-minimal\r\n250-SIZE 33554432\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                replies.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                in_data = True
+            elif verb == b"QUIT":
+                replies.append(b"221 Bye\r\n")
+            else:
+                replies.append(b"250 2.1.0 Ok\r\n")
+        if replies:
+            connection.sendall(b"".join(replies))
+    connection.close()
+"""
+
+
 def make_message(size: int, number: int) -> bytes:
     body = ("x" * 70 + "\r\n") * max(1, size // 72)
     return f"From: a@example.com\r\nTo: b@example.com\r\nSubject: message {number}\r\n\r\n{body}".encode()
@@ -203,22 +249,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", metavar="DIR", help="also run the netlab client found in DIR (same run, interleaved)")
     parser.add_argument("--profile", metavar="PREFIX", help="write cProfiles of the netlab rounds to PREFIX.<server>")
+    parser.add_argument("--minimal", action="store_true", help="also measure against a responder that parses nothing")
     arguments = parser.parse_args()
     raw = [make_message(arguments.size, n) for n in range(arguments.count)]
     clients = [("netlab", REPO)] + ([("before", os.path.abspath(arguments.before))] if arguments.before else [])
     aiosmtpd, aiosmtpd_port = start_aiosmtpd()
     sink, sink_port, sink_data = start_sink()
+    servers = [("aiosmtpd", aiosmtpd_port, aiosmtpd), ("netlab-mailsink", sink_port, sink)]
+    if arguments.minimal:
+        minimal = subprocess.Popen([sys.executable, "-c", MINIMAL], stdout=subprocess.PIPE, text=True)
+        servers.append(("minimal", int(minimal.stdout.readline()), minimal))
     results: Dict[str, Dict[str, List[float]]] = {}
     profiles = tempfile.mkdtemp(prefix="netlab-mail-profile-") if arguments.profile else None
     try:
-        for name, port, pid in [("aiosmtpd", aiosmtpd_port, aiosmtpd.pid), ("netlab-mailsink", sink_port, sink.pid)]:
+        for name, port, server in servers:
             rates = results.setdefault(name, {})
             for number in range(arguments.rounds):
                 # ABBA order: a load that drifts during a round favours
                 # neither client.
                 order = clients + [("smtplib", "")]
                 for label, code in order if number % 2 == 0 else order[::-1]:
-                    server_start = cpu_seconds(pid)
+                    server_start = cpu_seconds(server.pid)
                     if label == "smtplib":
                         seconds = run_smtplib(port, raw, rates.setdefault("smtplib_cpu", []))
                     else:
@@ -226,7 +277,7 @@ def main() -> None:
                         if profiles is not None and label == "netlab":
                             profile = os.path.join(profiles, f"{name}.{number}")
                         seconds = run_netlab(code, port, arguments, rates.setdefault(label + "_cpu", []), profile)
-                    rates.setdefault(label + "_server", []).append(cpu_seconds(pid) - server_start)
+                    rates.setdefault(label + "_server", []).append(cpu_seconds(server.pid) - server_start)
                     rates.setdefault(label, []).append(arguments.count / seconds)
             if profiles is not None:
                 import pstats
@@ -238,7 +289,7 @@ def main() -> None:
         aiosmtpd.wait(20)
     finally:
         # Never leave a server behind, whatever happened above.
-        for child in (aiosmtpd, sink):
+        for _, _, child in servers:
             if child.poll() is None:
                 child.terminate()
                 try:
@@ -253,7 +304,13 @@ def main() -> None:
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(f"{'server':<50}{'client':>8}{'msg/s':>8}{'smtplib':>9}{'best/best':>11}{'median pair':>13}")
-    for name, title in [("aiosmtpd", "aiosmtpd (no PIPELINING)"), ("netlab-mailsink", "netlab-mailsink --storage discard (PIPELINING)")]:
+    titles = {
+        "aiosmtpd": "aiosmtpd (no PIPELINING)",
+        "netlab-mailsink": "netlab-mailsink --storage discard (PIPELINING)",
+        "minimal": "minimal responder (no PIPELINING)",
+    }
+    for name, _, _ in servers:
+        title = titles[name]
         rates = results[name]
         smtplib_best = max(rates["smtplib"])
         for label, _ in clients:

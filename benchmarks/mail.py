@@ -10,8 +10,9 @@ sends none then), to two servers in one run:
   PIPELINING; the benchmark-only discard storage keeps the server from
   being the bottleneck).
 
-Each netlab round runs in its own process (``--before DIR`` adds a round of
-the client code in DIR, e.g. an unpacked older commit, in the same run).
+Every round of every client runs in a fresh process of its own
+(``--before DIR`` adds a round of the netlab client code in DIR, e.g. an
+unpacked older commit, in the same run).
 Each round runs netlab [/ before] / smtplib for each server, in reverse
 order every other round; the best rate of each is reported, and the median
 of the per-round ratios (the machine is shared: runs back to back see about
@@ -166,6 +167,25 @@ def run_smtplib(port: int, messages: List[bytes], cpu: List[float]) -> float:
     return time.perf_counter() - start
 
 
+def run_smtplib_child(port: int, arguments: Any, cpu: List[float]) -> float:
+    """
+    One smtplib round in a child process, started like a netlab round (a
+    fresh process each time for both clients, so neither has the warm one).
+    """
+    code = (
+        f"import json, sys; sys.path.insert(0, {os.path.join(REPO, 'benchmarks')!r}); import mail; cpu = []\n"
+        f"raw = [mail.make_message({arguments.size}, n) for n in range({arguments.count})]\n"
+        f"seconds = mail.run_smtplib({port}, raw, cpu)\n"
+        "print(json.dumps({'seconds': seconds, 'cpu': cpu[0]}))"
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    if child.returncode != 0:
+        raise SystemExit(f"smtplib client failed: {child.stderr.strip()[-2000:]}")
+    measured = json.loads(child.stdout.strip().splitlines()[-1])
+    cpu.append(measured["cpu"])
+    return float(measured["seconds"])
+
+
 def run_netlab(code: str, port: int, arguments: Any, cpu: List[float], profile: str = "") -> float:
     """
     One netlab round in a child process running the client code under
@@ -251,7 +271,6 @@ def main() -> None:
     parser.add_argument("--profile", metavar="PREFIX", help="write cProfiles of the netlab rounds to PREFIX.<server>")
     parser.add_argument("--minimal", action="store_true", help="also measure against a responder that parses nothing")
     arguments = parser.parse_args()
-    raw = [make_message(arguments.size, n) for n in range(arguments.count)]
     clients = [("netlab", REPO)] + ([("before", os.path.abspath(arguments.before))] if arguments.before else [])
     aiosmtpd, aiosmtpd_port = start_aiosmtpd()
     sink, sink_port, sink_data = start_sink()
@@ -271,7 +290,7 @@ def main() -> None:
                 for label, code in order if number % 2 == 0 else order[::-1]:
                     server_start = cpu_seconds(server.pid)
                     if label == "smtplib":
-                        seconds = run_smtplib(port, raw, rates.setdefault("smtplib_cpu", []))
+                        seconds = run_smtplib_child(port, arguments, rates.setdefault("smtplib_cpu", []))
                     else:
                         profile = ""
                         if profiles is not None and label == "netlab":

@@ -315,6 +315,7 @@ class _Transaction:
 
 
 _NO_CAPABILITIES = Capabilities()
+_IN_TRANSACTION = frozenset([State.AWAITING_TRANSACTION_REPLY, State.AWAITING_MESSAGE_REPLY])
 _DATA = SendLine(b"DATA", "DATA")
 #: RFC 2920 3.1: what ends a DATA accepted when no recipient was.
 _EMPTY_CONTENT = SendData(b"." + CRLF)
@@ -353,6 +354,7 @@ class ClientDialogue:
         self._rcpt_sent = 0
         self._reset_needed = False
         self._in_order: Deque[_Transaction] = deque()
+        self._ready: Optional[_Transaction] = None
         self._handlers: Dict[State, Callable[[Reply], List[Event]]] = {
             State.AWAITING_GREETING: self._on_greeting,
             State.AWAITING_EHLO_REPLY: self._on_ehlo,
@@ -601,10 +603,14 @@ class ClientDialogue:
         (messages refused locally are recorded as results on the way), or
         nothing when none is left.
         """
-        while self._messages:
-            transaction = self._prepare(self._messages.popleft())
+        while True:
+            transaction, self._ready = self._ready, None
             if transaction is None:
-                continue
+                if not self._messages:
+                    return []
+                transaction = self._prepare(self._messages.popleft())
+                if transaction is None:
+                    continue
             commands = transaction.commands
             if self._reset_needed:
                 self._reset_needed = False
@@ -622,7 +628,19 @@ class ClientDialogue:
             self._queued = deque(commands)
             self._rcpt_sent = 0
             return self._send_queued(transaction)
-        return []
+
+    def prepare_next(self) -> None:
+        """
+        Check and frame the next message now, while a reply is awaited, so
+        that its commands are ready when the reply comes: the adapter calls
+        this after a write, when the server is working and we are not.
+        Messages refused locally on the way are recorded as results (in
+        their order, after the messages before them).
+        """
+        if self._ready is not None or self.state not in _IN_TRANSACTION:
+            return
+        while self._messages and self._ready is None:
+            self._ready = self._prepare(self._messages.popleft())
 
     def _prepare(self, envelope: Envelope) -> Optional["_Transaction"]:
         """

@@ -295,10 +295,13 @@ class SMTPClientProtocol(Protocol):
                 self._show(f"*** {error}")
                 self._outcome = Failure(error)
                 self._finish_when_closed()
-        if progressed and dialogue.awaiting_reply:
-            self._arm_timer(self.timeout_seconds + upload_seconds)
         if outgoing:
             write_now(self.transport, outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
+        # After the write: this bookkeeping overlaps the server's work.
+        if progressed and dialogue.awaiting_reply:
+            self._arm_timer(self.timeout_seconds + upload_seconds)
+            if outgoing:
+                dialogue.prepare_next()
 
     def _write(self, chunks: List[bytes]) -> None:
         if chunks:

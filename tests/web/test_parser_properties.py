@@ -241,3 +241,101 @@ class ParserPropertyTests(SynchronousTestCase):
         got = run(data, [], True)
         self.check_outcomes(data, got)
         self.assertLessEqual(sum(isinstance(e, Request) for e in got), data.count(b"\r\n\r\n"))
+
+
+#: Field sections a connection may repeat (with any body their framing
+#: announces), for the repeated-section fast lane.
+SECTIONS = [
+    b"Host: h\r\nUser-Agent: UA/1\r\nAccept: */*\r\n\r\n",
+    b"Host: h\r\nConnection: close\r\n\r\n",
+    b"Host: h\r\nConnection: keep-alive\r\n\r\n",
+    b"Accept: */*\r\n\r\n",
+    b"Host: h\r\nContent-Length: 0\r\n\r\n",
+    b"Host: h\r\nContent-Length: 3\r\n\r\nabc",
+    b"Host: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"Host: h\r\nExpect: 100-continue\r\n\r\n",
+    b"Host: h\r\nHost: h\r\n\r\n",
+    b"Host: h h\r\n\r\n",
+    b"Host: [::1]:8080\r\nConnection: Keep-Alive, Upgrade\r\n\r\n",
+]
+REQUEST_LINES = [method + b" " + target + b" " + version for method in (b"GET", b"HEAD", b"CONNECT", b"FOO")
+                 for target in TARGETS + [b"/a?1", b"/a?2", b"/%41?%zz"] for version in VERSIONS[:5]]
+
+
+def fresh_events(pieces: List[bytes], limits: Limits = Limits()) -> List[object]:
+    """
+    The events of each piece parsed by a new parser, up to what a single
+    connection would still parse: nothing after a rejection or after a
+    request that does not keep the connection.
+    """
+    out: List[object] = []
+    for piece in pieces:
+        got = run(piece, [], False, limits)
+        out.extend(got)
+        if not got or not isinstance(got[-1], Request) or not got[-1].keep_alive:
+            break
+    return out
+
+
+class RepeatedSectionTests(SynchronousTestCase):
+    @SETTINGS
+    @given(
+        section=st.sampled_from(SECTIONS),
+        lines=st.lists(st.sampled_from(REQUEST_LINES), min_size=1, max_size=6),
+    )
+    def test_same_events_as_fresh_parses(self, section, lines):
+        """
+        Requests sharing one field section on one connection (where the
+        parser reuses the section's parse and verdict) give exactly the
+        events of fresh parses of each request, also byte by byte.
+        """
+        pieces = [line + b"\r\n" + section for line in lines]
+        data = b"".join(pieces)
+        got = run(data, [], False)
+        self.assertEqual(got, fresh_events(pieces))
+        self.assertEqual(got, run(data, list(range(len(data))), False))
+
+    def test_every_line_after_a_warm_section(self):
+        """
+        Exhaustively: after a request that leaves the section's verdict
+        behind (HTTP/1.1 and HTTP/1.0 GETs), every request line of the
+        table with that section gives what a fresh parse gives.
+        """
+        warms = (b"GET /warm HTTP/1.1", b"GET /warm HTTP/1.0", b"HEAD /warm?x HTTP/1.1", b"GET http://other/ HTTP/1.1")
+        for section in SECTIONS:
+            for warm in warms:
+                for line in REQUEST_LINES:
+                    pieces = [warm + b"\r\n" + section, line + b"\r\n" + section, warm + b"\r\n" + section]
+                    self.assertEqual(run(b"".join(pieces), [], False), fresh_events(pieces), (section, warm, line))
+
+    def test_a_new_section_forgets_the_old_verdict(self):
+        """
+        When the field section changes, what the old one decided (its
+        Host, its keep-alive) is not applied to the new one.
+        """
+        sections = [b"Host: a\r\nConnection: keep-alive\r\n\r\n", b"Host: b\r\nConnection: keep-alive\r\n\r\n",
+                    b"Host: b\r\n\r\n", b"Accept: x\r\nConnection: keep-alive\r\n\r\n"]
+        for first in sections:
+            for second in sections:
+                for one, other in ((b"HTTP/1.1", b"HTTP/1.0"), (b"HTTP/1.0", b"HTTP/1.1"), (b"HTTP/1.1", b"HTTP/1.1")):
+                    pieces = [b"GET /1 " + one + b"\r\n" + first, b"GET /2 " + other + b"\r\n" + second,
+                              b"GET /3 " + one + b"\r\n" + second]
+                    self.assertEqual(run(b"".join(pieces), [], False), fresh_events(pieces), (first, second, one, other))
+
+    def test_longer_heads_and_lines_are_parsed_afresh(self):
+        """
+        A head that merely starts with the previous head (one more field),
+        and a request line over the limit under a repeated section, get
+        what a fresh parse gives (the extra field; a 414), not the reuse.
+        """
+        line = b"GET /a HTTP/1.1\r\n"
+        pieces = [line + b"Host: h\r\n\r\n", line + b"Host: h\r\nAccept: x\r\n\r\n", line + b"Host: h\r\n\r\n"]
+        got = run(b"".join(pieces), [], False)
+        self.assertEqual(got, fresh_events(pieces))
+        self.assertEqual([len(e.headers) for e in got], [1, 2, 1])
+        limits = Limits(max_request_line=40)
+        long_line = b"GET /" + b"a" * 40 + b" HTTP/1.1\r\n"
+        pieces = [line + b"Host: h\r\n\r\n", long_line + b"Host: h\r\n\r\n"]
+        got = run(b"".join(pieces), [], False, limits)
+        self.assertEqual(got, fresh_events(pieces, limits))
+        self.assertEqual(got[-1], Rejection(414, "request target too long"))

@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_netlab._endpoints import default_reactor
-from twisted_netlab.mail._write_now import write_now
+from twisted_netlab._write_now import write_now
 from twisted_netlab.mail._client_core import (
     ClientConfig,
     ClientDialogue,

@@ -49,7 +49,7 @@ from twisted_netlab.mail._sink_core import (
     next_deadline,
 )
 from twisted_netlab.mail._transcript import EntryKind, TranscriptEntry, TranscriptFiles
-from twisted_netlab.mail._write_now import write_now
+from twisted_netlab._write_now import write_now
 
 log = Logger()
 

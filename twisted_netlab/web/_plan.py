@@ -222,7 +222,9 @@ def plan_target(request: Request, target: Target, framing: HeadContext, make_bou
     """
     head_only = request.method == "HEAD"
     if isinstance(target, Representation):
-        if target.body is not None and _NEGOTIATION_HEADERS.isdisjoint([name for name, _ in request.headers]):
+        index = request.index
+        names = index if index is not None else [name for name, _ in request.headers]
+        if target.body is not None and _NEGOTIATION_HEADERS.isdisjoint(names):
             # The fast path: a small file, head and body in one write.
             head = b"".join(
                 (b"HTTP/1.1 200 OK\r\n", framing.date_lines, target.fragment, framing.connection_line, b"\r\n")

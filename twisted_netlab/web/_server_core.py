@@ -47,7 +47,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 from urllib.parse import unquote_to_bytes
 
 Headers = Tuple[Tuple[bytes, bytes], ...]
@@ -163,6 +163,10 @@ class _State(Enum):
     DRAINING = "DRAINING"
     CLOSED = "CLOSED"
 
+    # Singletons: hash by identity, in C (Enum's own __hash__ is Python
+    # code, and the state indexes the reader table once per event).
+    __hash__ = object.__hash__
+
 
 class _Reject(Exception):
     """
@@ -237,6 +241,11 @@ _FIELD_IN_SECTION = re.compile(
 )
 
 _match_request_line = _REQUEST_LINE.fullmatch
+# _REQUEST_LINE, major version 1 and an origin-form target (_ORIGIN_FORM)
+# in one match: the language of the three checks together.
+_match_origin_request_line = re.compile(
+    rb"([" + _TCHAR + rb"]+) (/" + _TARGET_CHARS + rb") HTTP/1\.([0-9])"
+).fullmatch
 _match_field = _FIELD_LINE.fullmatch
 #: (name, value) for each valid field line of a section.
 _find_fields = _FIELD_IN_SECTION.findall
@@ -290,6 +299,11 @@ class RequestParser:
         # target changes, so only the request line is new.
         self._repeated_section: Optional[bytes] = None
         self._repeated_fields: Optional[_Fields] = None
+        # What such a section decided for an origin-form request with no
+        # body framing fields, per HTTP minor version: the Host and the
+        # keep-alive verdict (L{_frame} would decide the same again).
+        # (Keyed by the minor digit's byte value.)
+        self._section_verdicts: Dict[int, Tuple[Optional[str], bool]] = {}
         self._readers: Dict[_State, Callable[[], Optional[Event]]] = {
             _State.AWAITING_HEAD: self._read_head,
             _State.DISCARDING_BODY: self._discard_body,
@@ -393,8 +407,10 @@ class RequestParser:
             # any doubt goes to the line path, which decides the error.
             end = buffer.find(b"\r\n\r\n", 0, limits.max_request_line + limits.max_header_bytes + 4)
             if end > 0:
-                head = bytes(buffer[: end + 2])
-                if head == self._repeated_head:
+                # The same head again, or the same field section under a
+                # new request line, is compared in place (no copy).
+                repeated = self._repeated_head
+                if repeated is not None and len(repeated) == end + 2 and buffer.startswith(repeated):
                     # The parse is a pure function of these bytes (and of
                     # limits, which do not change): a keep-alive client
                     # sending the very same head again gets the same
@@ -402,7 +418,35 @@ class RequestParser:
                     del buffer[: end + 4]
                     self._empty_lines = 0
                     return self._deliver(self._repeated_request)  # type: ignore[arg-type]
-                line_end = head.find(b"\r\n")
+                line_end = buffer.find(b"\r\n", 0, end + 2)
+                section = self._repeated_section
+                if (
+                    section is not None
+                    and len(section) == end - line_end
+                    and line_end <= limits.max_request_line
+                    and buffer.startswith(section, line_end + 2)
+                ):
+                    # The fast lane: fields already parsed and judged; only
+                    # the request line is new.  Anything but a well-formed
+                    # origin-form HTTP/1.x line takes the full path below.
+                    quick = _match_origin_request_line(buffer, 0, line_end)
+                    if quick is not None:
+                        # The minor version digit ends the line.
+                        minor = buffer[line_end - 1]
+                        verdict = self._section_verdicts.get(minor)
+                        method_bytes, target_bytes = quick.group(1, 2)
+                        if verdict is not None and method_bytes != b"CONNECT":
+                            del buffer[: end + 4]
+                            self._empty_lines = 0
+                            headers, index, _ = self._repeated_fields  # type: ignore[misc]
+                            target = target_bytes.decode("ascii")
+                            path, _, query = target.partition("?")
+                            request = _new_request(
+                                method_bytes.decode("ascii"), target, (1, minor - 48), headers,
+                                path, query, verdict[0], verdict[1], index,
+                            )
+                            return self._deliver(request)
+                head = bytes(buffer[: end + 2])
                 section = head[line_end + 2 :]
                 if line_end <= limits.max_request_line and len(section) <= limits.max_header_bytes:
                     match = _match_request_line(head, 0, line_end)
@@ -417,6 +461,7 @@ class RequestParser:
                                 parsed = _index_fields(fields)
                                 self._repeated_section = section
                                 self._repeated_fields = parsed
+                                self._section_verdicts = {}
                             else:
                                 parsed = None
                         if parsed is not None:
@@ -427,8 +472,22 @@ class RequestParser:
                                 # Only a Request with no body to frame.
                                 self._repeated_head = head
                                 self._repeated_request = event
+                                if parsed is self._repeated_fields:
+                                    self._judged(cast(Request, event), head[line_end - 1])
                             return event
         return self._read_head_lines()
+
+    def _judged(self, request: Request, minor: int) -> None:
+        """
+        Remember what the repeated field section decided for C{request}
+        when that carries over to any origin-form request line with the
+        same minor version: the target was origin-form, so the Host came
+        from the section.  (C{request} is a Request with no body to frame,
+        so the section has no Transfer-Encoding and at most a zero
+        Content-Length; and origin-form rules out CONNECT.)
+        """
+        if request.target[:1] == "/":
+            self._section_verdicts[minor] = (request.host, request.keep_alive)
 
     def _read_head_lines(self) -> Optional[Event]:
         """

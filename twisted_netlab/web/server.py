@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_netlab._endpoints import default_reactor
+from twisted_netlab._write_now import write_now
 from twisted_netlab.web._accesslog import AccessLog, combined_line, file_access_log, log_time
 from twisted_netlab.web._files import FileTree, OpenFile
 from twisted_netlab.web._plan import (
@@ -235,10 +236,11 @@ class StaticFileFactory(Factory):
         What every head of a response shares this second (one value per
         distinct Connection line, reused until the date changes).
         """
-        date_lines = self.date_lines()
+        if int(self.reactor.seconds()) != self._date_second:
+            self.date_lines()
         framing = self._framings.get(connection_line)
         if framing is None:
-            framing = self._framings[connection_line] = HeadContext(date_lines, connection_line, self.cache_control)
+            framing = self._framings[connection_line] = HeadContext(self._date_lines, connection_line, self.cache_control)
         return framing
 
     def log_stamp(self) -> str:
@@ -565,17 +567,14 @@ class StaticFileProtocol(Protocol):
         if self._in_process:
             return  # re-entered from a write that resumed us
         self._in_process = True
+        parser = self.parser
         try:
             while not self._pieces and self.phase in _MAY_ANSWER:
-                if not self.parser.buffered and not self._peer_done:
-                    # Nothing to parse and no EOF to report: skip asking,
-                    # the most common case per read.
-                    return
-                event = self.parser.next_event()
+                event = parser.next_event()
                 if event is NEED_DATA:
                     return
-                if isinstance(event, Request):
-                    self._answer(event)
+                if event.__class__ is Request:
+                    self._answer(event)  # type: ignore[arg-type]
                 elif isinstance(event, Rejection):
                     self._keep_alive = False
                     if self.factory.stats is not None:
@@ -593,7 +592,9 @@ class StaticFileProtocol(Protocol):
     def _answer(self, request: Request) -> None:
         if self.factory.stats is not None:
             self._answer_started = self.factory.reactor.seconds()
-        self._enter(Phase.RESPONDING)
+        # _enter(Phase.RESPONDING), which has no deadline (_DEADLINES).
+        self.phase = Phase.RESPONDING
+        self.deadline = None
         self._keep_alive = request.keep_alive and not self._draining
         try:
             self._respond(request)
@@ -603,7 +604,11 @@ class StaticFileProtocol(Protocol):
             self._keep_alive = False
             self._carry_out(error_page(500, "internal server error", self._framing(request), note="internal error"), request)
         if not self._pieces and self.phase not in _FINISHED:
-            self._finish_response()
+            # _finish_response(), inlined: this runs once per request.
+            if not self._keep_alive or self._draining:
+                self._close()
+            elif self.phase is not Phase.SENDING:
+                self._enter(Phase.AWAITING_REQUEST_HEAD if self.parser.buffered else Phase.IDLE)
 
     def _finish_response(self) -> None:
         """
@@ -717,11 +722,19 @@ class StaticFileProtocol(Protocol):
         if not plan.streams:
             body = plan.body
             if not body:
-                self._stream.write(plan.head)
+                data = plan.head
             elif len(body) == 1:
-                self._stream.write(plan.head + body[0])  # type: ignore[operator]
+                data = plan.head + body[0]  # type: ignore[operator]
             else:
-                self._stream.write(plan.head + b"".join(body))  # type: ignore[arg-type]
+                data = plan.head + b"".join(body)  # type: ignore[arg-type]
+            if self.parser.buffered:
+                # Pipelined requests wait: queue, so that their answers
+                # leave together in one send on the reactor's next turn.
+                self._stream.write(data)
+            else:
+                # The client waits for this answer and nothing else is
+                # pending: hand it to the kernel now.
+                write_now(self.transport, data)
             if self.factory.access_log is not None or self.factory.stats is not None:
                 self._log(request, plan.status, plan.size, plan.note)
             return

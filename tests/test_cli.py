@@ -90,17 +90,27 @@ class NetlabCommandTests(SynchronousTestCase):
         self.assertNotIn(b"Traceback", stderr)
 
 
-#: Runs ``netlab`` in a child and writes the names of the modules it had
-#: loaded when it exited (sys.modules entries that are not None).
+#: Runs ``netlab`` in a child, started as the console script starts it,
+#: and writes the names of the modules it had loaded when it exited
+#: (sys.modules entries that are not None, nor lazy modules never used).
 _RECORD_MODULES = """
 import atexit, json, sys
 def record():
+    loaded = [
+        name for name, module in sys.modules.items()
+        if module is not None and type(module).__name__ != "_LazyModule"
+    ]
     with open(sys.argv[1], "w") as handle:
-        json.dump(sorted(name for name, module in sys.modules.items() if module is not None), handle)
+        json.dump(sorted(loaded), handle)
 atexit.register(record)
-from twisted_netlab.cli import run
+from twisted_netlab._startup import run
 run(sys.argv[2:])
 """
+
+#: What no plain client needs before its connection fails: the modules
+#: Twisted only binds (twisted_netlab._startup.DEFERRED_MODULES and what
+#: they load) and, for ping, the echo server's impairment model.
+UNNEEDED_MODULES = {"http.cookiejar", "urllib.request", "http.client"}
 
 TLS_MODULES = {"OpenSSL", "service_identity", "cryptography", "twisted.internet.ssl", "twisted.protocols.tls"}
 
@@ -135,7 +145,9 @@ class LoadedModulesTests(SynchronousTestCase):
         """
         get http://, ping, beat and mail --tls none never import pyOpenSSL,
         cryptography or service_identity (the reactor is loaded without its
-        TLS support); get https:// does, so the check can see them.
+        TLS support), nor what Twisted only binds (http.cookiejar and the
+        HTTP client under it), nor ping the echo's model; get https:// does
+        load TLS, so the check can see them.
         """
         import socket
 
@@ -152,6 +164,10 @@ class LoadedModulesTests(SynchronousTestCase):
             self.assertEqual(returncode, code, args)
             self.assertIn("twisted.internet.reactor", modules, args)
             self.assertEqual(modules & TLS_MODULES, set(), args)
+            self.assertEqual(modules & UNNEEDED_MODULES, set(), args)
+            if args[0] == "ping":
+                self.assertIn("twisted_netlab.ping._pinger_core", modules)
+                self.assertNotIn("twisted_netlab.ping._echo_core", modules)
         returncode, modules = self.loaded("get", "-s", f"https://127.0.0.1:{tcp}/")
         self.assertEqual(returncode, 7)
         self.assertTrue({"OpenSSL", "service_identity"} <= modules)

@@ -13,6 +13,8 @@ A family ``cli`` module provides:
 Sub-command modules are imported only when that sub-command is used, and
 the reactor only once the options are valid: ``--help`` and usage errors
 load no more than L{twisted.python.usage} and the sub-command's options.
+The console script is L{twisted_netlab._startup.run}, which arranges the
+process's start-up and then calls L{run}.
 
 Exit codes common to every sub-command: 2 for a usage error (wrong flag,
 bad value), 130 when interrupted before the sub-command could report.
@@ -150,10 +152,13 @@ def needs_tls(options: Options) -> bool:
     return True if ask is None else bool(ask())
 
 
-def run(argv: Optional[Sequence[str]] = None) -> None:
+def run(argv: Optional[Sequence[str]] = None, started: Optional[Callable[[], None]] = None) -> None:
     """
-    Console-script entry point: parse, report usage errors on stderr with
-    exit code 2, otherwise run under L{task.react}.
+    Parse, report usage errors on stderr with exit code 2, otherwise run
+    under L{task.react}.  C{started}, if given, is called once the
+    sub-command has started (its synchronous part has returned), just
+    before the reactor runs: L{twisted_netlab._startup}, the console
+    script, ends its start-up arrangements there.
     """
     if argv is None:
         argv = sys.argv[1:]
@@ -180,7 +185,14 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     # command says "certificate verification failed").
     observers: List[Any] = [_report_bugs_only]
     globalLogBeginner.beginLoggingTo(observers, discardBuffer=True, redirectStandardIO=False)
-    task.react(main, [options])
+
+    def start(reactor: Any, options: Options) -> defer.Deferred:
+        finished = main(reactor, options)
+        if started is not None:
+            started()
+        return finished
+
+    task.react(start, [options])
 
 
 #: Log namespaces whose failures the sub-commands report themselves.

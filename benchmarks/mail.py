@@ -1,34 +1,47 @@
 """
 Benchmark: 1,000 messages over one connection, sent by twisted-netlab's
-L{send_messages} (RSET between messages, as the library does) and by the
-standard library's C{smtplib} doing the same, to two servers in one run:
+L{send_messages} and by the standard library's C{smtplib} doing the same
+exchange (EHLO once, then MAIL, RCPT, DATA and the content per message; no
+RSET, since a completed transaction already resets the server and netlab
+sends none then), to two servers in one run:
 
 - aiosmtpd (child process; it does not offer PIPELINING), and
 - ``twistd -n netlab-mailsink --storage discard`` (child process; offers
   PIPELINING; the benchmark-only discard storage keeps the server from
   being the bottleneck).
 
-Rounds alternate netlab / smtplib for each server; the best rate of each
-is reported, and the median of the per-round ratios (the machine is shared:
-a pair of back-to-back runs sees about the same load).  Plain TCP, no AUTH: this measures the SMTP engines, not TLS.
+Every round of every client runs in a fresh process of its own
+(``--before DIR`` adds a round of the netlab client code in DIR, e.g. an
+unpacked older commit, in the same run).
+Each round runs netlab [/ before] / smtplib for each server, in reverse
+order every other round; the best rate of each is reported, and the median
+of the per-round ratios (the machine is shared: runs back to back see about
+the same load).  Plain TCP, no AUTH:
+this measures the SMTP engines, not TLS.
 
-    .venv/bin/python benchmarks/mail.py [--count 1000] [--size 2000] [--rounds 3] [--profile FILE]
+    .venv/bin/python benchmarks/mail.py [--count 1000] [--size 2000] [--rounds 5]
+        [--before DIR] [--profile PREFIX]
+
+C{--profile PREFIX} writes a cProfile of the netlab client rounds against
+each server to PREFIX.aiosmtpd and PREFIX.netlab-mailsink (profiled rounds
+are slower: use the rates of a run without it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import smtplib
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 BIN = os.path.dirname(sys.executable)
 
 SERVER = """
@@ -52,6 +65,93 @@ peer.stop()
 """
 
 
+CLIENT = """
+import cProfile, json, sys, time
+sys.path[:0] = [sys.argv[1], {benchmarks!r}]
+from mail import make_message
+from twisted.internet import reactor
+import twisted_netlab
+from twisted_netlab.mail import Envelope, TLSMode, send_messages
+assert twisted_netlab.__file__.startswith(sys.argv[1]), (twisted_netlab.__file__, sys.argv[1])
+
+port, count, size, profile = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+envelopes = [Envelope("a@example.com", ("b@example.com",), make_message(size, n)) for n in range(count)]
+measured = {{}}
+profiler = cProfile.Profile(time.process_time) if profile else None
+
+def go():
+    start, start_cpu = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    d = send_messages(reactor, "127.0.0.1", envelopes, port=port, tls=TLSMode.NONE, timeout_seconds=60)
+
+    def done(outcome):
+        if profiler is not None:
+            profiler.disable()
+        measured["seconds"] = time.perf_counter() - start
+        measured["cpu"] = time.process_time() - start_cpu
+        failed = [r for r in outcome if not r.delivered]
+        measured["failed"] = len(failed)
+        measured["first_failure"] = str(failed[0].error) if failed else None
+
+    d.addCallback(done)
+    d.addErrback(lambda f: measured.update(error=f.getErrorMessage()))
+    d.addBoth(lambda _: reactor.stop())
+
+reactor.callWhenRunning(go)
+reactor.run()
+if profiler is not None:
+    profiler.dump_stats(profile)
+print(json.dumps(measured), flush=True)
+"""
+
+
+#: --minimal: a responder that parses nothing and answers at once (no
+#: PIPELINING), so the rates and CPU figures are the clients' own.
+MINIMAL = r"""
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(5)
+print(listener.getsockname()[1], flush=True)
+while True:
+    connection, _ = listener.accept()
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connection.sendall(b"220 minimal ESMTP\r\n")
+    buffered, in_data = b"", False
+    while True:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        buffered += chunk
+        replies = []
+        while True:
+            if in_data:
+                end = 0 if buffered.startswith(b".\r\n") else buffered.find(b"\r\n.\r\n") + 2
+                if end < 2 and not buffered.startswith(b".\r\n"):
+                    break
+                buffered, in_data = buffered[end + 3:], False
+                replies.append(b"250 2.0.0 Ok: queued\r\n")
+                continue
+            end = buffered.find(b"\r\n")
+            if end < 0:
+                break
+            verb, buffered = buffered[:4].upper(), buffered[end + 2:]
+            if verb == b"EHLO":
+                replies.append(b"250-minimal\r\n250-SIZE 33554432\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                replies.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                in_data = True
+            elif verb == b"QUIT":
+                replies.append(b"221 Bye\r\n")
+            else:
+                replies.append(b"250 2.1.0 Ok\r\n")
+        if replies:
+            connection.sendall(b"".join(replies))
+    connection.close()
+"""
+
+
 def make_message(size: int, number: int) -> bytes:
     body = ("x" * 70 + "\r\n") * max(1, size // 72)
     return f"From: a@example.com\r\nTo: b@example.com\r\nSubject: message {number}\r\n\r\n{body}".encode()
@@ -63,9 +163,56 @@ def run_smtplib(port: int, messages: List[bytes], cpu: List[float]) -> float:
         client.ehlo()
         for message in messages:
             client.sendmail("a@example.com", ["b@example.com"], message)
-            client.rset()
     cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
+
+
+def run_smtplib_child(port: int, arguments: Any, cpu: List[float]) -> float:
+    """
+    One smtplib round in a child process, started like a netlab round (a
+    fresh process each time for both clients, so neither has the warm one).
+    """
+    code = (
+        f"import json, sys; sys.path.insert(0, {os.path.join(REPO, 'benchmarks')!r}); import mail; cpu = []\n"
+        f"raw = [mail.make_message({arguments.size}, n) for n in range({arguments.count})]\n"
+        f"seconds = mail.run_smtplib({port}, raw, cpu)\n"
+        "print(json.dumps({'seconds': seconds, 'cpu': cpu[0]}))"
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    if child.returncode != 0:
+        raise SystemExit(f"smtplib client failed: {child.stderr.strip()[-2000:]}")
+    measured = json.loads(child.stdout.strip().splitlines()[-1])
+    cpu.append(measured["cpu"])
+    return float(measured["seconds"])
+
+
+def run_netlab(code: str, port: int, arguments: Any, cpu: List[float], profile: str = "") -> float:
+    """
+    One netlab round in a child process running the client code under
+    C{code}; returns its seconds (the child measures around send_messages).
+    """
+    child = subprocess.run(
+        [sys.executable, "-c", CLIENT.format(benchmarks=os.path.join(REPO, "benchmarks")), code, str(port),
+         str(arguments.count), str(arguments.size), profile],
+        capture_output=True, text=True, timeout=600,
+    )
+    lines = child.stdout.strip().splitlines()
+    if child.returncode != 0 or not lines:
+        raise SystemExit(f"netlab client ({code}) failed: {child.stderr.strip()[-2000:]}")
+    measured = json.loads(lines[-1])
+    if "error" in measured or measured["failed"]:
+        raise SystemExit(f"netlab client ({code}): {measured}")
+    cpu.append(measured["cpu"])
+    return float(measured["seconds"])
+
+
+def cpu_seconds(pid: int) -> float:
+    """
+    User plus system CPU time of process C{pid} so far (/proc/PID/stat).
+    """
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_aiosmtpd() -> Any:
@@ -120,85 +267,90 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--size", type=int, default=2000, help="approximate message size in bytes")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--profile", help="write a cProfile of the netlab client rounds to FILE")
+    parser.add_argument("--before", metavar="DIR", help="also run the netlab client found in DIR (same run, interleaved)")
+    parser.add_argument("--profile", metavar="PREFIX", help="write cProfiles of the netlab rounds to PREFIX.<server>")
+    parser.add_argument("--minimal", action="store_true", help="also measure against a responder that parses nothing")
     arguments = parser.parse_args()
-    from twisted.internet import defer, reactor
-
-    from twisted_netlab.mail import Envelope, TLSMode, send_messages
-
-    raw = [make_message(arguments.size, n) for n in range(arguments.count)]
-    envelopes = [Envelope("a@example.com", ("b@example.com",), m) for m in raw]
+    clients = [("netlab", REPO)] + ([("before", os.path.abspath(arguments.before))] if arguments.before else [])
     aiosmtpd, aiosmtpd_port = start_aiosmtpd()
     sink, sink_port, sink_data = start_sink()
+    servers = [("aiosmtpd", aiosmtpd_port, aiosmtpd), ("netlab-mailsink", sink_port, sink)]
+    if arguments.minimal:
+        minimal = subprocess.Popen([sys.executable, "-c", MINIMAL], stdout=subprocess.PIPE, text=True)
+        servers.append(("minimal", int(minimal.stdout.readline()), minimal))
     results: Dict[str, Dict[str, List[float]]] = {}
-    failures: List[Any] = []
-    profiler = None
-    if arguments.profile:
-        import cProfile
-
-        profiler = cProfile.Profile(time.process_time)
-
-    @defer.inlineCallbacks
-    def run() -> Any:
-        for name, port in [("aiosmtpd", aiosmtpd_port), ("netlab-mailsink", sink_port)]:
-            rates = results.setdefault(name, {"netlab": [], "smtplib": [], "netlab_cpu": [], "smtplib_cpu": []})
-            for _ in range(arguments.rounds):
-                start, start_cpu = time.perf_counter(), time.process_time()
-                if profiler is not None:
-                    profiler.enable()
-                outcome = yield send_messages(
-                    reactor, "127.0.0.1", envelopes, port=port, tls=TLSMode.NONE, timeout_seconds=60
-                )
-                if profiler is not None:
-                    profiler.disable()
-                seconds = time.perf_counter() - start
-                rates["netlab_cpu"].append(time.process_time() - start_cpu)
-                assert all(r.delivered for r in outcome), [r for r in outcome if not r.delivered][:1]
-                rates["netlab"].append(arguments.count / seconds)
-                # smtplib blocks the reactor thread; nothing else runs meanwhile.
-                rates["smtplib"].append(arguments.count / run_smtplib(port, raw, rates["smtplib_cpu"]))
-
-    def go() -> None:
-        d = run()
-        d.addErrback(failures.append)
-        d.addBoth(lambda _: reactor.stop())
-
-    reactor.callWhenRunning(go)
+    profiles = tempfile.mkdtemp(prefix="netlab-mail-profile-") if arguments.profile else None
     try:
-        reactor.run()
+        for name, port, server in servers:
+            rates = results.setdefault(name, {})
+            for number in range(arguments.rounds):
+                # ABBA order: a load that drifts during a round favours
+                # neither client.
+                order = clients + [("smtplib", "")]
+                for label, code in order if number % 2 == 0 else order[::-1]:
+                    server_start = cpu_seconds(server.pid)
+                    if label == "smtplib":
+                        seconds = run_smtplib_child(port, arguments, rates.setdefault("smtplib_cpu", []))
+                    else:
+                        profile = ""
+                        if profiles is not None and label == "netlab":
+                            profile = os.path.join(profiles, f"{name}.{number}")
+                        seconds = run_netlab(code, port, arguments, rates.setdefault(label + "_cpu", []), profile)
+                    rates.setdefault(label + "_server", []).append(cpu_seconds(server.pid) - server_start)
+                    rates.setdefault(label, []).append(arguments.count / seconds)
+            if profiles is not None:
+                import pstats
+
+                names = [os.path.join(profiles, f"{name}.{n}") for n in range(arguments.rounds)]
+                pstats.Stats(*names).dump_stats(f"{arguments.profile}.{name}")
         aiosmtpd.stdin.close()
         stored = int(aiosmtpd.stdout.readline() or 0)
         aiosmtpd.wait(20)
     finally:
         # Never leave a server behind, whatever happened above.
-        for child in (aiosmtpd, sink):
+        for _, _, child in servers:
             if child.poll() is None:
                 child.terminate()
                 try:
                     child.wait(20)
                 except subprocess.TimeoutExpired:
                     child.kill()
-        subprocess.run(["rm", "-rf", sink_data])
-    if failures:
-        failures[0].raiseException()
-    if profiler is not None:
-        profiler.dump_stats(arguments.profile)
+        subprocess.run(["rm", "-rf", sink_data] + ([profiles] if profiles else []))
+    order = " / ".join(label for label, _ in clients + [("smtplib", "")])
     print(
         f"{arguments.count} messages of ~{arguments.size} bytes over one connection per round, "
-        f"{arguments.rounds} rounds, each a netlab run then an smtplib run"
+        f"{arguments.rounds} rounds, each {order} (reversed every other round); "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    print(f"{'server':<50}{'netlab msg/s':>14}{'smtplib msg/s':>15}{'best/best':>11}{'median pair':>13}")
-    for name, label in [("aiosmtpd", "aiosmtpd (no PIPELINING)"), ("netlab-mailsink", "netlab-mailsink --storage discard (PIPELINING)")]:
-        netlab_rate, smtplib_rate = max(results[name]["netlab"]), max(results[name]["smtplib"])
-        pairs = statistics.median(a / b for a, b in zip(results[name]["netlab"], results[name]["smtplib"]))
-        print(
-            f"{label:<50}{netlab_rate:>14.0f}{smtplib_rate:>15.0f}{netlab_rate / smtplib_rate:>11.2f}{pairs:>13.2f}"
+    print(f"{'server':<50}{'client':>8}{'msg/s':>8}{'smtplib':>9}{'best/best':>11}{'median pair':>13}")
+    titles = {
+        "aiosmtpd": "aiosmtpd (no PIPELINING)",
+        "netlab-mailsink": "netlab-mailsink --storage discard (PIPELINING)",
+        "minimal": "minimal responder (no PIPELINING)",
+    }
+    for name, _, _ in servers:
+        title = titles[name]
+        rates = results[name]
+        smtplib_best = max(rates["smtplib"])
+        for label, _ in clients:
+            best = max(rates[label])
+            pairs = statistics.median(a / b for a, b in zip(rates[label], rates["smtplib"]))
+            print(f"{title:<50}{label:>8}{best:>8.0f}{smtplib_best:>9.0f}{best / smtplib_best:>11.2f}{pairs:>13.2f}")
+            title = ""
+        for label, _ in clients:
+            rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(rates[label], rates["smtplib"]))
+            print(f"    rounds {label}/smtplib: {rounds}")
+        cpu = ", ".join(
+            f"{label} {min(rates[label + '_cpu']) * 1e6 / arguments.count:.0f} us"
+            for label in [label for label, _ in clients] + ["smtplib"]
         )
-        rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(results[name]["netlab"], results[name]["smtplib"]))
-        print(f"    rounds netlab/smtplib: {rounds}")
-        cpu = [min(results[name][key]) * 1e6 / arguments.count for key in ("netlab_cpu", "smtplib_cpu")]
-        print(f"    client CPU per message (least of the rounds): netlab {cpu[0]:.0f} us, smtplib {cpu[1]:.0f} us")
-    print(f"aiosmtpd counted {stored} messages (expected {2 * arguments.count * arguments.rounds})")
+        print(f"    client CPU per message (least of the rounds): {cpu}")
+        cpu = ", ".join(
+            f"{label} {statistics.median(rates[label + '_server']) * 1e6 / arguments.count:.0f} us"
+            for label in [label for label, _ in clients] + ["smtplib"]
+        )
+        print(f"    server CPU per message (median of the rounds), with {cpu}")
+    print(f"aiosmtpd counted {stored} messages (expected {len(clients + [('smtplib', '')]) * arguments.count * arguments.rounds})")
 
 
 if __name__ == "__main__":

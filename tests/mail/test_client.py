@@ -47,12 +47,17 @@ class TLSStringTransport(StringTransport):
     """
     A StringTransport that records C{startTLS} and tells an abort from a
     polite close.  Test-only attributes: C{tls_started}, C{aborted},
-    C{written_before_tls}.
+    C{written_before_tls}, C{writes} (how many C{write} calls).
     """
 
     tls_started = None
     aborted = False
     protocol = None
+    writes = 0
+
+    def write(self, data):
+        self.writes += 1
+        super().write(data)
 
     def loseConnection(self):
         """
@@ -501,8 +506,9 @@ class TransactionTests(SynchronousTestCase):
 
     def test_several_messages_with_rset(self):
         """
-        Several messages go over one connection with RSET between them; a
-        refused message does not stop the next one.
+        Several messages go over one connection; a refused message does not
+        stop the next one, and RSET goes before it because the server still
+        holds the envelope of a transaction whose MAIL it accepted.
         """
         session = Session([message(recipients=("nobody@x.test",)), message(recipients=("b@x.test",))])
         session.to_mail()
@@ -518,34 +524,195 @@ class TransactionTests(SynchronousTestCase):
         self.assertFalse(first.delivered)
         self.assertTrue(second.delivered)
 
-    def test_pipelined_rset_rides_with_the_next_envelope(self):
+    def test_no_rset_after_a_completed_transaction(self):
         """
-        With PIPELINING, RSET goes in the same flight as the next MAIL, RCPT
-        and DATA (RFC 2920 3.1): one round trip fewer per message.
+        Any reply to the final dot ends the transaction (RFC 5321 4.1.1.4),
+        so the next MAIL follows at once, after a delivered message as after
+        one refused at the end of data; a MAIL refused opened nothing either.
+        """
+        session = Session([message(), message(), message(), message()])
+        self.assertEqual(session.to_mail(), b"MAIL FROM:<alice@example.com> SIZE=22\r\n")
+        for end_of_data in [b"250 queued\r\n", b"554 5.7.1 spam\r\n"]:
+            session.server(b"250 ok\r\n")
+            session.server(b"250 ok\r\n")
+            self.assertEqual(session.server(b"354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+            self.assertEqual(session.server(end_of_data), b"MAIL FROM:<alice@example.com> SIZE=22\r\n")
+        self.assertEqual(session.server(b"553 5.1.8 bad sender\r\n"), b"MAIL FROM:<alice@example.com> SIZE=22\r\n")
+        session.server(b"250 ok\r\n")
+        session.server(b"250 ok\r\n")
+        session.server(b"354 go\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [results] = session.results
+        self.assertEqual(
+            [(r.delivered, r.error and r.error.step) for r in results],
+            [(True, None), (False, Step.MESSAGE), (False, Step.MAIL), (True, None)],
+        )
+        self.assertNotIn("-> RSET", session.transcript)
+
+    def test_pipelined_content_carries_the_next_envelope(self):
+        """
+        RFC 2920 3.1: the content may open a group, so after the 354 one
+        write carries the content, its final dot and the next message's
+        MAIL, RCPT and DATA; the reply to the dot is matched to the first
+        message and the next replies to the second.
         """
         session = Session([message(recipients=("a@x.test",)), message(recipients=("b@x.test",))])
         session.server(b"220 mx\r\n")
         session.server(b"250-mx\r\n250 PIPELINING\r\n")
-        session.server(b"250 ok\r\n250 ok\r\n354 go\r\n")
-        written = session.server(b"250 queued\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n")
+        writes = session.transport.writes
         self.assertEqual(
-            written, b"RSET\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+            session.server(b"354 go\r\n"),
+            b"Subject: hi\r\n\r\nhello\r\n.\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n",
+        )
+        self.assertEqual(session.transport.writes, writes + 1)
+        self.assertEqual(session.protocol.dialogue.step, Step.MESSAGE)
+        self.assertEqual(session.server(b"250 queued 1\r\n250 ok\r\n250 ok\r\n"), b"")
+        self.assertEqual(session.server(b"354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+        self.assertEqual(session.server(b"250 queued 2\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[first, second]] = session.results
+        self.assertEqual((first.accepted, second.accepted), (("a@x.test",), ("b@x.test",)))
+        self.assertEqual((first.reply.text, second.reply.text), ("queued 1", "queued 2"))
+        self.assertNotIn("-> RSET", session.transcript)
+
+    def test_pipelined_group_with_a_refused_rcpt_in_the_middle(self):
+        """
+        Replies are matched to the commands in the order sent (RFC 2920
+        3.1): in a group riding with the first message's content, a refused
+        middle RCPT is that recipient's, the others still get the message.
+        """
+        recipients = ("a@x.test", "nobody@x.test", "c@x.test")
+        session = Session([message(), message(recipients=recipients)])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n")
+        self.assertTrue(session.server(b"354 go\r\n").endswith(
+            b".\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<a@x.test>\r\n"
+            b"RCPT TO:<nobody@x.test>\r\nRCPT TO:<c@x.test>\r\nDATA\r\n"
+        ))
+        self.assertEqual(
+            session.server(b"250 queued\r\n250 ok\r\n250 a ok\r\n550 5.1.1 no such user\r\n250 c ok\r\n"), b""
+        )
+        self.assertEqual(session.server(b"354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [[first, second]] = session.results
+        self.assertTrue(first.delivered)
+        self.assertEqual(second.accepted, ("a@x.test", "c@x.test"))
+        self.assertEqual([(r.address, r.reply.code) for r in second.refused], [("nobody@x.test", 550)])
+        self.assertEqual([r.reply.text for r in second.recipients], ["a ok", "5.1.1 no such user", "c ok"])
+
+    def test_pipelined_refused_data_sends_no_content(self):
+        """
+        When DATA of a group is refused the content is never sent (RFC 2920
+        3.1: check every status); the server may still hold the envelope, so
+        RSET rides in the next group with MAIL, RCPT and DATA.
+        """
+        session = Session([message(recipients=("a@x.test",)), message(recipients=("b@x.test",))])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        self.assertEqual(
+            session.server(b"250 ok\r\n250 ok\r\n451 4.3.0 try later\r\n"),
+            b"RSET\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n",
         )
         self.assertEqual(session.server(b"250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n"), b"Subject: hi\r\n\r\nhello\r\n.\r\n")
         self.assertEqual(session.server(b"250 queued\r\n"), b"QUIT\r\n")
         session.server(b"221 bye\r\n")
         [[first, second]] = session.results
-        self.assertEqual((first.accepted, second.accepted), (("a@x.test",), ("b@x.test",)))
+        self.assertEqual((first.error.step, first.error.temporary), (Step.DATA, True))
+        self.assertIsNone(first.reply)
+        self.assertTrue(second.delivered)
+        self.assertEqual(session.transcript.count(" > hello"), 1)
+
+    def test_pipelined_next_envelope_refused_after_content(self):
+        """
+        A next envelope whose every RCPT is refused while it rode with the
+        previous content: the previous message is delivered, DATA (refused)
+        sends nothing, and RSET precedes the third message.
+        """
+        session = Session([message(), message(recipients=("nobody@x.test",)), message()])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n")
+        session.server(b"354 go\r\n")
+        self.assertEqual(
+            session.server(b"250 queued\r\n250 ok\r\n550 no\r\n554 5.5.1 no valid recipients\r\n"),
+            b"RSET\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+        )
+        session.server(b"250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [results] = session.results
+        self.assertEqual([r.delivered for r in results], [True, False, True])
+        self.assertEqual(results[1].error.step, Step.RCPT)
+
+    def test_pipelined_421_after_content_fails_both_messages(self):
+        """
+        A 421 in reply to the final dot, while the next envelope is on its
+        way, ends the session without QUIT; both messages are reported
+        undelivered, in order.
+        """
+        session = Session([message(recipients=("a@x.test",)), message(recipients=("b@x.test",)), message()])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n")
+        session.server(b"354 go\r\n")
+        self.assertEqual(session.server(b"421 4.3.2 shutting down\r\n"), b"")
+        error = session.error()
+        self.assertIn("421 4.3.2", str(error))
+        self.assertEqual([r.recipients[0].address for r in error.results], ["a@x.test", "b@x.test"])
+        self.assertEqual([r.delivered for r in error.results], [False, False])
+        self.assertEqual(error.results[0].error.step, Step.MESSAGE)
+        self.assertIs(error.result, error.results[0])
+
+    def test_pipelined_connection_lost_after_content_fails_both_messages(self):
+        """
+        The connection closing while a content and the next envelope await
+        their replies fails both messages (neither was acknowledged).
+        """
+        session = Session([message(recipients=("a@x.test",)), message(recipients=("b@x.test",))])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250 PIPELINING\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n")
+        session.server(b"354 go\r\n")
+        session.server(b"250 queued\r\n")
+        session.transport.loseConnection()
+        error = session.error()
+        self.assertIsInstance(error, ConnectionLost)
+        self.assertEqual(error.step, Step.MAIL)
+        self.assertEqual([r.delivered for r in error.results], [True, False])
+
+    def test_pipelined_results_keep_message_order(self):
+        """
+        A message refused locally (bigger than SIZE) while the one before it
+        still awaits the reply to its dot is reported after it: results come
+        in the order of the messages.
+        """
+        big = message(b"Subject: big\r\n\r\n" + b"line\r\n" * 200)
+        session = Session([message(recipients=("a@x.test",)), big, message(recipients=("c@x.test",))])
+        session.server(b"220 mx\r\n")
+        session.server(b"250-mx\r\n250-SIZE 1000\r\n250 PIPELINING\r\n")
+        session.server(b"250 ok\r\n250 ok\r\n")
+        self.assertTrue(session.server(b"354 go\r\n").endswith(b".\r\nMAIL FROM:<alice@example.com> SIZE=22\r\nRCPT TO:<c@x.test>\r\nDATA\r\n"))
+        session.server(b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+        self.assertEqual(session.server(b"250 queued\r\n"), b"QUIT\r\n")
+        session.server(b"221 bye\r\n")
+        [results] = session.results
+        self.assertEqual([r.delivered for r in results], [True, False, True])
+        self.assertIsInstance(results[1].error, PolicyError)
+        self.assertEqual(results[2].accepted, ("c@x.test",))
 
     def test_refused_rset_ends_the_session(self):
         """
         If the server refuses RSET, no further message is started (it could
         be mixed with the previous envelope); the error names RSET.
         """
-        session = Session([message(), message()])
+        session = Session([message(recipients=("nobody@x.test",)), message()])
         session.to_mail()
-        session.server(b"250 ok\r\n250 ok\r\n354 go\r\n")
-        self.assertEqual(session.server(b"250 queued\r\n"), b"RSET\r\n")
+        session.server(b"250 ok\r\n")
+        self.assertEqual(session.server(b"550 no\r\n"), b"RSET\r\n")
         self.assertEqual(session.server(b"554 no\r\n"), b"QUIT\r\n")
         error = session.error()
         self.assertEqual(error.step, Step.RSET)

@@ -155,6 +155,54 @@ class DialogueTests(SynchronousTestCase):
         with self.assertRaises(LocalProtocolError):
             ClientConfig(quit_after=Step.DATA)
 
+    def test_content_opens_the_next_pipelined_group(self):
+        """
+        With PIPELINING, the 354 is answered with the content first and the
+        next message's MAIL, RCPT and DATA after it, in one list of events
+        (RFC 2920 3.1); the dialogue then waits for the reply to the dot.
+        """
+        messages = [Envelope("a@x.test", ("b@x.test",), b"hi\r\n"), Envelope("a@x.test", ("c@x.test",), b"ho\r\n")]
+        dialogue = make_dialogue(messages=messages)
+        feed(dialogue, b"220 hi", b"250-hi", b"250 PIPELINING", b"250 ok", b"250 ok")
+        self.assertEqual(
+            feed(dialogue, b"354 go"),
+            [
+                SendData(b"hi\r\n.\r\n"),
+                SendLine(b"MAIL FROM:<a@x.test>", "MAIL FROM:<a@x.test>"),
+                SendLine(b"RCPT TO:<c@x.test>", "RCPT TO:<c@x.test>"),
+                SendLine(b"DATA", "DATA"),
+            ],
+        )
+        self.assertEqual((dialogue.state, dialogue.step), (State.AWAITING_MESSAGE_REPLY, Step.MESSAGE))
+        self.assertEqual(feed(dialogue, b"250 queued"), [])
+        self.assertEqual((dialogue.step, [r.delivered for r in dialogue.results]), (Step.MAIL, [True]))
+
+    def test_next_message_prepared_while_waiting(self):
+        """
+        prepare_next(), called while a reply is awaited, checks and frames
+        the next messages ahead: one refused locally (over SIZE) is recorded
+        only after the message in flight, and the next sendable one goes
+        out unchanged when its turn comes.
+        """
+        big = Envelope("a@x.test", ("b@x.test",), b"x" * 500 + b"\r\n")
+        messages = [Envelope("a@x.test", ("b@x.test",), b"hi\r\n"), big, Envelope("a@x.test", ("c@x.test",), b"ho\r\n")]
+        dialogue = make_dialogue(messages=messages)
+        dialogue.prepare_next()  # not in a transaction yet: nothing happens
+        feed(dialogue, b"220 hi", b"250-hi", b"250 SIZE 100")
+        dialogue.prepare_next()
+        self.assertEqual(dialogue.results, [])
+        feed(dialogue, b"250 ok", b"250 ok")
+        self.assertEqual(feed(dialogue, b"354 go"), [SendData(b"hi\r\n.\r\n")])
+        self.assertEqual(
+            feed(dialogue, b"250 queued"),
+            [SendLine(b"MAIL FROM:<a@x.test> SIZE=4", "MAIL FROM:<a@x.test> SIZE=4")],
+        )
+        self.assertEqual([r.delivered for r in dialogue.results], [True, False])
+        self.assertIn("at most 100", str(dialogue.results[1].error))
+        feed(dialogue, b"250 ok")
+        self.assertEqual(feed(dialogue, b"250 ok"), [SendLine(b"DATA", "DATA")])
+        self.assertEqual(feed(dialogue, b"354 go"), [SendData(b"ho\r\n.\r\n")])
+
     def test_envelope_validation(self):
         """
         An envelope with a bad address or no recipient cannot be made.

@@ -18,6 +18,7 @@ from twisted_netlab.mail._message import (
     build_message,
     check_address,
     frame_data,
+    frame_message,
     make_message_id,
     normalize_crlf,
 )
@@ -65,6 +66,28 @@ class FramingTests(SynchronousTestCase):
         self.assertNotIn(b".", lines)  # no early terminator
         unstuffed = b"".join((line[1:] if line.startswith(b".") else line) + b"\r\n" for line in lines)
         self.assertEqual(unstuffed, normalize_crlf(message))
+
+    @settings(max_examples=500, deadline=None)
+    @given(
+        st.lists(
+            st.sampled_from([b"a", b".", b"\r", b"\n", b"\r\n", b"\r\n.", b"x" * 500, b"\x0b", b"\x85"]), max_size=12
+        ).map(b"".join)
+    )
+    def test_fast_framing_agrees_with_the_general_path(self, message):
+        """
+        frame_message (three C passes when lines already end in CRLF) gives
+        the size after normalisation and the framed data exactly as
+        normalize_crlf and frame_data do, or the same refusal, for any bytes.
+        """
+        def outcome(frame):
+            try:
+                return frame(message)
+            except LocalProtocolError as error:
+                return str(error)
+
+        self.assertEqual(
+            outcome(frame_message), outcome(lambda data: (len(normalize_crlf(data)), frame_data(data)))
+        )
 
     def test_overlong_line_refused(self):
         """

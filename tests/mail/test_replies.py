@@ -5,6 +5,8 @@ capabilities, without any I/O.
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.mail._replies import (
@@ -12,6 +14,7 @@ from twisted_netlab.mail._replies import (
     PeerProtocolError,
     Reply,
     ReplyParser,
+    Step,
     parse_capabilities,
     parse_enhanced_status,
 )
@@ -90,6 +93,55 @@ class ReplyParserTests(SynchronousTestCase):
         Errors quote the reply as the server wrote it.
         """
         self.assertEqual(Reply(550, ("a", "b")).quoted(), "550 a / 550 b")
+
+
+_PIECES = [
+    b"250", b"550", b"421", b"199", b"600", b"25", b" ", b"-", b"2.1.0", b"5.1.1", b"4.7.0", b"2.1.0000",
+    b"2.", b"2.1", b"5.1.1.", b" ok", b"ok", b".", b"1", b"\t", b"\r", b"\x1b", b"\x7f", b"\x85", b"\xc3\xa9",
+]
+
+
+def _outcome(parse, line):
+    try:
+        return parse(line, Step.MAIL)
+    except PeerProtocolError as error:
+        return str(error)
+
+
+class ReplyFastPathTests(SynchronousTestCase):
+    @given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=7).map(b"".join))
+    def test_one_match_path_agrees_with_the_general_path(self, line):
+        """
+        The single regular-expression match that reads the usual one-line
+        reply gives the same reply (code, text, enhanced code) or the same
+        refusal as the general line-by-line path, for any line.
+        """
+        self.assertEqual(_outcome(ReplyParser().feed_line, line), _outcome(ReplyParser()._feed_line, line))
+
+    def test_table(self):
+        """
+        Lines the single match takes and those it leaves to the general
+        path (continuation, bare code, non-ASCII, control, wrong class).
+        """
+        cases = [
+            (b"250 2.1.0 Ok", Reply(250, ("2.1.0 Ok",), (2, 1, 0))),
+            (b"550 5.1.1 no such user", Reply(550, ("5.1.1 no such user",), (5, 1, 1))),
+            (b"250 5.1.1 class differs", Reply(250, ("5.1.1 class differs",), None)),
+            (b"250 2.1.0000 too long", Reply(250, ("2.1.0000 too long",), None)),
+            (b"354 go\tahead", Reply(354, ("go\tahead",), None)),
+            (b"250 caf\xc3\xa9", Reply(250, ("caf\xe9",), None)),
+            (b"250", Reply(250, ("",), None)),
+            (b"250 ok\r", Reply(250, ("ok",), None)),
+            (b"250 \x1b[2J", "control character"),
+            (b"2500 x", "malformed"),
+            (b"250-more", None),
+        ]
+        for line, expected in cases:
+            outcome = _outcome(ReplyParser().feed_line, line)
+            if isinstance(expected, str):
+                self.assertIn(expected, outcome, line)
+            else:
+                self.assertEqual(outcome, expected, line)
 
 
 class CapabilityTests(SynchronousTestCase):

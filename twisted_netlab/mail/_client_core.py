@@ -9,13 +9,15 @@ and the family's pure modules (L{_replies}, L{_message}) only.
 # How it works: the adapter feeds each received line to receive_line(); the
 # ReplyParser assembles multi-line replies; a complete reply goes to the
 # handler chosen from a table keyed by the current State; handlers return the
-# next events.  Rules kept here: RFC 5321 (dialogue order, RSET between
-# messages), RFC 3207 (STARTTLS: nothing read before the handshake counts,
-# capabilities are forgotten, EHLO again), RFC 4954 (AUTH), RFC 2920
-# (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8).
+# next events.  Rules kept here: RFC 5321 (dialogue order, RSET only while
+# the server may hold an envelope), RFC 3207 (STARTTLS: nothing read before
+# the handshake counts, capabilities are forgotten, EHLO again), RFC 4954
+# (AUTH), RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
+# RFC 6531 (SMTPUTF8).
 #
-# About 750 lines, over the ~700 guide: the state table, its handlers and the
-# events they return read as one unit.
+# About 860 lines, over the ~700 guide: the state table, its handlers, the
+# pipelined transaction bookkeeping and the events they return read as one
+# unit.
 
 from __future__ import annotations
 
@@ -31,10 +33,9 @@ from twisted_netlab.mail._message import (
     CRLF,
     check_address,
     check_header_text,
-    frame_normalized,
+    frame_message,
     has_8bit,
     needs_smtputf8,
-    normalize_crlf,
 )
 from twisted_netlab.mail._replies import (
     Capabilities,
@@ -217,6 +218,10 @@ class TLSMode(enum.Enum):
 
 
 class State(enum.Enum):
+    # Members are singletons: hash them by identity, in C (Enum's own
+    # __hash__ is Python code, run for every reply by the handler table).
+    __hash__ = object.__hash__
+
     AWAITING_GREETING = enum.auto()
     AWAITING_EHLO_REPLY = enum.auto()
     AWAITING_HELO_REPLY = enum.auto()
@@ -291,6 +296,32 @@ QUIT_AFTER_STEPS = (Step.GREETING, Step.EHLO, Step.TLS, Step.AUTH)
 _EHLO_UNKNOWN = {500, 502, 504, 550}
 
 
+class _Transaction:
+    """
+    One message on its way: its commands until sent, its framed content
+    until the 354, the replies so far and, once finished, its result.
+    """
+
+    __slots__ = ("envelope", "commands", "framed", "rcpt_replies", "refused", "mail_ok", "error", "result")
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        self.commands: List[Tuple[Step, SendLine]] = []
+        self.framed = b""
+        self.rcpt_replies: List[Optional[Reply]] = [None] * len(envelope.recipients)
+        self.refused = 0
+        self.mail_ok = False
+        self.error: Optional[SMTPClientError] = None
+        self.result: Optional[MessageResult] = None
+
+
+_NO_CAPABILITIES = Capabilities()
+_IN_TRANSACTION = frozenset([State.AWAITING_TRANSACTION_REPLY, State.AWAITING_MESSAGE_REPLY])
+_DATA = SendLine(b"DATA", "DATA")
+#: RFC 2920 3.1: what ends a DATA accepted when no recipient was.
+_EMPTY_CONTENT = SendData(b"." + CRLF)
+
+
 class ClientDialogue:
     """
     The client side of one SMTP connection, sans I/O.
@@ -300,7 +331,8 @@ class ClientDialogue:
     plaintext it had read but not yet delivered (anything is an attack).
     L{connection_lost} and L{timed_out} turn those adapter facts into
     L{DialogueFailed}.  Messages are queued up front; they are sent one
-    after another with RSET between, then QUIT.
+    after another (with PIPELINING, a message's content and the next
+    message's envelope in one group), then QUIT.
     """
 
     def __init__(self, config: ClientConfig, messages: Sequence[Envelope]) -> None:
@@ -316,16 +348,14 @@ class ClientDialogue:
         self._tls_handshake_pending = self.tls_active
         self._auth_stage = 0
         self._auth_mechanism: Optional[str] = None
-        # transaction bookkeeping
-        self._current: Optional[Envelope] = None
+        # transaction bookkeeping (see "transactions" below)
+        self._pipelining = False
+        self._pending: Deque[Tuple[Step, _Transaction, int]] = deque()
         self._queued: Deque[Tuple[Step, SendLine]] = deque()
-        self._pending: Deque[Tuple[Step, int]] = deque()
-        self._rcpt_replies: List[Optional[Reply]] = []
         self._rcpt_sent = 0
-        self._message_error: Optional[SMTPClientError] = None
-        self._mail_ok = False
-        self._abandoned = False
-        self._framed = b""
+        self._reset_needed = False
+        self._in_order: Deque[_Transaction] = deque()
+        self._ready: Optional[_Transaction] = None
         self._handlers: Dict[State, Callable[[Reply], List[Event]]] = {
             State.AWAITING_GREETING: self._on_greeting,
             State.AWAITING_EHLO_REPLY: self._on_ehlo,
@@ -333,7 +363,7 @@ class ClientDialogue:
             State.AWAITING_STARTTLS_REPLY: self._on_starttls,
             State.AWAITING_AUTH_REPLY: self._on_auth,
             State.AWAITING_TRANSACTION_REPLY: self._on_transaction,
-            State.AWAITING_MESSAGE_REPLY: self._on_message_reply,
+            State.AWAITING_MESSAGE_REPLY: self._on_transaction,
             State.AWAITING_QUIT_REPLY: self._on_quit,
         }
 
@@ -545,170 +575,241 @@ class ClientDialogue:
         )
 
     # -- transactions
+    #
+    # Each message is a _Transaction; _pending lists the commands sent and
+    # not yet answered, in order, each with its transaction, so replies are
+    # matched to commands in the order sent (RFC 2920 3.1).  With PIPELINING
+    # one group carries [RSET,] MAIL, every RCPT and DATA; after the 354 the
+    # next group is the message content, its final dot and the next
+    # message's MAIL, RCPT and DATA (RFC 2920 3.1: content may be the first
+    # "command" of a group).  Without PIPELINING one command is sent per
+    # reply (_queued holds the rest).  RSET is sent only when the server may
+    # still hold an envelope: a completed transaction (any reply to the
+    # final dot) already cleared it (RFC 5321 4.1.1.4 and 4.1.1.5).
 
-    def _next_message(self, reset_first: bool = False) -> List[Event]:
+    def _next_message(self) -> List[Event]:
         """
-        Start the next message that can be sent, with RSET first when a
-        transaction came before it (RFC 5321 4.1.1.5); QUIT when none is left.
+        The commands of the next message that can be sent; QUIT when none
+        is left.
         """
-        while self._messages:
-            envelope = self._messages.popleft()
-            events = self._start_transaction(envelope, reset_first)
-            if events is not None:
-                return events
+        events = self._next_envelope()
+        if events:
+            return events
         self.state, self._step = State.AWAITING_QUIT_REPLY, Step.QUIT
         return [self._line("QUIT")]
 
-    def _start_transaction(self, envelope: Envelope, reset_first: bool = False) -> Optional[List[Event]]:
+    def _next_envelope(self) -> List[Event]:
         """
-        Queue [RSET,] MAIL, RCPT..., DATA; with PIPELINING send them in one
-        flight (RFC 2920 3.1 allows RSET in it), else one at a time.  Returns
-        L{None} when the message was refused locally (it is recorded as a
-        result) without a command sent.
+        [RSET,] MAIL, RCPT..., DATA of the next message that can be sent
+        (messages refused locally are recorded as results on the way), or
+        nothing when none is left.
         """
-        capabilities = self.capabilities or Capabilities()
-        self._current = envelope
-        self._rcpt_replies = [None] * len(envelope.recipients)
-        self._rcpt_sent = 0
-        self._message_error = None
-        self._mail_ok = False
-        normalized = normalize_crlf(envelope.data)
+        while True:
+            transaction, self._ready = self._ready, None
+            if transaction is None:
+                if not self._messages:
+                    return []
+                transaction = self._prepare(self._messages.popleft())
+                if transaction is None:
+                    continue
+            commands = transaction.commands
+            if self._reset_needed:
+                self._reset_needed = False
+                commands.insert(0, (Step.RSET, self._line("RSET")))
+            transaction.commands = []
+            if self._pipelining:
+                events: List[Event] = []
+                rcpt = 0
+                for step, line in commands:
+                    self._pending.append((step, transaction, rcpt if step is Step.RCPT else 0))
+                    rcpt += step is Step.RCPT
+                    events.append(line)
+                self._advance()
+                return events
+            self._queued = deque(commands)
+            self._rcpt_sent = 0
+            return self._send_queued(transaction)
+
+    def prepare_next(self) -> None:
+        """
+        Check and frame the next message now, while a reply is awaited, so
+        that its commands are ready when the reply comes: the adapter calls
+        this after a write, when the server is working and we are not.
+        Messages refused locally on the way are recorded as results (in
+        their order, after the messages before them).
+        """
+        if self._ready is not None or self.state not in _IN_TRANSACTION:
+            return
+        while self._messages and self._ready is None:
+            self._ready = self._prepare(self._messages.popleft())
+
+    def _prepare(self, envelope: Envelope) -> Optional["_Transaction"]:
+        """
+        Check C{envelope} against the server's capabilities and build its
+        commands; L{None} when it was refused locally (recorded as a
+        result, nothing sent).
+        """
+        capabilities = self.capabilities or _NO_CAPABILITIES
+        self._pipelining = capabilities.pipelining
+        transaction = _Transaction(envelope)
+        self._in_order.append(transaction)
         try:
-            framed = frame_normalized(normalized)
-        except LocalProtocolError as error:
-            self._finish_message(PolicyError(Step.DATA, str(error)))
-            return None
-        parameters = []
-        if capabilities.size is not None:
             # RFC 1870 3: the size after CRLF normalisation, without dot-stuffing.
-            message_size = len(normalized)
+            message_size, transaction.framed = frame_message(envelope.data)
+        except LocalProtocolError as error:
+            self._finish(transaction, PolicyError(Step.DATA, str(error)))
+            return None
+        mail = f"MAIL FROM:<{envelope.sender}>"
+        if capabilities.size is not None:
             if capabilities.size and message_size > capabilities.size:
-                self._finish_message(
+                self._finish(
+                    transaction,
                     PolicyError(
                         Step.MAIL,
                         f"message is {message_size} bytes, the server accepts at most {capabilities.size} (SIZE)",
-                    )
+                    ),
                 )
                 return None
-            parameters.append(f"SIZE={message_size}")
+            mail += f" SIZE={message_size}"
         if has_8bit(envelope.data):
             if not capabilities.eightbitmime:
-                self._finish_message(
-                    PolicyError(Step.MAIL, "message contains 8-bit data and the server does not offer 8BITMIME")
+                self._finish(
+                    transaction,
+                    PolicyError(Step.MAIL, "message contains 8-bit data and the server does not offer 8BITMIME"),
                 )
                 return None
-            parameters.append("BODY=8BITMIME")
+            mail += " BODY=8BITMIME"
         if envelope.utf8 or needs_smtputf8(envelope.sender, envelope.recipients):
             if not capabilities.smtputf8:
-                self._finish_message(
+                self._finish(
+                    transaction,
                     PolicyError(
                         Step.MAIL,
                         "an address or header is not ASCII and the server does not offer SMTPUTF8",
-                    )
+                    ),
                 )
                 return None
-            parameters.append("SMTPUTF8")
-        self._framed = framed
-        mail = " ".join([f"MAIL FROM:<{envelope.sender}>"] + parameters)
-        self._queued = deque([(Step.MAIL, self._line(mail))])
+            mail += " SMTPUTF8"
+        commands = [(Step.MAIL, self._line(mail))]
         for recipient in envelope.recipients:
-            self._queued.append((Step.RCPT, self._line(f"RCPT TO:<{recipient}>")))
-        self._queued.append((Step.DATA, self._line("DATA")))
-        if reset_first:
-            self._queued.appendleft((Step.RSET, self._line("RSET")))
-        self._pending = deque()
-        self.state = State.AWAITING_TRANSACTION_REPLY
-        if capabilities.pipelining:
-            return self._flush_queue(all_of_them=True)
-        return self._flush_queue(all_of_them=False)
+            commands.append((Step.RCPT, self._line(f"RCPT TO:<{recipient}>")))
+        commands.append((Step.DATA, _DATA))
+        transaction.commands = commands
+        return transaction
 
-    def _flush_queue(self, all_of_them: bool) -> List[Event]:
-        events: List[Event] = []
-        while self._queued:
-            step, line = self._queued.popleft()
-            index = 0
-            if step is Step.RCPT:
-                # RCPT replies are matched to recipients in the order sent.
-                index, self._rcpt_sent = self._rcpt_sent, self._rcpt_sent + 1
-            self._pending.append((step, index))
-            events.append(line)
-            if not all_of_them:
-                break
-        self._step = self._pending[0][0]
-        return events
+    def _send_queued(self, transaction: "_Transaction") -> List[Event]:
+        """
+        Without PIPELINING: send the next queued command of C{transaction}.
+        """
+        step, line = self._queued.popleft()
+        index = 0
+        if step is Step.RCPT:
+            # RCPT replies are matched to recipients in the order sent.
+            index, self._rcpt_sent = self._rcpt_sent, self._rcpt_sent + 1
+        self._pending.append((step, transaction, index))
+        self._step = step
+        self.state = State.AWAITING_TRANSACTION_REPLY
+        return [line]
+
+    def _advance(self) -> None:
+        """
+        Wait for the reply to the oldest command still unanswered.
+        """
+        step = self._pending[0][0]
+        self._step = step
+        self.state = State.AWAITING_MESSAGE_REPLY if step is Step.MESSAGE else State.AWAITING_TRANSACTION_REPLY
 
     def _on_transaction(self, reply: Reply) -> List[Event]:
-        step, index = self._pending.popleft()
-        assert self._current is not None
-        if step is Step.RSET:
-            if reply.code != 250:
-                # The server would not forget the last transaction: going on
-                # could mix two messages.  This message was not started.
-                self._current = None
-                return self._fail(SMTPReplyError(Step.RSET, reply, "server refused RSET"))
+        """
+        The reply to the oldest unanswered command of a transaction.
+        """
+        step, transaction, index = self._pending.popleft()
+        code = reply.code
+        if step is Step.RCPT:
+            transaction.rcpt_replies[index] = reply
+            if not 200 <= code < 300:
+                transaction.refused += 1
+                if transaction.mail_ok and transaction.refused == len(transaction.rcpt_replies):
+                    transaction.error = SMTPReplyError(Step.RCPT, reply, "server refused every recipient; last reply")
         elif step is Step.MAIL:
-            self._mail_ok = 200 <= reply.code < 300
-            if not self._mail_ok:
-                self._message_error = SMTPReplyError(Step.MAIL, reply, "server refused the sender")
-        elif step is Step.RCPT:
-            self._rcpt_replies[index] = reply
-            if self._mail_ok and not 200 <= reply.code < 300 and all(
-                r is not None and not 200 <= r.code < 300 for r in self._rcpt_replies
-            ):
-                self._message_error = SMTPReplyError(
-                    Step.RCPT, reply, "server refused every recipient; last reply"
-                )
+            transaction.mail_ok = 200 <= code < 300
+            if not transaction.mail_ok:
+                transaction.error = SMTPReplyError(Step.MAIL, reply, "server refused the sender")
         elif step is Step.DATA:
-            if reply.code == 354:
-                if self._message_error is not None:
-                    # RFC 2920 3.1: DATA was accepted although nothing can
-                    # be delivered; end it empty so the server drops it.
-                    self.state, self._step = State.AWAITING_MESSAGE_REPLY, Step.MESSAGE
-                    self._abandoned = True
-                    return [SendData(b"." + CRLF)]
-                self.state, self._step = State.AWAITING_MESSAGE_REPLY, Step.MESSAGE
-                self._abandoned = False
-                return [SendData(self._framed)]
-            if self._message_error is None:
-                self._message_error = SMTPReplyError(Step.DATA, reply, "server refused DATA")
-            return self._end_transaction()
+            if code == 354:
+                return self._send_content(transaction)
+            if transaction.error is None:
+                transaction.error = SMTPReplyError(Step.DATA, reply, "server refused DATA")
+            return self._end_transaction(transaction)
+        elif step is Step.MESSAGE:
+            # Any reply to the final dot ends the transaction (RFC 5321
+            # 4.1.1.4): the server has cleared its envelope.
+            if transaction.error is None and not 200 <= code < 300:
+                transaction.error = SMTPReplyError(Step.MESSAGE, reply, "server refused the message")
+            events: List[Event] = [self._finish(transaction, transaction.error, reply)]
+            if self._pending:
+                # The next message's envelope rode with this content.
+                self._advance()
+                return events
+            return events + self._next_message()
+        elif code != 250:  # RSET
+            # The server would not forget the last envelope: going on could
+            # mix two messages.  This message was not started.
+            self._in_order.clear()
+            return self._fail(SMTPReplyError(Step.RSET, reply, "server refused RSET"))
         if self._pending:
-            self._step = self._pending[0][0]
+            self._advance()
             return []
-        if self._queued:
-            # Not pipelining: stop early when nothing can be delivered.
-            if self._message_error is not None:
-                rcpt_left = any(step is Step.RCPT for step, _ in self._queued)
-                if step is Step.MAIL or not rcpt_left:
-                    self._queued.clear()
-                    return self._end_transaction()
-            return self._flush_queue(all_of_them=False)
-        return self._end_transaction()
+        # Not pipelining: stop early when nothing can be delivered.
+        if transaction.error is not None and (
+            step is Step.MAIL or not any(queued is Step.RCPT for queued, _ in self._queued)
+        ):
+            self._queued.clear()
+            return self._end_transaction(transaction)
+        return self._send_queued(transaction)
 
-    def _on_message_reply(self, reply: Reply) -> List[Event]:
-        if not self._abandoned and not 200 <= reply.code < 300:
-            self._message_error = SMTPReplyError(Step.MESSAGE, reply, "server refused the message")
-        return self._end_transaction(final=reply)
+    def _send_content(self, transaction: "_Transaction") -> List[Event]:
+        """
+        DATA was answered 354: the message content and its final dot, and
+        with PIPELINING the next message's envelope in the same group.
+        """
+        if transaction.error is not None:
+            # RFC 2920 3.1: DATA was accepted although nothing can be
+            # delivered; end it empty so the server drops it.
+            events: List[Event] = [_EMPTY_CONTENT]
+        else:
+            events = [SendData(transaction.framed)]
+        transaction.framed = b""
+        self._pending.append((Step.MESSAGE, transaction, 0))
+        if self._pipelining:
+            events.extend(self._next_envelope())
+        self._advance()
+        return events
 
-    def _end_transaction(self, final: Optional[Reply] = None) -> List[Event]:
-        events: List[Event] = [self._finish_message(self._message_error, final)]
-        # RSET between transactions: the server forgets whatever is left of
-        # the previous envelope (RFC 5321 4.1.1.5).
-        return events + self._next_message(reset_first=True)
+    def _end_transaction(self, transaction: "_Transaction") -> List[Event]:
+        """
+        C{transaction} ended without its content being sent.  If MAIL was
+        accepted the server still holds the envelope: RSET before the next.
+        """
+        self._reset_needed = transaction.mail_ok
+        return [self._finish(transaction, transaction.error)] + self._next_message()
 
-    def _finish_message(
-        self, error: Optional[SMTPClientError], final: Optional[Reply] = None
+    def _finish(
+        self, transaction: "_Transaction", error: Optional[SMTPClientError], final: Optional[Reply] = None
     ) -> MessageFinished:
-        assert self._current is not None
-        envelope = self._current
-        recipients = tuple(
-            RecipientResult(address, reply) for address, reply in zip(envelope.recipients, self._rcpt_replies)
-        )
+        envelope = transaction.envelope
+        recipients = tuple(map(RecipientResult, envelope.recipients, transaction.rcpt_replies))
         result = MessageResult(envelope.sender, recipients, final, error)
-        if error is not None:
+        if error is not None and error.result is None:
+            # One error can end two messages in flight (a 421, a timeout):
+            # it names the first, whose step failed.
             error.result = result
-        self.results.append(result)
-        self._current = None
+        transaction.result = result
+        # Results keep the order of the messages: one refused locally while
+        # the one before it waits for its reply comes after it.
+        in_order = self._in_order
+        while in_order and in_order[0].result is not None:
+            self.results.append(in_order.popleft().result)  # type: ignore[arg-type]
         return MessageFinished(result)
 
     def _on_quit(self, reply: Reply) -> List[Event]:
@@ -732,11 +833,14 @@ class ClientDialogue:
 
     def _record_message_error(self, error: SMTPClientError) -> None:
         """
-        A dialogue failure in the middle of a transaction is that message's
-        failure too; messages never started are not reported as results.
+        A dialogue failure in the middle of a transaction is the failure of
+        every message with a command unanswered (with PIPELINING the next
+        message's envelope may ride with a message's content); messages
+        never started are not reported as results.
         """
-        if self._current is not None:
-            self._finish_message(self._message_error or error)
+        for transaction in dict.fromkeys(entry[1] for entry in self._pending):
+            self._finish(transaction, transaction.error or error)
+        self._pending.clear()
 
     def _fail(self, error: SMTPClientError, abort: bool = False, quit: bool = True) -> List[Event]:
         """

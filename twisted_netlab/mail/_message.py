@@ -154,6 +154,35 @@ def frame_normalized(normalized: bytes) -> bytes:
     return stuffed + b"." + CRLF
 
 
+def frame_message(data: bytes) -> Tuple[int, bytes]:
+    """
+    L{frame_data} and the size after CRLF normalisation (RFC 1870 SIZE),
+    in three C passes when C{data} already ends its lines with CRLF only:
+    C{splitlines} breaks at CR, LF and CRLF alike, so it finds as many
+    lines as there are CRLFs only when no CR or LF stands alone; the same
+    list gives the longest line; one C{replace} doubles the leading dots.
+
+    @raise LocalProtocolError: a line is longer than RFC 5321 allows.
+    """
+    lines = data.splitlines()
+    ends_with_crlf = data[-2:] == CRLF
+    if (
+        len(lines) != data.count(CRLF) + (not ends_with_crlf)
+        or (not ends_with_crlf and data[-1:] in (b"\r", b"\n"))
+        or max(map(len, lines)) > MAX_DATA_LINE_LENGTH
+    ):
+        # A bare CR or LF, no line at all, or a line too long: the general
+        # path normalises, or names the line.
+        normalized = normalize_crlf(data)
+        return len(normalized), frame_normalized(normalized)
+    stuffed = data.replace(CRLF + b".", CRLF + b"..")
+    if stuffed[:1] == b".":
+        stuffed = b"." + stuffed
+    if ends_with_crlf:
+        return len(data), stuffed + b"." + CRLF
+    return len(data) + 2, stuffed + CRLF + b"." + CRLF
+
+
 def has_8bit(data: bytes) -> bool:
     return not data.isascii()
 
@@ -272,6 +301,6 @@ def needs_smtputf8(sender: str, recipients: Sequence[str]) -> bool:
     RFC 6531: a non-ASCII envelope address needs SMTPUTF8.  (UTF-8 in the
     headers alone needs it too; the caller says so with L{Envelope.utf8}.)
     """
-    return not all(a.isascii() for a in [sender, *recipients])
+    return not (sender.isascii() and "".join(recipients).isascii())
 
 

@@ -152,6 +152,12 @@ _REPLY_LINE = re.compile(rb"\A([2-5][0-9][0-9])([ -])?(.*)\Z", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _CONTROL_ASCII = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _ENHANCED = re.compile(r"\A([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |\Z)")
+#: The common reply in one match: a last line (code, space, text) of
+#: printable ASCII or tab, with the RFC 3463 code captured when its class is
+#: the reply's first digit (\1).  Anything else takes the general path.
+_LAST_LINE_ASCII = re.compile(
+    rb"([2-5])[0-9][0-9] ((?:(\1)\.([0-9]{1,3})\.([0-9]{1,3})(?= |\Z))?[\t\x20-\x7e]*)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +189,9 @@ class Reply:
         return " / ".join(f"{self.code} {line}".rstrip() for line in self.lines)
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
 class ReplyParser:
     """
     Assemble reply lines (without their CRLF) into L{Reply} values.
@@ -202,6 +211,25 @@ class ReplyParser:
         return self._code is not None
 
     def feed_line(self, line: bytes, step: Step = Step.GREETING) -> Optional[Reply]:
+        if not self._lines and len(line) <= MAX_REPLY_LINE_LENGTH:
+            # One match for the usual one-line ASCII reply ("250 2.1.0 Ok").
+            match = _LAST_LINE_ASCII.fullmatch(line)
+            if match is not None:
+                klass, text, enhanced_class, subject, detail = match.groups()
+                # The match proved what Reply.__post_init__ checks: build
+                # it without running that again (this runs for every reply).
+                reply = _new(Reply)
+                _set(reply, "code", int(line[:3]))
+                _set(reply, "lines", (text.decode("ascii"),))
+                _set(reply, "enhanced", None if enhanced_class is None else (klass[0] - 48, int(subject), int(detail)))
+                return reply
+        return self._feed_line(line, step)
+
+    def _feed_line(self, line: bytes, step: Step) -> Optional[Reply]:
+        """
+        The general path: every line L{feed_line}'s single match does not
+        take (continuations, non-ASCII text, anything malformed).
+        """
         if line[-1:] == b"\r":
             line = line[:-1]
         if len(line) > MAX_REPLY_LINE_LENGTH:

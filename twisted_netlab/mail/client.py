@@ -23,8 +23,7 @@ from twisted.internet.endpoints import (
     wrapClientTLS,
 )
 from twisted.internet.interfaces import IHandshakeListener
-from twisted.internet.protocol import Factory
-from twisted.protocols.basic import LineReceiver
+from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -77,9 +76,11 @@ def local_ehlo_name(transport: Any) -> str:
 
 
 @implementer(IHandshakeListener)
-class SMTPClientProtocol(LineReceiver):
+class SMTPClientProtocol(Protocol):
     """
-    One SMTP client connection.
+    One SMTP client connection.  Replies are cut into lines at CRLF here
+    (every line of a chunk in one pass: with PIPELINING one chunk carries
+    several replies), at most C{MAX_LENGTH} bytes each.
 
     @param reactor: provides C{callLater} for the reply timeouts; L{None}
         means the global reactor, looked up at the first timer.
@@ -88,7 +89,6 @@ class SMTPClientProtocol(LineReceiver):
         dialogue (its C{results} attribute lists messages already done).
     """
 
-    delimiter = b"\r\n"
     MAX_LENGTH = MAX_REPLY_LINE_LENGTH
     transport: Any
 
@@ -111,10 +111,21 @@ class SMTPClientProtocol(LineReceiver):
         self.derive_ehlo_name = derive_ehlo_name
         self.dialogue: Optional[ClientDialogue] = None
         self.finished: defer.Deferred = defer.Deferred(self._cancel)
+        # One DelayedCall watches the reply deadline; a reply only moves
+        # the deadline, the call re-arms itself when it fires early.
         self._timer: Any = None
+        self._timer_due = 0.0
+        self._deadline = 0.0
         self._timer_seconds = timeout_seconds
+        self._close_timer: Any = None
         self._closed = False
         self._outcome: Any = None
+        # Line splitting: the partial line kept, the lines of the chunk
+        # being read (emptied by clearLineBuffer) and the next one's index.
+        self._unparsed = b""
+        self._lines: List[bytes] = []
+        self._line_index = 0
+        self._receiving = False
 
     @property
     def reactor(self) -> Any:
@@ -139,11 +150,59 @@ class SMTPClientProtocol(LineReceiver):
         self._show(f"=== connected to {_describe(self.transport.getPeer())}")
         self._arm_timer()
 
+    def dataReceived(self, data: bytes) -> None:
+        if self._receiving:
+            # Called again while a line is handled: these bytes come after
+            # the partial line kept, and are read once the chunk is done.
+            self._unparsed += data
+            return
+        self._receiving = True
+        try:
+            if self._unparsed:
+                data = self._unparsed + data
+            dialogue = self.dialogue
+            assert dialogue is not None
+            while True:
+                lines = self._lines = data.split(b"\r\n")
+                self._unparsed = lines.pop()
+                index = 0
+                # clearLineBuffer() (STARTTLS) empties self._lines: stop there.
+                while index < len(self._lines):
+                    line = lines[index]
+                    index = self._line_index = index + 1
+                    if len(line) > MAX_REPLY_LINE_LENGTH:
+                        self._lines, self._unparsed = [], b""
+                        self.lineLengthExceeded(line)
+                        return
+                    if self.transcript is not None:
+                        self._show("<- " + printable(line))
+                    self._carry_out(dialogue.receive_line(line))
+                    if self.transport.disconnecting:
+                        return
+                self._lines = []
+                if b"\r\n" not in self._unparsed:
+                    break
+                data, self._unparsed = self._unparsed, b""
+            if len(self._unparsed) > MAX_REPLY_LINE_LENGTH + 1:
+                line, self._unparsed = self._unparsed, b""
+                self.lineLengthExceeded(line)
+        finally:
+            self._receiving = False
+
+    def clearLineBuffer(self) -> bytes:
+        """
+        Forget and return whatever was received and not yet handled.
+        """
+        rest = self._lines[self._line_index :] + [self._unparsed]
+        self._lines, self._unparsed = [], b""
+        return b"\r\n".join(rest)
+
     def lineReceived(self, line: bytes) -> None:
-        assert self.dialogue is not None
+        dialogue = self.dialogue
+        assert dialogue is not None
         if self.transcript is not None:
             self._show("<- " + printable(line))
-        self._carry_out(self.dialogue.receive_line(line))
+        self._carry_out(dialogue.receive_line(line))
 
     def lineLengthExceeded(self, line: bytes) -> None:
         assert self.dialogue is not None
@@ -170,10 +229,10 @@ class SMTPClientProtocol(LineReceiver):
         if self._closed:
             self._fire()
             return
-        self._timer = self.reactor.callLater(self.timeout_seconds, self._close_timed_out)
+        self._close_timer = self.reactor.callLater(self.timeout_seconds, self._close_timed_out)
 
     def _close_timed_out(self) -> None:
-        self._timer = None
+        self._close_timer = None
         self.transport.abortConnection()
         self._fire()
 
@@ -190,30 +249,32 @@ class SMTPClientProtocol(LineReceiver):
     # -- events
 
     def _carry_out(self, events: List[Any]) -> None:
-        assert self.dialogue is not None
+        dialogue = self.dialogue
+        assert dialogue is not None
         progressed = False
         upload_seconds = 0.0
         # Lines of one flight (PIPELINING) leave in one write.
         outgoing: List[bytes] = []
         for event in events:
             # The most frequent events first: this loop runs for every reply.
-            if isinstance(event, ReplyReceived):
+            kind = type(event)
+            if kind is ReplyReceived:
                 progressed = True
-            elif isinstance(event, SendLine):
+            elif kind is SendLine:
                 if self.transcript is not None:
                     self._show("-> " + event.display)
                 outgoing.append(event.line + b"\r\n")
                 progressed = True
-            elif isinstance(event, SendData):
+            elif kind is SendData:
                 self._show_data(event.data)
                 outgoing.append(event.data)
                 upload_seconds = len(event.data) / SLOWEST_UPLOAD_BYTES_PER_SECOND
                 progressed = True
-            elif isinstance(event, StartTLS):
+            elif kind is StartTLS:
                 self._write(outgoing)
                 self._start_tls()
                 return
-            elif isinstance(event, CloseConnection):
+            elif kind is CloseConnection:
                 self._write(outgoing)
                 outgoing = []
                 self._cancel_timer()
@@ -221,22 +282,26 @@ class SMTPClientProtocol(LineReceiver):
                     self.transport.abortConnection()
                 else:
                     self.transport.loseConnection()
-            elif isinstance(event, MessageFinished):
+            elif kind is MessageFinished:
                 pass
-            elif isinstance(event, DialogueFinished):
+            elif kind is DialogueFinished:
                 self._cancel_timer()
-                self._outcome = list(self.dialogue.results)
+                self._outcome = list(dialogue.results)
                 self._finish_when_closed()
-            elif isinstance(event, DialogueFailed):
+            elif kind is DialogueFailed:
                 self._cancel_timer()
                 error = event.error
-                error.results = list(self.dialogue.results)  # type: ignore[attr-defined]
+                error.results = list(dialogue.results)  # type: ignore[attr-defined]
                 self._show(f"*** {error}")
                 self._outcome = Failure(error)
                 self._finish_when_closed()
-        if progressed and self.dialogue.awaiting_reply:
+        if outgoing:
+            write_now(self.transport, outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
+        # After the write: this bookkeeping overlaps the server's work.
+        if progressed and dialogue.awaiting_reply:
             self._arm_timer(self.timeout_seconds + upload_seconds)
-        self._write(outgoing)
+            if outgoing:
+                dialogue.prepare_next()
 
     def _write(self, chunks: List[bytes]) -> None:
         if chunks:
@@ -257,20 +322,39 @@ class SMTPClientProtocol(LineReceiver):
     # -- timeouts (every reply has one; the reactor is injected)
 
     def _arm_timer(self, seconds: Optional[float] = None) -> None:
-        self._timer_seconds = self.timeout_seconds if seconds is None else seconds
-        if self._timer is not None and self._timer.active() and self._timer.func == self._timed_out:
-            self._timer.reset(self._timer_seconds)
-            return
-        self._cancel_timer()
-        self._timer = self.reactor.callLater(self._timer_seconds, self._timed_out)
+        """
+        The next reply is due within C{seconds} from now.  This runs for
+        every reply, so it only moves the deadline; the DelayedCall is
+        rescheduled only when the deadline comes before it.
+        """
+        self._timer_seconds = seconds = self.timeout_seconds if seconds is None else seconds
+        reactor = self._reactor or self.reactor
+        self._deadline = deadline = reactor.seconds() + seconds
+        timer = self._timer
+        if timer is None:
+            self._timer = reactor.callLater(seconds, self._deadline_reached)
+            self._timer_due = deadline
+        elif deadline < self._timer_due:
+            timer.reset(seconds)
+            self._timer_due = deadline
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        for timer in (self._timer, self._close_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._timer = self._close_timer = None
+
+    def _deadline_reached(self) -> None:
         self._timer = None
+        remaining = self._deadline - self.reactor.seconds()
+        if remaining > 0:
+            # A reply came meanwhile and moved the deadline.
+            self._timer = self.reactor.callLater(remaining, self._deadline_reached)
+            self._timer_due = self._deadline
+            return
+        self._timed_out()
 
     def _timed_out(self) -> None:
-        self._timer = None
         assert self.dialogue is not None
         self._carry_out(self.dialogue.timed_out(self._timer_seconds))
 

@@ -364,7 +364,7 @@ class SinkSession:
         size limit or the next L{MessageData} chunk would be reached.
         """
         buffer = self._buffer
-        if self._discarding_line or self._data_problem is not None or buffer[:1] == b".":
+        if not buffer or buffer[0] == 46 or self._discarding_line or self._data_problem is not None:  # 46: "."
             return False
         # Strictly below the chunk size, at most up to the size limit.
         room = min(DATA_CHUNK_BYTES - 1 - self._data_pending, self.policy.max_size - self._data_size)

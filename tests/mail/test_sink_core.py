@@ -80,6 +80,15 @@ class ReplyTests(SynchronousTestCase):
         """
         self.assertEqual(SendReply(250, ("a", "b", "c")).to_bytes(), b"250-a\r\n250-b\r\n250 c\r\n")
 
+    def test_single_line_wire_format(self):
+        """
+        A one-line reply is "code SP text CRLF", UTF-8 encoded, the same
+        bytes as the last line of a multi-line one.
+        """
+        self.assertEqual(SendReply(250, ("2.0.0 Ok",)).to_bytes(), b"250 2.0.0 Ok\r\n")
+        self.assertEqual(SendReply(553, ("5.6.7 caf\u00e9",)).to_bytes(), "553 5.6.7 caf\u00e9\r\n".encode("utf-8"))
+        self.assertEqual(SendReply(250, ("x", "2.0.0 Ok")).to_bytes()[-14:], SendReply(250, ("2.0.0 Ok",)).to_bytes())
+
     def test_reply_text_cannot_carry_crlf(self):
         """
         A reply cannot be built with CR or LF in its text, so nothing a
@@ -743,6 +752,27 @@ class AddressTests(SynchronousTestCase):
         self.assertEqual(split_path("<>"), ("", ""))
         self.assertRaises(AddressError, split_path, "a@b")
         self.assertRaises(AddressError, split_path, "<a@b")
+
+    def test_split_path_without_quotes_matches_the_scan(self):
+        """
+        Without a quote split_path's shortcut (the first '>') finds the
+        same closing bracket as the quote-aware scan, and the same result
+        or refusal follows.
+        """
+        from twisted_netlab.mail._sink_addresses import _closing_bracket
+
+        cases = ["<>", "<a@b>", "<a@b> SIZE=1", "<a@b>SIZE=1", "<a@b", "<a\\>b@c>", "<<a@b>>", "<a@b> >",
+                 "<@r.test:a@b> BODY=8BITMIME", "<a>b>", "<>>", "<", "<a@b>  "]
+        for text in cases:
+            self.assertEqual(text.find(">", 1), _closing_bracket(text), text)
+            index = _closing_bracket(text)
+            rest = text[index + 1 :]
+            if index < 0 or (rest and not rest.startswith(" ")):
+                self.assertRaises(AddressError, split_path, text)
+            else:
+                self.assertEqual(split_path(text), (text[1:index], rest.strip()), text)
+        self.assertEqual(_closing_bracket('<"a>b"@c> X'), 8)
+        self.assertEqual(_closing_bracket('<"a\\"> "@c> X'), 10)
 
     def test_mailboxes(self):
         """

@@ -21,7 +21,10 @@ the close).  Standard library only: no reactor, no clock, no files.
 # with times the adapter passes in.  With record_dialogue the session also
 # reports each command line (AUTH secrets masked) as CommandReceived.
 #
-# About 770 lines, over the ~700 guide: one handler per SMTP command, each
+# Speed: in DATA, _data_run takes a run of plain body lines in one step
+# (what _next_line and _data_line would do line by line, same events).
+#
+# About 820 lines, over the ~700 guide: one handler per SMTP command, each
 # next to the rules it keeps; the events and the address syntax are already
 # in _sink_events and _sink_addresses.
 

@@ -114,8 +114,11 @@ UNNEEDED_MODULES = {"http.cookiejar", "urllib.request", "http.client"}
 
 #: What a refused ``netlab mail`` does not need: the endpoints module (and
 #: twisted.plugin and zipfile under it) for an address literal, the TOML
-#: parser without a servers file, mimetypes without an attachment.
-MAIL_UNNEEDED_MODULES = {"twisted.internet.endpoints", "twisted.plugin", "zipfile", "tomllib", "mimetypes"}
+#: parser without a servers file, mimetypes without an attachment, getpass
+#: without a prompt, the idna codec for an ASCII domain.
+MAIL_UNNEEDED_MODULES = {
+    "twisted.internet.endpoints", "twisted.plugin", "zipfile", "tomllib", "mimetypes", "getpass", "encodings.idna",
+}
 
 TLS_MODULES = {"OpenSSL", "service_identity", "cryptography", "twisted.internet.ssl", "twisted.protocols.tls"}
 

@@ -249,7 +249,6 @@ def build_message(
             )
     # Imported here, not at the top: the email package is about a tenth of
     # ``netlab mail``'s start-up, and only building a message needs it.
-    import hashlib
     from datetime import datetime, timezone
     from email import policy as email_policy
     from email.message import EmailMessage
@@ -289,6 +288,8 @@ def build_message(
         # The email package would pick a boundary with the global random
         # module; a hash of the parts is deterministic and cannot occur in
         # them (finding content containing its own hash is a preimage attack).
+        import hashlib
+
         digest = hashlib.sha256()
         for part in message.iter_parts():
             digest.update(part.as_bytes())

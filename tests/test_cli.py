@@ -112,6 +112,14 @@ run(sys.argv[2:])
 #: they load) and, for ping, the echo server's impairment model.
 UNNEEDED_MODULES = {"http.cookiejar", "urllib.request", "http.client"}
 
+#: What a refused ``netlab mail`` does not need: the endpoints module (and
+#: twisted.plugin and zipfile under it) for an address literal, the TOML
+#: parser without a servers file, mimetypes without an attachment, getpass
+#: without a prompt, the idna codec for an ASCII domain.
+MAIL_UNNEEDED_MODULES = {
+    "twisted.internet.endpoints", "twisted.plugin", "zipfile", "tomllib", "mimetypes", "getpass", "encodings.idna",
+}
+
 TLS_MODULES = {"OpenSSL", "service_identity", "cryptography", "twisted.internet.ssl", "twisted.protocols.tls"}
 
 
@@ -148,7 +156,10 @@ class LoadedModulesTests(SynchronousTestCase):
         TLS support), nor what Twisted only binds (http.cookiejar and the
         HTTP client under it), nor ping the echo's model; get https:// does
         load TLS only once connected (so not when refused); mail with
-        STARTTLS loads it first, so the check can see them.
+        STARTTLS loads it first, so the check can see them.  A refused mail
+        to an address literal, without a servers file or attachment, loads
+        neither the endpoints module (nor twisted.plugin and zipfile under
+        it), nor the TOML parser, mimetypes or (without AUTH) hmac.
         """
         import socket
 
@@ -166,6 +177,9 @@ class LoadedModulesTests(SynchronousTestCase):
             self.assertIn("twisted.internet.reactor", modules, args)
             self.assertEqual(modules & TLS_MODULES, set(), args)
             self.assertEqual(modules & UNNEEDED_MODULES, set(), args)
+            if args[0] == "mail":
+                self.assertEqual(modules & MAIL_UNNEEDED_MODULES, set(), args)
+                self.assertNotIn("hmac", modules)  # CRAM-MD5 only
             if args[0] == "ping":
                 self.assertIn("twisted_netlab.ping._pinger_core", modules)
                 self.assertNotIn("twisted_netlab.ping._echo_core", modules)
@@ -177,6 +191,7 @@ class LoadedModulesTests(SynchronousTestCase):
         returncode, modules = self.loaded("mail", *mail)
         self.assertEqual(returncode, 3)
         self.assertTrue({"OpenSSL", "service_identity"} <= modules)
+        self.assertEqual(modules & MAIL_UNNEEDED_MODULES, set())
 
     def test_help_and_usage_errors_load_no_reactor(self):
         """

@@ -960,7 +960,7 @@ class SendmailTests(SynchronousTestCase):
         sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], built, tls=TLSMode.NONE)
         [(_, _, factory, _, _)] = reactor.tcpClients
         protocol = factory.buildProtocol(None)
-        self.assertIn(b"Subject: object\r\n", protocol._wrappedProtocol.messages[0].data)
+        self.assertIn(b"Subject: object\r\n", protocol.messages[0].data)
         with self.assertRaises(TypeError):
             sendmail(reactor, "127.0.0.1", "a@x.test", ["b@x.test"], "text", tls=TLSMode.NONE)
 
@@ -974,7 +974,7 @@ class SendmailTests(SynchronousTestCase):
         self.assertEqual(port, 465)
         from twisted.protocols.tls import TLSMemoryBIOFactory
 
-        self.assertIsInstance(factory._wrappedFactory, TLSMemoryBIOFactory)
+        self.assertIsInstance(factory.factory, TLSMemoryBIOFactory)
 
 
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
-import hmac
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
@@ -90,6 +88,9 @@ def cram_md5_response(username: str, password: str, challenge: bytes) -> bytes:
     """
     RFC 2195: base64 of ``user SP hex(HMAC-MD5(password, challenge))``.
     """
+    import hashlib  # only for CRAM-MD5: not at every start
+    import hmac
+
     digest = hmac.new(password.encode("utf-8"), challenge, hashlib.md5).hexdigest()
     return _b64(username.encode("utf-8") + b" " + digest.encode("ascii"))
 

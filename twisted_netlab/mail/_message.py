@@ -8,14 +8,8 @@ Standard library only; time and randomness are passed in.
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email import policy as email_policy
-from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Optional, Sequence, Tuple
 
 from twisted_netlab.mail._replies import LocalProtocolError
@@ -201,6 +195,8 @@ class Attachment:
         The MIME type given, else guessed from the file name by
         L{mimetypes}, else ``application/octet-stream``.
         """
+        import mimetypes
+
         guessed = self.content_type or mimetypes.guess_type(self.filename, strict=False)[0]
         if not guessed or "/" not in guessed:
             guessed = "application/octet-stream"
@@ -251,6 +247,13 @@ def build_message(
             raise LocalProtocolError(
                 f"header {name} is set by the message builder (use the matching option instead)"
             )
+    # Imported here, not at the top: the email package is about a tenth of
+    # ``netlab mail``'s start-up, and only building a message needs it.
+    from datetime import datetime, timezone
+    from email import policy as email_policy
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
     utf8 = not all(m.ascii for m in [sender, *to, *cc])
     policy = email_policy.SMTPUTF8 if utf8 else email_policy.SMTP
     message = EmailMessage(policy=policy)
@@ -285,6 +288,8 @@ def build_message(
         # The email package would pick a boundary with the global random
         # module; a hash of the parts is deterministic and cannot occur in
         # them (finding content containing its own hash is a preimage attack).
+        import hashlib
+
         digest = hashlib.sha256()
         for part in message.iter_parts():
             digest.update(part.as_bytes())

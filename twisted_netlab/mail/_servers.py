@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional
 
@@ -118,6 +117,8 @@ def parse_servers(text: str, path: str) -> Dict[str, NamedServer]:
 
     @raise ServerConfigError: on any key or value we do not accept.
     """
+    import tomllib  # only when a servers file exists: not at every start
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -18,7 +18,6 @@ A timeout or a protocol violation gets the code of the step it happened in.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import sys
@@ -291,10 +290,13 @@ class Options(CommandOptions):
             attachments.append(Attachment(os.path.basename(path), _read_input(path, "attachment")))
         sender: Mailbox = self["sender"]
         domain = sender.address.rpartition("@")[2]
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            domain = "netlab.invalid"
+        # An ASCII domain with labels of 1 to 63 characters is what the idna
+        # codec would return unchanged (and the codec costs an import).
+        if not (domain.isascii() and all(0 < len(label) < 64 for label in domain.split("."))):
+            try:
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                domain = "netlab.invalid"
         try:
             return build_message(
                 sender,
@@ -318,7 +320,7 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def resolve_password(options: Options, stdin: Any = None, prompt: Any = getpass.getpass) -> Optional[str]:
+def resolve_password(options: Options, stdin: Any = None, prompt: Any = None) -> Optional[str]:
     """
     The password from --password-file or the environment, else a prompt,
     but only when stdin is a terminal (a script must not hang on one).
@@ -333,6 +335,10 @@ def resolve_password(options: Options, stdin: Any = None, prompt: Any = getpass.
             f"--user needs a password: --password-file FILE, {PASSWORD_ENVIRONMENT_VARIABLE}, "
             "or run on a terminal to be prompted"
         )
+    if prompt is None:
+        import getpass  # only to prompt on a terminal
+
+        prompt = getpass.getpass
     return prompt(f"Password for {options['user']}: ")
 
 

@@ -9,24 +9,17 @@ L{sendmail} and L{send_messages} are the Deferred-returning library API.
 from __future__ import annotations
 
 import dataclasses
-import email.message
-import email.policy
 import ipaddress
 import re
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 
 from twisted.internet import defer
-from twisted.internet.endpoints import (
-    HostnameEndpoint,
-    TCP4ClientEndpoint,
-    TCP6ClientEndpoint,
-    wrapClientTLS,
-)
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted_netlab._address_endpoint import AddressEndpoint
 from twisted_netlab._endpoints import default_reactor
 from twisted_netlab._write_now import write_now
 from twisted_netlab.mail._client_core import (
@@ -46,6 +39,9 @@ from twisted_netlab.mail._client_core import (
     TLSMode,
 )
 from twisted_netlab.mail._replies import MAX_REPLY_LINE_LENGTH, ConnectionLost, Step
+
+if TYPE_CHECKING:
+    import email.message
 
 #: Called with each transcript line, e.g. ``"<- 250 OK"``.
 Transcript = Callable[[str], None]
@@ -485,13 +481,18 @@ def _pem_blocks(pem: bytes) -> List[bytes]:
 
 
 def _endpoint(reactor: Any, host: str, port: int, timeout_seconds: float) -> Any:
+    """
+    An address literal is connected to directly (L{AddressEndpoint}: no
+    resolver thread, no import of L{twisted.internet.endpoints}); a host
+    name through a HostnameEndpoint (resolution, happy eyeballs).
+    """
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
+        from twisted.internet.endpoints import HostnameEndpoint
+
         return HostnameEndpoint(reactor, host, port, timeout=timeout_seconds)
-    if address.version == 6:
-        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout_seconds)
-    return TCP4ClientEndpoint(reactor, host, port, timeout=timeout_seconds)
+    return AddressEndpoint(reactor, host, port, timeout_seconds)
 
 
 def send_messages(
@@ -546,6 +547,8 @@ def send_messages(
     if endpoint is None:
         endpoint = _endpoint(reactor, host, port, timeout_seconds)
         if tls is TLSMode.IMPLICIT:
+            from twisted.internet.endpoints import wrapClientTLS
+
             endpoint = wrapClientTLS(tls_options, endpoint)
     if transcript is not None:
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -591,8 +594,13 @@ def sendmail(
     step that went wrong otherwise (its C{result} holds the per-recipient
     replies).  C{options} are those of L{send_messages}.
     """
-    if isinstance(message, email.message.Message):
-        message = message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+    if not isinstance(message, bytes):
+        # Imported only here: the command line sends bytes.
+        import email.message
+        import email.policy
+
+        if isinstance(message, email.message.Message):
+            message = message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
     if not isinstance(message, bytes):
         raise TypeError(f"message must be bytes or an email.message.Message, not {type(message).__name__}")
     envelope = Envelope(sender, tuple(recipients), message, utf8=utf8)

@@ -80,6 +80,15 @@ class ReplyTests(SynchronousTestCase):
         """
         self.assertEqual(SendReply(250, ("a", "b", "c")).to_bytes(), b"250-a\r\n250-b\r\n250 c\r\n")
 
+    def test_single_line_wire_format(self):
+        """
+        A one-line reply is "code SP text CRLF", UTF-8 encoded, the same
+        bytes as the last line of a multi-line one.
+        """
+        self.assertEqual(SendReply(250, ("2.0.0 Ok",)).to_bytes(), b"250 2.0.0 Ok\r\n")
+        self.assertEqual(SendReply(553, ("5.6.7 caf\u00e9",)).to_bytes(), "553 5.6.7 caf\u00e9\r\n".encode("utf-8"))
+        self.assertEqual(SendReply(250, ("x", "2.0.0 Ok")).to_bytes()[-14:], SendReply(250, ("2.0.0 Ok",)).to_bytes())
+
     def test_reply_text_cannot_carry_crlf(self):
         """
         A reply cannot be built with CR or LF in its text, so nothing a
@@ -744,6 +753,27 @@ class AddressTests(SynchronousTestCase):
         self.assertRaises(AddressError, split_path, "a@b")
         self.assertRaises(AddressError, split_path, "<a@b")
 
+    def test_split_path_without_quotes_matches_the_scan(self):
+        """
+        Without a quote split_path's shortcut (the first '>') finds the
+        same closing bracket as the quote-aware scan, and the same result
+        or refusal follows.
+        """
+        from twisted_netlab.mail._sink_addresses import _closing_bracket
+
+        cases = ["<>", "<a@b>", "<a@b> SIZE=1", "<a@b>SIZE=1", "<a@b", "<a\\>b@c>", "<<a@b>>", "<a@b> >",
+                 "<@r.test:a@b> BODY=8BITMIME", "<a>b>", "<>>", "<", "<a@b>  "]
+        for text in cases:
+            self.assertEqual(text.find(">", 1), _closing_bracket(text), text)
+            index = _closing_bracket(text)
+            rest = text[index + 1 :]
+            if index < 0 or (rest and not rest.startswith(" ")):
+                self.assertRaises(AddressError, split_path, text)
+            else:
+                self.assertEqual(split_path(text), (text[1:index], rest.strip()), text)
+        self.assertEqual(_closing_bracket('<"a>b"@c> X'), 8)
+        self.assertEqual(_closing_bracket('<"a\\"> "@c> X'), 10)
+
     def test_mailboxes(self):
         """
         Dot-atoms, quoted local parts and address literals are mailboxes;
@@ -869,3 +899,110 @@ class RecordDialogueTests(SynchronousTestCase):
         self.assertEqual(
             [e for e in quiet.receive_data(stream) if isinstance(e, (CommandReceived, UnstuffedDot))], []
         )
+
+
+def _drive(fast, packets, record_dialogue, **policy):
+    """
+    Everything a session does with C{packets} (storing each message at
+    once), and its counters after each packet.
+    """
+    session = SinkSession(
+        SinkPolicy(hostname="mx.test", tls_available=False, **policy), record_dialogue=record_dialogue
+    )
+    session.fast_data = fast
+    seen = [session.start()]
+    stored = 0
+    for packet in packets:
+        events = session.receive_data(packet)
+        seen.append(events)
+        while session.state is SessionState.AWAITING_STORAGE:
+            stored += 1
+            events = session.message_stored(f"q{stored}")
+            seen.append(events)
+        seen.append((session.lines_received, session.state, session.partial_line, session.error_count))
+    return seen
+
+
+class DataFastPathTests(SynchronousTestCase):
+    """
+    The DATA fast path (SinkSession._data_run) against the line-by-line
+    path it stands in for.
+    """
+
+    ENVELOPE = b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+    BODIES = [
+        b"Subject: plain\r\n\r\nline one\r\nline two\r\n",
+        b"",
+        b"..stuffed\r\nmiddle\r\n...two dots\r\nend\r\n",
+        b".unstuffed\r\nafter\r\n",
+        b"before\r\n.unstuffed in the middle\r\n",
+        b"bare\rCR\r\nmore\r\n",
+        b"bare\nLF\r\nmore\r\n",
+        b"CR before CRLF\r\r\nmore\r\n",
+        b"x" * 998 + b"\r\nlongest allowed\r\n",
+        b"ok\r\n" + b"x" * 999 + b"\r\none over\r\n",
+        b"ok\r\n" + b"y" * 3000 + b"\r\nfar over\r\n",
+        b"\r\n\r\nempty lines\r\n\r\n",
+        (b"z" * 98 + b"\r\n") * 1500,  # about 150 KB: MessageData chunks
+        (b"v" * 126 + b"\r\n") * 600,  # a chunk ends exactly at DATA_CHUNK_BYTES
+        (b"w" * 78 + b"\r\n") * 12,  # 960 octets: the size limit below
+    ]
+
+    def conversations(self):
+        for body in self.BODIES:
+            yield self.ENVELOPE + body + b".\r\n" + b"NOOP\r\nQUIT\r\n"
+        # Pipelined: two messages and their envelopes in one stream.
+        first, second = self.BODIES[0], self.BODIES[2]
+        yield self.ENVELOPE + first + b".\r\n" + self.ENVELOPE + second + b".\r\nQUIT\r\n"
+
+    def splits(self, stream):
+        yield [stream]
+        for size in (1, 2, 3, 7, 100, 1000, 4096):
+            if size < 100 and len(stream) > 10000:
+                continue
+            yield [stream[i : i + size] for i in range(0, len(stream), size)]
+        if len(stream) < 400:
+            for cut in range(1, len(stream)):
+                yield [stream[:cut], stream[cut:]]
+
+    def test_same_events_as_line_by_line(self):
+        """
+        Fed the same bytes in any packet sizes, the session with the fast
+        path returns exactly the events (replies, body chunks, warnings,
+        refusals) and counts (lines, errors, partial line) of the session
+        without it, with and without record_dialogue, under the default
+        limits and a small size limit (960 octets, hit exactly and passed).
+        """
+        policies = [{}, {"max_size": 960}, {"max_size": 959}]
+        for stream in self.conversations():
+            for packets in self.splits(b"EHLO c.test\r\n" + stream):
+                for record in (False, True):
+                    for policy in policies:
+                        self.assertEqual(
+                            _drive(True, packets, record, **policy),
+                            _drive(False, packets, record, **policy),
+                            (stream[:80], len(packets), record, policy),
+                        )
+
+    def test_fast_path_is_taken(self):
+        """
+        A plain body in one packet is taken as one run: the line-by-line
+        path sees only the final dot and the commands around it.
+        """
+        session = SinkSession(SinkPolicy(hostname="mx.test", tls_available=False))
+        session.start()
+        session.receive_data(b"EHLO c.test\r\n" + self.ENVELOPE)
+        lines = []
+        original = session._next_line
+
+        def spy():
+            line = original()
+            lines.append(line)
+            return line
+
+        session._next_line = spy
+        events = session.receive_data(b"a\r\nb\r\nc\r\n.\r\n")
+        [received] = [e for e in events if isinstance(e, MessageReceived)]
+        self.assertEqual(received.data, b"a\r\nb\r\nc\r\n")
+        self.assertEqual([line for line in lines if line is not None], [b"."])
+        self.assertEqual(session.lines_received, 8)

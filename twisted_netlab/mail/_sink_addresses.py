@@ -41,6 +41,22 @@ def split_path(text: str) -> Tuple[str, str]:
     """
     if not text.startswith("<"):
         raise AddressError("the address must be in angle brackets, e.g. <user@example.org>")
+    # Without a quote nothing is quoted or escaped: the first ">" closes
+    # the path, as the scan below would find (tests hold the two together).
+    index = text.find(">", 1) if '"' not in text else _closing_bracket(text)
+    if index < 0:
+        raise AddressError("the address has no closing '>'")
+    rest = text[index + 1 :]
+    if rest and not rest.startswith(" "):
+        raise AddressError("parameters must be separated from the address by a space")
+    return text[1:index], rest.strip()
+
+
+def _closing_bracket(text: str) -> int:
+    """
+    The index of the ``>`` that closes the path opened at C{text[0]}, past
+    any quoted local part, or -1.
+    """
     quoted = escaped = False
     for index in range(1, len(text)):
         char = text[index]
@@ -51,11 +67,8 @@ def split_path(text: str) -> Tuple[str, str]:
         elif char == '"':
             quoted = not quoted
         elif char == ">" and not quoted:
-            rest = text[index + 1 :]
-            if rest and not rest.startswith(" "):
-                raise AddressError("parameters must be separated from the address by a space")
-            return text[1:index], rest.strip()
-    raise AddressError("the address has no closing '>'")
+            return index
+    return -1
 
 
 def parse_mailbox(path: str, allow_utf8: bool) -> str:

@@ -21,7 +21,10 @@ the close).  Standard library only: no reactor, no clock, no files.
 # with times the adapter passes in.  With record_dialogue the session also
 # reports each command line (AUTH secrets masked) as CommandReceived.
 #
-# About 770 lines, over the ~700 guide: one handler per SMTP command, each
+# Speed: in DATA, _data_run takes a run of plain body lines in one step
+# (what _next_line and _data_line would do line by line, same events).
+#
+# About 820 lines, over the ~700 guide: one handler per SMTP command, each
 # next to the rules it keeps; the events and the address syntax are already
 # in _sink_events and _sink_addresses.
 
@@ -211,6 +214,9 @@ class SinkSession:
     ) -> None:
         self.policy = policy
         self.record_dialogue = record_dialogue
+        #: Take runs of plain body lines in one step (L{_data_run}); tests
+        #: turn it off to hold it to the line-by-line path.
+        self.fast_data = True
         #: Complete lines taken from the input so far (deadlines use it).
         self.lines_received = 0
         self.faults = faults if faults is not None else FaultPlan()
@@ -338,6 +344,8 @@ class SinkSession:
         events: List[Event] = []
         self._pending_events = events
         while self.state not in (SessionState.AWAITING_STORAGE, SessionState.CLOSED):
+            if self.state is SessionState.RECEIVING_DATA and self.fast_data and self._data_run():
+                continue
             line = self._next_line()
             if line is None:
                 break
@@ -348,6 +356,39 @@ class SinkSession:
             else:
                 events.extend(self._command_line(line))
         return events
+
+    def _data_run(self) -> bool:
+        """
+        The DATA fast path: take every whole body line at the front of the
+        buffer that the line-by-line path (L{_next_line}, L{_data_line})
+        would only append, in one step, and say whether it took any.  It
+        declines (leaving them to that path) at a line starting with ".",
+        a bare CR or LF, an overlong line, a pending problem, and where the
+        size limit or the next L{MessageData} chunk would be reached.
+        """
+        buffer = self._buffer
+        if not buffer or buffer[0] == 46 or self._discarding_line or self._data_problem is not None:  # 46: "."
+            return False
+        # Strictly below the chunk size, at most up to the size limit.
+        room = min(DATA_CHUNK_BYTES - 1 - self._data_pending, self.policy.max_size - self._data_size)
+        dot = buffer.find(b"\r\n.")
+        end = buffer.rfind(b"\r\n", 0, min(len(buffer) if dot < 0 else dot + 2, room))
+        if end < 0:
+            return False
+        block = bytes(buffer[: end + 2])
+        count = block.count(b"\r\n")
+        if block.count(b"\r") != count or block.count(b"\n") != count:
+            return False
+        limit = self.policy.max_data_line
+        if len(block) > limit + 2 and max(map(len, block.split(b"\r\n"))) > limit:
+            return False
+        del buffer[: end + 2]
+        self.lines_received += count
+        self._data_lines += count
+        self._data_size += len(block)
+        self._data_pending += len(block)
+        self._data_parts.append(block)
+        return True
 
     # -- helpers ----------------------------------------------------------
 

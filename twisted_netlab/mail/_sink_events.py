@@ -36,6 +36,8 @@ class SendReply:
                 raise ValueError(f"reply text must not contain CR or LF: {line!r}")
 
     def to_bytes(self) -> bytes:
+        if len(self.lines) == 1:
+            return f"{self.code} {self.lines[0]}\r\n".encode("utf-8")
         last = len(self.lines) - 1
         return b"".join(
             f"{self.code}{' ' if index == last else '-'}{line}\r\n".encode("utf-8")

@@ -231,9 +231,9 @@ def start_sink() -> Any:
          "--storage", "discard"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env,
     )
-    # twistd logs "listening" to its log file, which is /dev/null here (the
-    # sink still formats one "stored message" line per message for it), so
-    # find the port from /proc instead of parsing output.
+    # twistd logs "listening" to its log file, which is /dev/null here (discard
+    # storage logs no line per message), so find the port from /proc instead
+    # of parsing output.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         port = _listening_port(sink.pid)

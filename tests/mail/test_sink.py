@@ -119,6 +119,24 @@ class StringTransportTests(FactoryMixin, SynchronousTestCase):
         self.assertEqual(stored[0]["log_level"].name, "info")
         self.assertEqual(stored[0]["queue_id"], name)
 
+    def test_discard_storage_logs_no_line_per_message(self):
+        """
+        With discard storage (benchmarks) a message is acknowledged and
+        counted, but nothing is written and no "stored message" line is
+        logged; durable storage logs it (test above).
+        """
+        self.make_factory()
+        self.store.discard = True
+        protocol, transport = self.connect()
+        protocol.dataReceived(
+            b"EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+            b"Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n"
+        )
+        self.assertIn(b"250 2.0.0 Ok: queued as 1700000000.M0P7Q1Rabc.mx.test", transport.value())
+        self.assertEqual(self.stored(), [])
+        self.assertEqual((self.factory.messages_stored, self.factory.bytes_stored > 0), (1, True))
+        self.assertEqual([e for e in self.logged if e["log_format"].startswith("stored message")], [])
+
     def test_many_pipelined_messages_in_one_packet(self):
         """
         A packet carrying more pipelined messages than Python's recursion limit has frames are all stored and answered in

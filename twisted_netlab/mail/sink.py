@@ -88,7 +88,8 @@ class MaildirStore:
     the message exactly as received.  C{clock} (``seconds()``) and
     C{random_hex} are parameters so names are reproducible in tests.
     C{durable=False} (benchmarks only) skips the fsyncs; C{discard=True}
-    (benchmarks only) writes nothing at all and acknowledges anyway.
+    (benchmarks only) writes nothing at all, logs no line per message and
+    acknowledges anyway.
     """
 
     def __init__(
@@ -399,7 +400,10 @@ class SinkProtocol(Protocol):
         if error is not None:
             return self._not_stored(envelope, error)
         if delivery is None:
-            return self._stored(envelope, queue_id, size)  # discarding (benchmarks)
+            # Discarding (benchmarks): nothing was stored, so no "stored
+            # message" line either (formatting it cost about a quarter of
+            # the sink's time per message); the counters still count.
+            return self._stored(envelope, queue_id, size, logged=False)
         run = self.factory.run_commit
         if run is None:
             try:
@@ -439,8 +443,15 @@ class SinkProtocol(Protocol):
         )
         return self.session.message_not_stored(error.strerror or "storage error")
 
-    def _stored(self, envelope: ReceivedEnvelope, queue_id: str, size: int) -> List[Event]:
+    def _stored(self, envelope: ReceivedEnvelope, queue_id: str, size: int, logged: bool = True) -> List[Event]:
         assert self.session is not None
+        if logged:
+            self._log_stored(envelope, queue_id, size)
+        self.factory.messages_stored += 1
+        self.factory.bytes_stored += size
+        return self.session.message_stored(queue_id)
+
+    def _log_stored(self, envelope: ReceivedEnvelope, queue_id: str, size: int) -> None:
         log.info(
             "stored message {queue_id} from <{sender}> to {recipients} "
             "({size} bytes, {peer}, tls={tls}, auth={user})",
@@ -452,9 +463,6 @@ class SinkProtocol(Protocol):
             tls=envelope.tls,
             user=envelope.authenticated_as,
         )
-        self.factory.messages_stored += 1
-        self.factory.bytes_stored += size
-        return self.session.message_stored(queue_id)
 
 
 class SinkFactory(ServerFactory):

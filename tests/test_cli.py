@@ -92,13 +92,13 @@ class NetlabCommandTests(SynchronousTestCase):
 
 #: Runs ``netlab`` in a child, started as the console script starts it,
 #: and writes the names of the modules it had loaded when it exited
-#: (sys.modules entries that are not None, nor lazy modules never used).
+#: (sys.modules entries that are not None, nor deferred modules never run).
 _RECORD_MODULES = """
 import atexit, json, sys
 def record():
     loaded = [
         name for name, module in sys.modules.items()
-        if module is not None and type(module).__name__ != "_LazyModule"
+        if module is not None and type(module).__name__ != "_DeferredModule"
     ]
     with open(sys.argv[1], "w") as handle:
         json.dump(sorted(loaded), handle)

@@ -90,6 +90,55 @@ class DeferImportsTests(SynchronousTestCase):
         self.assertEqual(namespace["heavy"].VALUE, 42)
         self.assertEqual(package.trace, ["heavy"])
 
+    def test_second_import_and_submodules_do_not_run_it(self):
+        """
+        Importing a deferred package again, importing its submodules
+        (from outside, and with C{from . import} inside another submodule)
+        and looking those submodules up on it do not run the package; a
+        name it defines itself runs it, once.
+        """
+        root = os.path.join(self.folder, self.package)
+        with open(os.path.join(root, "__init__.py"), "w") as handle:
+            handle.write(f"trace = [] if 'trace' not in globals() else trace\ntrace.append('package')\nOWN = 7\n")
+        with open(os.path.join(root, "leaf.py"), "w") as handle:
+            handle.write("VALUE = 42\n")
+        with open(os.path.join(root, "part.py"), "w") as handle:
+            handle.write("from . import leaf\nPART = leaf.VALUE + 1\n")
+        _startup.defer_imports([self.package])
+        namespace = {}
+        exec(f"import {self.package}\nimport {self.package}\nimport {self.package}.part\n", namespace)
+        package = sys.modules[self.package]
+        self.assertIs(type(package), _startup._DeferredModule)
+        self.assertEqual(package.part.PART, 43)
+        self.assertIs(package.leaf, sys.modules[self.package + ".leaf"])
+        self.assertIs(type(package), _startup._DeferredModule)
+        self.assertEqual((package.OWN, package.trace), (7, ["package"]))
+        self.assertEqual((package.OWN, package.trace), (7, ["package"]))
+        self.assertIsNot(type(package), _startup._DeferredModule)
+
+    def test_deferred_names_come_from_their_source(self):
+        """
+        A name listed in L{_startup.DEFERRED_NAMES} is taken from the
+        first of its sources that imports, without running the module;
+        the object is the one the module binds when it runs later.
+        """
+        root = os.path.join(self.folder, self.package)
+        with open(os.path.join(root, "__init__.py"), "w") as handle:
+            handle.write("trace = ['package']\nfrom .leaf import VALUE\n")
+        with open(os.path.join(root, "leaf.py"), "w") as handle:
+            handle.write("VALUE = 42\n")
+        sources = (self.package + "._absent", self.package + ".leaf")
+        self.patch(_startup, "DEFERRED_NAMES", {self.package: {"VALUE": sources}})
+        _startup.defer_imports([self.package])
+        namespace = {}
+        exec(f"from {self.package} import VALUE", namespace)
+        package = sys.modules[self.package]
+        self.assertEqual(namespace["VALUE"], 42)
+        self.assertIs(type(package), _startup._DeferredModule)
+        self.assertEqual(package.trace, ["package"])
+        self.assertIsNot(type(package), _startup._DeferredModule)
+        self.assertEqual(package.VALUE, 42)
+
     def test_loaded_or_missing_modules(self):
         """
         A module already loaded keeps its module object and is not
@@ -120,7 +169,7 @@ import twisted.python.compat as compat
 heavy = ["urllib.request", "http.client", "email.parser"]
 loaded = [name for name in heavy if name in sys.modules]
 assert not loaded, loaded
-lazy = [name for name in _startup.DEFERRED_MODULES if type(sys.modules[name]).__name__ == "_LazyModule"]
+lazy = [name for name in _startup.DEFERRED_MODULES if type(sys.modules[name]) is _startup._DeferredModule]
 assert lazy == deferred, lazy
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 jar = CookieJar(DefaultCookiePolicy())
@@ -139,7 +188,50 @@ print("ok")
 """
 
 
+#: Defers asyncio as the console script does, imports the reactor, and
+#: checks what of asyncio ran; then uses asyncio and Twisted's bridges to it.
+_PROBE_ASYNCIO = """
+import sys
+from twisted_netlab import _startup
+_startup.defer_imports(_startup.DEFERRED_MODULES)
+sys.modules["OpenSSL"] = None
+from twisted.internet import reactor, defer, task
+heavy = ["ssl", "concurrent.futures", "asyncio.base_events", "asyncio.futures", "asyncio.tasks"]
+loaded = [name for name in heavy if name in sys.modules]
+assert not loaded, loaded
+assert type(sys.modules["asyncio"]) is _startup._DeferredModule
+import asyncio
+assert type(asyncio) is _startup._DeferredModule
+async def answer():
+    return 42
+assert asyncio.run(answer()) == 42
+assert type(asyncio) is not _startup._DeferredModule
+assert (defer.Future, defer.AbstractEventLoop, defer.iscoroutine) == (asyncio.Future, asyncio.AbstractEventLoop, asyncio.iscoroutine)
+import asyncio.futures
+assert asyncio.Future is asyncio.futures.Future
+loop = asyncio.new_event_loop()
+future = defer.succeed(7).asFuture(loop)
+assert loop.run_until_complete(future) == 7
+back = defer.Deferred.fromFuture(loop.create_future())
+assert defer.ensureDeferred(answer()).result == 42
+loop.close()
+print("ok")
+"""
+
+
 class DeferredModulesTests(SynchronousTestCase):
+    def test_asyncio_names_without_the_package_then_the_package(self):
+        """
+        With asyncio deferred, importing the reactor loads neither the
+        ssl module nor asyncio's event loops and futures; asyncio then
+        works when used, Twisted's names from it are asyncio's own, and
+        Deferreds still convert to and from asyncio futures.
+        """
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE_ASYNCIO], capture_output=True, text=True, timeout=60, env=child_env()
+        )
+        self.assertEqual((result.returncode, result.stdout), (0, "ok\n"), result.stderr)
+
     def test_deferred_modules_are_not_run_by_twisted_and_work_when_used(self):
         """
         With L{_startup.DEFERRED_MODULES} deferred, importing the reactor

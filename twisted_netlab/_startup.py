@@ -8,8 +8,9 @@ once.  Only the console script calls L{run}; importing L{twisted_netlab.cli}
 Two measured costs are cut, neither of which changes what a command does:
 
   - modules that Twisted imports at start-up only to bind a name
-    (L{DEFERRED_MODULES}) are loaded on first use instead
-    (L{defer_imports});
+    (L{DEFERRED_MODULES}) are run on first use instead
+    (L{defer_imports}), and the few names Twisted takes from asyncio come
+    from the small submodules that define them (L{DEFERRED_NAMES});
   - the cyclic garbage collector is off while modules are imported (what
     is made then, classes, functions and their cycles, lives until exit),
     and the start-up heap is then frozen (C{gc.freeze}), so that neither
@@ -24,8 +25,11 @@ from __future__ import annotations
 
 import gc
 import sys
-from importlib.util import LazyLoader
-from typing import Any, Callable, Iterable, List, Optional, Sequence
+import threading
+from importlib import import_module
+from importlib.machinery import PathFinder
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 #: Loaded when first used, not when imported.  Each one is imported at
 #: start-up by Twisted only to bind a name, and costs enough to matter:
@@ -33,16 +37,103 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence
 #:     deprecated); it pulls in urllib.request, http.client and the email
 #:     parser, about 35 ms of a 270 ms start;
 #:   - C{twisted.internet.unix}: the reactor binds it for its UNIX-socket
-#:     methods, which no netlab client calls (about 2.5 ms).
-DEFERRED_MODULES = ("http.cookiejar", "twisted.internet.unix")
+#:     methods, which no netlab client calls (about 2.5 ms);
+#:   - C{asyncio}: L{twisted.internet.defer} takes three names from it
+#:     (L{DEFERRED_NAMES}); the whole package loads the C{ssl} module, the
+#:     event loops, streams, subprocesses and more, about 35 ms.
+DEFERRED_MODULES = ("http.cookiejar", "twisted.internet.unix", "asyncio")
+
+#: Names that a deferred module hands out without running: each is taken
+#: from the first module of its list that imports, one that defines the
+#: very object the deferred module itself binds when it runs.  Any other
+#: name runs the module.  For C{from asyncio import AbstractEventLoop,
+#: Future, iscoroutine} (L{twisted.internet.defer}): asyncio's C
+#: accelerator defines the C{Future} class that C{asyncio.futures} binds
+#: when the accelerator is there (CPython), and loads the small submodules
+#: that define the other two; the pure C{asyncio.futures} is the fallback.
+DEFERRED_NAMES: Dict[str, Dict[str, Tuple[str, ...]]] = {
+    "asyncio": {
+        "AbstractEventLoop": ("asyncio.events",),
+        "Future": ("_asyncio", "asyncio.futures"),
+        "iscoroutine": ("asyncio.coroutines",),
+    },
+}
+
+#: One lock for every deferred module's first run: a module run in one
+#: thread may touch another deferred module, and a second thread waits.
+_RUNNING = threading.RLock()
 
 
-class _LazyFinder:
+class _DeferredModule(ModuleType):
+    """
+    A module bound by an import but not run yet.  Only names missing from
+    its namespace reach L{__getattr__}; the import system's own attributes
+    (C{__spec__}, C{__path__}, ...) are there from the start, so importing
+    it again does not run it.  A package's submodule is imported on its
+    own, as C{from . import submodule} inside it expects, and names of
+    L{DEFERRED_NAMES} are taken from their submodule; any other name runs
+    the module.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        sources = DEFERRED_NAMES.get(self.__name__, {}).get(name, ())
+        for source in sources:
+            try:
+                value = getattr(import_module(source), name)
+            except ImportError:
+                continue
+            setattr(self, name, value)
+            return value
+        if not name.startswith("__") and _is_submodule(self, name):
+            return import_module(f"{self.__name__}.{name}")
+        with _RUNNING:
+            if type(self) is _DeferredModule:
+                _run(self)
+        return ModuleType.__getattribute__(self, name)
+
+
+def _is_submodule(module: ModuleType, name: str) -> bool:
+    """
+    Whether the package C{module} has a submodule C{name} on its path.
+    """
+    path = getattr(module, "__path__", None)
+    return path is not None and PathFinder.find_spec(f"{module.__name__}.{name}", path) is not None
+
+
+def _run(module: ModuleType) -> None:
+    """
+    Run the deferred C{module} now, in its own namespace, with the loader
+    that found it (the caller holds L{_RUNNING}).
+    """
+    module.__class__ = ModuleType
+    spec: Any = module.__spec__
+    loader = spec.loader.loader
+    spec.loader = module.__loader__ = loader
+    loader.exec_module(module)
+
+
+class _DeferringLoader:
+    """
+    The loader of a deferred module: it makes the module as C{loader}
+    would, and runs it on first use (L{_DeferredModule}).
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Optional[ModuleType]:
+        module: Optional[ModuleType] = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__class__ = _DeferredModule
+
+
+class _DeferringFinder:
     """
     A meta path finder that finds the modules of C{names} as the other
-    finders do, but with their loader wrapped in L{LazyLoader}: importing
-    one binds a module object (in C{sys.modules} and in its package)
-    without running it; the first attribute looked up on it runs it.
+    finders do, but with a loader that binds them without running them
+    (L{_DeferringLoader}).
     """
 
     def __init__(self, names: Iterable[str]) -> None:
@@ -53,12 +144,13 @@ class _LazyFinder:
             return None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
-            if isinstance(finder, _LazyFinder) or find is None:
+            if isinstance(finder, _DeferringFinder) or find is None:
                 continue
             spec = find(fullname, path, target)
             if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = LazyLoader(spec.loader)
+                loader = spec.loader
+                if loader is not None and hasattr(loader, "exec_module"):
+                    spec.loader = _DeferringLoader(loader)
                 return spec
         return None
 
@@ -66,20 +158,17 @@ class _LazyFinder:
 def defer_imports(names: Iterable[str]) -> List[str]:
     """
     From now on, the first import of each module of C{names} that is not
-    loaded yet makes it a lazy module (see L{_LazyFinder}); return those
-    names.  Nothing is imported here, not even their packages.
+    loaded yet binds it without running it (L{_DeferredModule}); return
+    those names.  Nothing is imported here, not even their packages.
 
-    Only for modules that the start-up imports and does not use: once a
-    lazy module is bound, C{from module import name} looks the name up
-    and so runs it, and (CPython 3.11) so does a second C{import module}
-    statement, which reads the module's C{__spec__}; either runs it then,
-    correctly, just without the saving.  A lazy module runs in whichever
-    thread first touches it; the modules listed are touched by no netlab
-    code, in no thread.
+    The first name looked up on such a module runs it (except the names
+    of L{DEFERRED_NAMES}), so C{from module import name} runs it then,
+    correctly, just without the saving.  Only for modules that the
+    start-up imports and does not use.
     """
     pending = [name for name in names if name not in sys.modules]
     if pending:
-        sys.meta_path.insert(0, _LazyFinder(pending))
+        sys.meta_path.insert(0, _DeferringFinder(pending))
     return pending
 
 

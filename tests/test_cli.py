@@ -122,6 +122,9 @@ MAIL_UNNEEDED_MODULES = {
 
 TLS_MODULES = {"OpenSSL", "service_identity", "cryptography", "twisted.internet.ssl", "twisted.protocols.tls"}
 
+#: What a TLS client needs only to check a certificate.
+TLS_CHECKING_MODULES = {"service_identity", "twisted.internet.ssl", "twisted.internet._sslverify", "cryptography.x509"}
+
 
 class LoadedModulesTests(SynchronousTestCase):
     """
@@ -156,7 +159,8 @@ class LoadedModulesTests(SynchronousTestCase):
         TLS support), nor what Twisted only binds (http.cookiejar and the
         HTTP client under it), nor ping the echo's model; get https:// does
         load TLS only once connected (so not when refused); mail with
-        STARTTLS loads it first, so the check can see them.  A refused mail
+        STARTTLS loads the reactor's TLS first, certificate checking only
+        when TLS starts.  A refused mail
         to an address literal, without a servers file or attachment, loads
         neither the endpoints module (nor twisted.plugin and zipfile under
         it), nor the TOML parser, mimetypes or (without AUTH) hmac.
@@ -187,10 +191,13 @@ class LoadedModulesTests(SynchronousTestCase):
         returncode, modules = self.loaded("get", "-s", f"https://127.0.0.1:{tcp}/")
         self.assertEqual(returncode, 7)
         self.assertEqual(modules & TLS_MODULES, set())
-        # STARTTLS loads TLS before connecting, so the check can see it.
+        # STARTTLS loads the reactor's TLS transports before connecting;
+        # certificate checking (Twisted's TLS settings, service_identity,
+        # cryptography's X.509 layer) only when TLS starts.
         returncode, modules = self.loaded("mail", *mail)
         self.assertEqual(returncode, 3)
-        self.assertTrue({"OpenSSL", "service_identity"} <= modules)
+        self.assertTrue({"OpenSSL", "twisted.protocols.tls"} <= modules)
+        self.assertEqual(modules & TLS_CHECKING_MODULES, set())
         self.assertEqual(modules & MAIL_UNNEEDED_MODULES, set())
 
     def test_help_and_usage_errors_load_no_reactor(self):

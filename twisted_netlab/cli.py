@@ -176,6 +176,10 @@ def run(argv: Optional[Sequence[str]] = None, started: Optional[Callable[[], Non
         from twisted_netlab._endpoints import defer_tls
 
         defer_tls()
+    else:
+        from twisted_netlab._endpoints import defer_tls_checking
+
+        defer_tls_checking()
     from twisted.internet import task
     from twisted.logger import globalLogBeginner
 

@@ -35,7 +35,7 @@ from twisted_netlab.mail import (
     TLSMode,
     sendmail,
 )
-from twisted_netlab.mail.client import SMTPClientProtocol, local_ehlo_name, send_messages
+from twisted_netlab.mail.client import SMTPClientProtocol, SystemTrust, local_ehlo_name, send_messages
 
 TLS_OPTIONS = object()
 
@@ -322,6 +322,61 @@ class STARTTLSTests(SynchronousTestCase):
         self.assertIsInstance(error, ConnectionLost)
         self.assertEqual(error.step, Step.TLS)
         self.assertIn("certificate verify failed", str(error))
+
+
+class SystemTrustTests(SynchronousTestCase):
+    """
+    L{SystemTrust}: the default TLS settings, made when TLS starts.
+    """
+
+    def test_send_messages_defaults_to_system_trust_made_later(self):
+        """
+        Without C{tls_options}, the protocol gets a L{SystemTrust} for the
+        host that has made no settings yet; made, they check that host.
+        """
+        reactor = MemoryReactorClock()
+        send_messages(reactor, "127.0.0.1", [message()], tls=TLSMode.REQUIRED)
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        trust = factory.buildProtocol(None).tls_options
+        self.assertIsInstance(trust, SystemTrust)
+        self.assertEqual((trust.host, trust._options), ("127.0.0.1", None))
+        from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+
+        self.assertTrue(IOpenSSLClientConnectionCreator.providedBy(trust))
+        made = trust.options()
+        self.assertIs(trust.options(), made)
+        self.assertEqual(made._hostnameBytes, b"127.0.0.1")
+
+    def test_starttls_makes_the_settings_first(self):
+        """
+        At STARTTLS the settings are made before the transport starts TLS,
+        which then gets the L{SystemTrust} itself.
+        """
+        session = Session(tls=TLSMode.REQUIRED)
+        trust = session.protocol.tls_options = SystemTrust("mx.example")
+        session.server(b"220 mx.test\r\n")
+        session.server(EHLO_PLAIN)
+        self.assertEqual(session.server(b"220 ready\r\n"), b"EHLO client.test\r\n")
+        self.assertIs(session.transport.tls_started, trust)
+        self.assertIsNotNone(trust._options)
+
+    def test_settings_that_cannot_be_made_end_the_session_in_tls(self):
+        """
+        A host name the settings cannot check (an empty label) ends the
+        session at STARTTLS: aborted, nothing sent in the clear, a TLS
+        error naming the host and the reason.
+        """
+        session = Session(tls=TLSMode.REQUIRED)
+        session.protocol.tls_options = SystemTrust("mx..example")
+        session.server(b"220 mx.test\r\n")
+        session.server(EHLO_PLAIN)
+        self.assertEqual(session.server(b"220 ready\r\n"), b"")
+        self.assertIsNone(session.transport.tls_started)
+        self.assertTrue(session.transport.aborted)
+        error = session.error()
+        self.assertIsInstance(error, ConnectionLost)
+        self.assertEqual(error.phase, Phase.TLS)
+        self.assertIn("no TLS settings for 'mx..example'", str(error))
 
 
 def authenticated_session(auth: Optional[str] = None, ehlo: bytes = EHLO_TLS) -> Session:

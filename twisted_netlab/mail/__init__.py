@@ -40,6 +40,7 @@ _EXPORTS = {
     ],
     "twisted_netlab.mail.client": [
         "SMTPClientProtocol",
+        "SystemTrust",
         "client_tls_options",
         "send_messages",
         "sendmail",

@@ -409,7 +409,10 @@ def main(reactor: Any, options: Options, out: Optional[TextIO] = None, err: Opti
             err.write(f"netlab mail: error at connect: --server {named.name}: cafile {named.cafile} is not a readable file\n")
         return int(Phase.CONNECT)
     tls_options = None
-    if mode is not TLSMode.NONE:
+    # Without a CA file or --insecure, send_messages() makes the default
+    # settings when TLS starts (SystemTrust); a CA file is read now, so that
+    # a bad one is a usage error before anything is sent.
+    if mode is not TLSMode.NONE and (options["cafile"] is not None or options["insecure"]):
         if options["insecure"]:
             err.write(
                 "netlab mail: WARNING: --insecure: the server certificate is NOT verified; "

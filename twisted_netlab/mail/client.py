@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -122,6 +122,7 @@ class SMTPClientProtocol(Protocol):
         self._lines: List[bytes] = []
         self._line_index = 0
         self._receiving = False
+        self._tls_settings_error: Optional[str] = None
 
     @property
     def reactor(self) -> Any:
@@ -212,7 +213,7 @@ class SMTPClientProtocol(Protocol):
         self._cancel_timer()
         self._closed = True
         if self.dialogue is not None:
-            detail = _failure_text(reason)
+            detail = self._tls_settings_error or _failure_text(reason)
             self._carry_out(self.dialogue.connection_lost(detail))
         self._fire()
 
@@ -312,6 +313,15 @@ class SMTPClientProtocol(Protocol):
             self._carry_out(self.dialogue.tls_started(unread))
             return
         self._show("=== starting TLS")
+        if isinstance(self.tls_options, SystemTrust):
+            # Made now (see SystemTrust); a host name they cannot check
+            # (send_messages with its own endpoint) ends the session here.
+            try:
+                self.tls_options.options()
+            except Exception as error:
+                self._tls_settings_error = f"no TLS settings for {self.tls_options.host!r}: {error}"
+                self.transport.abortConnection()
+                return
         self.transport.startTLS(self.tls_options)
         self._carry_out(self.dialogue.tls_started(b""))
 
@@ -470,6 +480,31 @@ def client_tls_options(host: str, cafile: Optional[str] = None, insecure: bool =
     return ssl.optionsForClientTLS(host, trustRoot=trust_root)
 
 
+@implementer(IOpenSSLClientConnectionCreator)
+class SystemTrust:
+    """
+    The default TLS settings, L{client_tls_options}C{(host)} (the system
+    CAs, the name checked), made when the first TLS connection needs them:
+    a client that never gets as far as STARTTLS (a refused connection, a
+    server without it) never loads Twisted's certificate checking.
+    """
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self._options: Any = None
+
+    def options(self) -> Any:
+        """
+        The TLS settings, made on the first call.
+        """
+        if self._options is None:
+            self._options = client_tls_options(self.host)
+        return self._options
+
+    def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        return self.options().clientConnectionForTLS(tlsProtocol)
+
+
 def _pem_blocks(pem: bytes) -> List[bytes]:
     end = b"-----END CERTIFICATE-----"
     blocks = []
@@ -515,7 +550,8 @@ def send_messages(
 
     @param port: default 465 with C{TLSMode.IMPLICIT}, else 25.
     @param tls_options: an C{IOpenSSLClientConnectionCreator}; default
-        L{client_tls_options}C{(host)}: system CAs, name checked.
+        L{SystemTrust}C{(host)}: system CAs, name checked, the settings
+        made when TLS starts.
     @param quit_after: L{Step.GREETING}, L{Step.EHLO}, L{Step.TLS} or
         L{Step.AUTH}: say QUIT once that step worked, sending no message.
     @param endpoint: a client endpoint to use instead of TCP to C{host}.
@@ -527,7 +563,7 @@ def send_messages(
     if port is None:
         port = 465 if tls is TLSMode.IMPLICIT else 25
     if tls_options is None and tls is not TLSMode.NONE:
-        tls_options = client_tls_options(host)
+        tls_options = SystemTrust(host)
     config = ClientConfig(
         tls=tls,
         credentials=credentials,

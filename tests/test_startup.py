@@ -139,6 +139,48 @@ class DeferImportsTests(SynchronousTestCase):
         self.assertIsNot(type(package), _startup._DeferredModule)
         self.assertEqual(package.VALUE, 42)
 
+    def test_other_thread_waits_for_the_run(self):
+        """
+        While one thread runs a deferred module, another thread looking up
+        one of its names waits for the run to end and gets the name (it
+        does not see the half-run module); the module ran once.
+        """
+        import threading
+
+        gate = self.package + ".gate"
+        root = os.path.join(self.folder, self.package)
+        with open(os.path.join(root, "gate.py"), "w") as handle:
+            handle.write("import threading\nstarted, release = threading.Event(), threading.Event()\n")
+        with open(os.path.join(root, "slow.py"), "w") as handle:
+            handle.write(
+                f"from {gate} import started, release\nfrom {self.package} import trace\ntrace.append('slow')\n"
+                "started.set()\nrelease.wait(30)\nVALUE = 42\n"
+            )
+        _startup.defer_imports([self.package + ".slow"])
+        gates = __import__(gate, fromlist=["started"])
+        namespace = {}
+        exec(f"from {self.package} import slow", namespace)
+        slow = namespace["slow"]
+        seen = {}
+
+        def look(who):
+            try:
+                seen[who] = slow.VALUE
+            except Exception as error:
+                seen[who] = error
+
+        first = threading.Thread(target=look, args=("first",))
+        first.start()
+        self.assertTrue(gates.started.wait(30))
+        second = threading.Thread(target=look, args=("second",))
+        second.start()
+        second.join(0.5)  # time to reach the module while it runs
+        gates.release.set()
+        first.join(30)
+        second.join(30)
+        self.assertEqual(seen, {"first": 42, "second": 42})
+        self.assertEqual(sys.modules[self.package].trace, ["slow"])
+
     def test_loaded_or_missing_modules(self):
         """
         A module already loaded keeps its module object and is not

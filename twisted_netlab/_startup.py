@@ -60,8 +60,14 @@ DEFERRED_NAMES: Dict[str, Dict[str, Tuple[str, ...]]] = {
 }
 
 #: One lock for every deferred module's first run: a module run in one
-#: thread may touch another deferred module, and a second thread waits.
+#: thread may touch another deferred module, and a second thread waits
+#: until the run is over.
 _RUNNING = threading.RLock()
+
+#: The deferred modules being run now (by the thread holding L{_RUNNING}):
+#: while its own code runs, a module answers like any module being
+#: imported, with the names bound so far.
+_IN_PROGRESS: set = set()
 
 
 class _DeferredModule(ModuleType):
@@ -87,8 +93,13 @@ class _DeferredModule(ModuleType):
         if not name.startswith("__") and _is_submodule(self, name):
             return import_module(f"{self.__name__}.{name}")
         with _RUNNING:
-            if type(self) is _DeferredModule:
-                _run(self)
+            if type(self) is _DeferredModule and self not in _IN_PROGRESS:
+                _IN_PROGRESS.add(self)
+                try:
+                    _run(self)
+                finally:
+                    _IN_PROGRESS.discard(self)
+                    self.__class__ = ModuleType
         return ModuleType.__getattribute__(self, name)
 
 
@@ -105,7 +116,6 @@ def _run(module: ModuleType) -> None:
     Run the deferred C{module} now, in its own namespace, with the loader
     that found it (the caller holds L{_RUNNING}).
     """
-    module.__class__ = ModuleType
     spec: Any = module.__spec__
     loader = spec.loader.loader
     spec.loader = module.__loader__ = loader

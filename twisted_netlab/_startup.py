@@ -29,7 +29,7 @@ import threading
 from importlib import import_module
 from importlib.machinery import PathFinder
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 #: Loaded when first used, not when imported.  Each one is imported at
 #: start-up by Twisted only to bind a name, and costs enough to matter:
@@ -67,7 +67,7 @@ _RUNNING = threading.RLock()
 #: The deferred modules being run now (by the thread holding L{_RUNNING}):
 #: while its own code runs, a module answers like any module being
 #: imported, with the names bound so far.
-_IN_PROGRESS: set = set()
+_IN_PROGRESS: Set[ModuleType] = set()
 
 
 class _DeferredModule(ModuleType):
@@ -99,7 +99,7 @@ class _DeferredModule(ModuleType):
                     _run(self)
                 finally:
                     _IN_PROGRESS.discard(self)
-                    self.__class__ = ModuleType
+                    self.__class__ = ModuleType  # type: ignore[assignment]
         return ModuleType.__getattribute__(self, name)
 
 

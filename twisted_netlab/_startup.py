@@ -41,7 +41,19 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 #:   - C{asyncio}: L{twisted.internet.defer} takes three names from it
 #:     (L{DEFERRED_NAMES}); the whole package loads the C{ssl} module, the
 #:     event loops, streams, subprocesses and more, about 35 ms.
-DEFERRED_MODULES = ("http.cookiejar", "twisted.internet.unix", "asyncio")
+#:   - small ones, about 1-2.5 ms each and 13 ms together, that a module
+#:     of the start-up imports for a function no command calls before its
+#:     connection fails: C{pickle} (L{twisted.python.reflect}),
+#:     C{textwrap} (L{twisted.python.usage}, for --help), C{tokenize}
+#:     (linecache, for tracebacks), C{http} (its status enum; compat's
+#:     C{from http import cookiejar} needs only the submodule),
+#:     C{locale} (subprocess), C{ipaddress} (urllib.parse), C{random}
+#:     (L{twisted.internet.protocol}) and C{twisted.internet.udp} (the
+#:     reactor, for listenUDP).  A command that uses one runs it then.
+DEFERRED_MODULES = (
+    "http.cookiejar", "twisted.internet.unix", "asyncio",
+    "pickle", "textwrap", "tokenize", "http", "locale", "ipaddress", "random", "twisted.internet.udp",
+)
 
 #: Names that a deferred module hands out without running: each is taken
 #: from the first module of its list that imports, one that defines the

@@ -184,6 +184,9 @@ class LoadedModulesTests(SynchronousTestCase):
             if args[0] == "mail":
                 self.assertEqual(modules & MAIL_UNNEEDED_MODULES, set(), args)
                 self.assertNotIn("hmac", modules)  # CRAM-MD5 only
+            if args[0] == "beat":
+                # The sender without its service (twisted.application, the plugin system).
+                self.assertEqual(modules & {"twisted.application.service", "twisted.plugin"}, set())
             if args[0] == "ping":
                 self.assertIn("twisted_netlab.ping._pinger_core", modules)
                 self.assertNotIn("twisted_netlab.ping._echo_core", modules)

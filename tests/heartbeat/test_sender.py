@@ -1,12 +1,13 @@
 """
-Tests for L{twisted_netlab.heartbeat.sender.HeartbeatSender} on a clock.
+Tests for L{twisted_netlab.heartbeat.sender.HeartbeatSender} and
+L{twisted_netlab.heartbeat.beats.BeatLoop} on a clock.
 """
 
 from twisted.internet.error import DNSLookupError
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.udp_fakes import FakeUDPReactor as UDPClock
-from twisted_netlab.heartbeat import HeartbeatSender, LocalProtocolError, decode_beat, verify_beat
+from twisted_netlab.heartbeat import BeatLoop, HeartbeatSender, LocalProtocolError, decode_beat, verify_beat
 
 T0 = 1_700_000_000.0
 KEY = b"k" * 32
@@ -141,3 +142,51 @@ class HeartbeatSenderTests(SynchronousTestCase):
         self.assertRaises(ValueError, HeartbeatSender, "h", 1, count=0)
         self.assertRaises(LocalProtocolError, HeartbeatSender, "h", 1, client_id="no spaces")
         self.assertRaises(LocalProtocolError, HeartbeatSender, "h", 1, key=b"short")
+
+
+class BeatLoopTests(SynchronousTestCase):
+    """
+    L{BeatLoop}, the sender without service machinery (``netlab beat``),
+    and L{HeartbeatSender} as the same loop run by a service.
+    """
+
+    def setUp(self):
+        self.reactor = UDPClock()
+        self.reactor.advance(T0)
+
+    def test_start_and_stop(self):
+        """
+        L{BeatLoop.start} beats at once and every interval until
+        L{BeatLoop.stop}, which closes the socket and fires C{done} with
+        the beats sent; C{running} says which.
+        """
+        loop = BeatLoop("127.0.0.1", 13000, interval=1.0, reactor=self.reactor)
+        self.assertFalse(loop.running)
+        loop.start()
+        self.assertTrue(loop.running)
+        self.reactor.pump([1.0, 1.0])
+        loop.stop()
+        self.assertFalse(loop.running)
+        self.assertEqual(len(self.reactor.transport.written), 3)
+        self.assertTrue(self.reactor.transport.stopped)
+        self.assertEqual(self.successResultOf(loop.done), 3)
+        self.reactor.pump([1.0])
+        self.assertEqual(len(self.reactor.transport.written), 3)
+
+    def test_service_runs_the_loop(self):
+        """
+        L{HeartbeatSender} is a service and a L{BeatLoop}: starting the
+        service starts the loop, stopping it stops the loop.
+        """
+        from twisted.application.service import IService
+
+        sender = HeartbeatSender("127.0.0.1", 13000, interval=1.0, reactor=self.reactor)
+        self.assertTrue(IService.providedBy(sender))
+        self.assertIsInstance(sender, BeatLoop)
+        sender.startService()
+        self.assertTrue(sender.running)
+        self.assertEqual(len(self.reactor.transport.written), 1)
+        sender.stopService()
+        self.assertFalse(sender.running)
+        self.assertTrue(self.reactor.transport.stopped)
+        self.assertEqual(self.successResultOf(sender.done), 1)

@@ -42,6 +42,7 @@ _EXPORTS = {
     "IHeartbeatObserver": "twisted_netlab.heartbeat.monitor",
     "LoggingObserver": "twisted_netlab.heartbeat.monitor",
     "MonitorProtocol": "twisted_netlab.heartbeat.monitor",
+    "BeatLoop": "twisted_netlab.heartbeat.beats",
     "HeartbeatSender": "twisted_netlab.heartbeat.sender",
     "status_site": "twisted_netlab.heartbeat.status",
 }

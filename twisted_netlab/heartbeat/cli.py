@@ -64,7 +64,7 @@ def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> De
     # Imported here: --help and usage errors need no reactor machinery.
     from twisted.internet.error import DNSLookupError
 
-    from twisted_netlab.heartbeat.sender import HeartbeatSender
+    from twisted_netlab.heartbeat.beats import BeatLoop
 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
@@ -85,7 +85,7 @@ def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> De
             err.write(f"netlab beat: beat {sequence} not sent: {error.strerror or error} (still trying)\n")
             err.flush()
 
-    sender = HeartbeatSender(
+    sender = BeatLoop(
         options["host"],
         options["port"],
         interval=options["interval-seconds"],
@@ -122,9 +122,9 @@ def main(reactor: Any, options: Options, out: Any = None, err: Any = None) -> De
     def on_shutdown() -> None:
         # Ctrl+C or SIGTERM: stop beating and report; react then exits 0.
         if sender.running:
-            sender.stopService()
+            sender.stop()
 
     result = sender.done.addCallbacks(report, failed)
     reactor.addSystemEventTrigger("before", "shutdown", on_shutdown)
-    sender.startService()
+    sender.start()
     return result

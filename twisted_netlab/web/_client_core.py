@@ -32,6 +32,12 @@ import ipaddress
 Headers = Tuple[Tuple[str, str], ...]
 
 
+#: Why ``netlab get`` sends a request again on a new connection, when the
+#: server closed a kept-alive one without having said so (the response
+#: checks report it as a finding).
+UNANNOUNCED_CLOSE = "server closed the connection after the response without Connection: close"
+
+
 # -- errors ------------------------------------------------------------
 
 

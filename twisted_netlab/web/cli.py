@@ -24,6 +24,7 @@ from twisted_netlab.web._client_core import (
     LocalProtocolError,
     ResponseEnd,
     ResponseHead,
+    UNANNOUNCED_CLOSE,
     Target,
     UnsafeFileName,
     check_header,
@@ -32,11 +33,11 @@ from twisted_netlab.web._client_core import (
     remote_file_name,
 )
 from twisted_netlab.web._client_limits import LowSpeedCheck, parse_size, size_exceeded
-from twisted_netlab.web._response_checks import KEEP_ALIVE_CLOSED, UNANNOUNCED_CLOSE, Finding, response_findings
 
 if TYPE_CHECKING:
     from twisted.internet import defer
 
+    from twisted_netlab.web._response_checks import Finding
     from twisted_netlab.web.client import GetError, Response
 
 # The Twisted side (twisted_netlab.web.client, Deferreds) is imported when a
@@ -356,6 +357,8 @@ class CommandSink:
         if self.options["verbose"]:
             self._note(f"* Reconnecting: {reason}")
         if reason == UNANNOUNCED_CLOSE:
+            from twisted_netlab.web._response_checks import KEEP_ALIVE_CLOSED, Finding
+
             self._reconnects.append(Finding(KEEP_ALIVE_CLOSED, reason))
 
     def show_unparsed(self) -> None:
@@ -378,6 +381,11 @@ class CommandSink:
         What the response checks say about this URL's responses (only the
         head when they were too large to keep, or pipelined).
         """
+        if not self._raw and self.final is None:
+            return self._reconnects  # nothing came: nothing to check
+        # Loaded here: a command whose connection failed never needs them.
+        from twisted_netlab.web._response_checks import response_findings
+
         if (self._raw_cut or self.options["pipeline"]) and self.final is not None:
             found = response_findings(self.final.raw, ["HEAD"], False)
         else:

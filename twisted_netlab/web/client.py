@@ -49,6 +49,7 @@ from twisted_netlab.web._client_core import (
     redirect_headers,
     redirect_target,
     request_bytes,
+    UNANNOUNCED_CLOSE,
 )
 from twisted_netlab.web._client_connect import (
     AddressEndpoint,
@@ -72,7 +73,6 @@ from twisted_netlab.web._client_errors import (
     _ConnectionReuseFailed,
     classify,
 )
-from twisted_netlab.web._response_checks import UNANNOUNCED_CLOSE
 
 USER_AGENT = "netlab-get"
 

@@ -152,6 +152,8 @@ def commands() -> Tuple[List[Tuple[str, List[str]]], threading.Event]:
         ("netlab beat -c 1", [NETLAB, "beat", "-c", "1", "-q", "127.0.0.1", str(udp)]),
         ("netlab mail --tls none (refused)", [NETLAB, "mail", "--tls", "none", *mail]),
         ("netlab mail STARTTLS (refused)", [NETLAB, "mail", *mail]),
+        ("netlab check http (refused)", [NETLAB, "check", "http", f"http://127.0.0.1:{tcp}/"]),
+        ("netlab check smtp (refused)", [NETLAB, "check", "smtp", f"127.0.0.1:{tcp}"]),
         ("netlab get --help", [NETLAB, "get", "--help"]),
         ("netlab ping (usage error)", [NETLAB, "ping", "--bogus"]),
         ("python -c pass", [PYTHON, "-c", "pass"]),

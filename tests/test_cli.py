@@ -154,7 +154,8 @@ class LoadedModulesTests(SynchronousTestCase):
 
     def test_plain_clients_load_no_tls(self):
         """
-        get http://, ping, beat and mail --tls none never import pyOpenSSL,
+        get http://, ping, beat, mail --tls none and check http with an
+        http:// URL never import pyOpenSSL,
         cryptography or service_identity (the reactor is loaded without its
         TLS support), nor what Twisted only binds (http.cookiejar and the
         HTTP client under it), nor ping the echo's model; get https:// does
@@ -175,6 +176,7 @@ class LoadedModulesTests(SynchronousTestCase):
             (["ping", "-c", "1", "-W", "0.05", "-q", "127.0.0.1", str(udp)], 1),
             (["beat", "-c", "1", "-q", "127.0.0.1", str(udp)], 0),
             (["mail", "--tls", "none", *mail], 3),
+            (["check", "http", f"http://127.0.0.1:{tcp}/"], 7),
         ]:
             returncode, modules = self.loaded(*args)
             self.assertEqual(returncode, code, args)

@@ -42,6 +42,9 @@ KINDS: List[tuple] = [
     ("beat-monitor", "twisted_netlab.check.beat_monitor", "send a heartbeat monitor a scripted stream and judge what it reports"),
 ]
 
+#: Kinds that only speak UDP.
+_KINDS_WITHOUT_TLS = frozenset({"ping-client", "beat-client", "beat-monitor"})
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -253,6 +256,19 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if self.subCommand is None:
             raise usage.UsageError("a kind of check is required: " + ", ".join(n for n, _, _ in KINDS))
+
+    def needs_tls(self) -> bool:
+        """
+        Whether the chosen kind needs TLS from the start (the ``netlab``
+        command otherwise loads the reactor without it): the kind's own
+        answer if it has one (``http``: only for an https:// URL); never
+        for the UDP kinds; else yes (``smtp`` and ``smtp-client`` speak
+        STARTTLS).
+        """
+        ask = getattr(self.subOptions, "needs_tls", None)
+        if ask is not None:
+            return bool(ask())
+        return self.subCommand not in _KINDS_WITHOUT_TLS
 
 
 def main(reactor: Any, options: Options, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> defer.Deferred:

@@ -56,6 +56,14 @@ class Options(TargetOptions):
     def parseArgs(self, url: Optional[str] = None) -> None:
         self["url"] = url
 
+    def needs_tls(self) -> bool:
+        """
+        TLS from the start only for an https:// URL (a ``--run`` server is
+        spoken to over plain HTTP).
+        """
+        target = self.get("target")
+        return target is not None and target.scheme == "https"
+
     def postOptions(self) -> None:
         TargetOptions.postOptions(self)
         if self["list"]:

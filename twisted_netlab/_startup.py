@@ -40,7 +40,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 #:     methods, which no netlab client calls (about 2.5 ms);
 #:   - C{asyncio}: L{twisted.internet.defer} takes three names from it
 #:     (L{DEFERRED_NAMES}); the whole package loads the C{ssl} module, the
-#:     event loops, streams, subprocesses and more, about 35 ms.
+#:     event loops, streams, subprocesses and more, about 35 ms;
 #:   - small ones, about 1-2.5 ms each and 13 ms together, that a module
 #:     of the start-up imports for a function no command calls before its
 #:     connection fails: C{pickle} (L{twisted.python.reflect}),
@@ -119,7 +119,7 @@ def _is_submodule(module: ModuleType, name: str) -> bool:
     """
     Whether the package C{module} has a submodule C{name} on its path.
     """
-    path = getattr(module, "__path__", None)
+    path = module.__dict__.get("__path__")  # not getattr: that would run it
     return path is not None and PathFinder.find_spec(f"{module.__name__}.{name}", path) is not None
 
 

@@ -39,6 +39,13 @@ LATE_MARGIN_SECONDS = 0.3
 #: machine.  Only gross errors (a wrong unit, a clock read at the wrong
 #: moment) fall outside.
 RTT_SLACK_SECONDS = 0.05
+#: The same above an RTT's upper bound, the client's wait until its next
+#: probe as the instrument saw it: a reactor that reads one probe late
+#: and the next one on time shortens that wait by its lateness, which on
+#: a loaded machine (or with several checks in one process) was seen to
+#: pass 50 ms.  A quarter second still catches the gross errors, which are
+#: off by a whole interval or a factor of a thousand.
+RTT_LATE_READ_SECONDS = 0.25
 #: The hold when no earlier timeout could be measured.
 DEFAULT_LATE_SECONDS = 1.3
 
@@ -312,14 +319,15 @@ def judge_loss(session: PingSession) -> Finding:
 
 def _fits(rtt: float, low: float, high: float, line: str) -> bool:
     """
-    Whether C{rtt} (seconds) lies in [low, high], give or take
-    L{RTT_SLACK_SECONDS}; a number printed without a unit may be
+    Whether C{rtt} (seconds) lies in [low, high], less
+    L{RTT_SLACK_SECONDS} below and more L{RTT_LATE_READ_SECONDS} above; a
+    number printed without a unit may be
     milliseconds as well (never a false fail on a unit).
     """
-    if low - RTT_SLACK_SECONDS <= rtt <= high + RTT_SLACK_SECONDS:
+    if low - RTT_SLACK_SECONDS <= rtt <= high + RTT_LATE_READ_SECONDS:
         return True
     unitless = not any(unit in line.lower() for unit in ("ms", " s", "sec", "µs", "us"))
-    return unitless and low - RTT_SLACK_SECONDS <= rtt / 1000.0 <= high + RTT_SLACK_SECONDS
+    return unitless and low - RTT_SLACK_SECONDS <= rtt / 1000.0 <= high + RTT_LATE_READ_SECONDS
 
 
 _LATE_MARK = re.compile(r"\b(?:late|dup|duplicate|stale|old)\b", re.IGNORECASE)

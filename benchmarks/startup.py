@@ -133,7 +133,7 @@ FLOOR_LAZY = f"from twisted_netlab import _startup; _startup.defer_imports(_star
 #: also the collector off during start-up and the start-up heap frozen.
 FLOOR_AS_NETLAB = (
     "from twisted_netlab import _startup\n"
-    "def command(argv, started):\n"
+    "def command(argv, started, defer_modules):\n"
     f"    {FLOOR}\n"
     "    started()\n"
     "_startup.run([], command)\n"

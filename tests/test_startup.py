@@ -314,14 +314,16 @@ class RunTests(SynchronousTestCase):
 
     def test_collector_off_until_started_then_heap_frozen(self):
         """
-        The command starts with the collector off; once it says it has
+        The command starts with the collector off, and is given
+        L{_startup.defer_imports} for what it defers itself; once it says it has
         started, what exists is frozen and the collector is on again, so
         that a long-running command collects its garbage.
         """
         seen = []
 
-        def command(argv, started):
+        def command(argv, started, defer_modules):
             seen.append(("argv", argv))
+            seen.append(("defers with", defer_modules))
             seen.append(("running", gc.isenabled(), gc.get_freeze_count() > 0))
             started()
             seen.append(("started", gc.isenabled(), gc.get_freeze_count() > 0))
@@ -332,7 +334,13 @@ class RunTests(SynchronousTestCase):
         _startup.run(["ping", "-c", "1"], command)
         self.assertEqual(
             seen,
-            [("argv", ["ping", "-c", "1"]), ("running", False, False), ("started", True, True), ("again", True)],
+            [
+                ("argv", ["ping", "-c", "1"]),
+                ("defers with", _startup.defer_imports),
+                ("running", False, False),
+                ("started", True, True),
+                ("again", True),
+            ],
         )
         self.assertTrue(gc.isenabled())
 
@@ -342,7 +350,7 @@ class RunTests(SynchronousTestCase):
         leaves with its exit code and the collector on.
         """
 
-        def command(argv, started):
+        def command(argv, started, defer_modules):
             raise SystemExit(2)
 
         error = self.assertRaises(SystemExit, _startup.run, ["ping", "--bogus"], command)

@@ -59,26 +59,15 @@ def defer_tls() -> None:
         sys.modules["OpenSSL"] = None  # type: ignore[assignment]
 
 
-#: Loaded when a certificate is first checked, not with the reactor, in a
+#: Run when a certificate is first checked, not with the reactor, in a
 #: ``netlab`` command that loads TLS from the start (STARTTLS): the
 #: reactor's TLS transports need only pyOpenSSL's core; Twisted's TLS
 #: settings module (with service_identity) and cryptography's X.509 layer
 #: (its name tables and, under them, the email package) cost about half
-#: of that command's start-up again.
+#: of that command's start-up again.  The console script defers them
+#: (L{twisted_netlab._startup.defer_imports}, given to
+#: L{twisted_netlab.cli.run}).
 TLS_CHECKING_MODULES = ("twisted.internet.ssl", "cryptography.x509")
-
-
-def defer_tls_checking() -> None:
-    """
-    For a ``netlab`` command that needs TLS from the start: the modules of
-    L{TLS_CHECKING_MODULES} not loaded yet are bound when imported and
-    run when first used (L{twisted_netlab._startup.defer_imports}).  Only
-    the ``netlab`` command calls this; a library user's process is never
-    changed.
-    """
-    from twisted_netlab._startup import defer_imports
-
-    defer_imports(TLS_CHECKING_MODULES)
 
 
 def allow_tls() -> None:

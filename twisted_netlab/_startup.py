@@ -234,6 +234,6 @@ def run(argv: Optional[Sequence[str]] = None, command: Optional[Callable[..., No
             from twisted_netlab import cli
 
             command = cli.run
-        command(argv, started=heap.end)
+        command(argv, started=heap.end, defer_modules=defer_imports)
     finally:
         heap.end()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence
 
 from twisted.python import usage
 
@@ -152,13 +152,20 @@ def needs_tls(options: Options) -> bool:
     return True if ask is None else bool(ask())
 
 
-def run(argv: Optional[Sequence[str]] = None, started: Optional[Callable[[], None]] = None) -> None:
+def run(
+    argv: Optional[Sequence[str]] = None,
+    started: Optional[Callable[[], None]] = None,
+    defer_modules: Optional[Callable[[Iterable[str]], object]] = None,
+) -> None:
     """
     Parse, report usage errors on stderr with exit code 2, otherwise run
     under L{task.react}.  C{started}, if given, is called once the
     sub-command has started (its synchronous part has returned), just
     before the reactor runs: L{twisted_netlab._startup}, the console
-    script, ends its start-up arrangements there.
+    script, ends its start-up arrangements there.  C{defer_modules}, if given
+    (the console script gives L{twisted_netlab._startup.defer_imports}),
+    is handed the modules that a command loading TLS from the start
+    needs only to check a certificate.
     """
     if argv is None:
         argv = sys.argv[1:]
@@ -176,10 +183,10 @@ def run(argv: Optional[Sequence[str]] = None, started: Optional[Callable[[], Non
         from twisted_netlab._endpoints import defer_tls
 
         defer_tls()
-    else:
-        from twisted_netlab._endpoints import defer_tls_checking
+    elif defer_modules is not None:
+        from twisted_netlab._endpoints import TLS_CHECKING_MODULES
 
-        defer_tls_checking()
+        defer_modules(TLS_CHECKING_MODULES)
     from twisted.internet import task
     from twisted.logger import globalLogBeginner
 

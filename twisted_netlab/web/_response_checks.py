@@ -40,7 +40,6 @@ LENGTH_MISMATCH = "content-length-mismatch"
 BAD_CONTENT_LENGTH = "bad-content-length"
 BAD_CHUNKED = "bad-chunked"
 
-
 #: The findings ``netlab get`` warns about (the others are for the checker).
 GET_WARNINGS = frozenset(
     [BARE_LF, NO_COLON, OBS_FOLD, NO_STATUS_LINE, BAD_STATUS_LINE, HEAD_UNTERMINATED, EXTRA_BYTES,

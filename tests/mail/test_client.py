@@ -126,6 +126,14 @@ class Session:
         [failure] = self.failures
         return failure.value
 
+    def up_to_starttls(self) -> bytes:
+        """
+        Greet and answer EHLO offering STARTTLS; return what the client
+        wrote last (STARTTLS when it wants TLS).
+        """
+        self.server(b"220 mx.test\r\n")
+        return self.server(EHLO_PLAIN)
+
     def to_mail(self) -> bytes:
         """
         Greet (no ESMTP extras) and return what the client says first.
@@ -273,8 +281,7 @@ class STARTTLSTests(SynchronousTestCase):
         handshake; the client aborts without starting TLS or saying more.
         """
         session = Session(tls=TLSMode.REQUIRED)
-        session.server(b"220 mx.test\r\n")
-        session.server(EHLO_PLAIN)
+        session.up_to_starttls()
         written = session.server(b"220 ready\r\n250 fake\r\n")
         self.assertEqual(written, b"")
         self.assertIsNone(session.transport.tls_started)
@@ -289,8 +296,7 @@ class STARTTLSTests(SynchronousTestCase):
         Even an incomplete line after the 220 counts as injected data.
         """
         session = Session(tls=TLSMode.REQUIRED)
-        session.server(b"220 mx.test\r\n")
-        session.server(EHLO_PLAIN)
+        session.up_to_starttls()
         session.server(b"220 ready\r\n2")
         self.assertIsNone(session.transport.tls_started)
         self.assertIsInstance(session.error(), PeerProtocolError)
@@ -300,8 +306,7 @@ class STARTTLSTests(SynchronousTestCase):
         STARTTLS answered 454 with TLS required: TLS-phase error quoting it.
         """
         session = Session(tls=TLSMode.REQUIRED)
-        session.server(b"220 mx.test\r\n")
-        session.server(EHLO_PLAIN)
+        session.up_to_starttls()
         self.assertEqual(session.server(b"454 4.7.0 TLS not available\r\n"), b"QUIT\r\n")
         self.assertEqual(session.error().phase, Phase.TLS)
         self.assertIn("454 4.7.0 TLS not available", str(session.error()))
@@ -312,8 +317,7 @@ class STARTTLSTests(SynchronousTestCase):
         certificate check looks like this) is reported as a TLS failure.
         """
         session = Session(tls=TLSMode.REQUIRED)
-        session.server(b"220 mx.test\r\n")
-        session.server(EHLO_PLAIN)
+        session.up_to_starttls()
         session.server(b"220 ready\r\n")
         from twisted.python.failure import Failure
 
@@ -354,8 +358,7 @@ class SystemTrustTests(SynchronousTestCase):
         """
         session = Session(tls=TLSMode.REQUIRED)
         trust = session.protocol.tls_options = SystemTrust("mx.example")
-        session.server(b"220 mx.test\r\n")
-        session.server(EHLO_PLAIN)
+        session.up_to_starttls()
         self.assertEqual(session.server(b"220 ready\r\n"), b"EHLO client.test\r\n")
         self.assertIs(session.transport.tls_started, trust)
         self.assertIsNotNone(trust._options)
@@ -368,8 +371,7 @@ class SystemTrustTests(SynchronousTestCase):
         """
         session = Session(tls=TLSMode.REQUIRED)
         session.protocol.tls_options = SystemTrust("mx..example")
-        session.server(b"220 mx.test\r\n")
-        session.server(EHLO_PLAIN)
+        session.up_to_starttls()
         self.assertEqual(session.server(b"220 ready\r\n"), b"")
         self.assertIsNone(session.transport.tls_started)
         self.assertTrue(session.transport.aborted)
